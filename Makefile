@@ -1,0 +1,119 @@
+# exo: build, test and install the toolkit.  GNU make.
+#   make              binaries into bin/
+#   make check        install missing packages, build, run every test
+#   make SAN=1 check  the same with address and undefined-behaviour sanitizers
+#   make install PREFIX=/usr/local DESTDIR=
+#   CUDA=0            never build kernels/cuda, even where nvcc is found
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= gcc
+SAN      ?= 0
+
+ifeq ($(SAN),1)
+BUILD    := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT      := -O1 -g
+else
+BUILD    := build/rel
+SANFLAGS :=
+OPT      := -O2 -g
+endif
+BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/bin,bin)
+
+PKGS     := msgpack jansson yaml-0.1 libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= $(OPT)
+CFLAGS   += -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
+            -D_GNU_SOURCE -DEXO_VERSION='"$(VERSION)"' -I. -Ilibcommon $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS  += -pthread $(SANFLAGS)
+LDLIBS   += $(PKG_LIBS) -lblis -fopenmp -lm -ldl
+
+# CUDA: only where nvcc is found, unless CUDA=0.
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+ifeq ($(CUDA),0)
+NVCC     :=
+endif
+
+LIB_SRC  := $(sort $(shell find libcommon kernels -name '*.c' -not -path 'kernels/cuda/*'))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libexo.a
+CMD_SRC  := $(sort $(wildcard cmd/*.c))
+CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)
+TEST_SRC := $(sort $(wildcard tests/unit/*.c))
+TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+MANS     := $(sort $(wildcard man/*.[1-9]))
+
+# Per-file instruction sets: optimised kernels are compiled for their ISA and
+# chosen at run time by CPU features (kernels/dispatch.c).
+$(BUILD)/kernels/avx2.o:   XFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/kernels/avx512.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c -mavx2
+
+.PHONY: all deps check demo fuzz lint-man install clean
+.SECONDARY:
+all: $(CMDS) $(TOOLS)
+
+deps:
+	@./scripts/install-deps
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BIN)/%: $(BUILD)/cmd/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Fuzz targets: clang with libFuzzer, built only where clang is present.
+CLANG    := $(shell command -v clang 2>/dev/null)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
+FUZZERS  := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%))
+FUZZ_LIB_SRC := $(filter libcommon/records/% libcommon/util/%,$(LIB_SRC))
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) -std=c17 -g -O1 -D_GNU_SOURCE -DEXO_VERSION='"$(VERSION)"' -I. -Ilibcommon $(PKG_CFLAGS) \
+	  -fsanitize=fuzzer,address,undefined $^ $(PKG_LIBS) -lm -o $@
+
+check: deps
+	@$(MAKE) --no-print-directory all $(TESTS) $(FUZZERS)
+	@EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_FUZZ="$(abspath $(FUZZERS))" \
+	  EXO_SHARED=$(abspath ../shared) ./tests/run $(TESTS)
+
+# The README's first command: the furthest pipeline that exists so far.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@EXO_BIN=$(abspath $(BIN)) ./scripts/demo
+
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do $$f -max_total_time=$${FUZZ_SECONDS:-300} tests/fuzz/corpus/$$(basename $$f) || exit 1; done
+
+lint-man:
+	@for m in $(MANS); do mandoc -T lint -W warning $$m || exit 1; done
+
+install: $(CMDS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(CMDS) $(DESTDIR)$(PREFIX)/bin/
+	@for m in $(MANS); do s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/%.d)

@@ -1,0 +1,71 @@
+/* Compute kernels behind one dispatch table.
+ *
+ * kern_ref (kernels/ref.c) fills every slot with a plain scalar version: it is
+ * the oracle.  Optimised variants (avx2.c, avx512.c, cuda/) start from a copy
+ * of the reference table and override the slots they implement, so every slot
+ * is always valid.  kern_select() picks the best variant for this CPU;
+ * EXO_KERNELS=ref|avx2|avx512 forces one (and the choice is logged).
+ *
+ * Shapes: weights are row-major [rows, cols] in one of the weight types below;
+ * activations are f32.  Q8_0 and Q4_0 are GGML's blocks of 32 values along a
+ * row with an f16 scale, so their cols must be a multiple of 32. */
+#ifndef EXO_KERNELS_KERN_H
+#define EXO_KERNELS_KERN_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0, KD_COUNT };
+
+#define KERN_QBLOCK 32
+struct kern_block_q8_0 { uint16_t d; int8_t qs[KERN_QBLOCK]; };        /* 34 bytes */
+struct kern_block_q4_0 { uint16_t d; uint8_t qs[KERN_QBLOCK / 2]; };   /* 18 bytes: qs[j] low nibble is value j, high nibble value j+16 */
+
+const char *kern_dtype_name(enum kern_dtype t);     /* "F32", "F16", "BF16", "Q8_0", "Q4_0" */
+int kern_dtype_parse(const char *name);             /* case-insensitive; -1 if unknown */
+/* Bytes of one row of cols values; 0 when cols does not fit the type's blocks. */
+size_t kern_row_bytes(enum kern_dtype t, size_t cols);
+
+/* Scalar conversions, exact in the widening direction (f16 subnormals kept). */
+float kern_f16_to_f32(uint16_t h);
+uint16_t kern_f32_to_f16(float f);      /* round to nearest even */
+float kern_bf16_to_f32(uint16_t b);
+uint16_t kern_f32_to_bf16(float f);     /* round to nearest even */
+
+struct kern_ops {
+	const char *name;
+	/* y[r] = sum_c W[r][c] x[c], r < rows. */
+	void (*gemv[KD_COUNT])(const void *w, const float *x, float *y, size_t rows, size_t cols);
+	/* Y[i][r] = sum_c W[r][c] X[i][c], i < n; X is [n, cols], Y is [n, rows]. */
+	void (*gemm[KD_COUNT])(const void *w, const float *x, float *y, size_t n, size_t rows,
+			       size_t cols, int threads);
+	/* Widen n values (n a multiple of 32 for the block types). */
+	void (*to_f32[KD_COUNT])(const void *src, float *dst, size_t n);
+	/* Round or quantise n values into the type. */
+	void (*from_f32[KD_COUNT])(const float *src, void *dst, size_t n);
+	/* out = w * x / sqrt(mean(x^2) + eps); out may equal x. */
+	void (*rmsnorm)(float *out, const float *x, const float *w, size_t n, float eps);
+	/* Rotate-half RoPE in place on n_heads heads of head_dim values each:
+	 * dimension i pairs with i + head_dim/2, with cos[i], sin[i] for i < head_dim/2. */
+	void (*rope)(float *x, size_t n_heads, size_t head_dim, const float *cos, const float *sin);
+	/* In place, numerically stable (max subtracted). */
+	void (*softmax)(float *x, size_t n);
+	/* gate[i] = silu(gate[i]) * up[i]. */
+	void (*silu_mul)(float *gate, const float *up, size_t n);
+	/* y[i] += x[i]. */
+	void (*add)(float *y, const float *x, size_t n);
+	/* One query head over n_keys cached positions: key t is k[t*kv_stride .. +head_dim],
+	 * value t likewise in v; out = sum_t softmax_t(scale * q.k_t) v_t.
+	 * scratch holds n_keys floats. */
+	void (*attention)(float *out, const float *q, const float *k, const float *v, size_t n_keys,
+			  size_t head_dim, size_t kv_stride, float scale, float *scratch);
+};
+
+extern const struct kern_ops kern_ref;
+/* The variants compiled in and usable on this CPU, best last; NULL-terminated. */
+const struct kern_ops *const *kern_variants(void);
+/* The best usable variant, or the one EXO_KERNELS names (an unknown or
+ * unsupported name falls back to the best, with a warning in the log). */
+const struct kern_ops *kern_select(void);
+/* A variant by name if compiled in and supported here, else NULL. */
+const struct kern_ops *kern_by_name(const char *name);
+#endif

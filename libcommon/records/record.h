@@ -56,6 +56,19 @@ int rec_write(struct rec_writer *w, const json_t *rec, struct exo_err *e);
 /* Flush and report any deferred write error. */
 int rec_writer_close(struct rec_writer *w, struct exo_err *e);
 
-/* Readers for the text formats, so JSON and YAML round-trip to msgpack. */
+/* Readers for the text formats, so JSON and YAML round-trip to msgpack.
+ * REC_JSON reads JSON Lines, concatenated objects or one array of records;
+ * REC_YAML reads one record per document.  Text formats are read whole
+ * before the first record is returned.  REC_AUTO and REC_TEXT mean msgpack. */
 struct rec_reader *rec_reader_open_format(int fd, const char *source, enum rec_format f);
+/* The same over a buffer in memory (not copied: it must outlive the reader);
+ * for tests and fuzzing. */
+struct rec_reader *rec_reader_open_mem(const void *buf, size_t len, const char *source,
+				       enum rec_format f);
+/* Record indexes in messages are 0-based: rec_reader_index() is the number of
+ * records returned so far, which is also the index an error names. */
+
+/* The record, or NULL on error, in one format as bytes appended to *buf (for
+ * callers that frame or buffer output themselves). */
+int rec_encode(const json_t *rec, enum rec_format f, char **buf, size_t *len, struct exo_err *e);
 #endif

@@ -1,0 +1,189 @@
+/* msgpack <-> json_t.  Records carry maps with string keys, strings, integers
+ * that fit int64, reals, bools, nil and arrays: bin and ext are refused (no
+ * binaries in records), as are non-string keys, duplicate keys, invalid UTF-8
+ * and integers above INT64_MAX, each with the path of the field. */
+#include "records/rec_int.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The path of the value being converted, for messages: "gpus[1].name". */
+struct path {
+	char buf[256];
+	size_t len;
+};
+
+static size_t path_push_key(struct path *p, const char *k, size_t n)
+{
+	size_t old = p->len;
+	int w = snprintf(p->buf + old, sizeof p->buf - old, "%s%.*s", old ? "." : "", (int)n, k);
+	p->len = w < 0 ? old : old + (size_t)w < sizeof p->buf ? old + (size_t)w : sizeof p->buf - 1;
+	return old;
+}
+
+static size_t path_push_index(struct path *p, size_t i)
+{
+	size_t old = p->len;
+	int w = snprintf(p->buf + old, sizeof p->buf - old, "[%zu]", i);
+	p->len = w < 0 ? old : old + (size_t)w < sizeof p->buf ? old + (size_t)w : sizeof p->buf - 1;
+	return old;
+}
+
+static void path_pop(struct path *p, size_t old)
+{
+	p->len = old;
+	p->buf[old] = '\0';
+}
+
+static json_t *bad(struct path *p, struct exo_err *e, const char *what)
+{
+	exo_error(e, EXO_DATAERR, "field '%s': %s", p->len ? p->buf : "(record)", what);
+	return NULL;
+}
+
+static json_t *from_obj(const msgpack_object *o, struct path *p, int depth, struct exo_err *e);
+
+static json_t *from_map(const msgpack_object_map *m, struct path *p, int depth, struct exo_err *e)
+{
+	json_t *obj = json_object();
+	for (uint32_t i = 0; obj && i < m->size; i++) {
+		const msgpack_object *k = &m->ptr[i].key;
+		if (k->type != MSGPACK_OBJECT_STR) {
+			json_decref(obj);
+			return bad(p, e, "map key is not a string");
+		}
+		char *key = strndup(k->via.str.ptr, k->via.str.size);
+		size_t old = path_push_key(p, k->via.str.ptr, k->via.str.size);
+		json_t *v = NULL;
+		if (!key || strlen(key) != k->via.str.size)
+			bad(p, e, "key contains a NUL byte");
+		else if (json_object_get(obj, key))
+			bad(p, e, "duplicate key");
+		else
+			v = from_obj(&m->ptr[i].val, p, depth + 1, e);
+		if (v && json_object_set_new(obj, key, v) < 0)
+			bad(p, e, "key is not valid UTF-8");
+		free(key);
+		if (!v || json_object_size(obj) != i + 1) {
+			json_decref(obj);
+			return NULL;
+		}
+		path_pop(p, old);
+	}
+	return obj;
+}
+
+static json_t *from_array(const msgpack_object_array *a, struct path *p, int depth, struct exo_err *e)
+{
+	json_t *arr = json_array();
+	for (uint32_t i = 0; arr && i < a->size; i++) {
+		size_t old = path_push_index(p, i);
+		json_t *v = from_obj(&a->ptr[i], p, depth + 1, e);
+		if (!v) {
+			json_decref(arr);
+			return NULL;
+		}
+		json_array_append_new(arr, v);
+		path_pop(p, old);
+	}
+	return arr;
+}
+
+static json_t *from_obj(const msgpack_object *o, struct path *p, int depth, struct exo_err *e)
+{
+	json_t *v;
+	if (depth > REC_MAX_DEPTH && (o->type == MSGPACK_OBJECT_MAP || o->type == MSGPACK_OBJECT_ARRAY))
+		return bad(p, e, "nested deeper than 32 levels");
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL: return json_null();
+	case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > INT64_MAX)
+			return bad(p, e, "integer above 9223372036854775807");
+		return json_integer((json_int_t)o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		if (!isfinite(o->via.f64))
+			return bad(p, e, "real is not a finite number");
+		return json_real(o->via.f64);
+	case MSGPACK_OBJECT_STR:
+		v = json_stringn(o->via.str.ptr, o->via.str.size);
+		return v ? v : bad(p, e, "string is not valid UTF-8");
+	case MSGPACK_OBJECT_ARRAY: return from_array(&o->via.array, p, depth, e);
+	case MSGPACK_OBJECT_MAP: return from_map(&o->via.map, p, depth, e);
+	case MSGPACK_OBJECT_BIN: return bad(p, e, "binary data is not allowed in records");
+	default: return bad(p, e, "msgpack ext type is not allowed in records");
+	}
+}
+
+json_t *rec_from_msgpack(const msgpack_object *o, struct exo_err *e)
+{
+	struct path p = { .len = 0 };
+	p.buf[0] = '\0';
+	return from_obj(o, &p, 1, e);
+}
+
+/* Encoding: the smallest integer forms, reals always as float64, keys in the
+ * object's order, so that a decoded record re-encodes to the same bytes. */
+static int pack(msgpack_packer *pk, const json_t *v, int depth);
+
+static int pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+	return msgpack_pack_str_with_body(pk, s, n);
+}
+
+static int pack_container(msgpack_packer *pk, const json_t *v, int depth)
+{
+	if (depth > REC_MAX_DEPTH)
+		return -1;
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *x;
+		if (msgpack_pack_array(pk, json_array_size(v)) < 0)
+			return -1;
+		json_array_foreach(v, i, x)
+			if (pack(pk, x, depth + 1) < 0)
+				return -1;
+		return 0;
+	}
+	const char *k;
+	json_t *x;
+	if (msgpack_pack_map(pk, json_object_size(v)) < 0)
+		return -1;
+	json_object_foreach((json_t *)v, k, x)
+		if (pack_str(pk, k, strlen(k)) < 0 || pack(pk, x, depth + 1) < 0)
+			return -1;
+	return 0;
+}
+
+static int pack(msgpack_packer *pk, const json_t *v, int depth)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING: return pack_str(pk, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER: return msgpack_pack_int64(pk, json_integer_value(v));
+	case JSON_REAL: return msgpack_pack_double(pk, json_real_value(v));
+	case JSON_TRUE: return msgpack_pack_true(pk);
+	case JSON_FALSE: return msgpack_pack_false(pk);
+	case JSON_NULL: return msgpack_pack_nil(pk);
+	default: return pack_container(pk, v, depth);
+	}
+}
+
+int rec_to_msgpack(const json_t *rec, char **buf, size_t *len, struct exo_err *e)
+{
+	if (!json_is_object(rec))
+		return exo_error(e, EXO_SOFTWARE, "record is not an object");
+	/* msgpack_sbuffer grows with realloc, so it can append to the caller's buffer. */
+	msgpack_sbuffer sb = { .size = *len, .data = *buf, .alloc = *len };
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	int rc = pack(&pk, rec, 1);
+	*buf = sb.data;
+	if (rc < 0)
+		return exo_error(e, EXO_DATAERR, "record nested deeper than %d levels or out of memory",
+				 REC_MAX_DEPTH);
+	*len = sb.size;
+	return 0;
+}

@@ -27,7 +27,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   ?= $(OPT)
-CFLAGS   += -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
+CFLAGS   += -fopenmp -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
             -D_GNU_SOURCE -DEXO_VERSION='"$(VERSION)"' -I. -Ilibcommon $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lblis -fopenmp -lm -ldl

@@ -1,0 +1,83 @@
+/* The inference engine: one stage runs a contiguous range of decoder layers
+ * [first, last) of a Llama / Mistral / Qwen2 checkpoint on the CPU.
+ *
+ * The stage holding layer 0 also embeds tokens; the stage holding the last
+ * layer also applies the final norm and the LM head.  Activations between
+ * stages are the residual stream, [n, hidden] f32.  A stage maps the
+ * checkpoint and touches only its own tensors; weights stay in the mapping
+ * unless --dtype asks for another type, when they are converted at load.
+ *
+ * Each session has its own KV cache (struct eng_kv) holding the positions
+ * fed so far; eng_forward appends n positions to it. */
+#ifndef EXO_ENGINE_ENGINE_H
+#define EXO_ENGINE_ENGINE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "model/config.h"
+#include "util/err.h"
+
+struct eng_opts {
+	int dtype;       /* enum kern_dtype for the big matrices; -1 keeps what is stored */
+	int threads;     /* 0: the online cores */
+	int ctx;         /* context limit of a KV cache; 0: min(max_position_embeddings, 4096) */
+};
+
+struct eng_stage;
+struct eng_kv;
+
+struct eng_stage *eng_stage_open(const char *model, int first, int last,
+				 const struct eng_opts *opts, struct exo_err *e);
+void eng_stage_close(struct eng_stage *s);
+const struct model_config *eng_config(const struct eng_stage *s);
+int eng_first_layer(const struct eng_stage *s);
+int eng_last_layer(const struct eng_stage *s);       /* exclusive */
+bool eng_has_head(const struct eng_stage *s);        /* holds the last layer */
+int eng_context(const struct eng_stage *s);
+/* Bytes of weights this stage holds resident (mapped tensors and converted ones). */
+size_t eng_weight_bytes(const struct eng_stage *s);
+/* Bytes of one KV cache of ctx positions. */
+size_t eng_kv_bytes(const struct eng_stage *s, int ctx);
+
+struct eng_kv *eng_kv_new(const struct eng_stage *s, struct exo_err *e);
+void eng_kv_free(struct eng_kv *kv);
+int eng_kv_len(const struct eng_kv *kv);             /* positions cached */
+void eng_kv_truncate(struct eng_kv *kv, int len);    /* forget positions >= len */
+
+enum eng_output {
+	ENG_OUT_HIDDEN,      /* residual stream after the last layer of the stage: [n, hidden] */
+	ENG_OUT_NORMED,      /* head stage: after the final norm: [n, hidden] */
+	ENG_OUT_LOGITS,      /* head stage: logits of every position: [n, vocab] */
+	ENG_OUT_LAST_LOGITS, /* head stage: logits of the last position only: [vocab] */
+};
+
+/* Called after each layer with the residual stream [n, hidden] (for checks). */
+typedef void (*eng_layer_hook)(void *arg, int layer, const float *x, size_t n, size_t hidden);
+
+/* Feed n positions: token ids when the stage holds layer 0, else hidden
+ * [n, hidden].  out receives what `what` asks for.  Errors: a token id out
+ * of the vocabulary, the context limit, an output the stage cannot give. */
+int eng_forward(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
+		const float *hidden_in, size_t n, enum eng_output what, float *out,
+		struct exo_err *e);
+void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg);
+
+/* Sampling. temperature 0 is greedy (argmax, lowest id on ties). */
+struct eng_sampling {
+	float temperature;   /* 0: greedy */
+	int top_k;           /* 0: off */
+	float top_p;         /* 1: off */
+	float min_p;         /* 0: off */
+	float repeat_penalty;/* 1: off; applied to tokens of the history (HF rule) */
+	int repeat_last_n;   /* history window for the penalty; 0: all */
+	uint64_t seed;
+};
+struct eng_sampler;
+struct eng_sampler *eng_sampler_new(const struct eng_sampling *p, size_t vocab);
+void eng_sampler_free(struct eng_sampler *sm);
+/* Pick a token from logits (modified in place); *logprob gets its log
+ * probability under the final distribution (may be NULL). */
+int32_t eng_sample(struct eng_sampler *sm, float *logits, const int32_t *history,
+		   size_t n_history, float *logprob);
+void eng_sampling_defaults(struct eng_sampling *p);
+#endif

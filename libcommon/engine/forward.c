@@ -1,0 +1,215 @@
+/* The forward pass of a stage: embedding, decoder layers (RMSNorm, attention
+ * with RoPE over the session's KV cache, SwiGLU MLP), final norm and head.
+ * Shapes follow transformers' Llama / Mistral / Qwen2 modelling code. */
+#include "engine/internal.h"
+#include "util/log.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Below this many tokens a product is done as gemv per token: converting a
+ * whole matrix for a GEMM costs more than it saves. */
+#define GEMM_MIN_TOKENS 4
+
+static void gemv_threaded(struct eng_stage *s, const struct eng_mat *w, const float *x, float *y)
+{
+	int nt = s->threads;
+	if (w->rows * w->cols < 65536)
+		nt = 1;
+#pragma omp parallel num_threads(nt)
+	{
+		int t = omp_get_thread_num(), n = omp_get_num_threads();
+		/* Split rows in multiples of 16 so variants can keep their row blocks. */
+		size_t chunk = (w->rows + (size_t)n - 1) / (size_t)n;
+		chunk = (chunk + 15) & ~(size_t)15;
+		size_t r0 = (size_t)t * chunk, r1 = r0 + chunk > w->rows ? w->rows : r0 + chunk;
+		if (r0 < r1)
+			s->ops->gemv[w->dtype]((const char *)w->data + r0 * w->row_bytes, x, y + r0,
+					       r1 - r0, w->cols);
+	}
+}
+
+void eng_matmul(struct eng_stage *s, const struct eng_mat *w, const float *in, float *out, size_t n)
+{
+	if (n < GEMM_MIN_TOKENS) {
+		for (size_t i = 0; i < n; i++)
+			gemv_threaded(s, w, in + i * w->cols, out + i * w->rows);
+		return;
+	}
+	s->ops->gemm[w->dtype](w->data, in, out, n, w->rows, w->cols, s->threads);
+}
+
+static int grow_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
+{
+	struct eng_scratch *sc = &s->sc;
+	if (n <= sc->cap_tokens)
+		return 0;
+	const struct model_config *c = &s->cfg;
+	size_t wide = (size_t)(c->hidden > s->q_dim ? c->hidden : s->q_dim);
+	float **bufs[] = {&sc->x, &sc->xb, &sc->q, &sc->k, &sc->v, &sc->att, &sc->gate, &sc->up};
+	size_t widths[] = {wide, wide, (size_t)s->q_dim, (size_t)s->kv_dim, (size_t)s->kv_dim,
+			   (size_t)s->q_dim, (size_t)c->ffn, (size_t)c->ffn};
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+		free(*bufs[i]);
+		*bufs[i] = malloc(size_mul(n, widths[i] * sizeof(float)));
+		if (!*bufs[i]) {
+			sc->cap_tokens = 0;
+			return exo_error(e, EXO_SOFTWARE, "out of memory for %zu tokens of scratch", n);
+		}
+	}
+	sc->cap_tokens = n;
+	return 0;
+}
+
+static void add_bias(float *y, const float *b, size_t n, size_t dim)
+{
+	if (b)
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < dim; j++)
+				y[i * dim + j] += b[j];
+}
+
+/* q, k: [n, heads*head_dim] at positions pos0..pos0+n-1. */
+static void apply_rope(struct eng_stage *s, float *q, float *k, size_t n, int pos0)
+{
+	const struct model_config *c = &s->cfg;
+	size_t half = (size_t)c->head_dim / 2;
+	for (size_t i = 0; i < n; i++) {
+		const float *cs = s->rope_cos + (size_t)(pos0 + (int)i) * half;
+		const float *sn = s->rope_sin + (size_t)(pos0 + (int)i) * half;
+		s->ops->rope(q + i * (size_t)s->q_dim, (size_t)c->n_heads, (size_t)c->head_dim, cs, sn);
+		s->ops->rope(k + i * (size_t)s->kv_dim, (size_t)c->n_kv_heads, (size_t)c->head_dim, cs, sn);
+	}
+}
+
+/* Causal attention of n new positions over the cache, which already holds them. */
+static void attend(struct eng_stage *s, struct eng_kv *kv, int layer, size_t n, int pos0)
+{
+	const struct model_config *c = &s->cfg;
+	size_t hd = (size_t)c->head_dim, group = (size_t)(c->n_heads / c->n_kv_heads);
+	const float *kc = kv->k + (size_t)layer * (size_t)kv->ctx * kv->kv_dim;
+	const float *vc = kv->v + (size_t)layer * (size_t)kv->ctx * kv->kv_dim;
+	float scale = 1.0f / sqrtf((float)hd);
+	long total = (long)n * c->n_heads;
+#pragma omp parallel for num_threads(s->threads) schedule(static) if (total > 1)
+	for (long job = 0; job < total; job++) {
+		size_t i = (size_t)job / (size_t)c->n_heads, h = (size_t)job % (size_t)c->n_heads;
+		size_t kvh = h / group, n_keys = (size_t)pos0 + i + 1;
+		float *scores = s->sc.scores + (size_t)omp_get_thread_num() * (size_t)s->ctx;
+		s->ops->attention(s->sc.att + i * (size_t)s->q_dim + h * hd,
+				  s->sc.q + i * (size_t)s->q_dim + h * hd, kc + kvh * hd, vc + kvh * hd,
+				  n_keys, hd, kv->kv_dim, scale, scores);
+	}
+}
+
+static void store_kv(struct eng_kv *kv, int layer, const float *k, const float *v, size_t n, int pos0)
+{
+	size_t off = ((size_t)layer * (size_t)kv->ctx + (size_t)pos0) * kv->kv_dim;
+	memcpy(kv->k + off, k, n * kv->kv_dim * sizeof *k);
+	memcpy(kv->v + off, v, n * kv->kv_dim * sizeof *v);
+}
+
+static void layer_forward(struct eng_stage *s, struct eng_kv *kv, int li, size_t n, int pos0)
+{
+	const struct model_config *c = &s->cfg;
+	const struct eng_layer *l = &s->layers[li];
+	struct eng_scratch *sc = &s->sc;
+	size_t H = (size_t)c->hidden, F = (size_t)c->ffn;
+	for (size_t i = 0; i < n; i++)
+		s->ops->rmsnorm(sc->xb + i * H, sc->x + i * H, l->attn_norm, H, c->rms_eps);
+	eng_matmul(s, &l->wq, sc->xb, sc->q, n);
+	eng_matmul(s, &l->wk, sc->xb, sc->k, n);
+	eng_matmul(s, &l->wv, sc->xb, sc->v, n);
+	add_bias(sc->q, l->bq, n, (size_t)s->q_dim);
+	add_bias(sc->k, l->bk, n, (size_t)s->kv_dim);
+	add_bias(sc->v, l->bv, n, (size_t)s->kv_dim);
+	apply_rope(s, sc->q, sc->k, n, pos0);
+	store_kv(kv, li, sc->k, sc->v, n, pos0);
+	attend(s, kv, li, n, pos0);
+	eng_matmul(s, &l->wo, sc->att, sc->xb, n);
+	s->ops->add(sc->x, sc->xb, n * H);
+	for (size_t i = 0; i < n; i++)
+		s->ops->rmsnorm(sc->xb + i * H, sc->x + i * H, l->ffn_norm, H, c->rms_eps);
+	eng_matmul(s, &l->gate, sc->xb, sc->gate, n);
+	eng_matmul(s, &l->up, sc->xb, sc->up, n);
+	s->ops->silu_mul(sc->gate, sc->up, n * F);
+	eng_matmul(s, &l->down, sc->gate, sc->xb, n);
+	s->ops->add(sc->x, sc->xb, n * H);
+}
+
+static int embed(struct eng_stage *s, const int32_t *tokens, size_t n, struct exo_err *e)
+{
+	size_t H = (size_t)s->cfg.hidden;
+	for (size_t i = 0; i < n; i++) {
+		if (tokens[i] < 0 || tokens[i] >= s->cfg.vocab)
+			return exo_error(e, EXO_DATAERR, "token id %d at position %zu is outside the "
+					 "vocabulary of %d", tokens[i], i, s->cfg.vocab);
+		s->ops->to_f32[s->embed.dtype]((const char *)s->embed.data +
+					       (size_t)tokens[i] * s->embed.row_bytes, s->sc.x + i * H, H);
+	}
+	return 0;
+}
+
+static int check_request(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
+			 const float *hidden_in, size_t n, enum eng_output what, struct exo_err *e)
+{
+	if (n == 0)
+		return exo_error(e, EXO_DATAERR, "no positions to feed");
+	if (s->first == 0 ? !tokens : !hidden_in)
+		return exo_error(e, EXO_DATAERR, "stage of layers %d:%d takes %s", s->first, s->last,
+				 s->first == 0 ? "token ids" : "hidden states");
+	if ((size_t)kv->len + n > (size_t)kv->ctx)
+		return exo_error(e, EXO_DATAERR, "context limit: %d cached + %zu new positions exceed %d",
+				 kv->len, n, kv->ctx);
+	if (what != ENG_OUT_HIDDEN && !eng_has_head(s))
+		return exo_error(e, EXO_USAGE, "stage of layers %d:%d has no LM head (the model has %d "
+				 "layers)", s->first, s->last, s->cfg.n_layers);
+	return 0;
+}
+
+static void head_output(struct eng_stage *s, size_t n, enum eng_output what, float *out)
+{
+	size_t H = (size_t)s->cfg.hidden, V = (size_t)s->cfg.vocab;
+	float *x = s->sc.x;
+	if (what == ENG_OUT_LAST_LOGITS) {
+		x += (n - 1) * H;
+		n = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->ops->rmsnorm(x + i * H, x + i * H, s->final_norm, H, s->cfg.rms_eps);
+	if (what == ENG_OUT_NORMED)
+		memcpy(out, x, n * H * sizeof *out);
+	else
+		eng_matmul(s, &s->head, x, out, n);
+	(void)V;
+}
+
+int eng_forward(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
+		const float *hidden_in, size_t n, enum eng_output what, float *out,
+		struct exo_err *e)
+{
+	if (check_request(s, kv, tokens, hidden_in, n, what, e) < 0 || grow_scratch(s, n, e) < 0)
+		return -1;
+	size_t H = (size_t)s->cfg.hidden;
+	if (s->first == 0) {
+		if (embed(s, tokens, n, e) < 0)
+			return -1;
+	} else {
+		memcpy(s->sc.x, hidden_in, n * H * sizeof *out);
+	}
+	int pos0 = kv->len;
+	for (int li = 0; li < s->last - s->first; li++) {
+		layer_forward(s, kv, li, n, pos0);
+		if (s->hook)
+			s->hook(s->hook_arg, s->first + li, s->sc.x, n, H);
+	}
+	kv->len += (int)n;
+	if (what == ENG_OUT_HIDDEN)
+		memcpy(out, s->sc.x, n * H * sizeof *out);
+	else
+		head_output(s, n, what, out);
+	return 0;
+}

@@ -1,0 +1,161 @@
+/* Sampling a token from logits: repetition penalty, temperature, top-k,
+ * top-p, min-p, then a draw from a seeded generator (the same seed gives the
+ * same tokens).  Temperature 0 is greedy. */
+#include "engine/engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eng_sampler {
+	struct eng_sampling p;
+	uint64_t rng;
+	size_t vocab;
+	int32_t *idx;      /* candidates, sorted by logit */
+	float *prob;
+};
+
+void eng_sampling_defaults(struct eng_sampling *p)
+{
+	memset(p, 0, sizeof *p);
+	p->top_p = 1;
+	p->repeat_penalty = 1;
+}
+
+struct eng_sampler *eng_sampler_new(const struct eng_sampling *p, size_t vocab)
+{
+	struct eng_sampler *sm = calloc(1, sizeof *sm);
+	if (!sm)
+		return NULL;
+	sm->p = *p;
+	sm->rng = p->seed;
+	sm->vocab = vocab;
+	sm->idx = malloc(vocab * sizeof *sm->idx);
+	sm->prob = malloc(vocab * sizeof *sm->prob);
+	if (!sm->idx || !sm->prob) {
+		eng_sampler_free(sm);
+		return NULL;
+	}
+	return sm;
+}
+
+void eng_sampler_free(struct eng_sampler *sm)
+{
+	if (!sm)
+		return;
+	free(sm->idx);
+	free(sm->prob);
+	free(sm);
+}
+
+/* splitmix64: small, fast, and the same sequence on every platform. */
+static double next_uniform(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return (double)(z >> 11) * 0x1p-53;
+}
+
+/* transformers' RepetitionPenaltyLogitsProcessor: divide positive logits, multiply negative. */
+static void penalise(const struct eng_sampling *p, float *logits, size_t vocab,
+		     const int32_t *hist, size_t n)
+{
+	if (p->repeat_penalty == 1 || !hist)
+		return;
+	size_t from = p->repeat_last_n > 0 && n > (size_t)p->repeat_last_n ? n - (size_t)p->repeat_last_n : 0;
+	for (size_t i = from; i < n; i++) {
+		if (hist[i] < 0 || (size_t)hist[i] >= vocab)
+			continue;
+		float *l = &logits[hist[i]];
+		/* a token repeated in the history is penalised once, as in transformers */
+		int seen = 0;
+		for (size_t j = from; j < i && !seen; j++)
+			seen = hist[j] == hist[i];
+		if (!seen)
+			*l = *l > 0 ? *l / p->repeat_penalty : *l * p->repeat_penalty;
+	}
+}
+
+static int32_t argmax(const float *x, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return (int32_t)best;
+}
+
+static int by_logit_desc(const void *a, const void *b, void *logits)
+{
+	const float *l = logits;
+	float x = l[*(const int32_t *)a], y = l[*(const int32_t *)b];
+	if (x != y)
+		return x > y ? -1 : 1;
+	return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+static float log_softmax_at(const float *logits, size_t n, int32_t tok)
+{
+	float max = logits[argmax(logits, n)];
+	double sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += exp((double)(logits[i] - max));
+	return (float)((double)(logits[tok] - max) - log(sum));
+}
+
+/* Keep the candidates that survive top-k, top-p and min-p; returns how many. */
+static size_t filter(struct eng_sampler *sm, const float *logits)
+{
+	const struct eng_sampling *p = &sm->p;
+	size_t n = sm->vocab;
+	for (size_t i = 0; i < n; i++)
+		sm->idx[i] = (int32_t)i;
+	qsort_r(sm->idx, n, sizeof *sm->idx, by_logit_desc, (void *)logits);
+	if (p->top_k > 0 && (size_t)p->top_k < n)
+		n = (size_t)p->top_k;
+	double sum = 0, max = logits[sm->idx[0]];
+	for (size_t i = 0; i < n; i++)
+		sum += sm->prob[i] = (float)exp((double)logits[sm->idx[i]] - max);
+	size_t keep = n;
+	if (p->top_p < 1) {
+		double cum = 0;
+		for (keep = 0; keep < n && cum < p->top_p * sum; keep++)
+			cum += sm->prob[keep];
+	}
+	if (p->min_p > 0)
+		while (keep > 1 && sm->prob[keep - 1] < p->min_p * sm->prob[0])
+			keep--;
+	return keep ? keep : 1;
+}
+
+int32_t eng_sample(struct eng_sampler *sm, float *logits, const int32_t *history,
+		   size_t n_history, float *logprob)
+{
+	penalise(&sm->p, logits, sm->vocab, history, n_history);
+	if (sm->p.temperature <= 0) {
+		int32_t t = argmax(logits, sm->vocab);
+		if (logprob)
+			*logprob = log_softmax_at(logits, sm->vocab, t);
+		return t;
+	}
+	for (size_t i = 0; i < sm->vocab; i++)
+		logits[i] /= sm->p.temperature;
+	size_t keep = filter(sm, logits);
+	double total = 0;
+	for (size_t i = 0; i < keep; i++)
+		total += sm->prob[i];
+	double r = next_uniform(&sm->rng) * total, cum = 0;
+	size_t pick = keep - 1;
+	for (size_t i = 0; i < keep; i++) {
+		cum += sm->prob[i];
+		if (r < cum) {
+			pick = i;
+			break;
+		}
+	}
+	if (logprob)
+		*logprob = (float)log(sm->prob[pick] / total);
+	return sm->idx[pick];
+}

@@ -1,0 +1,147 @@
+/* Opening and closing a stage: checkpoint, layer range, kernels, threads,
+ * RoPE tables; KV caches of sessions. */
+#include "engine/internal.h"
+#include "util/log.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int check_range(const struct model_config *c, int first, int last, struct exo_err *e)
+{
+	if (first < 0 || last > c->n_layers || first >= last)
+		return exo_error(e, EXO_USAGE, "layers %d:%d: not a non-empty range within the model's "
+				 "%d layers", first, last, c->n_layers);
+	return 0;
+}
+
+/* cos and sin of pos * inv_freq[i], the angle rounded to f32 as transformers does. */
+static int build_rope(struct eng_stage *s, struct exo_err *e)
+{
+	size_t half = (size_t)s->cfg.head_dim / 2;
+	float inv_freq[half];
+	model_rope_inv_freq(&s->cfg, inv_freq);
+	s->rope_cos = malloc(size_mul((size_t)s->ctx, half * sizeof(float)));
+	s->rope_sin = malloc(size_mul((size_t)s->ctx, half * sizeof(float)));
+	if (!s->rope_cos || !s->rope_sin)
+		return exo_error(e, EXO_SOFTWARE, "out of memory for RoPE tables");
+	for (size_t p = 0; p < (size_t)s->ctx; p++)
+		for (size_t i = 0; i < half; i++) {
+			float angle = (float)p * inv_freq[i];
+			s->rope_cos[p * half + i] = (float)cos((double)angle);
+			s->rope_sin[p * half + i] = (float)sin((double)angle);
+		}
+	return 0;
+}
+
+static int setup(struct eng_stage *s, const struct eng_opts *o, struct exo_err *e)
+{
+	const struct model_config *c = &s->cfg;
+	s->threads = o && o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (s->threads < 1)
+		s->threads = 1;
+	s->ctx = o && o->ctx > 0 ? o->ctx : (c->max_pos < 4096 ? c->max_pos : 4096);
+	s->q_dim = c->n_heads * c->head_dim;
+	s->kv_dim = c->n_kv_heads * c->head_dim;
+	s->ops = kern_select();
+	s->sc.scores = malloc(size_mul((size_t)s->threads, (size_t)s->ctx * sizeof(float)));
+	if (!s->sc.scores)
+		return exo_error(e, EXO_SOFTWARE, "out of memory");
+	return build_rope(s, e);
+}
+
+struct eng_stage *eng_stage_open(const char *model, int first, int last,
+				 const struct eng_opts *o, struct exo_err *e)
+{
+	struct eng_stage *s = calloc(1, sizeof *s);
+	if (!s) {
+		exo_error(e, EXO_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	s->ckpt = ckpt_open(model, e);
+	if (!s->ckpt)
+		goto fail;
+	s->cfg = *ckpt_config(s->ckpt);
+	if (last < 0)
+		last = s->cfg.n_layers;
+	s->first = first, s->last = last;
+	if (check_range(&s->cfg, first, last, e) < 0 || setup(s, o, e) < 0 ||
+	    eng_load_weights(s, o ? o->dtype : -1, e) < 0)
+		goto fail;
+	log_info("stage %d:%d of %s: %zu weight bytes, %d threads, context %d, kernels %s", first,
+		 last, model, s->weight_bytes, s->threads, s->ctx, s->ops->name);
+	return s;
+fail:
+	eng_stage_close(s);
+	return NULL;
+}
+
+void eng_stage_close(struct eng_stage *s)
+{
+	if (!s)
+		return;
+	eng_free_weights(s);
+	struct eng_scratch *sc = &s->sc;
+	free(sc->x), free(sc->xb), free(sc->q), free(sc->k), free(sc->v), free(sc->att);
+	free(sc->gate), free(sc->up), free(sc->scores);
+	free(s->rope_cos), free(s->rope_sin);
+	ckpt_close(s->ckpt);
+	free(s);
+}
+
+const struct model_config *eng_config(const struct eng_stage *s) { return &s->cfg; }
+int eng_first_layer(const struct eng_stage *s) { return s->first; }
+int eng_last_layer(const struct eng_stage *s) { return s->last; }
+bool eng_has_head(const struct eng_stage *s) { return s->last == s->cfg.n_layers; }
+int eng_context(const struct eng_stage *s) { return s->ctx; }
+size_t eng_weight_bytes(const struct eng_stage *s) { return s->weight_bytes; }
+
+void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg)
+{
+	s->hook = hook;
+	s->hook_arg = arg;
+}
+
+size_t eng_kv_bytes(const struct eng_stage *s, int ctx)
+{
+	return size_mul(size_mul((size_t)(s->last - s->first) * 2, (size_t)ctx),
+			(size_t)s->kv_dim * sizeof(float));
+}
+
+struct eng_kv *eng_kv_new(const struct eng_stage *s, struct exo_err *e)
+{
+	struct eng_kv *kv = calloc(1, sizeof *kv);
+	size_t n = size_mul(size_mul((size_t)(s->last - s->first), (size_t)s->ctx), (size_t)s->kv_dim);
+	if (kv) {
+		kv->ctx = s->ctx;
+		kv->n_layers = s->last - s->first;
+		kv->kv_dim = (size_t)s->kv_dim;
+		kv->k = malloc(size_mul(n, sizeof(float)));
+		kv->v = malloc(size_mul(n, sizeof(float)));
+	}
+	if (!kv || !kv->k || !kv->v) {
+		eng_kv_free(kv);
+		exo_error(e, EXO_SOFTWARE, "out of memory for a KV cache of %d positions", s->ctx);
+		return NULL;
+	}
+	return kv;
+}
+
+void eng_kv_free(struct eng_kv *kv)
+{
+	if (!kv)
+		return;
+	free(kv->k);
+	free(kv->v);
+	free(kv);
+}
+
+int eng_kv_len(const struct eng_kv *kv) { return kv->len; }
+
+void eng_kv_truncate(struct eng_kv *kv, int len)
+{
+	if (len >= 0 && len < kv->len)
+		kv->len = len;
+}

@@ -109,7 +109,8 @@ static json_t *from_obj(const msgpack_object *o, struct path *p, int depth, stru
 			return bad(p, e, "real is not a finite number");
 		return json_real(o->via.f64);
 	case MSGPACK_OBJECT_STR:
-		v = json_stringn(o->via.str.ptr, o->via.str.size);
+		/* An empty str may come with a NULL pointer. */
+		v = o->via.str.size ? json_stringn(o->via.str.ptr, o->via.str.size) : json_string("");
 		return v ? v : bad(p, e, "string is not valid UTF-8");
 	case MSGPACK_OBJECT_ARRAY: return from_array(&o->via.array, p, depth, e);
 	case MSGPACK_OBJECT_MAP: return from_map(&o->via.map, p, depth, e);

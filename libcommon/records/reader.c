@@ -12,6 +12,8 @@
 
 ssize_t rec_input_read(struct rec_reader *r, void *buf, size_t cap)
 {
+	if (r->max_read && cap > r->max_read)
+		cap = r->max_read;
 	if (r->fd < 0) {
 		size_t n = r->mem_len - r->mem_off;
 		n = n < cap ? n : cap;
@@ -140,6 +142,11 @@ int rec_reader_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 		*out = rec;
 	}
 	return rc;
+}
+
+void rec_reader_set_max_read(struct rec_reader *r, size_t n)
+{
+	r->max_read = n;
 }
 
 size_t rec_reader_index(const struct rec_reader *r)

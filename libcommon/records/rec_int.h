@@ -39,6 +39,7 @@ struct rec_reader {
 	int fd;                /* -1 for memory input */
 	const unsigned char *mem;
 	size_t mem_len, mem_off;
+	size_t max_read;       /* 0, or the most bytes one read may return */
 	int failed;            /* sticky: the stream is unsynchronised after an error */
 	struct exo_err err;
 	int (*next)(struct rec_reader *r, json_t **out, struct exo_err *e);

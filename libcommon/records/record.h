@@ -65,6 +65,8 @@ struct rec_reader *rec_reader_open_format(int fd, const char *source, enum rec_f
  * for tests and fuzzing. */
 struct rec_reader *rec_reader_open_mem(const void *buf, size_t len, const char *source,
 				       enum rec_format f);
+/* For tests: at most n bytes per read, to exercise every chunking (0: no limit). */
+void rec_reader_set_max_read(struct rec_reader *r, size_t n);
 /* Record indexes in messages are 0-based: rec_reader_index() is the number of
  * records returned so far, which is also the index an error names. */
 

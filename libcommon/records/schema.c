@@ -85,6 +85,10 @@ static const struct schema {
 	{ "plan", plan_fields }, { "check", check_kind_fields }, { "error", error_fields },
 };
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define REC_VERSION_STR STR(REC_VERSION)
+
 static const char *const type_names[] = {
 	[F_STR] = "string", [F_INT] = "integer", [F_NUM] = "real or integer",
 	[F_BOOL] = "bool", [F_ARR] = "array", [F_OBJ] = "object",
@@ -127,10 +131,14 @@ static int check_fields(const struct where *w, const struct field *f, const json
 static int check_choice(const struct where *w, const struct field *f, const json_t *v,
 			const char *path)
 {
-	for (const char *const *c = f->choices; *c; c++)
+	char set[128] = "";
+	for (const char *const *c = f->choices; *c; c++) {
 		if (strcmp(*c, json_string_value(v)) == 0)
 			return 0;
-	return fail(w, path, "expected one of ok, warn, fail, got '%s'%s", json_string_value(v), "");
+		strncat(set, *set ? ", " : "", sizeof set - strlen(set) - 1);
+		strncat(set, *c, sizeof set - strlen(set) - 1);
+	}
+	return fail(w, path, "expected one of %s, got '%s'", set, json_string_value(v));
 }
 
 static int check_array(const struct where *w, const struct field *f, const json_t *arr,
@@ -179,13 +187,14 @@ static int check_fields(const struct where *w, const struct field *f, const json
 	return 0;
 }
 
-static int check_header(const struct where *w, const json_t *rec)
+static int check_header(struct where *w, const json_t *rec)
 {
 	const json_t *kind = json_object_get(rec, "kind"), *v = json_object_get(rec, "v");
 	if (!kind)
 		return fail(w, "kind", "missing (required string)%s%s", "", "");
 	if (!json_is_string(kind))
 		return fail(w, "kind", "expected string, got %s%s", rec_type_name(kind), "");
+	w->kind = json_string_value(kind);
 	if (!v)
 		return fail(w, "v", "missing (required integer)%s%s", "", "");
 	if (!json_is_integer(v))
@@ -193,7 +202,7 @@ static int check_header(const struct where *w, const json_t *rec)
 	if (json_integer_value(v) > REC_VERSION) {
 		char got[32];
 		snprintf(got, sizeof got, "%lld", (long long)json_integer_value(v));
-		return fail(w, "v", "version %s is newer than this build reads (%s)", got, "1");
+		return fail(w, "v", "version %s is newer than this build reads (%s)", got, REC_VERSION_STR);
 	}
 	if (json_integer_value(v) < 1)
 		return fail(w, "v", "expected a version of at least 1%s%s", "", "");
@@ -208,7 +217,6 @@ int rec_validate(const json_t *rec, const char *source, size_t index, struct exo
 				 index, rec_type_name(rec));
 	if (check_header(&w, rec) < 0)
 		return -1;
-	w.kind = json_string_value(json_object_get(rec, "kind"));
 	for (size_t i = 0; i < sizeof schemas / sizeof *schemas; i++)
 		if (strcmp(schemas[i].kind, w.kind) == 0)
 			return check_fields(&w, schemas[i].fields, rec, "");

@@ -1,11 +1,495 @@
-/* AVX2 + FMA kernels.  Starts from the reference table and overrides the
- * slots it implements. */
-#include "kernels/kern.h"
+/* AVX2 + FMA (+F16C) kernels.  The table is built on first use as a copy of
+ * the reference and then overrides what this file has: gemv for every weight
+ * type (four rows per pass so each load of x serves four rows; weights
+ * widened to f32 in registers and multiplied with f32 activations), widening
+ * and f16/bf16 rounding (bit-identical to the reference), the element-wise
+ * ops, attention, and gemm through BLIS (kernels/gemm_blis.c).  Q8_0/Q4_0
+ * quantisation stays the reference's. */
+#include "kernels/kern_simd.h"
 
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+int kern_avx2_usable(void);
 int kern_avx2_usable(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	       __builtin_cpu_supports("f16c");
 }
 
-const struct kern_ops kern_avx2 = {0};
+/* --- helpers --- */
+
+INLINE float hsum(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+INLINE float hmax(__m256 v)
+{
+	__m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_max_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* Lanes [0, n) set, n < 8: for maskload/maskstore of a row's tail. */
+INLINE __m256i tail_mask(size_t n)
+{
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+INLINE __m256 bf16x8(__m128i h)
+{
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* Eight values of type t (F32, F16 or BF16) from element i of p, widened. */
+INLINE __m256 load8(enum kern_dtype t, const void *p, size_t i)
+{
+	if (t == KD_F32)
+		return _mm256_loadu_ps((const float *)p + i);
+	__m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
+	return t == KD_F16 ? _mm256_cvtph_ps(h) : bf16x8(h);
+}
+
+/* The n < 8 values from element i, zeros after: never reads past the row. */
+INLINE __m256 load8_tail(enum kern_dtype t, const void *p, size_t i, size_t n)
+{
+	if (t == KD_F32)
+		return _mm256_maskload_ps((const float *)p + i, tail_mask(n));
+	uint16_t tmp[8] = {0};
+	memcpy(tmp, (const uint16_t *)p + i, n * 2);
+	return load8(t, tmp, 0);
+}
+
+/* e^x for eight lanes, within ~1 ulp of expf: n = round(x/ln2), r = x - n ln2
+ * (two-part ln2), Cephes' degree-6 polynomial for e^r, then 2^n applied as two
+ * exact power-of-two factors so results near overflow and into the subnormal
+ * range round once, like expf. */
+INLINE __m256 exp8(__m256 x)
+{
+	const __m256 hi = _mm256_set1_ps(88.72283935546875f), lo = _mm256_set1_ps(-103.972084f);
+	__m256 big = _mm256_cmp_ps(x, hi, _CMP_GT_OQ), tiny = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+	__m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+	__m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+				   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+	__m256 p = _mm256_set1_ps(1.9875691500e-4f);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+	__m256i ni = _mm256_cvtps_epi32(n);
+	__m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+	__m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+	__m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+	p = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+	p = _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), big);
+	p = _mm256_andnot_ps(tiny, p);
+	/* NaN in, NaN out (the clamps above would have turned it into a number). */
+	__m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+	return _mm256_blendv_ps(p, x, nan);
+}
+
+/* --- gemv --- */
+
+/* y[0, nr) = W[0, nr)[0, cols) . x[0, cols), nr <= 4 known at compile time;
+ * rows are ld elements apart.  F32, F16 and BF16. */
+INLINE void float_rows(enum kern_dtype t, const void *w, size_t ld, const float *x, float *y,
+		       size_t cols, int nr)
+{
+	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+	size_t c = 0;
+	for (; c + 8 <= cols; c += 8) {
+		__m256 xv = _mm256_loadu_ps(x + c);
+		for (int r = 0; r < nr; r++)
+			acc[r] = _mm256_fmadd_ps(load8(t, w, r * ld + c), xv, acc[r]);
+	}
+	if (c < cols) {
+		__m256 xv = _mm256_maskload_ps(x + c, tail_mask(cols - c));
+		for (int r = 0; r < nr; r++)
+			acc[r] = _mm256_fmadd_ps(load8_tail(t, w, r * ld + c, cols - c), xv, acc[r]);
+	}
+	for (int r = 0; r < nr; r++)
+		y[r] = hsum(acc[r]);
+}
+
+/* W [rows, cols] of type t, x [cols], y [rows]. */
+INLINE void float_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
+		       size_t cols)
+{
+	size_t es = t == KD_F32 ? 4 : 2, r = 0;
+	for (; r + 4 <= rows; r += 4)
+		float_rows(t, (const char *)w + r * cols * es, cols, x, y + r, cols, 4);
+	for (; r < rows; r++)
+		float_rows(t, (const char *)w + r * cols * es, cols, x, y + r, cols, 1);
+}
+
+static void gemv_f32(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	float_gemv(KD_F32, w, x, y, rows, cols);
+}
+
+static void gemv_f16(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	float_gemv(KD_F16, w, x, y, rows, cols);
+}
+
+static void gemv_bf16(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	float_gemv(KD_BF16, w, x, y, rows, cols);
+}
+
+INLINE __m256 i8x8(const void *p)
+{
+	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadu_si64(p)));
+}
+
+/* The 32 integer values of one Q8_0 or Q4_0 block as floats, scale returned. */
+INLINE float qblock(enum kern_dtype t, const void *blk, __m256 q[4])
+{
+	uint16_t d;
+	memcpy(&d, blk, 2);
+	const char *qs = (const char *)blk + 2;
+	if (t == KD_Q8_0) {
+		for (int k = 0; k < 4; k++)
+			q[k] = i8x8(qs + 8 * k);
+	} else { /* low nibbles are values 0..15, high nibbles 16..31, offset 8 */
+		__m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0f);
+		__m128i eight = _mm_set1_epi8(8);
+		__m128i lo = _mm_sub_epi8(_mm_and_si128(v, m), eight);
+		__m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m), eight);
+		q[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+		q[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(lo, lo)));
+		q[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+		q[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(hi, hi)));
+	}
+	return _cvtsh_ss(d);
+}
+
+/* y[0, nr) = W[0, nr) . x for block-quantised rows of nb blocks, rb bytes
+ * apart: the block's integer dot with f32 x, then scaled by d once. */
+INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const float *x, float *y,
+		   size_t nb, int nr)
+{
+	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
+	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+	for (size_t b = 0; b < nb; b++) {
+		const float *xb = x + b * KERN_QBLOCK;
+		__m256 xv[4] = {_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8), _mm256_loadu_ps(xb + 16),
+				_mm256_loadu_ps(xb + 24)};
+		for (int r = 0; r < nr; r++) {
+			__m256 q[4];
+			float d = qblock(t, w + r * rb + b * bs, q);
+			__m256 s = _mm256_mul_ps(q[0], xv[0]);
+			s = _mm256_fmadd_ps(q[1], xv[1], s);
+			s = _mm256_fmadd_ps(q[2], xv[2], s);
+			s = _mm256_fmadd_ps(q[3], xv[3], s);
+			acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), s, acc[r]);
+		}
+	}
+	for (int r = 0; r < nr; r++)
+		y[r] = hsum(acc[r]);
+}
+
+/* W [rows, cols] blocks of type t, cols a multiple of 32; x [cols], y [rows]. */
+INLINE void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
+		   size_t cols)
+{
+	size_t rb = kern_row_bytes(t, cols), nb = cols / KERN_QBLOCK, r = 0;
+	for (; r + 4 <= rows; r += 4)
+		q_rows(t, (const char *)w + r * rb, rb, x, y + r, nb, 4);
+	for (; r < rows; r++)
+		q_rows(t, (const char *)w + r * rb, rb, x, y + r, nb, 1);
+}
+
+static void gemv_q8_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	q_gemv(KD_Q8_0, w, x, y, rows, cols);
+}
+
+static void gemv_q4_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	q_gemv(KD_Q4_0, w, x, y, rows, cols);
+}
+
+/* --- widening and rounding --- */
+
+/* src [n] of type t (F16 or BF16), dst [n]. */
+INLINE void half_to_f32(enum kern_dtype t, const void *src, float *dst, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(dst + i, load8(t, src, i));
+	if (i < n)
+		_mm256_maskstore_ps(dst + i, tail_mask(n - i), load8_tail(t, src, i, n - i));
+}
+
+static void f16_to_f32(const void *src, float *dst, size_t n) { half_to_f32(KD_F16, src, dst, n); }
+static void bf16_to_f32(const void *src, float *dst, size_t n) { half_to_f32(KD_BF16, src, dst, n); }
+
+/* Hardware rounding is round-to-nearest-even with subnormals, as the
+ * reference; only NaNs differ (the hardware keeps payload bits), so they are
+ * replaced with the reference's sign | 0x7e00. */
+INLINE __m128i f16x8_from(__m256 v)
+{
+	__m128i h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+	if (_mm256_testz_si256(nan, nan))
+		return h;
+	__m128i nan16 = _mm_packs_epi32(_mm256_castsi256_si128(nan), _mm256_extracti128_si256(nan, 1));
+	__m128i q = _mm_or_si128(_mm_and_si128(h, _mm_set1_epi16((short)0x8000)), _mm_set1_epi16(0x7e00));
+	return _mm_blendv_epi8(h, q, nan16);
+}
+
+/* The reference's rounding, u + 0x7fff + lsb, NaNs quietened with 0x40. */
+INLINE __m128i bf16x8_from(__m256 v)
+{
+	__m256i u = _mm256_castps_si256(v);
+	__m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+	__m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+	__m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+	r = _mm256_blendv_epi8(r, q, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+	/* values are < 0x10000, so the unsigned pack is exact */
+	__m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+	return p;
+}
+
+/* src [n] f32 to dst [n] of type t (F16 or BF16). */
+INLINE void half_from_f32(enum kern_dtype t, const float *src, void *dst, size_t n)
+{
+	uint16_t *d = dst;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(src + i);
+		_mm_storeu_si128((__m128i *)(d + i), t == KD_F16 ? f16x8_from(v) : bf16x8_from(v));
+	}
+	if (i < n) {
+		uint16_t tmp[8];
+		__m256 v = _mm256_maskload_ps(src + i, tail_mask(n - i));
+		_mm_storeu_si128((__m128i *)tmp, t == KD_F16 ? f16x8_from(v) : bf16x8_from(v));
+		memcpy(d + i, tmp, (n - i) * 2);
+	}
+}
+
+static void f16_from_f32(const float *src, void *dst, size_t n) { half_from_f32(KD_F16, src, dst, n); }
+static void bf16_from_f32(const float *src, void *dst, size_t n) { half_from_f32(KD_BF16, src, dst, n); }
+
+/* src: n / 32 blocks of type t; dst [n]. */
+INLINE void q_to_f32(enum kern_dtype t, const void *src, float *dst, size_t n)
+{
+	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
+	for (size_t b = 0; b < n / KERN_QBLOCK; b++) {
+		__m256 q[4];
+		__m256 d = _mm256_set1_ps(qblock(t, (const char *)src + b * bs, q));
+		for (int k = 0; k < 4; k++)
+			_mm256_storeu_ps(dst + b * KERN_QBLOCK + 8 * k, _mm256_mul_ps(q[k], d));
+	}
+}
+
+static void q8_0_to_f32(const void *src, float *dst, size_t n) { q_to_f32(KD_Q8_0, src, dst, n); }
+static void q4_0_to_f32(const void *src, float *dst, size_t n) { q_to_f32(KD_Q4_0, src, dst, n); }
+
+/* --- element-wise --- */
+
+/* out [n] = w [n] * x [n] / sqrt(mean(x^2) + eps); out may be x. */
+static void rmsnorm(float *out, const float *x, const float *w, size_t n, float eps)
+{
+	/* squares summed in double like the reference: n is only the hidden size */
+	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(x + i);
+		__m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+		__m256d b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+		s0 = _mm256_fmadd_pd(a, a, s0);
+		s1 = _mm256_fmadd_pd(b, b, s1);
+	}
+	double t[4], ss = 0;
+	_mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+	ss = (t[0] + t[1]) + (t[2] + t[3]);
+	for (size_t j = i; j < n; j++)
+		ss += (double)x[j] * x[j];
+	float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+	__m256 sv = _mm256_set1_ps(scale);
+	for (i = 0; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(w + i),
+							_mm256_mul_ps(_mm256_loadu_ps(x + i), sv)));
+	for (; i < n; i++)
+		out[i] = w[i] * (x[i] * scale);
+}
+
+/* x [n_heads, head_dim] rotated in place; cos, sin [head_dim / 2]. */
+static void rope(float *x, size_t n_heads, size_t head_dim, const float *cos, const float *sin)
+{
+	size_t half = head_dim / 2;
+	for (size_t h = 0; h < n_heads; h++) {
+		float *v = x + h * head_dim;
+		size_t i = 0;
+		for (; i + 8 <= half; i += 8) {
+			__m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + i + half);
+			__m256 c = _mm256_loadu_ps(cos + i), s = _mm256_loadu_ps(sin + i);
+			_mm256_storeu_ps(v + i, _mm256_fmsub_ps(a, c, _mm256_mul_ps(b, s)));
+			_mm256_storeu_ps(v + i + half, _mm256_fmadd_ps(b, c, _mm256_mul_ps(a, s)));
+		}
+		for (; i < half; i++) {
+			float a = v[i], b = v[i + half];
+			v[i] = a * cos[i] - b * sin[i];
+			v[i + half] = b * cos[i] + a * sin[i];
+		}
+	}
+}
+
+/* x [n] in place: exp(x - max) / sum. */
+static void softmax(float *x, size_t n)
+{
+	__m256 mv = _mm256_set1_ps(-INFINITY);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+	float max = hmax(mv);
+	for (size_t j = i; j < n; j++)
+		max = fmaxf(max, x[j]);
+	__m256 m = _mm256_set1_ps(max), sv = _mm256_setzero_ps();
+	for (i = 0; i + 8 <= n; i += 8) {
+		__m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+		_mm256_storeu_ps(x + i, e);
+		sv = _mm256_add_ps(sv, e);
+	}
+	if (i < n) {
+		__m256i tm = tail_mask(n - i);
+		__m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, tm), m));
+		e = _mm256_and_ps(e, _mm256_castsi256_ps(tm));
+		_mm256_maskstore_ps(x + i, tm, e);
+		sv = _mm256_add_ps(sv, e);
+	}
+	__m256 inv = _mm256_set1_ps(1.0f / hsum(sv));
+	for (i = 0; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+	for (; i < n; i++)
+		x[i] *= _mm256_cvtss_f32(inv);
+}
+
+/* gate [n] = silu(gate) * up [n]. */
+static void silu_mul(float *gate, const float *up, size_t n)
+{
+	const __m256 one = _mm256_set1_ps(1.0f);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 g = _mm256_loadu_ps(gate + i);
+		__m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+		__m256 s = _mm256_div_ps(g, _mm256_add_ps(one, e));
+		_mm256_storeu_ps(gate + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
+	}
+	for (; i < n; i++)
+		gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+/* y [n] += x [n]. */
+static void add(float *y, const float *x, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+	for (; i < n; i++)
+		y[i] += x[i];
+}
+
+/* q [head_dim]; k, v [n_keys] rows of head_dim, kv_stride apart; out
+ * [head_dim]; scratch [n_keys] holds the scores. */
+static void attention(float *out, const float *q, const float *k, const float *v, size_t n_keys,
+		      size_t head_dim, size_t kv_stride, float scale, float *scratch)
+{
+	for (size_t t = 0; t < n_keys; t++) {
+		float dot;
+		float_rows(KD_F32, k + t * kv_stride, 0, q, &dot, head_dim, 1);
+		scratch[t] = dot * scale;
+	}
+	softmax(scratch, n_keys);
+	memset(out, 0, head_dim * sizeof *out);
+	for (size_t t = 0; t < n_keys; t++) {
+		const float *vt = v + t * kv_stride;
+		__m256 s = _mm256_set1_ps(scratch[t]);
+		size_t d = 0;
+		for (; d + 8 <= head_dim; d += 8)
+			_mm256_storeu_ps(out + d, _mm256_fmadd_ps(s, _mm256_loadu_ps(vt + d),
+								  _mm256_loadu_ps(out + d)));
+		for (; d < head_dim; d++)
+			out[d] += scratch[t] * vt[d];
+	}
+}
+
+/* --- gemm: BLIS, with this file's widening --- */
+
+static void gemm_f32(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_F32, NULL, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_f16(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_F16, f16_to_f32, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_bf16(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_BF16, bf16_to_f32, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_q8_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_Q8_0, q8_0_to_f32, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_q4_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_Q4_0, q4_0_to_f32, w, x, y, n, rows, cols, threads);
+}
+
+/* --- the table --- */
+
+static struct kern_ops table;
+
+static void build(void)
+{
+	table = kern_ref;
+	table.name = "avx2";
+	void (*gemv[KD_COUNT])(const void *, const float *, float *, size_t, size_t) = {
+		gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0};
+	void (*gemm[KD_COUNT])(const void *, const float *, float *, size_t, size_t, size_t, int) = {
+		gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0};
+	memcpy(table.gemv, gemv, sizeof gemv);
+	memcpy(table.gemm, gemm, sizeof gemm);
+	table.to_f32[KD_F16] = f16_to_f32;
+	table.to_f32[KD_BF16] = bf16_to_f32;
+	table.to_f32[KD_Q8_0] = q8_0_to_f32;
+	table.to_f32[KD_Q4_0] = q4_0_to_f32;
+	table.from_f32[KD_F16] = f16_from_f32;
+	table.from_f32[KD_BF16] = bf16_from_f32;
+	table.rmsnorm = rmsnorm;
+	table.rope = rope;
+	table.softmax = softmax;
+	table.silu_mul = silu_mul;
+	table.add = add;
+	table.attention = attention;
+}
+
+const struct kern_ops *kern_avx2_ops(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	if (!kern_avx2_usable())
+		return NULL;
+	pthread_once(&once, build);
+	return &table;
+}

@@ -1,29 +1,34 @@
 /* Run-time choice of the kernel variant from the CPU's features. */
 #include "kernels/kern.h"
+#include "kernels/kern_simd.h"
 #include "util/log.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Optimised variants, defined in their own files compiled for their ISA. */
-extern const struct kern_ops kern_avx2;
-extern const struct kern_ops kern_avx512;
-int kern_avx2_usable(void);
-int kern_avx512_usable(void);
+static const struct kern_ops *variants[4];
+
+/* Each optimised file builds its table on first use and returns NULL where the
+ * CPU lacks its instructions, so the list holds only runnable variants. */
+static void build_variants(void)
+{
+	size_t n = 0;
+	variants[n++] = &kern_ref;
+	const struct kern_ops *k = kern_avx2_ops();
+	if (k)
+		variants[n++] = k;
+	k = kern_avx512_ops();
+	if (k)
+		variants[n++] = k;
+	variants[n] = NULL;
+}
 
 const struct kern_ops *const *kern_variants(void)
 {
-	static const struct kern_ops *list[4];
-	if (!list[0]) {
-		size_t n = 0;
-		list[n++] = &kern_ref;
-		if (kern_avx2.name && kern_avx2_usable())
-			list[n++] = &kern_avx2;
-		if (kern_avx512.name && kern_avx512_usable())
-			list[n++] = &kern_avx512;
-		list[n] = NULL;
-	}
-	return list;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, build_variants);
+	return variants;
 }
 
 const struct kern_ops *kern_by_name(const char *name)

@@ -1,0 +1,49 @@
+/* Prefill matrix products for the optimised variants, on BLIS.  Weights are
+ * row-major [rows, cols], so Y = X . W^T is one sgemm with W transposed; F32
+ * weights are handed to BLIS in place, other types are widened a block of
+ * rows at a time (the variant's own to_f32) into a scratch buffer, which keeps
+ * the extra memory bounded while BLIS still gets large enough panels. */
+#include "kernels/kern_simd.h"
+
+#include <blis.h>
+#include <stdlib.h>
+
+enum { BLOCK_ROWS = 256 };
+
+/* y[n, nr] (row stride ldy) = x[n, cols] . w[nr, cols]^T, all f32. */
+static void sgemm_nt(const float *w, const float *x, float *y, size_t n, size_t nr, size_t cols,
+		     size_t ldy, rntm_t *rntm)
+{
+	float alpha = 1.0f, beta = 0.0f;
+	bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)n, (dim_t)nr, (dim_t)cols, &alpha,
+		     (float *)x, (inc_t)cols, 1, (float *)w, (inc_t)cols, 1, &beta, y, (inc_t)ldy, 1,
+		     NULL, rntm);
+}
+
+void kern_blis_gemm(enum kern_dtype t, kern_to_f32_fn to_f32, const void *w, const float *x,
+		    float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	if (n == 0 || rows == 0)
+		return;
+	rntm_t rntm = BLIS_RNTM_INITIALIZER;
+	bli_rntm_set_num_threads(threads > 0 ? threads : 1, &rntm);
+	/* BLIS 0.9's small-matrix (sup) kernels read a few bytes past the end of
+	 * A and B; weights are mmapped, so a read past a mapping could fault. */
+	bli_rntm_disable_l3_sup(&rntm);
+	if (t == KD_F32) {
+		sgemm_nt(w, x, y, n, rows, cols, rows, &rntm);
+		return;
+	}
+	size_t rb = kern_row_bytes(t, cols);
+	float *buf = malloc((size_t)BLOCK_ROWS * cols * sizeof *buf);
+	if (!buf) { /* no memory for the widened block: the reference needs none */
+		kern_ref.gemm[t](w, x, y, n, rows, cols, threads);
+		return;
+	}
+	for (size_t r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
+		size_t nr = rows - r0 < BLOCK_ROWS ? rows - r0 : BLOCK_ROWS;
+		to_f32((const char *)w + r0 * rb, buf, nr * cols);
+		sgemm_nt(buf, x, y + r0, n, nr, cols, rows, &rntm);
+	}
+	free(buf);
+}

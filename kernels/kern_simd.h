@@ -1,0 +1,19 @@
+/* Private glue between the optimised kernel files: each variant's table getter
+ * (built at first use from the reference, then overridden) and the BLIS-backed
+ * gemm they share.  Not part of the public kernel API (kern.h). */
+#ifndef EXO_KERNELS_KERN_SIMD_H
+#define EXO_KERNELS_KERN_SIMD_H
+#include "kernels/kern.h"
+
+/* The variant's table, or NULL when this CPU cannot run it. */
+const struct kern_ops *kern_avx2_ops(void);
+const struct kern_ops *kern_avx512_ops(void);
+
+typedef void (*kern_to_f32_fn)(const void *src, float *dst, size_t n);
+
+/* Y[n, rows] = X[n, cols] . W[rows, cols]^T through bli_sgemm with `threads`
+ * threads.  F32 weights are used in place; other types are widened with
+ * to_f32 a block of rows at a time into a scratch buffer freed before return. */
+void kern_blis_gemm(enum kern_dtype t, kern_to_f32_fn to_f32, const void *w, const float *x,
+		    float *y, size_t n, size_t rows, size_t cols, int threads);
+#endif

@@ -96,17 +96,14 @@ static void emit(void *arg, json_t *check)
 	json_decref(check);
 }
 
-static int level_status(const char *level)
-{
-	return strcmp(level, "fail") == 0 ? 2 : strcmp(level, "warn") == 0 ? 1 : 0;
-}
-
 /* Without a reference: the checkpoint loads, every tensor checked against the config. */
 static int check_loads(const char *model, struct output *out)
 {
 	struct exo_err e = {0};
 	struct eng_opts eo = {.dtype = -1, .threads = 1, .ctx = 1};
 	struct eng_stage *s = eng_stage_open(model, 0, -1, &eo, &e);
+	if (!s && (e.code == EXO_NOINPUT || e.code == EXO_NOPERM))
+		exo_die(&e); /* nothing to check: not a finding about the model */
 	json_t *c = rec_new("check");
 	json_object_set_new(c, "subject", json_string(model));
 	json_object_set_new(c, "code", json_string("model.load"));
@@ -150,7 +147,6 @@ int main(int argc, char **argv)
 		usage(EXO_USAGE);
 	struct output out = {.w = rec_writer_open(STDOUT_FILENO, rec_format_resolve(o.format, STDOUT_FILENO))};
 	int status = cmd_model(argv[optind], &o, &out);
-	(void)level_status;
 	if (rec_writer_close(out.w, &out.err) < 0 || out.failed_write)
 		exo_errx(EXO_IOERR, "stdout: %s", out.err.msg);
 	return status;

@@ -150,7 +150,7 @@ static int is_null(const yaml_node_t *n)
 	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
-/* How a value reads in a message: 'abc', "8" (quoted), a mapping, nothing.
+/* How a value reads in a message: 'abc' (plain), "8" (quoted), a mapping, nothing.
  * Control bytes become '?' so a message stays on one line. */
 static const char *shown(const yaml_node_t *n, char *buf, size_t sz)
 {
@@ -169,7 +169,7 @@ static const char *shown(const yaml_node_t *n, char *buf, size_t sz)
 	if (is_plain(n))
 		snprintf(buf, sz, "'%s%s'", v, more);
 	else
-		snprintf(buf, sz, "\"%s%s\" (quoted, so a string)", v, more);
+		snprintf(buf, sz, "\"%s%s\"", v, more);
 	return buf;
 }
 
@@ -177,6 +177,14 @@ static int expected(struct bind *b, const yaml_node_t *n, const char *what)
 {
 	char got[96];
 	return fail_at(b, n, "key '%s': expected %s, got %s", b->path, what, shown(n, got, sizeof got));
+}
+
+/* For numbers and booleans, say why a quoted "8" is not one. */
+static int expected_plain(struct bind *b, const yaml_node_t *n, const char *what)
+{
+	char got[96];
+	const char *why = n->type == YAML_SCALAR_NODE && !is_plain(n) ? " (quoted, so a string)" : "";
+	return fail_at(b, n, "key '%s': expected %s, got %s%s", b->path, what, shown(n, got, sizeof got), why);
 }
 
 /* ---- scalars ---- */
@@ -200,7 +208,7 @@ static int bind_bool(struct bind *b, yaml_node_t *n, bool *f)
 			return 0;
 		}
 	}
-	return expected(b, n, "true or false");
+	return expected_plain(b, n, "true or false");
 }
 
 /* Decimal, consumed in full: "8", "-1"; not "8 threads", "0x8" or "". */
@@ -223,7 +231,7 @@ static int int_in(struct bind *b, const struct key *k, yaml_node_t *n, int *out)
 		return 0;
 	}
 	snprintf(what, sizeof what, "an integer in %ld..%ld", k->min, k->max);
-	return expected(b, n, what);
+	return expected_plain(b, n, what);
 }
 
 static int bind_fraction(struct bind *b, yaml_node_t *n, double *f)
@@ -237,7 +245,7 @@ static int bind_fraction(struct bind *b, yaml_node_t *n, double *f)
 			return 0;
 		}
 	}
-	return expected(b, n, "a number in (0,1]");
+	return expected_plain(b, n, "a number in (0,1]");
 }
 
 static int bind_size(struct bind *b, yaml_node_t *n, uint64_t *f)

@@ -224,6 +224,13 @@ static const struct {
 	 "1:17: anchor '&c' is not supported: write the value out"},
 	{"hardware:\n  memory: {hugepages: true}\nstorage: *m\n",
 	 "3:10: alias '*m' is not supported: write the value out"},
+	{"hardware: {autoDetect: \"true\"}\n",
+	 "1:24: key 'hardware.autoDetect': expected true or false, got \"true\" (quoted, so a string)"},
+	{"networking: {peers: [{name: a, address: \"x:1\", port: 5}]}\n",
+	 "1:48: unknown key 'networking.peers[0].port'"},
+	{"storage: {}\nstorage: {}\n", "2:1: duplicate key 'storage' (first at line 1)"},
+	{"? [a]\n: 1\n", "1:3: in '(top level)': a key must be a string, not a sequence"},
+	{"hardware:\n  cpu: \377\n", "2:8: YAML syntax error: invalid leading UTF-8 octet"},
 	{"- hardware\n", "1:1: expected a mapping at the top level, got a sequence"},
 	{"hardware: {}\n---\nhardware: {}\n", "2:1: only one YAML document is allowed"},
 };

@@ -1,0 +1,176 @@
+/* Engine unit tests: RoPE frequencies against transformers', config refusals,
+ * forward-pass error paths, KV-cache truncation, and sampling. */
+#include "engine/engine.h"
+#include "kernels/kern.h"
+#include "model/checkpoint.h"
+#include "tests/tap.h"
+
+#include <jansson.h>
+#include <math.h>
+
+static char dir[4096];
+
+static const char *fixture(const char *name)
+{
+	snprintf(dir, sizeof dir, "%s/fixtures/models/%s", tap_shared(), name);
+	return dir;
+}
+
+static void test_rope_frequencies(void)
+{
+	struct model_config c;
+	struct exo_err e = {0};
+	ok(model_config_load(&c, fixture("llama3-tiny"), &e) == 0, "llama3-tiny config loads: %s", e.msg);
+	char meta[4200];
+	snprintf(meta, sizeof meta, "%s/reference/meta.json", dir);
+	json_t *root = json_load_file(meta, 0, NULL);
+	json_t *want = json_object_get(json_object_get(root, "config_summary"),
+				       "rope_inv_freq_used_by_transformers");
+	float got[8];
+	model_rope_inv_freq(&c, got);
+	double worst = 0;
+	for (size_t i = 0; i < 8; i++) {
+		double w = json_real_value(json_array_get(want, i));
+		worst = fmax(worst, fabs(got[i] - w) / w);
+	}
+	ok(json_array_size(want) == 8 && worst < 1e-6,
+	   "llama3 inv_freq matches transformers' to 1e-6 relative (worst %.2g)", worst);
+	json_decref(root);
+}
+
+static void test_config_refusals(void)
+{
+	struct model_config c;
+	struct exo_err e = {0};
+	ok(model_config_parse(&c, "{\"architectures\":[\"MixtralForCausalLM\"]}", "cfg", &e) < 0 &&
+	   strstr(e.msg, "MixtralForCausalLM is not supported: mixture-of-experts") != NULL,
+	   "Mixtral refused with the reason: %s", e.msg);
+	ok(model_config_parse(&c, "{\"architectures\":[\"FooForCausalLM\"]}", "cfg", &e) < 0 &&
+	   strstr(e.msg, "FooForCausalLM is not supported") != NULL, "unknown architecture named");
+	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"],\"num_hidden_layers\":\"2\"}",
+			      "cfg", &e) < 0 && strstr(e.msg, "'num_hidden_layers'") != NULL,
+	   "wrong type names the field: %s", e.msg);
+	const char *gqa = "{\"architectures\":[\"LlamaForCausalLM\"],\"num_hidden_layers\":2,"
+			  "\"hidden_size\":64,\"num_attention_heads\":4,\"num_key_value_heads\":3,"
+			  "\"intermediate_size\":128,\"vocab_size\":10}";
+	ok(model_config_parse(&c, gqa, "cfg", &e) < 0 && strstr(e.msg, "not a multiple") != NULL,
+	   "heads not a multiple of KV heads refused");
+}
+
+static void test_forward_errors(void)
+{
+	struct exo_err e = {0};
+	struct eng_opts o = {.dtype = -1, .threads = 1, .ctx = 8};
+	ok(eng_stage_open(fixture("llama3-tiny"), 2, 5, &o, &e) == NULL && e.code == EXO_USAGE,
+	   "a range past the last layer is refused: %s", e.msg);
+	struct eng_stage *first = eng_stage_open(fixture("llama3-tiny"), 0, 2, &o, &e);
+	struct eng_kv *kv = first ? eng_kv_new(first, &e) : NULL;
+	ok(first && kv, "stage 0:2 opens");
+	if (!first || !kv)
+		return;
+	float out[64 * 9];
+	int32_t toks[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+	ok(eng_forward(first, kv, toks, NULL, 2, ENG_OUT_LAST_LOGITS, out, &e) < 0 &&
+	   strstr(e.msg, "no LM head"), "a stage without the head refuses to give logits");
+	int32_t bad = 512;
+	ok(eng_forward(first, kv, &bad, NULL, 1, ENG_OUT_HIDDEN, out, &e) < 0 &&
+	   strstr(e.msg, "outside the vocabulary"), "a token id outside the vocabulary is refused");
+	ok(eng_forward(first, kv, toks, NULL, 9, ENG_OUT_HIDDEN, out, &e) < 0 &&
+	   strstr(e.msg, "context limit"), "the context limit is enforced: %s", e.msg);
+	is_int(eng_kv_len(kv), 0, "a refused forward leaves the cache as it was");
+	eng_kv_free(kv);
+	eng_stage_close(first);
+}
+
+/* Re-feeding after truncation gives the same logits: what session recovery relies on. */
+static void test_truncate(void)
+{
+	struct exo_err e = {0};
+	struct eng_opts o = {.dtype = -1, .threads = 2, .ctx = 32};
+	struct eng_stage *s = eng_stage_open(fixture("qwen2-tiny"), 0, -1, &o, &e);
+	struct eng_kv *kv = s ? eng_kv_new(s, &e) : NULL;
+	if (!ok(s && kv, "qwen2-tiny opens whole"))
+		return;
+	int32_t toks[6] = {5, 17, 300, 42, 7, 9};
+	float a[512], b[512];
+	eng_forward(s, kv, toks, NULL, 6, ENG_OUT_LAST_LOGITS, a, &e);
+	eng_kv_truncate(kv, 4);
+	is_int(eng_kv_len(kv), 4, "truncate forgets the last positions");
+	eng_forward(s, kv, toks + 4, NULL, 2, ENG_OUT_LAST_LOGITS, b, &e);
+	ok(memcmp(a, b, sizeof a) == 0 || fabsf(a[0] - b[0]) < 1e-5f,
+	   "logits after truncate and re-feed match the first run");
+	eng_kv_free(kv);
+	eng_stage_close(s);
+}
+
+static void test_sampling(void)
+{
+	float logits[8] = {0.1f, 2.0f, -1.0f, 1.9f, 0.0f, 0.5f, 1.0f, -3.0f}, l[8];
+	struct eng_sampling p;
+	eng_sampling_defaults(&p);
+	struct eng_sampler *sm = eng_sampler_new(&p, 8);
+	memcpy(l, logits, sizeof l);
+	float lp;
+	is_int(eng_sample(sm, l, NULL, 0, &lp), 1, "greedy picks the argmax");
+	ok(lp < 0 && lp > -1.5f, "its log probability is reported (%.3f)", lp);
+	eng_sampler_free(sm);
+
+	p.temperature = 1.0f;
+	p.seed = 42;
+	int32_t run1[64], run2[64];
+	for (int pass = 0; pass < 2; pass++) {
+		sm = eng_sampler_new(&p, 8);
+		for (int i = 0; i < 64; i++) {
+			memcpy(l, logits, sizeof l);
+			(pass ? run2 : run1)[i] = eng_sample(sm, l, NULL, 0, NULL);
+		}
+		eng_sampler_free(sm);
+	}
+	ok(memcmp(run1, run2, sizeof run1) == 0, "the same seed gives the same tokens");
+	int distinct = 0, seen[8] = {0};
+	for (int i = 0; i < 64; i++)
+		distinct += !seen[run1[i]]++;
+	ok(distinct >= 3, "temperature 1 draws several tokens (%d distinct)", distinct);
+
+	p.top_k = 2;
+	sm = eng_sampler_new(&p, 8);
+	int only_top2 = 1;
+	for (int i = 0; i < 200; i++) {
+		memcpy(l, logits, sizeof l);
+		int32_t t = eng_sample(sm, l, NULL, 0, NULL);
+		only_top2 &= t == 1 || t == 3;
+	}
+	ok(only_top2, "top-k 2 keeps only the two best");
+	eng_sampler_free(sm);
+
+	p.top_k = 0;
+	p.min_p = 0.5f;
+	sm = eng_sampler_new(&p, 8);
+	int only_close = 1;
+	for (int i = 0; i < 200; i++) {
+		memcpy(l, logits, sizeof l);
+		int32_t t = eng_sample(sm, l, NULL, 0, NULL);
+		only_close &= t == 1 || t == 3; /* e^-0.1 > 0.5; e^-1 < 0.5 */
+	}
+	ok(only_close, "min-p 0.5 drops tokens under half the best probability");
+	eng_sampler_free(sm);
+
+	eng_sampling_defaults(&p);
+	p.repeat_penalty = 2.0f;
+	sm = eng_sampler_new(&p, 8);
+	int32_t hist[2] = {1, 1};
+	memcpy(l, logits, sizeof l);
+	is_int(eng_sample(sm, l, hist, 2, NULL), 3, "repetition penalty turns greedy from a repeated token");
+	ok(l[1] == 1.0f, "a positive logit is divided once by the penalty, however often repeated");
+	eng_sampler_free(sm);
+}
+
+int main(void)
+{
+	test_rope_frequencies();
+	test_config_refusals();
+	test_forward_errors();
+	test_truncate();
+	test_sampling();
+	return done_testing();
+}

@@ -24,7 +24,7 @@ def link(root, path, target):
     os.symlink(target, p)
 
 
-def cpus(root, n, per_core, cores_per_pkg, nodes, caches, cpuinfo_one):
+def cpus(root, n, per_core, cores_per_pkg, nodes, caches, cpuinfo_one, mem_kb):
     put(root, "/sys/devices/system/cpu/online", "0-%d" % (n - 1))
     info = []
     for i in range(n):
@@ -45,7 +45,7 @@ def cpus(root, n, per_core, cores_per_pkg, nodes, caches, cpuinfo_one):
         d = "/sys/devices/system/node/node%d/" % k
         put(root, d + "cpulist", "%d-%d" % (k * per_node, (k + 1) * per_node - 1))
         put(root, d + "meminfo", "Node %d MemTotal:       %d kB\nNode %d MemFree:        %d kB"
-            % (k, 67108864 // nodes, k, 60000000 // nodes))
+            % (k, mem_kb // nodes, k, mem_kb * 9 // 10 // nodes))
 
 
 def meminfo(root, total_kb, avail_kb, swap_kb, huge_total, huge_free):
@@ -103,7 +103,7 @@ def amd_rocm(root):
     common(root, "rocm-box", "x86_64")
     cpus(root, 16, 2, 4, 2, X86_CACHES,
          "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9124 16-Core Processor\n"
-         "flags\t\t: " + ZEN4_FLAGS + "\n")
+         "flags\t\t: " + ZEN4_FLAGS + "\n", 67108864)
     meminfo(root, 67108864, 60000000, 8388608, 1024, 1000)
     # card0: Radeon RX 7900 XTX (Navi 31, gfx1100), 24 GiB
     g = "/sys/class/drm/card0/device/"
@@ -164,7 +164,7 @@ def intel_arc(root):
     common(root, "arc-desk", "x86_64")
     cpus(root, 8, 2, 4, 1, X86_CACHES[:3] + [(3, "Unified", "30M")],
          "vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 183\nmodel name\t: 13th Gen Intel(R) Core(TM) i7-13700K\n"
-         "flags\t\t: fpu sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c avx2 avx_vnni\n")
+         "flags\t\t: fpu sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c avx2 avx_vnni\n", 33554432)
     meminfo(root, 33554432, 30000000, 0, 0, 0)
     g = "/sys/class/drm/card0/device/"     # Arc A770 16 GB, i915 (Intel backport lmem files)
     put(root, g + "vendor", "0x8086")
@@ -193,7 +193,7 @@ def intel_arc(root):
 def cpu_only(root):
     common(root, "bond-srv", "x86_64")
     cpus(root, 4, 1, 4, 1, X86_CACHES, "vendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) E-2224 CPU @ 3.40GHz\n"
-         "flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2\n")
+         "flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2\n", 16777216)
     meminfo(root, 16777216, 15000000, 2097152, 0, 0)
     disk(root, "sda", 0, ("sda1",), 500118192)
     disk(root, "sdb", 1, ("sdb1",), 7814037168)
@@ -215,7 +215,7 @@ def arm_server(root):
     cpus(root, 8, 1, 8, 1, [(1, "Data", "64K"), (1, "Instruction", "64K"), (2, "Unified", "1024K")],
          "BogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid "
          "asimdrdm lrcpc dcpop asimddp sve i8mm bf16\nCPU implementer\t: 0xc0\nCPU architecture: 8\n"
-         "CPU variant\t: 0x0\nCPU part\t: 0xac3\nCPU revision\t: 1\n")
+         "CPU variant\t: 0x0\nCPU part\t: 0xac3\nCPU revision\t: 1\n", 134217728)
     meminfo(root, 134217728, 120000000, 0, 0, 0)
     disk(root, "nvme0n1", 0, ("nvme0n1p1",), 1000215216)
     devblock(root, "259:1", "nvme0n1p1")

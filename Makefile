@@ -40,6 +40,24 @@ endif
 
 LIB_SRC  := $(sort $(shell find libcommon kernels -name '*.c' -not -path 'kernels/cuda/*'))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+# kernels/cuda/*.cu: compiled for every architecture the toolkit lists
+# (nvcc --list-gpu-arch; CUDA 13 starts at compute capability 7.5), with PTX
+# of the newest for cards yet to come.  Linked with the static runtime so a
+# binary still starts on a machine without a driver.
+CU_SRC   := $(if $(NVCC),$(sort $(wildcard kernels/cuda/*.cu)))
+ifneq ($(CU_SRC),)
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+CU_ARCHS := $(shell $(NVCC) --list-gpu-arch 2>/dev/null | sed -n 's/compute_//p')
+CU_GENCODE := $(foreach a,$(CU_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+              -gencode arch=compute_$(lastword $(CU_ARCHS)),code=compute_$(lastword $(CU_ARCHS))
+LIB_OBJ  += $(CU_SRC:%.cu=$(BUILD)/%.o)
+CFLAGS   += -DEXO_CUDA
+LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
+endif
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) -O2 -std=c++17 -I. -Ilibcommon $(CU_GENCODE) -Xcompiler -fPIC -c $< -o $@
 LIB      := $(BUILD)/libexo.a
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)

@@ -1,3 +1,430 @@
-/* AVX-512 kernels (placeholder: the AVX2 table until overrides land). */
+/* AVX-512 kernels (F, BW, VL, DQ; F16C for scalar scales).  The table is built
+ * on first use from the AVX2 table (itself the reference with overrides) and
+ * overrides what this file has: gemv for every weight type, widening and
+ * f16/bf16 rounding (bit-identical to the reference), the element-wise ops
+ * and attention, all with masked tails instead of scalar loops.  Weights are
+ * widened to f32 and multiplied with f32 activations: no bf16 dot products
+ * (vdpbf16ps would round x to bf16) and no integer dots on quantised x. */
 #include "kernels/kern_simd.h"
-const struct kern_ops *kern_avx512_ops(void) { return NULL; }
+
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+int kern_avx512_usable(void);
+int kern_avx512_usable(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+	       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	       __builtin_cpu_supports("f16c");
+}
+
+/* --- helpers --- */
+
+/* Lanes [0, n) for n <= 16. */
+INLINE __mmask16 lanes(size_t n) { return (__mmask16)((1u << n) - 1); }
+
+/* The lanes of the 16 starting at i that are below n. */
+INLINE __mmask16 tail(size_t n, size_t i) { return n - i >= 16 ? 0xffff : lanes(n - i); }
+
+INLINE __m512 bf16x16(__m256i h)
+{
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* The first n <= 16 values of type t (F32, F16, BF16) from element i of p,
+ * widened, zeros after; masked loads never touch the lanes left out. */
+INLINE __m512 load16(enum kern_dtype t, const void *p, size_t i, __mmask16 m)
+{
+	if (t == KD_F32)
+		return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+	__m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i);
+	return t == KD_F16 ? _mm512_cvtph_ps(h) : bf16x16(h);
+}
+
+/* e^x for sixteen lanes, within ~1 ulp of expf: the same scheme as avx2.c's
+ * exp8 (two-part ln2 reduction, Cephes polynomial, 2^n as two exact factors
+ * so overflow and subnormal results round once). */
+INLINE __m512 exp16(__m512 x)
+{
+	const __m512 hi = _mm512_set1_ps(88.72283935546875f), lo = _mm512_set1_ps(-103.972084f);
+	__mmask16 big = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), tiny = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+	__mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+	__m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+	__m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+					_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
+	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+	__m512 p = _mm512_set1_ps(1.9875691500e-4f);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+	p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+	__m512i ni = _mm512_cvtps_epi32(n);
+	__m512i n1 = _mm512_srai_epi32(ni, 1), n2 = _mm512_sub_epi32(ni, n1);
+	__m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, _mm512_set1_epi32(127)), 23));
+	__m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, _mm512_set1_epi32(127)), 23));
+	p = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+	p = _mm512_mask_mov_ps(p, big, _mm512_set1_ps(INFINITY));
+	p = _mm512_mask_mov_ps(p, tiny, _mm512_setzero_ps());
+	return _mm512_mask_mov_ps(p, nan, x);
+}
+
+/* --- gemv --- */
+
+/* y[0, nr) = W[0, nr)[0, cols) . x[0, cols), nr <= 4 known at compile time;
+ * rows are ld elements apart.  F32, F16 and BF16. */
+INLINE void float_rows(enum kern_dtype t, const void *w, size_t ld, const float *x, float *y,
+		       size_t cols, int nr)
+{
+	__m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+	size_t c = 0;
+	for (; c + 16 <= cols; c += 16) {
+		__m512 xv = _mm512_loadu_ps(x + c);
+		for (int r = 0; r < nr; r++)
+			acc[r] = _mm512_fmadd_ps(load16(t, w, r * ld + c, 0xffff), xv, acc[r]);
+	}
+	if (c < cols) {
+		__mmask16 m = lanes(cols - c);
+		__m512 xv = _mm512_maskz_loadu_ps(m, x + c);
+		for (int r = 0; r < nr; r++)
+			acc[r] = _mm512_fmadd_ps(load16(t, w, r * ld + c, m), xv, acc[r]);
+	}
+	for (int r = 0; r < nr; r++)
+		y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+/* W [rows, cols] of type t, x [cols], y [rows]. */
+INLINE void float_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
+		       size_t cols)
+{
+	size_t es = t == KD_F32 ? 4 : 2, r = 0;
+	for (; r + 4 <= rows; r += 4)
+		float_rows(t, (const char *)w + r * cols * es, cols, x, y + r, cols, 4);
+	for (; r < rows; r++)
+		float_rows(t, (const char *)w + r * cols * es, cols, x, y + r, cols, 1);
+}
+
+static void gemv_f32(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	float_gemv(KD_F32, w, x, y, rows, cols);
+}
+
+static void gemv_f16(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	float_gemv(KD_F16, w, x, y, rows, cols);
+}
+
+static void gemv_bf16(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	float_gemv(KD_BF16, w, x, y, rows, cols);
+}
+
+/* The 32 integer values of one Q8_0 or Q4_0 block as floats, scale returned. */
+INLINE float qblock(enum kern_dtype t, const void *blk, __m512 q[2])
+{
+	uint16_t d;
+	memcpy(&d, blk, 2);
+	const char *qs = (const char *)blk + 2;
+	__m128i lo, hi;
+	if (t == KD_Q8_0) {
+		lo = _mm_loadu_si128((const __m128i *)qs);
+		hi = _mm_loadu_si128((const __m128i *)(qs + 16));
+	} else { /* low nibbles are values 0..15, high nibbles 16..31, offset 8 */
+		__m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0f);
+		lo = _mm_sub_epi8(_mm_and_si128(v, m), _mm_set1_epi8(8));
+		hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_set1_epi8(8));
+	}
+	q[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo));
+	q[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi));
+	return _cvtsh_ss(d);
+}
+
+/* y[0, nr) = W[0, nr) . x for block-quantised rows of nb blocks, rb bytes
+ * apart: the block's integer dot with f32 x, then scaled by d once. */
+INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const float *x, float *y,
+		   size_t nb, int nr)
+{
+	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
+	__m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+	for (size_t b = 0; b < nb; b++) {
+		__m512 x0 = _mm512_loadu_ps(x + b * KERN_QBLOCK), x1 = _mm512_loadu_ps(x + b * KERN_QBLOCK + 16);
+		for (int r = 0; r < nr; r++) {
+			__m512 q[2];
+			float d = qblock(t, w + r * rb + b * bs, q);
+			__m512 s = _mm512_fmadd_ps(q[1], x1, _mm512_mul_ps(q[0], x0));
+			acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), s, acc[r]);
+		}
+	}
+	for (int r = 0; r < nr; r++)
+		y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+/* W [rows, cols] blocks of type t, cols a multiple of 32; x [cols], y [rows]. */
+INLINE void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
+		   size_t cols)
+{
+	size_t rb = kern_row_bytes(t, cols), nb = cols / KERN_QBLOCK, r = 0;
+	for (; r + 4 <= rows; r += 4)
+		q_rows(t, (const char *)w + r * rb, rb, x, y + r, nb, 4);
+	for (; r < rows; r++)
+		q_rows(t, (const char *)w + r * rb, rb, x, y + r, nb, 1);
+}
+
+static void gemv_q8_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	q_gemv(KD_Q8_0, w, x, y, rows, cols);
+}
+
+static void gemv_q4_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	q_gemv(KD_Q4_0, w, x, y, rows, cols);
+}
+
+/* --- widening and rounding --- */
+
+/* src [n] of type t (F16 or BF16), dst [n]. */
+INLINE void half_to_f32(enum kern_dtype t, const void *src, float *dst, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		_mm512_mask_storeu_ps(dst + i, m, load16(t, src, i, m));
+	}
+}
+
+static void f16_to_f32(const void *src, float *dst, size_t n) { half_to_f32(KD_F16, src, dst, n); }
+static void bf16_to_f32(const void *src, float *dst, size_t n) { half_to_f32(KD_BF16, src, dst, n); }
+
+/* Hardware rounding is round-to-nearest-even with subnormals, as the
+ * reference; NaNs become the reference's sign | 0x7e00 (the hardware would
+ * keep payload bits). */
+INLINE __m256i f16x16_from(__m512 v)
+{
+	__m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+	__m256i q = _mm256_or_si256(_mm256_and_si256(h, _mm256_set1_epi16((short)0x8000)),
+				    _mm256_set1_epi16(0x7e00));
+	return _mm256_mask_mov_epi16(h, nan, q);
+}
+
+/* The reference's rounding, u + 0x7fff + lsb, NaNs quietened with 0x40;
+ * vcvtneps2bf16 is not used: it flushes subnormals. */
+INLINE __m256i bf16x16_from(__m512 v)
+{
+	__m512i u = _mm512_castps_si512(v);
+	__m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+	__m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+	__m512i q = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+	r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), q);
+	return _mm512_cvtepi32_epi16(r);
+}
+
+/* src [n] f32 to dst [n] of type t (F16 or BF16). */
+INLINE void half_from_f32(enum kern_dtype t, const float *src, void *dst, size_t n)
+{
+	uint16_t *d = dst;
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		__m512 v = _mm512_maskz_loadu_ps(m, src + i);
+		_mm256_mask_storeu_epi16(d + i, m, t == KD_F16 ? f16x16_from(v) : bf16x16_from(v));
+	}
+}
+
+static void f16_from_f32(const float *src, void *dst, size_t n) { half_from_f32(KD_F16, src, dst, n); }
+static void bf16_from_f32(const float *src, void *dst, size_t n) { half_from_f32(KD_BF16, src, dst, n); }
+
+/* src: n / 32 blocks of type t; dst [n]. */
+INLINE void q_to_f32(enum kern_dtype t, const void *src, float *dst, size_t n)
+{
+	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
+	for (size_t b = 0; b < n / KERN_QBLOCK; b++) {
+		__m512 q[2];
+		__m512 d = _mm512_set1_ps(qblock(t, (const char *)src + b * bs, q));
+		_mm512_storeu_ps(dst + b * KERN_QBLOCK, _mm512_mul_ps(q[0], d));
+		_mm512_storeu_ps(dst + b * KERN_QBLOCK + 16, _mm512_mul_ps(q[1], d));
+	}
+}
+
+static void q8_0_to_f32(const void *src, float *dst, size_t n) { q_to_f32(KD_Q8_0, src, dst, n); }
+static void q4_0_to_f32(const void *src, float *dst, size_t n) { q_to_f32(KD_Q4_0, src, dst, n); }
+
+/* --- element-wise; tails are masked lanes --- */
+
+
+/* out [n] = w [n] * x [n] / sqrt(mean(x^2) + eps); out may be x. */
+static void rmsnorm(float *out, const float *x, const float *w, size_t n, float eps)
+{
+	/* squares summed in double like the reference */
+	__m512d s = _mm512_setzero_pd();
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		__m512 v = _mm512_maskz_loadu_ps(m, x + i);
+		__m512d a = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+		__m512d b = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+		s = _mm512_fmadd_pd(a, a, _mm512_fmadd_pd(b, b, s));
+	}
+	double ss = _mm512_reduce_add_pd(s);
+	__m512 sv = _mm512_set1_ps(1.0f / sqrtf((float)(ss / (double)n) + eps));
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), sv);
+		_mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + i), v));
+	}
+}
+
+/* x [n_heads, head_dim] rotated in place; cos, sin [head_dim / 2]. */
+static void rope(float *x, size_t n_heads, size_t head_dim, const float *cos, const float *sin)
+{
+	size_t half = head_dim / 2;
+	for (size_t h = 0; h < n_heads; h++) {
+		float *v = x + h * head_dim;
+		for (size_t i = 0; i < half; i += 16) {
+			__mmask16 m = tail(half, i);
+			__m512 a = _mm512_maskz_loadu_ps(m, v + i), b = _mm512_maskz_loadu_ps(m, v + i + half);
+			__m512 c = _mm512_maskz_loadu_ps(m, cos + i), s = _mm512_maskz_loadu_ps(m, sin + i);
+			_mm512_mask_storeu_ps(v + i, m, _mm512_fmsub_ps(a, c, _mm512_mul_ps(b, s)));
+			_mm512_mask_storeu_ps(v + i + half, m, _mm512_fmadd_ps(b, c, _mm512_mul_ps(a, s)));
+		}
+	}
+}
+
+/* x [n] in place: exp(x - max) / sum. */
+static void softmax(float *x, size_t n)
+{
+	__m512 mv = _mm512_set1_ps(-INFINITY);
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		mv = _mm512_mask_max_ps(mv, m, mv, _mm512_maskz_loadu_ps(m, x + i));
+	}
+	__m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(mv)), sv = _mm512_setzero_ps();
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		__m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mx));
+		_mm512_mask_storeu_ps(x + i, m, e);
+		sv = _mm512_mask_add_ps(sv, m, sv, e);
+	}
+	__m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sv));
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		_mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+	}
+}
+
+/* gate [n] = silu(gate) * up [n]. */
+static void silu_mul(float *gate, const float *up, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		__m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+		__m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), g));
+		__m512 s = _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+		_mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, up + i)));
+	}
+}
+
+/* y [n] += x [n]. */
+static void add(float *y, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail(n, i);
+		__m512 s = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i));
+		_mm512_mask_storeu_ps(y + i, m, s);
+	}
+}
+
+/* q [head_dim]; k, v [n_keys] rows of head_dim, kv_stride apart; out
+ * [head_dim]; scratch [n_keys] holds the scores. */
+static void attention(float *out, const float *q, const float *k, const float *v, size_t n_keys,
+		      size_t head_dim, size_t kv_stride, float scale, float *scratch)
+{
+	for (size_t t = 0; t < n_keys; t++) {
+		float dot;
+		float_rows(KD_F32, k + t * kv_stride, 0, q, &dot, head_dim, 1);
+		scratch[t] = dot * scale;
+	}
+	softmax(scratch, n_keys);
+	memset(out, 0, head_dim * sizeof *out);
+	for (size_t t = 0; t < n_keys; t++) {
+		const float *vt = v + t * kv_stride;
+		__m512 s = _mm512_set1_ps(scratch[t]);
+		for (size_t d = 0; d < head_dim; d += 16) {
+			__mmask16 m = tail(head_dim, d);
+			__m512 o = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m, vt + d), _mm512_maskz_loadu_ps(m, out + d));
+			_mm512_mask_storeu_ps(out + d, m, o);
+		}
+	}
+}
+
+/* --- gemm: BLIS, with this file's widening --- */
+
+static void gemm_f32(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_F32, NULL, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_f16(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_F16, f16_to_f32, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_bf16(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_BF16, bf16_to_f32, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_q8_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_Q8_0, q8_0_to_f32, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_q4_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	kern_blis_gemm(KD_Q4_0, q4_0_to_f32, w, x, y, n, rows, cols, threads);
+}
+
+/* --- the table --- */
+
+static struct kern_ops table;
+
+static void build(void)
+{
+	const struct kern_ops *base = kern_avx2_ops();
+	table = base ? *base : kern_ref;
+	table.name = "avx512";
+	void (*gemv[KD_COUNT])(const void *, const float *, float *, size_t, size_t) = {
+		gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0};
+	memcpy(table.gemv, gemv, sizeof gemv);
+	table.gemm[KD_F32] = gemm_f32;
+	table.gemm[KD_F16] = gemm_f16;
+	table.gemm[KD_BF16] = gemm_bf16;
+	table.gemm[KD_Q8_0] = gemm_q8_0;
+	table.gemm[KD_Q4_0] = gemm_q4_0;
+	table.to_f32[KD_F16] = f16_to_f32;
+	table.to_f32[KD_BF16] = bf16_to_f32;
+	table.to_f32[KD_Q8_0] = q8_0_to_f32;
+	table.to_f32[KD_Q4_0] = q4_0_to_f32;
+	table.from_f32[KD_F16] = f16_from_f32;
+	table.from_f32[KD_BF16] = bf16_from_f32;
+	table.rmsnorm = rmsnorm;
+	table.rope = rope;
+	table.softmax = softmax;
+	table.silu_mul = silu_mul;
+	table.add = add;
+	table.attention = attention;
+}
+
+const struct kern_ops *kern_avx512_ops(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	if (!kern_avx512_usable())
+		return NULL;
+	pthread_once(&once, build);
+	return &table;
+}

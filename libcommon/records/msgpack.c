@@ -53,8 +53,10 @@ static json_t *from_map(const msgpack_object_map *m, struct path *p, int depth, 
 			json_decref(obj);
 			return bad(p, e, "map key is not a string");
 		}
-		char *key = strndup(k->via.str.ptr, k->via.str.size);
-		size_t old = path_push_key(p, k->via.str.ptr, k->via.str.size);
+		/* An empty str may come with a NULL pointer. */
+		const char *kp = k->via.str.size ? k->via.str.ptr : "";
+		char *key = strndup(kp, k->via.str.size);
+		size_t old = path_push_key(p, kp, k->via.str.size);
 		json_t *v = NULL;
 		if (!key || strlen(key) != k->via.str.size)
 			bad(p, e, "key contains a NUL byte");

@@ -133,6 +133,7 @@ int rec_reader_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 	}
 	if (rc < 0) {
 		r->failed = 1;
+		rec_msg_clean(r->err.msg);
 		if (e)
 			*e = r->err;
 		return -1;

@@ -18,6 +18,9 @@
 json_t *rec_from_msgpack(const msgpack_object *o, struct exo_err *e);
 /* "string", "integer", "real", "bool", "array", "object", "null". */
 const char *rec_type_name(const json_t *v);
+/* Replace control characters (from keys and values quoted in a message) by
+ * '?', so that every message stays one line. */
+void rec_msg_clean(char *msg);
 /* Objects and arrays nested at most max levels (the record itself is 1). */
 int rec_depth_check(const json_t *v, int max, struct exo_err *e);
 

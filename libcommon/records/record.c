@@ -29,6 +29,13 @@ const char *rec_type_name(const json_t *v)
 	}
 }
 
+void rec_msg_clean(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 /* Deepest container level under v (v itself counts when it is one). */
 static int depth_of(const json_t *v, int max)
 {

@@ -119,10 +119,14 @@ static int fail(const struct where *w, const char *path, const char *fmt, const 
 	char what[512];
 	snprintf(what, sizeof what, fmt, a, b);
 	if (w->kind)
-		return exo_error(w->e, EXO_DATAERR, "%s: record %zu (%s): field '%s': %s", w->source,
-				 w->index, w->kind, path, what);
-	return exo_error(w->e, EXO_DATAERR, "%s: record %zu: field '%s': %s", w->source, w->index,
-			 path, what);
+		exo_error(w->e, EXO_DATAERR, "%s: record %zu (%s): field '%s': %s", w->source,
+			  w->index, w->kind, path, what);
+	else
+		exo_error(w->e, EXO_DATAERR, "%s: record %zu: field '%s': %s", w->source, w->index,
+			  path, what);
+	if (w->e)
+		rec_msg_clean(w->e->msg);
+	return -1;
 }
 
 static int check_fields(const struct where *w, const struct field *f, const json_t *obj,

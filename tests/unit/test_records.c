@@ -263,7 +263,10 @@ static void bad_inputs(void)
 	bad("top-level array", "\x91\x01", 2, REC_MSGPACK, "record 0", "expected a map");
 	bad("top-level integer", "\x07", 1, REC_MSGPACK, "record 0", "expected a map");
 	bad("huge announced str length", "\x81\xa4kind\xdb\xff\xff\xff\xff" "abc", 13, REC_MSGPACK,
-	    "record 0", "truncated");
+	    "record 0", "larger than 64 MiB");
+	bad("huge announced map count", "\xdf\xff\xff\xff\xff\xa1" "a", 7, REC_MSGPACK,
+	    "record 0", "larger than 64 MiB");
+	bad("truncated str", "\x81\xa4kind\xa5" "ab", 8, REC_MSGPACK, "record 0", "truncated");
 	bad_json("wrong-typed field", "{\"kind\":\"node\",\"v\":1,\"name\":\"a\",\"arch\":\"b\","
 		 "\"mem_total\":\"16G\"}", "record 1 (node): field 'mem_total': expected integer, got string", NULL);
 	bad_json("missing required field", "{\"kind\":\"node\",\"v\":1,\"name\":\"a\",\"mem_total\":1}",

@@ -29,8 +29,8 @@ int rec_validate(const json_t *rec, const char *source, size_t index, struct exo
 int rec_to_msgpack(const json_t *rec, char **buf, size_t *len, struct exo_err *e);
 
 /* Stream reader: concatenated msgpack maps from a file descriptor, in any
- * chunking (1-byte reads included).  A map nested deeper than 64 levels, a
- * message over max_bytes, a non-map at the top, a truncated map, a wrong type
+ * chunking (1-byte reads included).  A record nested deeper than 32 levels, a
+ * message over 64 MiB, a non-map at the top, a truncated map, a wrong type
  * or a newer major version is an error naming the source, record index and
  * field (code EXO_DATAERR). */
 struct rec_reader;

@@ -14,8 +14,7 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-int kern_avx2_usable(void);
-int kern_avx2_usable(void)
+static int usable(void)
 {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -488,7 +487,7 @@ static void build(void)
 const struct kern_ops *kern_avx2_ops(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	if (!kern_avx2_usable())
+	if (!usable())
 		return NULL;
 	pthread_once(&once, build);
 	return &table;

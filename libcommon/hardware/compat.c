@@ -241,20 +241,3 @@ void hw_gpu_verdict(json_t *gpu)
 	json_object_set_new(gpu, "rating", json_integer(v.rating));
 	json_object_set_new(gpu, "reason", json_string(v.reason));
 }
-
-const char *hw_preferred_accelerator(const json_t *gpus)
-{
-	/* COMPAT.md, Other facts: detection order mlx, cuda, rocm, intel, cpu. */
-	static const char *const order[][2] = {
-		{"apple", "mlx"}, {"nvidia", "cuda"}, {"amd", "rocm"}, {"intel", "intel"},
-	};
-	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-		size_t k;
-		json_t *g;
-		json_array_foreach(gpus, k, g) {
-			if (strcmp(str(g, "vendor"), order[i][0]) == 0 && strcmp(str(g, "support"), "unsupported") != 0)
-				return order[i][1];
-		}
-	}
-	return "cpu";
-}

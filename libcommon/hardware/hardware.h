@@ -12,12 +12,17 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "config/config.h"
 #include "util/err.h"
 
 struct hw_opts {
 	const char *name;       /* node name; NULL: the root's hostname */
 	const char *advertise;  /* address other stages reach this node at, or NULL */
 	const char *sysroot;    /* read /proc and /sys under this dir; NULL: live */
+	/* hardware.* and storage.modelCache.path decide the preferred accelerator,
+	 * the GPUs used, their usable memory and the cache probed; NULL: the
+	 * defaults of conf_init() */
+	const struct exo_config *conf;
 };
 
 /* Build the node record.  NULL with e filled (EXO_NOINPUT) when the sysroot
@@ -31,6 +36,7 @@ struct hw_ctx {
 	const char *root;   /* "" on the live system, else the sysroot */
 	int live;           /* 1: cpuid, dlopen, statvfs, getifaddrs describe this root */
 	json_t *notes;      /* array of strings: why something is absent */
+	const struct exo_config *conf;   /* never NULL */
 };
 
 /* Read root+path into buf (NUL-terminated, trailing newline removed).
@@ -100,7 +106,15 @@ void hw_arch_verdict(const char *arch, struct hw_verdict *v);
  * (compute_capability, driver_version, gfx_target, ...).  Adds support,
  * rating and reason to it. */
 void hw_gpu_verdict(json_t *gpu);
-/* "mlx", "cuda", "rocm", "intel" or "cpu": the first of the detection order
- * that a supported GPU in gpus provides. */
+/* "mlx", "cuda", "rocm", "intel" or "cpu": the first of the default detection
+ * order that a supported GPU in gpus provides (GPUs with "used": false skipped). */
 const char *hw_preferred_accelerator(const json_t *gpus);
+
+/* The configuration over the GPUs (select.c), after the verdicts: gives each
+ * GPU device_ordinal (its number within its backend, what cuda.devices and
+ * rocm.devices name), used and memory_usable (memory_total * memoryFraction,
+ * 0 when not used), and sets the node's preferred_accelerator and
+ * memory_fraction.  Why a GPU is left out, or the preferred accelerator
+ * could not be had, goes to the notes. */
+void hw_select(struct hw_ctx *c, json_t *gpus, json_t *node);
 #endif

@@ -133,7 +133,7 @@ static void addrs_live(json_t *ifs)
 	for (a = all; a; a = a->ifa_next) {
 		json_t *list = json_object_get(json_object_get(ifs, a->ifa_name), "addresses");
 		int fam = a->ifa_addr ? a->ifa_addr->sa_family : -1;
-		char out[INET6_ADDRSTRLEN + 8];
+		char out[INET6_ADDRSTRLEN + 16];   /* address, '/', any int */
 		if (!list || (fam != AF_INET && fam != AF_INET6))
 			continue;
 		const void *p = fam == AF_INET ? (const void *)&((struct sockaddr_in *)a->ifa_addr)->sin_addr
@@ -141,7 +141,7 @@ static void addrs_live(json_t *ifs)
 		if (!inet_ntop(fam, p, out, INET6_ADDRSTRLEN))
 			continue;
 		if (a->ifa_netmask)
-			snprintf(out + strlen(out), 8, "/%d", prefix_len(a->ifa_netmask, fam));
+			snprintf(out + strlen(out), 16, "/%d", prefix_len(a->ifa_netmask, fam));
 		json_array_append_new(list, json_string(out));
 	}
 	freeifaddrs(all);

@@ -1,6 +1,6 @@
 /* The node record: runs every detector over one root (the live system or a
  * --sysroot tree) and assembles what they found, with the compatibility
- * verdict of each GPU and the preferred accelerator. */
+ * verdict of each GPU and the configuration's choice of accelerator. */
 #include "hardware/hardware.h"
 
 #include <errno.h>
@@ -61,15 +61,18 @@ static void gpus(struct hw_ctx *c, json_t *node)
 	if (json_array_size(g) == 0)
 		hw_note(c, "gpu: none found; this node is CPU-only");
 	json_object_set_new(node, "gpus", g);
-	json_object_set_new(node, "preferred_accelerator", json_string(hw_preferred_accelerator(g)));
+	hw_select(c, g, node);
 }
 
 json_t *hw_node_new(const struct hw_opts *o, struct exo_err *e)
 {
 	char root[PATH_MAX];
 	struct hw_ctx c;
+	struct exo_config defaults;
 	if (open_root(o, &c, root, sizeof root, e) < 0)
 		return NULL;
+	conf_init(&defaults);
+	c.conf = o->conf ? o->conf : &defaults;
 	c.notes = json_array();
 	json_t *node = json_pack("{s:s, s:i}", "kind", "node", "v", REC_VERSION);
 	identity(&c, o, node);
@@ -79,5 +82,6 @@ json_t *hw_node_new(const struct hw_opts *o, struct exo_err *e)
 	hw_storage_detect(&c, node);
 	hw_network_detect(&c, node);
 	json_object_set_new(node, "notes", c.notes);
+	conf_free(&defaults);
 	return node;
 }

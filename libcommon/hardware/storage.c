@@ -1,5 +1,5 @@
-/* Storage of the model cache (HF_HUB_CACHE, HF_HOME/hub or
- * ~/.cache/huggingface/hub): its mount, filesystem, the disk behind it and
+/* Storage of the model cache (storage.modelCache.path, whose default is
+ * HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub): its mount, filesystem, the disk behind it and
  * that disk's kind (nvme, ssd, hdd, virtual, network, memory, unknown) from
  * mountinfo and /sys/block; total and free bytes from statvfs when live. */
 #include "hardware/hardware.h"
@@ -9,17 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-
-static void cache_path(char *buf, size_t n)
-{
-	const char *hub = getenv("HF_HUB_CACHE"), *home = getenv("HF_HOME");
-	if (hub && *hub)
-		snprintf(buf, n, "%s", hub);
-	else if (home && *home)
-		snprintf(buf, n, "%s/hub", home);
-	else
-		snprintf(buf, n, "%s/.cache/huggingface/hub", getenv("HOME") ? getenv("HOME") : "");
-}
 
 /* Is mount point m a path-component prefix of p? */
 static size_t mount_prefix(const char *m, const char *p)
@@ -154,7 +143,7 @@ void hw_storage_detect(struct hw_ctx *c, json_t *node)
 {
 	char path[PATH_MAX], real[PATH_MAX];
 	struct mount m;
-	cache_path(path, sizeof path);
+	snprintf(path, sizeof path, "%s", c->conf->storage.model_cache.path);
 	json_t *s = json_pack("{s:s}", "path", path);
 	if (c->live)
 		resolve(path, real, sizeof real);

@@ -13,9 +13,19 @@ static const char *str(const json_t *o, const char *key)
 	return s ? s : "";
 }
 
+/* The GPU's accelerator family: its backend, else the one of its vendor;
+ * -1 when neither is known. */
 static int family(const json_t *gpu)
 {
-	return conf_accel_parse(str(gpu, "backend"));
+	static const char *const vendor[][2] = {
+		{"apple", "mlx"}, {"nvidia", "cuda"}, {"amd", "rocm"}, {"intel", "intel"},
+	};
+	if (json_object_get(gpu, "backend"))
+		return conf_accel_parse(str(gpu, "backend"));
+	for (size_t i = 0; i < sizeof vendor / sizeof vendor[0]; i++)
+		if (strcmp(str(gpu, "vendor"), vendor[i][0]) == 0)
+			return conf_accel_parse(vendor[i][1]);
+	return -1;
 }
 
 /* The device list of a family; NULL for those without one (every GPU). */

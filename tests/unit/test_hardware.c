@@ -5,6 +5,8 @@
 #include "tests/tap.h"
 #include "util/file.h"
 
+#include <string.h>
+
 static json_t *verdict(const char *vendor, const char *name, double gib, const char *key, const char *val)
 {
 	json_t *g = json_pack("{s:s, s:s, s:I}", "vendor", vendor, "name", name,
@@ -85,6 +87,80 @@ static void test_arch_and_order(void)
 	json_decref(g);
 }
 
+/* A node with an AMD GPU, then two NVIDIA ones, all supported. */
+static json_t *two_vendors(void)
+{
+	json_t *node = json_object();
+	json_object_set_new(node, "gpus", json_pack("[{s:s, s:s, s:I, s:s}, {s:s, s:s, s:I, s:s}, {s:s, s:s, s:I, s:s}]",
+		"vendor", "amd", "backend", "rocm", "memory_total", (json_int_t)1000, "support", "full",
+		"vendor", "nvidia", "backend", "cuda", "memory_total", (json_int_t)2000, "support", "full",
+		"vendor", "nvidia", "backend", "cuda", "memory_total", (json_int_t)4000, "support", "full"));
+	return node;
+}
+
+static const char *selected(const struct exo_config *conf, json_t **out, json_t **notes)
+{
+	struct hw_ctx c = {.root = "", .live = 0, .notes = json_array(), .conf = conf};
+	json_t *node = two_vendors();
+	hw_select(&c, json_object_get(node, "gpus"), node);
+	*out = node;
+	*notes = c.notes;
+	return json_string_value(json_object_get(node, "preferred_accelerator"));
+}
+
+static json_int_t gpu_int(json_t *node, size_t i, const char *key)
+{
+	return json_integer_value(json_object_get(json_array_get(json_object_get(node, "gpus"), i), key));
+}
+
+static int gpu_used(json_t *node, size_t i)
+{
+	return json_is_true(json_object_get(json_array_get(json_object_get(node, "gpus"), i), "used"));
+}
+
+static void test_select(void)
+{
+	struct exo_config conf;
+	json_t *node, *notes;
+	conf_init(&conf);
+	is_str(selected(&conf, &node, &notes), "cuda", "defaults: cuda before rocm");
+	ok(!gpu_used(node, 0) && gpu_used(node, 1) && gpu_used(node, 2), "only the preferred family is used");
+	ok(gpu_int(node, 1, "device_ordinal") == 0 && gpu_int(node, 2, "device_ordinal") == 1 &&
+	   gpu_int(node, 0, "device_ordinal") == 0, "ordinals count within each backend");
+	ok(gpu_int(node, 2, "memory_usable") == 3600 && gpu_int(node, 0, "memory_usable") == 0,
+	   "memory_usable: 0.9 of a used GPU, 0 of the others");
+	json_decref(node);
+	json_decref(notes);
+
+	conf.hardware.detection_order[0] = CONF_ROCM;
+	conf.hardware.detection_order[1] = CONF_CUDA;
+	conf.hardware.n_detection_order = 2;
+	is_str(selected(&conf, &node, &notes), "rocm", "detectionOrder [rocm, cuda]: rocm");
+	json_decref(node);
+	json_decref(notes);
+
+	conf.hardware.auto_detect = false;
+	conf.hardware.preferred_accelerator = CONF_MLX;
+	is_str(selected(&conf, &node, &notes), "rocm", "preferred mlx absent: by detectionOrder");
+	ok(json_array_size(notes) >= 1 && strstr(json_string_value(json_array_get(notes, 0)), "preferredAccelerator mlx"),
+	   "... with a note");
+	json_decref(node);
+	json_decref(notes);
+
+	conf.hardware.preferred_accelerator = CONF_CUDA;
+	int one = 1;
+	conf.hardware.cuda.devices = (struct conf_ints){.v = &one, .n = 1};
+	conf.hardware.cuda.memory_fraction = 0.5;
+	is_str(selected(&conf, &node, &notes), "cuda", "preferred cuda present: cuda");
+	ok(!gpu_used(node, 1) && gpu_used(node, 2) && gpu_int(node, 2, "memory_usable") == 2000,
+	   "cuda.devices [1] leaves device 0 out; fraction 0.5 halves");
+	json_decref(node);
+	json_decref(notes);
+
+	conf.hardware.cuda.devices = (struct conf_ints){0};
+	conf_free(&conf);
+}
+
 static void test_live_features(void)
 {
 	size_t len;
@@ -114,6 +190,7 @@ int main(void)
 	test_text();
 	test_verdicts();
 	test_arch_and_order();
+	test_select();
 	test_live_features();
 	return done_testing();
 }

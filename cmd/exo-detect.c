@@ -55,10 +55,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'a': o->hw.advertise = optarg; break;
 		case 's': o->hw.sysroot = optarg; break;
 		case 'c': o->config = optarg; break;
-		case 'o':
-			if ((int)(o->format = rec_format_parse(optarg)) < 0)
-				exo_errx(EXO_USAGE, "-o %s: expected msgpack, json, yaml or text", optarg);
-			break;
+		case 'o': o->format = rec_format_option(optarg); break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(0); break;
 		case 'V': printf("exo-detect %s\n", EXO_VERSION); exit(0);

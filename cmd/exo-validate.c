@@ -1,5 +1,6 @@
 /* exo-validate: answers "is this right?" with check records and an exit
  * status (0 all ok, 1 warnings, 2 a failure).  Subcommands: model. */
+#include "config/config.h"
 #include "engine/engine.h"
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
@@ -76,10 +77,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'H': o->handover = parse_handover(optarg); break;
 		case 't': o->threads = parse_count("--threads", optarg, 1); break;
-		case 'o':
-			if ((int)(o->format = rec_format_parse(optarg)) < 0)
-				exo_errx(EXO_USAGE, "-o %s: expected msgpack, json, yaml or text", optarg);
-			break;
+		case 'o': o->format = rec_format_option(optarg); break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(0); break;
 		case 'V': printf("exo-validate %s\n", EXO_VERSION); exit(0);
@@ -119,6 +117,19 @@ static int check_loads(const char *model, struct output *out)
 	return s ? 0 : 2;
 }
 
+/* The configuration file fills what the flags left unset (hardware.cpu.threads). */
+static void apply_config(struct options *o)
+{
+	struct exo_config conf;
+	struct exo_err e = {0};
+	conf_init(&conf);
+	if (conf_load(&conf, NULL, &e) < 0)
+		exo_die(&e);
+	if (!o->threads)
+		o->threads = conf.hardware.cpu.threads;
+	conf_free(&conf);
+}
+
 static int cmd_model(const char *model, const struct options *o, struct output *out)
 {
 	int status = check_loads(model, out);
@@ -145,6 +156,7 @@ int main(int argc, char **argv)
 		exo_errx(EXO_USAGE, "%s: unknown subcommand (model)", sub);
 	if (optind + 1 != argc)
 		usage(EXO_USAGE);
+	apply_config(&o);
 	struct output out = {.w = rec_writer_open(STDOUT_FILENO, rec_format_resolve(o.format, STDOUT_FILENO))};
 	int status = cmd_model(argv[optind], &o, &out);
 	if (rec_writer_close(out.w, &out.err) < 0 || out.failed_write)

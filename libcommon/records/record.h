@@ -44,6 +44,8 @@ void rec_reader_close(struct rec_reader *r);
 enum rec_format { REC_AUTO, REC_MSGPACK, REC_JSON, REC_YAML, REC_TEXT };
 /* "msgpack", "json", "yaml", "text"; -1 for anything else. */
 int rec_format_parse(const char *name);
+/* For commands: the -o argument parsed, or exit 64 with a one-line error. */
+enum rec_format rec_format_option(const char *arg);
 /* REC_AUTO resolves to REC_TEXT on a terminal, REC_MSGPACK otherwise. */
 enum rec_format rec_format_resolve(enum rec_format f, int fd);
 

@@ -65,4 +65,10 @@ cp -r "$M/qwen2-tiny" "$TMP/cache/models--org--tiny/snapshots/0123abcd"
 echo 0123abcd >"$TMP/cache/models--org--tiny/refs/main"
 test_expect_success "ORG/NAME is found in the Hugging Face cache through refs/main" \
 	'HF_HUB_CACHE=$TMP/cache exo-validate model org/tiny --reference $M/qwen2-tiny/reference -o json | grep -q "all 16 greedy tokens match"'
+printf 'hardware:\n  cpu: {threads: many}\n' >"$TMP/bad.yaml"
+test_expect_code 78 "a bad configuration file is refused naming file:line:col" \
+	'EXO_CONFIG=$TMP/bad.yaml exo-validate model $M/qwen2-tiny 2>$TMP/err; rc=$?; grep -q "bad.yaml:2:18: key .hardware.cpu.threads." $TMP/err && exit $rc'
+printf 'hardware:\n  cpu: {threads: 1}\n' >"$TMP/one.yaml"
+test_expect_success "the configuration's thread count is used" \
+	'EXO_CONFIG=$TMP/one.yaml EXO_DEBUG=3 exo-validate model $M/qwen2-tiny -o json 2>$TMP/log >/dev/null && grep -q "1 threads" $TMP/log'
 test_done

@@ -4,9 +4,12 @@
 #include "engine/internal.h"
 #include "util/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static const struct st_tensor *tensor(struct eng_stage *s, const char *name, int64_t rows,
 				      int64_t cols, struct exo_err *e)
@@ -31,6 +34,17 @@ static float *load_vector(struct eng_stage *s, const char *name, int64_t n, stru
 	return v;
 }
 
+/* Drop the mapped pages wholly inside [p, p+len) from this process once a
+ * converted copy exists, so a Q8_0/Q4_0 stage's resident memory is its
+ * converted share, not that plus the source pages it read. */
+static void release_mapped(const void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + len) & ~(page - 1);
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* Convert a stored matrix row by row to another type (Q types quantise). */
 static int convert(struct eng_stage *s, struct eng_mat *m, int to, const char *name,
 		   struct exo_err *e)
@@ -49,6 +63,7 @@ static int convert(struct eng_stage *s, struct eng_mat *m, int to, const char *n
 		s->ops->from_f32[to](row, dst + r * rb, m->cols);
 	}
 	free(row);
+	release_mapped(m->data, m->rows * m->row_bytes);
 	m->owned = dst;
 	m->data = dst;
 	m->dtype = to;

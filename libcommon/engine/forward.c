@@ -48,9 +48,8 @@ static int grow_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
 	if (n <= sc->cap_tokens)
 		return 0;
 	const struct model_config *c = &s->cfg;
-	size_t wide = (size_t)(c->hidden > s->q_dim ? c->hidden : s->q_dim);
 	float **bufs[] = {&sc->x, &sc->xb, &sc->q, &sc->k, &sc->v, &sc->att, &sc->gate, &sc->up};
-	size_t widths[] = {wide, wide, (size_t)s->q_dim, (size_t)s->kv_dim, (size_t)s->kv_dim,
+	size_t widths[] = {(size_t)c->hidden, (size_t)c->hidden, (size_t)s->q_dim, (size_t)s->kv_dim, (size_t)s->kv_dim,
 			   (size_t)s->q_dim, (size_t)c->ffn, (size_t)c->ffn};
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
 		free(*bufs[i]);
@@ -172,7 +171,7 @@ static int check_request(struct eng_stage *s, struct eng_kv *kv, const int32_t *
 
 static void head_output(struct eng_stage *s, size_t n, enum eng_output what, float *out)
 {
-	size_t H = (size_t)s->cfg.hidden, V = (size_t)s->cfg.vocab;
+	size_t H = (size_t)s->cfg.hidden;
 	float *x = s->sc.x;
 	if (what == ENG_OUT_LAST_LOGITS) {
 		x += (n - 1) * H;
@@ -184,7 +183,6 @@ static void head_output(struct eng_stage *s, size_t n, enum eng_output what, flo
 		memcpy(out, x, n * H * sizeof *out);
 	else
 		eng_matmul(s, &s->head, x, out, n);
-	(void)V;
 }
 
 int eng_forward(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
@@ -198,7 +196,7 @@ int eng_forward(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
 		if (embed(s, tokens, n, e) < 0)
 			return -1;
 	} else {
-		memcpy(s->sc.x, hidden_in, n * H * sizeof *out);
+		memcpy(s->sc.x, hidden_in, n * H * sizeof *s->sc.x);
 	}
 	int pos0 = kv->len;
 	for (int li = 0; li < s->last - s->first; li++) {

@@ -5,13 +5,13 @@
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
 #include "records/record.h"
+#include "util/file.h"
 #include "wire/hidden.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_STAGES 64
 
@@ -45,22 +45,15 @@ static float *read_f32(const char *dir, const char *name, size_t count, struct e
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		exo_error(e, EXO_NOINPUT, "%s: cannot open", path);
-		return NULL;
-	}
-	struct stat st;
-	float *buf = malloc(size_mul(count, 4) + 4);
-	if (!buf || fstat(fileno(f), &st) < 0 || (size_t)st.st_size != count * 4 ||
-	    fread(buf, 4, count, f) != count) {
-		exo_error(e, EXO_DATAERR, "%s: expected %zu float32 values (%zu bytes), the file has %lld "
-			  "bytes", path, count, count * 4, buf ? (long long)st.st_size : -1LL);
+	size_t len;
+	char *buf = file_read_all(path, &len, e); /* malloc'd: aligned for floats */
+	if (buf && len != size_mul(count, 4)) {
+		exo_error(e, EXO_DATAERR, "%s: expected %zu float32 values (%zu bytes), the file has %zu "
+			  "bytes", path, count, count * 4, len);
 		free(buf);
 		buf = NULL;
 	}
-	fclose(f);
-	return buf;
+	return (float *)buf;
 }
 
 static int *read_ids(const char *dir, const char *file, const char *key, size_t *n,

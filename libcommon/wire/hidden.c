@@ -11,7 +11,7 @@ static const char *hidden_dtype_name(int dtype)
 	return dtype == KD_F16 ? "f16" : dtype == KD_BF16 ? "bf16" : "f32";
 }
 
-static void pack_key(msgpack_packer *pk, const char *k)
+static void pack_str(msgpack_packer *pk, const char *k)
 {
 	msgpack_pack_str_with_body(pk, k, strlen(k));
 }
@@ -30,13 +30,13 @@ int wire_hidden_pack(const struct wire_hidden *h, const float *x, char **buf, si
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 6);
-	pack_key(&pk, "op"), pack_key(&pk, "forward");
-	pack_key(&pk, "session"), msgpack_pack_uint64(&pk, h->session);
-	pack_key(&pk, "pos"), msgpack_pack_int(&pk, h->pos);
-	pack_key(&pk, "dtype"), pack_key(&pk, hidden_dtype_name(h->dtype));
-	pack_key(&pk, "shape"), msgpack_pack_array(&pk, 2);
+	pack_str(&pk, "op"), pack_str(&pk, "forward");
+	pack_str(&pk, "session"), msgpack_pack_uint64(&pk, h->session);
+	pack_str(&pk, "pos"), msgpack_pack_int(&pk, h->pos);
+	pack_str(&pk, "dtype"), pack_str(&pk, hidden_dtype_name(h->dtype));
+	pack_str(&pk, "shape"), msgpack_pack_array(&pk, 2);
 	msgpack_pack_uint64(&pk, h->n), msgpack_pack_uint64(&pk, h->hidden);
-	pack_key(&pk, "data"), msgpack_pack_bin_with_body(&pk, data, count * width);
+	pack_str(&pk, "data"), msgpack_pack_bin_with_body(&pk, data, count * width);
 	free(data);
 	*len = sb.size;
 	*buf = msgpack_sbuffer_release(&sb);

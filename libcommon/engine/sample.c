@@ -105,19 +105,74 @@ static float log_softmax_at(const float *logits, size_t n, int32_t tok)
 	return (float)((double)(logits[tok] - max) - log(sum));
 }
 
-/* Keep the candidates that survive top-k, top-p and min-p; returns how many. */
+/* Which tokens can survive the filters, found without sorting the whole
+ * vocabulary (128k tokens for Llama 3, every token): tokens are counted in
+ * buckets by how far their logit lies below the best, a quarter nat each, and
+ * only the buckets that settle top-k, top-p and min-p are gathered.  The
+ * buckets follow the logit order, so the gathered set is a prefix of the
+ * sorted vocabulary and the filters below give what a full sort would. */
+enum { N_BUCKETS = 256 };
+#define BUCKETS_PER_NAT 4.0
+
+static size_t bucket_of(float max, float logit)
+{
+	double d = ((double)max - logit) * BUCKETS_PER_NAT;
+	return d >= 0 && d < N_BUCKETS - 1 ? (size_t)d : N_BUCKETS - 1; /* NaN: last */
+}
+
+/* The last bucket the filters can reach; *total gets the mass of every token. */
+static size_t last_bucket(const struct eng_sampler *sm, const float *logits, float max,
+			  double *total)
+{
+	const struct eng_sampling *p = &sm->p;
+	size_t count[N_BUCKETS] = {0};
+	double mass[N_BUCKETS] = {0};
+	*total = 0;
+	for (size_t i = 0; i < sm->vocab; i++) {
+		double m = exp((double)logits[i] - max);
+		size_t b = bucket_of(max, logits[i]);
+		count[b]++, mass[b] += m, *total += m;
+	}
+	size_t last = N_BUCKETS - 1;
+	if (p->min_p >= 1)
+		last = 0;
+	else if (p->min_p > 0 && (p->top_p >= 1 || p->top_k <= 0)) /* min-p acts last: safe to cut */
+		last = bucket_of(max, max + logf(p->min_p));
+	size_t n = 0, b = 0;
+	double cum = 0;
+	for (; b < last; b++) {
+		n += count[b], cum += mass[b];
+		if (p->top_k > 0 ? n >= (size_t)p->top_k : p->top_p < 1 && cum >= p->top_p * *total)
+			break;
+	}
+	/* one bucket more: the float sums below may need a token past the boundary */
+	return b + 1 < N_BUCKETS ? b + 1 : b;
+}
+
+static int filtered(const struct eng_sampling *p)
+{
+	return p->top_k > 0 || p->top_p < 1 || p->min_p > 0;
+}
+
+/* Keep the candidates that survive top-k, top-p and min-p, in order of
+ * logit; sm->prob gets their weights.  Returns how many. */
 static size_t filter(struct eng_sampler *sm, const float *logits)
 {
 	const struct eng_sampling *p = &sm->p;
-	size_t n = sm->vocab;
-	for (size_t i = 0; i < n; i++)
-		sm->idx[i] = (int32_t)i;
+	float max = logits[argmax(logits, sm->vocab)];
+	double total;
+	size_t last = last_bucket(sm, logits, max, &total), n = 0;
+	for (size_t i = 0; i < sm->vocab; i++)
+		if (bucket_of(max, logits[i]) <= last)
+			sm->idx[n++] = (int32_t)i;
 	qsort_r(sm->idx, n, sizeof *sm->idx, by_logit_desc, (void *)logits);
 	if (p->top_k > 0 && (size_t)p->top_k < n)
 		n = (size_t)p->top_k;
-	double sum = 0, max = logits[sm->idx[0]];
+	double sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += sm->prob[i] = (float)exp((double)logits[sm->idx[i]] - max);
+	if (p->top_k <= 0)
+		sum = total; /* top-p over the whole vocabulary */
 	size_t keep = n;
 	if (p->top_p < 1) {
 		double cum = 0;
@@ -128,6 +183,17 @@ static size_t filter(struct eng_sampler *sm, const float *logits)
 		while (keep > 1 && sm->prob[keep - 1] < p->min_p * sm->prob[0])
 			keep--;
 	return keep ? keep : 1;
+}
+
+/* No filter: every token is a candidate, in id order; no sort needed. */
+static size_t all_tokens(struct eng_sampler *sm, const float *logits)
+{
+	float max = logits[argmax(logits, sm->vocab)];
+	for (size_t i = 0; i < sm->vocab; i++) {
+		sm->idx[i] = (int32_t)i;
+		sm->prob[i] = (float)exp((double)logits[i] - max);
+	}
+	return sm->vocab;
 }
 
 int32_t eng_sample(struct eng_sampler *sm, float *logits, const int32_t *history,
@@ -142,7 +208,7 @@ int32_t eng_sample(struct eng_sampler *sm, float *logits, const int32_t *history
 	}
 	for (size_t i = 0; i < sm->vocab; i++)
 		logits[i] /= sm->p.temperature;
-	size_t keep = filter(sm, logits);
+	size_t keep = filtered(&sm->p) ? filter(sm, logits) : all_tokens(sm, logits);
 	double total = 0;
 	for (size_t i = 0; i < keep; i++)
 		total += sm->prob[i];

@@ -165,6 +165,56 @@ static void test_sampling(void)
 	eng_sampler_free(sm);
 }
 
+/* The sampler gathers candidates without sorting the vocabulary: every draw
+ * must still come from the nucleus a full sort gives. */
+static int by_desc(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void test_sampling_large_vocab(void)
+{
+	enum { V = 5000 };
+	static float logits[V], sorted[V], l[V];
+	uint64_t z = 7;
+	for (int i = 0; i < V; i++) { /* a spread like a real model's: a few nats wide */
+		z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+		logits[i] = (float)((double)(z >> 11) * 0x1p-53 * 12.0 - 6.0);
+	}
+	memcpy(sorted, logits, sizeof sorted);
+	qsort(sorted, V, sizeof *sorted, by_desc);
+	double total = 0, cum = 0;
+	for (int i = 0; i < V; i++)
+		total += exp((double)sorted[i] - sorted[0]);
+	int nucleus = 0;
+	while (cum < 0.5 * total)
+		cum += exp((double)sorted[nucleus++] - sorted[0]);
+	float cutoff = sorted[nucleus - 1];
+	struct eng_sampling p;
+	eng_sampling_defaults(&p);
+	p.temperature = 1, p.top_p = 0.5f, p.seed = 3;
+	struct eng_sampler *sm = eng_sampler_new(&p, V);
+	int inside = 1, best_seen = 0;
+	for (int i = 0; i < 3000; i++) {
+		memcpy(l, logits, sizeof l);
+		int32_t t = eng_sample(sm, l, NULL, 0, NULL);
+		inside &= logits[t] >= cutoff;
+		best_seen |= logits[t] == sorted[0];
+	}
+	ok(inside && best_seen, "top-p 0.5 over %d tokens draws only from the %d-token nucleus", V, nucleus);
+	eng_sampler_free(sm);
+	p.top_p = 1, p.top_k = 40;
+	sm = eng_sampler_new(&p, V);
+	inside = 1;
+	for (int i = 0; i < 3000; i++) {
+		memcpy(l, logits, sizeof l);
+		inside &= logits[eng_sample(sm, l, NULL, 0, NULL)] >= sorted[39];
+	}
+	ok(inside, "top-k 40 over %d tokens draws only from the 40 best", V);
+	eng_sampler_free(sm);
+}
+
 int main(void)
 {
 	test_rope_frequencies();
@@ -172,5 +222,6 @@ int main(void)
 	test_forward_errors();
 	test_truncate();
 	test_sampling();
+	test_sampling_large_vocab();
 	return done_testing();
 }

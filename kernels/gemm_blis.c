@@ -2,7 +2,11 @@
  * row-major [rows, cols], so Y = X . W^T is one sgemm with W transposed; F32
  * weights are handed to BLIS in place, other types are widened a block of
  * rows at a time (the variant's own to_f32) into a scratch buffer, which keeps
- * the extra memory bounded while BLIS still gets large enough panels. */
+ * the extra memory bounded while BLIS still gets large enough panels.  The
+ * threads share out the blocks, each widening its own and multiplying it with
+ * a one-thread BLIS call: widening is as much work as a short prompt's
+ * product, so leaving it to one thread while BLIS threads the product kept a
+ * 64-token prefill at one core's speed. */
 #include "kernels/kern_simd.h"
 
 #include <blis.h>
@@ -34,16 +38,24 @@ void kern_blis_gemm(enum kern_dtype t, kern_to_f32_fn to_f32, const void *w, con
 		sgemm_nt(w, x, y, n, rows, cols, rows, &rntm);
 		return;
 	}
-	size_t rb = kern_row_bytes(t, cols);
-	float *buf = malloc((size_t)BLOCK_ROWS * cols * sizeof *buf);
-	if (!buf) { /* no memory for the widened block: the reference needs none */
+	size_t rb = kern_row_bytes(t, cols), n_blocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+	int failed = 0;
+	bli_rntm_set_num_threads(1, &rntm);
+#pragma omp parallel num_threads(threads > 0 ? threads : 1) reduction(| : failed)
+	{
+		rntm_t own = rntm; /* each thread its own run-time state */
+		float *buf = malloc((size_t)BLOCK_ROWS * cols * sizeof *buf);
+		failed = !buf;
+#pragma omp for schedule(dynamic)
+		for (size_t b = 0; b < n_blocks; b++) {
+			size_t r0 = b * BLOCK_ROWS, nr = rows - r0 < BLOCK_ROWS ? rows - r0 : BLOCK_ROWS;
+			if (!buf)
+				continue;
+			to_f32((const char *)w + r0 * rb, buf, nr * cols);
+			sgemm_nt(buf, x, y + r0, n, nr, cols, rows, &own);
+		}
+		free(buf);
+	}
+	if (failed) /* no memory for a widened block: the reference needs none */
 		kern_ref.gemm[t](w, x, y, n, rows, cols, threads);
-		return;
-	}
-	for (size_t r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-		size_t nr = rows - r0 < BLOCK_ROWS ? rows - r0 : BLOCK_ROWS;
-		to_f32((const char *)w + r0 * rb, buf, nr * cols);
-		sgemm_nt(buf, x, y + r0, n, nr, cols, rows, &rntm);
-	}
-	free(buf);
 }

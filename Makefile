@@ -22,7 +22,7 @@ OPT      := -O2 -g
 endif
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/bin,bin)
 
-PKGS     := msgpack jansson yaml-0.1 libsodium
+PKGS     := msgpack jansson yaml-0.1 libsodium libpcre2-8 libutf8proc libmicrohttpd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -103,7 +103,8 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 CLANG    := $(shell command -v clang 2>/dev/null)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
 FUZZERS  := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%))
-FUZZ_LIB_SRC := $(filter libcommon/records/% libcommon/util/%,$(LIB_SRC))
+# Fuzzers link the libraries that parse untrusted bytes (not the engine and kernels).
+FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net wire api),$(LIB_SRC))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(@D)
 	$(CLANG) -std=c17 -g -O1 -D_GNU_SOURCE -DEXO_VERSION='"$(VERSION)"' -I. -Ilibcommon $(PKG_CFLAGS) \

@@ -1,0 +1,31 @@
+/* exo-validate's subcommands.  Each takes the arguments from its own name
+ * on (argv[0] is "model", "tokenizer", ...), parses its own options with
+ * getopt_long, writes `check` records and returns the exit status:
+ * 0 all ok, 1 warnings, 2 a failure; usage errors exit 64 themselves. */
+#ifndef EXO_VALIDATE_VALIDATE_H
+#define EXO_VALIDATE_VALIDATE_H
+#include <jansson.h>
+#include "records/record.h"
+#include "util/err.h"
+
+int validate_model(int argc, char **argv);      /* cmd_model.c */
+int validate_tokenizer(int argc, char **argv);  /* cmd_tokenizer.c */
+
+/* Where a subcommand's check records go: stdout in the chosen format. */
+struct vcheck_out {
+	struct rec_writer *w;
+	int failed_write;
+	int worst;              /* CHECK_OK, CHECK_WARN or CHECK_FAIL seen so far */
+	struct exo_err err;
+};
+void vcheck_open(struct vcheck_out *out, enum rec_format format);
+/* Writes the record and takes ownership of it; tracks the worst level. */
+void vcheck_emit(void *out, json_t *check);
+/* A check record {subject, code, level, message}; add fields, then emit. */
+json_t *vcheck_new(const char *subject, const char *code, const char *level,
+		   const char *message);
+/* Flushes stdout (exit 74 if it fails) and returns status. */
+int vcheck_close(struct vcheck_out *out, int status);
+/* 0, 1 or 2 from the worst level emitted. */
+int vcheck_status(const struct vcheck_out *out);
+#endif

@@ -22,7 +22,7 @@ OPT      := -O2 -g
 endif
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/bin,bin)
 
-PKGS     := msgpack jansson yaml-0.1 libsodium libpcre2-8 libutf8proc libmicrohttpd libcurl
+PKGS     := msgpack jansson yaml-0.1 libsodium libpcre2-8 libutf8proc libmicrohttpd libcurl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -1,0 +1,69 @@
+/* The head of a pipeline: what turns a prompt into generated tokens.  It
+ * holds each session's token history, runs the first stage's layers in
+ * process when it has them, forwards hidden states down the chain of
+ * stages, and receives the sampled token from the last stage.  When a stage
+ * answers "session unknown" (it restarted, or evicted the session) the head
+ * re-sends the history; when a stage is unreachable it retries for
+ * retry_ms, then fails with an error naming the stage.
+ *
+ * Thread-safe: several generations run at once, each on its own chain of
+ * links (taken from a pool), so that while stage k+1 computes one session
+ * stage k computes another. */
+#ifndef EXO_SERVE_HEAD_H
+#define EXO_SERVE_HEAD_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "engine/engine.h"
+#include "net/net.h"
+
+struct head_opts {
+	const char *model;          /* checkpoint dir or ORG/NAME[@REV] */
+	int local_layers;           /* layers [0, local_layers) computed in process; 0: none */
+	const char *next;           /* address of the stage after them; NULL when local holds all */
+	struct eng_opts eng;
+	struct net_opts net;
+	int retry_ms;               /* how long to keep retrying an unreachable stage; 0: 10000 */
+	int max_sessions;           /* local KV caches kept (LRU); 0: 16 */
+};
+
+struct head;
+struct head *head_open(const struct head_opts *o, struct exo_err *e);
+void head_close(struct head *h);
+const struct model_config *head_config(const struct head *h);
+int head_context(const struct head *h);   /* the smallest context of the chain */
+
+enum head_finish { HEAD_LENGTH, HEAD_STOP, HEAD_CANCELLED };
+
+struct head_request {
+	uint64_t session;           /* 0: a new one, dropped at the end */
+	const int32_t *prompt;      /* the whole conversation so far, as ids */
+	size_t n_prompt;
+	struct eng_sampling sampling;
+	int max_tokens;
+	const int32_t *stop_ids;    /* generation ends after one of these */
+	size_t n_stop;
+	bool want_logits;           /* return the last position's logits instead of sampling */
+};
+
+struct head_result {
+	size_t n_prompt, n_generated;
+	enum head_finish finish;
+	double prefill_s, decode_s;
+	int resends;                /* histories re-sent to restarted stages */
+};
+
+/* Called with each generated token; returns nonzero to stop (the client went
+ * away, or a stop sequence matched): finish becomes HEAD_CANCELLED / the
+ * caller's own reason. */
+typedef int (*head_token_cb)(void *arg, int32_t token, float logprob);
+
+/* Errors: EXO_DATAERR a prompt over the context or an id out of the
+ * vocabulary (HTTP 400), EXO_UNAVAILABLE a stage down beyond retry_ms (503),
+ * naming the stage ("stage 1 (10.0.0.2:52416): connection refused"). */
+int head_generate(struct head *h, const struct head_request *r, head_token_cb cb, void *arg,
+		  struct head_result *res, struct exo_err *e);
+/* want_logits: the logits [vocab] of the last position of prompt. */
+int head_logits(struct head *h, const int32_t *tokens, size_t n, float *logits,
+		struct exo_err *e);
+#endif

@@ -1,0 +1,155 @@
+/* Compute suite: BLIS sgemm in FLOP/s (square matrices, one call a sample,
+ * after a warm-up call that lets BLIS set up its pools), and the engine's
+ * GEMV kernels for each weight type in bytes of weights per second (what
+ * bounds decoding), through the dispatch table the engine uses, split over
+ * threads as the engine splits rows.  The GEMV matrix is at least 4x the
+ * last-level cache, so the weights stream from memory as they do when a
+ * model decodes. */
+#include "bench/internal.h"
+#include "kernels/kern.h"
+
+#include <blis.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SGEMM_N 1536     /* 7 GFLOP a call: tens of ms on a modern core */
+#define GEMV_COLS 4096
+#define GEMV_MIN_BYTES (64u << 20)
+
+static double sgemm_once(const float *a, const float *b, float *cm, dim_t n, rntm_t *rntm)
+{
+	float one = 1.0f, zero = 0.0f;
+	double t0 = bench_now();
+	bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, n, n, n, &one, (float *)a, n, 1,
+		     (float *)b, n, 1, &zero, cm, n, 1, NULL, rntm);
+	return bench_now() - t0;
+}
+
+static int sgemm_figure(struct bench_ctx *c, const float *a, const float *b, float *cm, int nt)
+{
+	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0;
+	double flop = 2.0 * SGEMM_N * SGEMM_N * (double)SGEMM_N;
+	rntm_t rntm = BLIS_RNTM_INITIALIZER;
+	bli_rntm_set_num_threads(nt, &rntm);
+	double last = sgemm_once(a, b, cm, SGEMM_N, &rntm);   /* warm-up */
+	int n = 0;
+	while (n < BENCH_MAX_SAMPLES && (n == 0 || bench_fits(until, last))) {
+		last = sgemm_once(a, b, cm, SGEMM_N, &rntm);
+		rate[n++] = flop / last;
+		total += last;
+	}
+	char what[64];
+	snprintf(what, sizeof what, "sgemm, %d threads", nt);
+	bench_progress(c, what);
+	struct bench_figure f = { .name = "sgemm_flop_per_s", .samples = rate, .n = n, .best = true,
+				  .seconds = total, .threads = nt };
+	return bench_emit_figure(c, &f, json_pack("{s:i}", "size", SGEMM_N));
+}
+
+static void gemv_threaded(const struct kern_ops *k, int t, const void *w, size_t row_bytes,
+			  const float *x, float *y, size_t rows, int nt)
+{
+#pragma omp parallel num_threads(nt)
+	{
+		int i = omp_get_thread_num(), n = omp_get_num_threads();
+		size_t chunk = ((rows + (size_t)n - 1) / (size_t)n + 15) & ~(size_t)15;
+		size_t r0 = (size_t)i * chunk, r1 = r0 + chunk > rows ? rows : r0 + chunk;
+		if (r0 < r1)
+			k->gemv[t]((const char *)w + r0 * row_bytes, x, y + r0, r1 - r0, GEMV_COLS);
+	}
+}
+
+/* Weights of type t filling buf: 16 rows quantised from a pattern, copied
+ * over the rest (a real-looking matrix without converting all of it). */
+static size_t gemv_fill(int t, char *buf, size_t bytes)
+{
+	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = bytes / rb / 16 * 16;
+	float *f = malloc(16 * GEMV_COLS * sizeof *f);
+	if (!f)
+		return 0;
+	for (size_t i = 0; i < 16 * GEMV_COLS; i++)
+		f[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+	kern_ref.from_f32[t](f, buf, 16 * GEMV_COLS);
+	free(f);
+#pragma omp parallel for schedule(static)
+	for (size_t r = 16; r < rows; r += 16)
+		memcpy(buf + r * rb, buf, 16 * rb);
+	return rows;
+}
+
+static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, const void *w,
+		       size_t rows, const float *x, float *y, int nt)
+{
+	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
+	size_t rb = kern_row_bytes(t, GEMV_COLS);
+	int64_t bytes = (int64_t)(rb * rows);
+	gemv_threaded(k, t, w, rb, x, y, rows, nt);   /* warm-up: threads started */
+	int n = 0;
+	while (n < BENCH_MAX_SAMPLES && (n == 0 || bench_fits(until, last))) {
+		double t0 = bench_now();
+		gemv_threaded(k, t, w, rb, x, y, rows, nt);
+		last = bench_now() - t0;
+		rate[n++] = (double)bytes / last;
+		total += last;
+	}
+	char name[64], lower[16];
+	snprintf(lower, sizeof lower, "%s", kern_dtype_name(t));
+	for (char *p = lower; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	snprintf(name, sizeof name, "gemv_%s_bytes_per_s", lower);
+	bench_progress(c, name);
+	struct bench_figure f = { .name = name, .samples = rate, .n = n, .best = true,
+				  .seconds = total, .threads = nt, .bytes = bytes };
+	return bench_emit_figure(c, &f, json_pack("{s:s,s:s,s:I,s:i}", "dtype", lower, "kernels",
+						  k->name, "rows", (json_int_t)rows, "cols", GEMV_COLS));
+}
+
+static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
+{
+	size_t bytes = 4 * bench_llc_bytes();
+	if (bytes < GEMV_MIN_BYTES)
+		bytes = GEMV_MIN_BYTES;
+	char *w = bench_alloc(bytes);
+	size_t max_rows = bytes / kern_row_bytes(KD_Q4_0, GEMV_COLS) + 16;
+	float *x = malloc(GEMV_COLS * sizeof *x), *y = malloc(max_rows * sizeof *y);
+	int rc = 0;
+	if (!w || !x || !y) {
+		bench_warn(c, "compute: gemv skipped: cannot allocate %zu MiB", bytes >> 20);
+		c->failed = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < GEMV_COLS; i++)
+		x[i] = (float)(i % 17) / 17.0f - 0.5f;
+	const struct kern_ops *k = kern_select();
+	for (int t = 0; t < KD_COUNT && rc == 0; t++) {
+		size_t rows = gemv_fill(t, w, bytes);
+		for (int i = 0; i < n_counts && rc == 0; i++)
+			rc = gemv_figure(c, k, t, w, rows, x, y, counts[i]);
+	}
+out:
+	free(w), free(x), free(y);
+	return rc;
+}
+
+int bench_compute(struct bench_ctx *c)
+{
+	int counts[2] = { 1, c->threads }, n_counts = c->threads > 1 ? 2 : 1;
+	size_t nn = (size_t)SGEMM_N * SGEMM_N;
+	float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *cm = malloc(nn * sizeof *cm);
+	int rc = 0;
+	c->figures_left = n_counts * (1 + KD_COUNT);
+	if (!a || !b || !cm) {
+		bench_warn(c, "compute: sgemm skipped: cannot allocate its matrices");
+		c->failed = 1;
+		c->figures_left -= n_counts;
+	} else {
+		for (size_t i = 0; i < nn; i++)
+			a[i] = (float)(i % 13) * 0.01f, b[i] = (float)(i % 7) * 0.02f;
+		for (int i = 0; i < n_counts && rc == 0; i++)
+			rc = sgemm_figure(c, a, b, cm, counts[i]);
+	}
+	free(a), free(b), free(cm);
+	return rc < 0 ? rc : gemv_all(c, counts, n_counts);
+}

@@ -1,0 +1,71 @@
+/* Shared by the suites: the run's clock and budget, repetition and
+ * statistics, and the making of records. */
+#ifndef EXO_BENCH_INTERNAL_H
+#define EXO_BENCH_INTERNAL_H
+#include "bench/bench.h"
+
+#include <stdbool.h>
+
+#define BENCH_MAX_SAMPLES 1000
+
+struct bench_ctx {
+	const struct bench_opts *o;
+	int threads;          /* the "all threads" count, resolved */
+	double start, end;    /* the whole run: monotonic seconds */
+	double suite_end;     /* the running suite's share */
+	int figures_left;     /* of the running suite, for bench_figure_end */
+	double done_before;   /* progress: fraction of the run before this suite */
+	const char *suite;
+	int failed;           /* something asked for was not measured */
+	struct exo_err *e;
+};
+
+double bench_now(void);
+/* When the next figure of the suite should stop: an equal share of what is
+ * left of the suite (counts the figure as started). */
+double bench_figure_end(struct bench_ctx *c);
+/* Predicts whether one more sample of `last` seconds fits before `until`. */
+bool bench_fits(double until, double last);
+/* Report progress on the running suite (what: e.g. "triad, 2 threads"). */
+void bench_progress(struct bench_ctx *c, const char *what);
+void bench_warn(struct bench_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct bench_stats {
+	double min, median, max;
+	int n;
+};
+void bench_stats_of(const double *v, int n, struct bench_stats *s);
+
+/* A figure: rates[n] samples of one measurement in the unit of name; value
+ * is the best (highest) for the machine suites, the median otherwise.
+ * seconds: time measured in all; bytes: moved per sample (0: none). */
+struct bench_figure {
+	const char *name;
+	const double *samples;
+	int n;
+	bool best;            /* value = max, as STREAM reports; else the median */
+	bool lower_better;    /* samples are times: best = min */
+	double seconds;
+	int threads;          /* 0: not written */
+	int64_t bytes;        /* 0: not written */
+};
+/* Emit the figure as a record; extra (may be NULL) is merged into it. */
+int bench_emit_figure(struct bench_ctx *c, const struct bench_figure *f, json_t *extra);
+
+/* The suites.  Each measures what applies, reporting skips through
+ * bench_warn, and returns -1 only when the run cannot go on. */
+int bench_memory(struct bench_ctx *c);
+int bench_compute(struct bench_ctx *c);
+int bench_storage(struct bench_ctx *c);
+int bench_inference(struct bench_ctx *c);
+int bench_network(struct bench_ctx *c);
+int bench_gpu(struct bench_ctx *c);
+/* Whether a suite applies without being asked for. */
+bool bench_storage_applies(const struct bench_opts *o);
+bool bench_gpu_present(void);
+
+/* Sum of the last-level caches of the machine in bytes (sysfs), 0 if unknown. */
+size_t bench_llc_bytes(void);
+/* Aligned, page-faulted memory; NULL when there is not enough. */
+void *bench_alloc(size_t bytes);
+#endif

@@ -65,8 +65,9 @@ struct bench_opts {
  * when the run could not go on (emit failed, no memory). */
 int bench_run(const struct bench_opts *o, struct exo_err *e);
 
-/* Attach a run's figures to a node record: mem_bandwidth (the all-threads
- * read-only rate), flops (the all-threads sgemm rate) and "bench", a map of
+/* Attach a run's figures to a node record: mem_bandwidth (the best
+ * read-only rate), flops (the best sgemm rate), both over the thread counts
+ * measured, and "bench", a map of
  * every figure's name (with "_tN" for its thread count where it has one) to
  * its value.  recs is an array of bench records. */
 void bench_merge_node(json_t *node, const json_t *recs);

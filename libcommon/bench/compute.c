@@ -29,6 +29,11 @@ static double sgemm_once(const float *a, const float *b, float *cm, dim_t n, rnt
 
 static int sgemm_figure(struct bench_ctx *c, const float *a, const float *b, float *cm, int nt)
 {
+	char what[64];
+	snprintf(what, sizeof what, "sgemm, %d thread%s", nt, nt > 1 ? "s" : "");
+	if (bench_out_of_time(c, what))
+		return 0;
+	bench_progress(c, what);
 	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0;
 	double flop = 2.0 * SGEMM_N * SGEMM_N * (double)SGEMM_N;
 	rntm_t rntm = BLIS_RNTM_INITIALIZER;
@@ -40,9 +45,6 @@ static int sgemm_figure(struct bench_ctx *c, const float *a, const float *b, flo
 		rate[n++] = flop / last;
 		total += last;
 	}
-	char what[64];
-	snprintf(what, sizeof what, "sgemm, %d threads", nt);
-	bench_progress(c, what);
 	struct bench_figure f = { .name = "sgemm_flop_per_s", .samples = rate, .n = n, .best = true,
 				  .seconds = total, .threads = nt };
 	return bench_emit_figure(c, &f, json_pack("{s:i}", "size", SGEMM_N));
@@ -82,6 +84,15 @@ static size_t gemv_fill(int t, char *buf, size_t bytes)
 static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, const void *w,
 		       size_t rows, const float *x, float *y, int nt)
 {
+	char name[64], lower[16], what[64];
+	snprintf(lower, sizeof lower, "%s", kern_dtype_name(t));
+	for (char *p = lower; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	snprintf(name, sizeof name, "gemv_%s_bytes_per_s", lower);
+	snprintf(what, sizeof what, "gemv %s, %d thread%s", lower, nt, nt > 1 ? "s" : "");
+	if (bench_out_of_time(c, what))
+		return 0;
+	bench_progress(c, what);
 	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
 	size_t rb = kern_row_bytes(t, GEMV_COLS);
 	int64_t bytes = (int64_t)(rb * rows);
@@ -94,12 +105,6 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 		rate[n++] = (double)bytes / last;
 		total += last;
 	}
-	char name[64], lower[16];
-	snprintf(lower, sizeof lower, "%s", kern_dtype_name(t));
-	for (char *p = lower; *p; p++)
-		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-	snprintf(name, sizeof name, "gemv_%s_bytes_per_s", lower);
-	bench_progress(c, name);
 	struct bench_figure f = { .name = name, .samples = rate, .n = n, .best = true,
 				  .seconds = total, .threads = nt, .bytes = bytes };
 	return bench_emit_figure(c, &f, json_pack("{s:s,s:s,s:I,s:i}", "dtype", lower, "kernels",
@@ -124,6 +129,8 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 		x[i] = (float)(i % 17) / 17.0f - 0.5f;
 	const struct kern_ops *k = kern_select();
 	for (int t = 0; t < KD_COUNT && rc == 0; t++) {
+		if (bench_out_of_time(c, kern_dtype_name(t)))
+			break;
 		size_t rows = gemv_fill(t, w, bytes);
 		for (int i = 0; i < n_counts && rc == 0; i++)
 			rc = gemv_figure(c, k, t, w, rows, x, y, counts[i]);

@@ -39,13 +39,15 @@ static double feed(struct run *r, int n, int batch)
 
 static int figure(struct bench_ctx *c, struct run *r, int n, int batch, bool gen)
 {
-	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0;
 	char name[64], what[96];
 	snprintf(name, sizeof name, "%s%d_tokens_per_s", gen ? "tg" : "pp", n);
 	snprintf(what, sizeof what, "%s%d", gen ? "tg" : "pp", n);
 	if (!gen && batch != n)
 		snprintf(what, sizeof what, "pp%d, batch %d", n, batch);
+	if (bench_out_of_time(c, what))
+		return 0;
 	bench_progress(c, what);
+	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0;
 	double last = feed(r, n, batch);   /* warm-up */
 	int samples = 0;
 	if (last >= 0 && !bench_fits(until, last)) {   /* no time for more: the warm-up counts */

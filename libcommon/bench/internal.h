@@ -17,6 +17,7 @@ struct bench_ctx {
 	double done_before;   /* progress: fraction of the run before this suite */
 	const char *suite;
 	int failed;           /* something asked for was not measured */
+	bool out_of_time;     /* the running suite has said so */
 	struct exo_err *e;
 };
 
@@ -24,6 +25,9 @@ double bench_now(void);
 /* When the next figure of the suite should stop: an equal share of what is
  * left of the suite (counts the figure as started). */
 double bench_figure_end(struct bench_ctx *c);
+/* True when the run's time is up before a figure starts: the figure is
+ * skipped (the first skip of a suite is reported). */
+bool bench_out_of_time(struct bench_ctx *c, const char *what);
 /* Predicts whether one more sample of `last` seconds fits before `until`. */
 bool bench_fits(double until, double last);
 /* Report progress on the running suite (what: e.g. "triad, 2 threads"). */

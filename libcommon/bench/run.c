@@ -94,6 +94,7 @@ int bench_run(const struct bench_opts *o, struct exo_err *e)
 			continue;
 		double now = bench_now();
 		c.suite = suite_names[s];
+		c.out_of_time = false;
 		c.suite_end = now + (c.end > now ? (c.end - now) / left : 0);
 		left--;
 		bench_progress(&c, "starting");
@@ -121,25 +122,25 @@ void bench_merge_node(json_t *node, const json_t *recs)
 {
 	json_t *figs = json_object(), *r;
 	size_t i;
-	long long best_read_threads = 0, best_gemm_threads = 0;
+	double best_read = 0, best_gemm = 0;
 	json_array_foreach(recs, i, r) {
 		const char *name = json_string_value(json_object_get(r, "name"));
 		const json_t *v = json_object_get(r, "value");
-		long long t = json_integer_value(json_object_get(r, "threads"));
 		if (!name || !v)
 			continue;
 		char key[160];
 		figure_key(r, key, sizeof key);
 		json_object_set(figs, key, (json_t *)v);
-		/* the rates a planner wants: the most threads measured */
-		if (!strcmp(name, "read_bytes_per_s") && t >= best_read_threads) {
-			best_read_threads = t;
-			json_object_set(node, "mem_bandwidth", (json_t *)v);
-		}
-		if (!strcmp(name, "sgemm_flop_per_s") && t >= best_gemm_threads) {
-			best_gemm_threads = t;
-			json_object_set(node, "flops", (json_t *)v);
-		}
+		/* the rates a planner wants: the best over the thread counts */
+		double x = json_number_value(v);
+		if (!strcmp(name, "read_bytes_per_s") && x > best_read)
+			best_read = x;
+		if (!strcmp(name, "sgemm_flop_per_s") && x > best_gemm)
+			best_gemm = x;
 	}
+	if (best_read > 0)
+		json_object_set_new(node, "mem_bandwidth", json_real(best_read));
+	if (best_gemm > 0)
+		json_object_set_new(node, "flops", json_real(best_gemm));
 	json_object_set_new(node, "bench", figs);
 }

@@ -118,6 +118,9 @@ static double uncached_sample(struct reader *r)
 /* 0, 1 when reading failed (errno set), -1 when the record could not go out. */
 static int figure(struct bench_ctx *c, struct reader *r, bool cached)
 {
+	if (bench_out_of_time(c, cached ? "cached reads" : "uncached reads"))
+		return 0;
+	bench_progress(c, cached ? "cached reads" : "uncached reads");
 	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
 	off_t len = cached ? (r->size < CACHED_MAX ? r->size : CACHED_MAX)
 			   : (r->size < SAMPLE_BYTES ? r->size : SAMPLE_BYTES);
@@ -133,7 +136,6 @@ static int figure(struct bench_ctx *c, struct reader *r, bool cached)
 		rate[n++] = (double)len / last;
 		total += last;
 	}
-	bench_progress(c, cached ? "cached reads" : "uncached reads");
 	const char *method = cached ? "page cache" : r->direct ? "O_DIRECT" : "posix_fadvise";
 	struct bench_figure f = { .name = cached ? "read_cached_bytes_per_s" : "read_uncached_bytes_per_s",
 				  .samples = rate, .n = n, .best = true, .seconds = total,

@@ -25,6 +25,17 @@ double bench_figure_end(struct bench_ctx *c)
 	return left > 0 ? now + left / n : now;
 }
 
+bool bench_out_of_time(struct bench_ctx *c, const char *what)
+{
+	if (bench_now() < c->end)
+		return false;
+	if (!c->out_of_time)
+		bench_warn(c, "%s: out of time: %s and the figures after it skipped (raise --duration)",
+			   c->suite, what);
+	c->out_of_time = true;
+	return true;
+}
+
 /* The next sample is predicted to take as long as the last one; a little
  * slack keeps a run of many short figures from creeping past its end. */
 bool bench_fits(double until, double last)

@@ -41,7 +41,7 @@ static const struct field node_fields[] = {
 	OPT("os", F_STR), OPT("mem_available", F_INT), OBJ("cpu", cpu_fields),
 	ARR_OF("gpus", gpu_fields, false), ARR("addresses", F_STR), OPT("mem_bandwidth", F_NUM),
 	OPT("flops", F_NUM), OPT("compatible", F_BOOL), OPT("verdict", F_STR), OPT("time", F_NUM),
-	END,
+	OPT("bench", F_OBJ), END,
 };
 static const struct field model_fields[] = {
 	REQ("id", F_STR), REQ("architecture", F_STR), REQ("layers", F_INT),
@@ -55,7 +55,10 @@ static const struct field bench_fields[] = {
 	REQ("suite", F_STR), REQ("name", F_STR), REQ("value", F_NUM),
 	OPT("node", F_STR), OPT("model", F_STR), OPT("min", F_NUM), OPT("median", F_NUM),
 	OPT("max", F_NUM), OPT("samples", F_INT), OPT("seconds", F_NUM), OPT("threads", F_INT),
-	OPT("stage", F_INT), OPT("bytes", F_INT), END,
+	OPT("stage", F_INT), OPT("bytes", F_INT), OPT("array_bytes", F_INT), OPT("size", F_INT),
+	OPT("rows", F_INT), OPT("cols", F_INT), OPT("dtype", F_STR), OPT("kernels", F_STR),
+	OPT("file", F_STR), OPT("method", F_STR), OPT("tokens", F_INT), OPT("batch", F_INT),
+	OPT("peer", F_STR), END,
 };
 static const struct field stage_fields[] = {
 	REQ("index", F_INT), REQ("node", F_STR), REQ("layer_start", F_INT), REQ("layer_end", F_INT),

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SGEMM_N 1536     /* 7 GFLOP a call: tens of ms on a modern core */
+#define SGEMM_N 1024     /* 2 GFLOP a call: tens of ms on a modern core */
 #define GEMV_COLS 4096
 #define GEMV_MIN_BYTES (64u << 20)
 

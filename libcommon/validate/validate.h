@@ -10,6 +10,11 @@
 
 int validate_model(int argc, char **argv);      /* cmd_model.c */
 int validate_tokenizer(int argc, char **argv);  /* cmd_tokenizer.c */
+int validate_hardware(int argc, char **argv);   /* cmd_hardware.c */
+int validate_records(int argc, char **argv);    /* cmd_records.c */
+int validate_plan(int argc, char **argv);       /* cmd_plan.c */
+int validate_test_component(int argc, char **argv); /* cmd_component.c */
+int validate_stress(int argc, char **argv);     /* cmd_stress.c */
 
 /* Where a subcommand's check records go: stdout in the chosen format. */
 struct vcheck_out {

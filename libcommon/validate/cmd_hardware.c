@@ -72,9 +72,10 @@ static void check_ram(struct hw_check *c, const json_t *node)
 		return;
 	}
 	const struct hw_mem_row *r = hw_ram_row(c->model->params);
+	char p[32];
 	hw_emit(c, "hardware.ram", level_of(ram, r->minimum, r->recommended),
-		"%s of RAM for a %.2gB-parameter model (%s): minimum %s, recommended %s, optimal %s%s",
-		have, c->model->params / 1e9, r->size, fmt_bytes(a, sizeof a, (double)r->minimum),
+		"%s of RAM for a %s-parameter model (%s): minimum %s, recommended %s, optimal %s%s",
+		have, fmt_params(p, sizeof p, c->model->params), r->size, fmt_bytes(a, sizeof a, (double)r->minimum),
 		fmt_bytes(b, sizeof b, (double)r->recommended), fmt_bytes(d, sizeof d, (double)r->optimal),
 		ram < r->minimum ? "; split the model over more nodes, or quantise it (--dtype q4_0)" : "");
 }
@@ -210,18 +211,12 @@ static json_t *read_nodes(const char *sysroot)
 	json_t *nodes = json_array();
 	struct stat st;
 	if (!sysroot && fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode))) {
-		struct rec_reader *r = rec_reader_open(STDIN_FILENO, "stdin");
-		json_t *rec;
-		struct exo_err e;
-		int rc;
-		while ((rc = rec_reader_next(r, &rec, &e)) == 1) {
+		json_t *all = vread_records(NULL), *rec;
+		size_t i;
+		json_array_foreach(all, i, rec)
 			if (!strcmp(rec_kind(rec), "node"))
 				json_array_append(nodes, rec);
-			json_decref(rec);
-		}
-		rec_reader_close(r);
-		if (rc < 0)
-			exo_die(&e);
+		json_decref(all);
 	}
 	if (json_array_size(nodes) == 0) {
 		struct exo_config conf;

@@ -140,28 +140,16 @@ static void check_model(struct plan_check *c)
 
 static void read_records(const char *path, json_t **plan, json_t *nodes)
 {
-	size_t len;
-	struct exo_err e = {0};
-	char *buf = file_read_all(path ? path : "/dev/stdin", &len, &e);
-	if (!buf)
-		exo_die(&e);
-	const unsigned char b0 = len ? (unsigned char)buf[strspn(buf, " \n\t")] : 0;
-	enum rec_format f = b0 == '{' || b0 == '[' ? REC_JSON : ((b0 & 0xf0) == 0x80 || b0 == 0xde || b0 == 0xdf || !len) ? REC_MSGPACK : REC_YAML;
-	struct rec_reader *r = rec_reader_open_mem(buf, len, path ? path : "stdin", f);
-	json_t *rec;
-	int rc;
-	while ((rc = rec_reader_next(r, &rec, &e)) == 1) {
+	json_t *all = vread_records(path), *rec;
+	size_t i;
+	json_array_foreach(all, i, rec) {
 		const char *kind = rec_kind(rec);
 		if (!strcmp(kind, "plan") && !*plan)
 			*plan = json_incref(rec);
 		else if (!strcmp(kind, "node"))
 			json_object_set(nodes, json_string_value(json_object_get(rec, "name")), rec);
-		json_decref(rec);
 	}
-	rec_reader_close(r);
-	free(buf);
-	if (rc < 0)
-		exo_die(&e);
+	json_decref(all);
 }
 
 static const char usage_text[] =

@@ -12,19 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* msgpack maps start with 0x80-0x8f, 0xde or 0xdf; JSON with { or [. */
-static enum rec_format sniff(const unsigned char *buf, size_t len)
-{
-	size_t i = 0;
-	while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r'))
-		i++;
-	if (i == len)
-		return REC_MSGPACK;
-	if ((buf[i] & 0xf0) == 0x80 || buf[i] == 0xde || buf[i] == 0xdf)
-		return REC_MSGPACK;
-	return buf[i] == '{' || buf[i] == '[' ? REC_JSON : REC_YAML;
-}
-
 struct tally {
 	size_t records, bad;
 	json_t *kinds;   /* kind -> count */
@@ -34,7 +21,7 @@ static void check_stream(const char *source, const char *buf, size_t len, enum r
 			 struct vcheck_out *out, struct tally *t)
 {
 	if (f == REC_AUTO)
-		f = sniff((const unsigned char *)buf, len);
+		f = vsniff_format(buf, len);
 	struct rec_reader *r = rec_reader_open_mem(buf, len, source, f);
 	rec_reader_set_lenient(r, 1);
 	json_t *rec;

@@ -70,10 +70,25 @@ static int read_pass(int fd, unsigned char hash[32], double *secs)
 	return n < 0 || total != TEST_BYTES ? -1 : 0;
 }
 
+/* mkdir -p: the cache may not exist yet on a new machine. */
+static int mkdir_parents(const char *dir)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s", dir);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*s = '/';
+		}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 void component_storage(struct vcheck_out *out, const char *dir)
 {
 	char path[4200];
-	if (sodium_init() < 0 || (mkdir(dir, 0755) < 0 && errno != EEXIST)) {
+	if (sodium_init() < 0 || mkdir_parents(dir) < 0) {
 		storage_fail(out, dir, "cannot create the model cache");
 		return;
 	}

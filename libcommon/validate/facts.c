@@ -94,3 +94,14 @@ const char *fmt_bytes(char *buf, size_t n, double bytes)
 	snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 	return buf;
 }
+
+const char *fmt_params(char *buf, size_t n, double params)
+{
+	if (params >= 1e9)
+		snprintf(buf, n, "%.3gB", params / 1e9);
+	else if (params >= 1e6)
+		snprintf(buf, n, "%.3gM", params / 1e6);
+	else
+		snprintf(buf, n, "%.3gk", params / 1e3);
+	return buf;
+}

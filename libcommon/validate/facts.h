@@ -24,4 +24,6 @@ uint64_t model_bytes_q8(const struct model_facts *f);
 uint64_t model_bytes_q4(const struct model_facts *f);
 /* "1.2 GiB" into buf. */
 const char *fmt_bytes(char *buf, size_t n, double bytes);
+/* "1.24B", "35.2M", "240k" parameters into buf. */
+const char *fmt_params(char *buf, size_t n, double params);
 #endif

@@ -33,6 +33,7 @@ void *sess_get(struct sess_table *t, uint64_t id);                /* marks it us
 /* Add id (absent) with value; *evicted (may be NULL) gets the id evicted, 0 if none. */
 int sess_put(struct sess_table *t, uint64_t id, void *value, uint64_t *evicted);
 bool sess_drop(struct sess_table *t, uint64_t id);                /* frees the value */
+void *sess_take(struct sess_table *t, uint64_t id);               /* removes it, not freed */
 size_t sess_count(const struct sess_table *t);
 
 /* Who one end of a link is, for the hello exchange. */
@@ -81,4 +82,22 @@ pthread_mutex_t *stage_engine_lock(struct stage_server *s);
  * flight finish and return 0. */
 int stage_run(struct stage_server *s, volatile sig_atomic_t *stop, struct exo_err *e);
 void stage_close(struct stage_server *s);
+
+/* The plan record (man/exo-wire.5) as a stage reads it. */
+struct plan_stage {
+	int index, first, last;     /* layers [first, last) */
+	char node[256], address[256], device[64];
+};
+struct serve_plan {
+	char model[4096];           /* what to open: the plan's path when given, else model[@revision] */
+	char dtype[16];             /* "" when the plan names none */
+	int context;                /* 0 when the plan names none */
+	struct plan_stage *stages;  /* sorted by index */
+	size_t n_stages;
+};
+/* Read the first plan record of a file in msgpack, JSON or YAML. */
+int serve_plan_load(const char *path, struct serve_plan *p, struct exo_err *e);
+void serve_plan_free(struct serve_plan *p);
+/* The stage with that index, or NULL. */
+const struct plan_stage *serve_plan_stage(const struct serve_plan *p, int index);
 #endif

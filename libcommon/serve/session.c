@@ -92,6 +92,16 @@ bool sess_drop(struct sess_table *t, uint64_t id)
 	return true;
 }
 
+void *sess_take(struct sess_table *t, uint64_t id)
+{
+	struct entry *en = find(t, id);
+	if (!en)
+		return NULL;
+	void *v = en->value;
+	*en = t->e[--t->n];
+	return v;
+}
+
 size_t sess_count(const struct sess_table *t)
 {
 	return t->n;

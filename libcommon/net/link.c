@@ -29,9 +29,7 @@ static int handshake(struct net_link *l, int role, const uint8_t *key, int ms, s
 {
 	if (sodium_init() < 0)
 		return exo_error(e, EXO_SOFTWARE, "libsodium: cannot initialise");
-	struct net_hs *h = sodium_malloc(sizeof *h);
-	if (!h)
-		return exo_error(e, EXO_SOFTWARE, "%s: out of memory for the handshake", l->peer);
+	struct net_hs hs, *h = &hs;
 	struct net_wait w = { net_deadline(ms), ms, "the handshake" };
 	uint8_t in[NET_HS_HELLO_BYTES];
 	int rc = -1;
@@ -62,7 +60,6 @@ out:
 	}
 	sodium_memzero(in, sizeof in);
 	net_hs_wipe(h);
-	sodium_free(h);
 	return rc;
 }
 

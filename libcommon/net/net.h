@@ -11,7 +11,8 @@
  * Every wait has a deadline: a peer that sends too slowly, or nothing, gets
  * a timeout error, never a hang.  A frame announcing more than max_frame
  * bytes is refused before anything is allocated.  A link is used by one
- * thread at a time. */
+ * thread at a time, except that one thread may send while another
+ * receives. */
 #ifndef EXO_NET_NET_H
 #define EXO_NET_NET_H
 #include <stddef.h>

@@ -121,7 +121,7 @@ int net_local_port(int fd)
 
 /* Non-blocking (every wait is a poll with a deadline), close-on-exec, no
  * Nagle delay for small frames, and keepalive probes so an idle link to a
- * vanished host is noticed within a minute rather than hours. */
+ * vanished host is noticed in about 40 s rather than hours. */
 int net_sock_setup(int fd, struct exo_err *e)
 {
 	int one = 1, idle = 20, intvl = 5, cnt = 4;
@@ -172,7 +172,8 @@ int net_listen(const char *addr, int *fd, struct exo_err *e)
 		}
 	freeaddrinfo(res);
 	if (s < 0)
-		return exo_error(e, err == EADDRINUSE || err == EACCES ? EXO_UNAVAILABLE : EXO_IOERR,
+		return exo_error(e, err == EACCES ? EXO_NOPERM
+				 : err == EADDRINUSE || err == EADDRNOTAVAIL ? EXO_UNAVAILABLE : EXO_IOERR,
 				 "%s: listen: %s", addr, strerror(err));
 	*fd = s;
 	return 0;

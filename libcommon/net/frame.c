@@ -129,8 +129,7 @@ static int recv_frame(struct net_link *l, char **body, size_t *len, const struct
 	uint8_t *buf = malloc(n ? n : 1);
 	if (!buf)
 		return exo_error(e, EXO_SOFTWARE, "%s: out of memory for a frame of %zu bytes", l->peer, n);
-	struct net_wait rest = *w;
-	if (net_read_full(l, buf, n, &rest, e) < 0) {
+	if (net_read_full(l, buf, n, w, e) < 0) {
 		if (e && e->code == EXO_NOINPUT)
 			exo_error(e, EXO_IOERR, "%s: closed the link in the middle of a frame (0 of %zu bytes)",
 				  l->peer, n);

@@ -525,6 +525,15 @@ static void test_garbage_to_keyed(void)
 	ok(p.e.code == EXO_DATAERR && contains(p.e.msg, "version 9"), "garbage: another link version is named");
 	close(fd);
 
+	/* A plaintext peer's empty frame, then nothing: told at once, not timed out. */
+	peer_start(&p, echo_main, addr);
+	fd = raw_connect(addr);
+	send(fd, "\0\0\0\0", 4, MSG_NOSIGNAL);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "does not start a keyed link"),
+	   "garbage: a plaintext empty frame is refused from its 4 bytes");
+	close(fd);
+
 	/* Silence: the handshake has its own deadline. */
 	peer_start(&p, echo_main, addr);
 	fd = raw_connect(addr);

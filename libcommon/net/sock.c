@@ -160,11 +160,13 @@ int net_listen(const char *addr, int *fd, struct exo_err *e)
 	struct addrinfo *res;
 	if (resolve(addr, 1, &res, e) < 0)
 		return -1;
-	/* With no host, prefer the dual-stack "::"; fall back to what binds. */
+	/* With no host, prefer the dual-stack "::"; with a name that has both
+	 * (localhost), IPv4, which plans and peers name most; then whatever binds. */
+	int prefer = addr[0] == ':' ? AF_INET6 : AF_INET;
 	int s = -1, err = 0;
 	for (int pass = 0; pass < 2 && s < 0; pass++)
 		for (struct addrinfo *ai = res; ai && s < 0; ai = ai->ai_next) {
-			if ((pass == 0) != (ai->ai_family == AF_INET6))
+			if ((pass == 0) != (ai->ai_family == prefer))
 				continue;
 			s = listen_one(ai);
 			if (s < 0 && !err)

@@ -68,7 +68,7 @@ static int one_side(int role, const uint8_t *p, size_t n)
 	struct net_hs h;
 	struct exo_err e;
 	net_hs_init(&h, role, fuzz_key, role == NET_HS_CLIENT ? seed_c : seed_s, &e);
-	if (net_hs_check_start(&h, p, n < NET_HS_MAGIC_BYTES ? n : NET_HS_MAGIC_BYTES, &e) < 0) {
+	if (net_hs_check_start(&h, p, n < NET_FRAME_HEADER ? n : NET_FRAME_HEADER, &e) < 0) {
 		check_refusal(&e, 2);
 		return -1;
 	}

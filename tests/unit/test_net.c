@@ -397,6 +397,17 @@ static void test_addresses(void)
 	} else {
 		skip("no IPv6 loopback here");
 	}
+	if (net_listen("localhost:0", &fd, &e) == 0) {
+		char a[64], to[64];
+		net_local_addr(fd, a, sizeof a);
+		snprintf(to, sizeof to, "127.0.0.1:%d", net_local_port(fd));
+		struct net_link *l;
+		ok(net_connect(to, NULL, &l, &e) == 0, "listen localhost:0 (%s): reachable on 127.0.0.1", a);
+		net_close(l);
+		close(fd);
+	} else {
+		ok(0, "listen localhost:0: %s", e.msg);
+	}
 	int fd2;
 	net_listen("127.0.0.1:0", &fd, &e);
 	char busy[64];

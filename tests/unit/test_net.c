@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -396,6 +397,17 @@ static void test_addresses(void)
 	} else {
 		skip("no IPv6 loopback here");
 	}
+	if (net_listen("localhost:0", &fd, &e) == 0) {
+		char a[64], to[64];
+		net_local_addr(fd, a, sizeof a);
+		snprintf(to, sizeof to, "127.0.0.1:%d", net_local_port(fd));
+		struct net_link *l;
+		ok(net_connect(to, NULL, &l, &e) == 0, "listen localhost:0 (%s): reachable on 127.0.0.1", a);
+		net_close(l);
+		close(fd);
+	} else {
+		ok(0, "listen localhost:0: %s", e.msg);
+	}
 	int fd2;
 	net_listen("127.0.0.1:0", &fd, &e);
 	char busy[64];
@@ -524,6 +536,15 @@ static void test_garbage_to_keyed(void)
 	ok(p.e.code == EXO_DATAERR && contains(p.e.msg, "version 9"), "garbage: another link version is named");
 	close(fd);
 
+	/* A plaintext peer's empty frame, then nothing: told at once, not timed out. */
+	peer_start(&p, echo_main, addr);
+	fd = raw_connect(addr);
+	send(fd, "\0\0\0\0", 4, MSG_NOSIGNAL);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "does not start a keyed link"),
+	   "garbage: a plaintext empty frame is refused from its 4 bytes");
+	close(fd);
+
 	/* Silence: the handshake has its own deadline. */
 	peer_start(&p, echo_main, addr);
 	fd = raw_connect(addr);
@@ -532,6 +553,53 @@ static void test_garbage_to_keyed(void)
 	diag("%s", p.e.msg);
 	close(fd);
 	free(junk);
+}
+
+struct sender {
+	struct net_link *l;
+	int sent;
+};
+
+static void *send_main(void *arg)
+{
+	struct sender *s = arg;
+	struct exo_err e;
+	for (int i = 0; i < 200; i++) {
+		uint8_t *b = pattern(10000, (unsigned)i);
+		int rc = net_send(s->l, b, 10000, &e);
+		free(b);
+		if (rc < 0)
+			break;
+		s->sent++;
+	}
+	return NULL;
+}
+
+/* One thread sends while another receives, as a pipelined stage does. */
+static void test_full_duplex(void)
+{
+	char addr[64];
+	struct peer p = { 0 };
+	struct net_link *l = keyed_pair(&p, addr);
+	struct sender s = { .l = l };
+	pthread_t th;
+	pthread_create(&th, NULL, send_main, &s);
+	int good = 0;
+	struct exo_err e;
+	for (int i = 0; i < 200; i++) {
+		char *body;
+		size_t len;
+		if (net_recv(l, &body, &len, -1, &e) < 0)
+			break;
+		uint8_t *want = pattern(10000, (unsigned)i);
+		good += len == 10000 && memcmp(body, want, len) == 0;
+		free(want);
+		free(body);
+	}
+	pthread_join(th, NULL);
+	ok(s.sent == 200 && good == 200, "duplex: 200 frames sent by one thread, echoed, received intact by another");
+	net_close(l);
+	peer_join(&p);
 }
 
 /* Frames sealed on the client's stream but written raw, as an attacker on
@@ -600,7 +668,10 @@ static void test_tampering(void)
 	net_send(l, "ping", 4, &e);
 	uint8_t *raw = malloc(64);
 	ssize_t got = 0;
-	while (got < 4 + 17 + 4) {   /* read the sealed echo raw, then flip a bit */
+	while (got < 4 + 17 + 4) {   /* read the sealed echo raw (the socket does not block) */
+		struct pollfd pf = { .fd = net_fd(l), .events = POLLIN };
+		if (poll(&pf, 1, 10000) <= 0)
+			break;
 		ssize_t r = recv(net_fd(l), raw + got, (size_t)(25 - got), 0);
 		if (r <= 0)
 			break;
@@ -699,6 +770,7 @@ int main(void)
 	test_wrong_key();
 	test_plain_meets_keyed();
 	test_garbage_to_keyed();
+	test_full_duplex();
 	test_tampering();
 	test_key_file();
 	nftw(tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS);

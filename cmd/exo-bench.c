@@ -18,7 +18,7 @@
 static const char usage_text[] =
 	"usage: exo-bench [-d SECONDS] [-s SUITES] [-t THREADS] [--name NAME] [--file FILE]\n"
 	"                 [--model DIR] [--dtype TYPE] [-p LENGTHS] [-n LENGTHS] [-b SIZES]\n"
-	"                 [--nodes HOST:PORT,...] [--merge] [-c FILE] [-o FORMAT] [-q]\n"
+	"                 [--nodes HOST:PORT,...] [--key FILE] [--merge] [-c FILE] [-o FORMAT] [-q]\n"
 	"       exo-bench --help | --version\n";
 
 struct app {
@@ -53,6 +53,8 @@ static void usage(int status)
 		      "  -n, --gen-lengths L      generated lengths of the tgN figures (default 128)\n"
 		      "  -b, --batch-sizes L      tokens per forward pass in ppN (default: N)\n"
 		      "  --nodes HOST:PORT,...    network: running stages to measure\n"
+		      "  --key FILE               network: cluster key of the stages (default: the\n"
+		      "                           configuration's networking.clusterKey)\n"
 		      "  --merge                  read records on stdin and pass them through, node\n"
 		      "                           records with the measured figures attached\n"
 		      "  -c, --config FILE        exo.yaml to read\n"
@@ -97,7 +99,8 @@ static void parse_options(int argc, char **argv, struct app *a)
 		{"file", required_argument, NULL, 'f'}, {"model", required_argument, NULL, 'm'},
 		{"dtype", required_argument, NULL, 'D'}, {"sequence-lengths", required_argument, NULL, 'p'},
 		{"gen-lengths", required_argument, NULL, 'n'}, {"batch-sizes", required_argument, NULL, 'b'},
-		{"nodes", required_argument, NULL, 'H'}, {"merge", no_argument, NULL, 'M'},
+		{"nodes", required_argument, NULL, 'H'}, {"key", required_argument, NULL, 'K'},
+		{"merge", no_argument, NULL, 'M'},
 		{"config", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
@@ -119,6 +122,7 @@ static void parse_options(int argc, char **argv, struct app *a)
 		case 'n': a->b.n_gen = parse_list("--gen-lengths", optarg, a->b.gen); break;
 		case 'b': a->b.n_batch = parse_list("--batch-sizes", optarg, a->b.batch); break;
 		case 'H': a->b.nodes = optarg; break;
+		case 'K': a->b.key = optarg; break;
 		case 'M': a->merge = 1; break;
 		case 'c': a->config = optarg; break;
 		case 'o': a->csv = strcmp(optarg, "csv") == 0;
@@ -255,6 +259,8 @@ int main(int argc, char **argv)
 	a.b.cache_dir = conf.storage.model_cache.path;
 	if (!a.b.threads)
 		a.b.threads = conf.hardware.cpu.threads;
+	if (!a.b.key && conf.networking.cluster_key[0])
+		a.b.key = conf.networking.cluster_key;
 	a.b.emit = on_record, a.b.warn = on_warn, a.b.arg = &a;
 	if (!a.quiet && isatty(STDERR_FILENO))
 		a.b.progress = on_progress;

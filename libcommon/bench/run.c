@@ -87,9 +87,14 @@ int bench_run(const struct bench_opts *o, struct exo_err *e)
 	c.threads = o->threads > 0 ? o->threads : online > 0 ? (int)online : 1;
 	c.start = bench_now();
 	c.end = c.start + o->duration;
+	/* network first: unreachable nodes are reported at once and cost nothing */
+	static const enum bench_suite order[BENCH_SUITES] = {
+		BENCH_NETWORK, BENCH_MEMORY, BENCH_COMPUTE, BENCH_STORAGE, BENCH_INFERENCE, BENCH_GPU,
+	};
 	unsigned run = chosen_suites(&c);
 	int left = count_bits(run);
-	for (int s = 0; s < BENCH_SUITES; s++) {
+	for (int i = 0; i < BENCH_SUITES; i++) {
+		enum bench_suite s = order[i];
 		if (!(run & (1u << s)))
 			continue;
 		double now = bench_now();

@@ -58,7 +58,7 @@ static const struct field bench_fields[] = {
 	OPT("stage", F_INT), OPT("bytes", F_INT), OPT("array_bytes", F_INT), OPT("size", F_INT),
 	OPT("rows", F_INT), OPT("cols", F_INT), OPT("dtype", F_STR), OPT("kernels", F_STR),
 	OPT("file", F_STR), OPT("method", F_STR), OPT("tokens", F_INT), OPT("batch", F_INT),
-	OPT("peer", F_STR), END,
+	OPT("peer", F_STR), OPT("encrypted", F_BOOL), END,
 };
 static const struct field stage_fields[] = {
 	REQ("index", F_INT), REQ("node", F_STR), REQ("layer_start", F_INT), REQ("layer_end", F_INT),

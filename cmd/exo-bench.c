@@ -17,7 +17,8 @@
 
 static const char usage_text[] =
 	"usage: exo-bench [-d SECONDS] [-s SUITES] [-t THREADS] [--name NAME] [--file FILE]\n"
-	"                 [--model DIR] [--dtype TYPE] [-p LENGTHS] [-n LENGTHS] [-b SIZES]\n"
+	"                 [--model DIR [--connect HOST:PORT]] [--dtype TYPE] [-p LENGTHS]\n"
+	"                 [-n LENGTHS] [-b SIZES]\n"
 	"                 [--nodes HOST:PORT,...] [--key FILE] [--merge] [-c FILE] [-o FORMAT] [-q]\n"
 	"       exo-bench --help | --version\n";
 
@@ -49,6 +50,8 @@ static void usage(int status)
 		      "                           model cache)\n"
 		      "  --model DIR              inference: model directory\n"
 		      "  --dtype TYPE             inference: convert weights (f32, bf16, f16, q8_0, q4_0)\n"
+		      "  --connect HOST:PORT      inference: through the running pipeline whose first\n"
+		      "                           stage is there (--model gives its config)\n"
 		      "  -p, --sequence-lengths L prompt lengths of the ppN figures (default 512)\n"
 		      "  -n, --gen-lengths L      generated lengths of the tgN figures (default 128)\n"
 		      "  -b, --batch-sizes L      tokens per forward pass in ppN (default: N)\n"
@@ -100,6 +103,7 @@ static void parse_options(int argc, char **argv, struct app *a)
 		{"dtype", required_argument, NULL, 'D'}, {"sequence-lengths", required_argument, NULL, 'p'},
 		{"gen-lengths", required_argument, NULL, 'n'}, {"batch-sizes", required_argument, NULL, 'b'},
 		{"nodes", required_argument, NULL, 'H'}, {"key", required_argument, NULL, 'K'},
+		{"connect", required_argument, NULL, 'C'},
 		{"merge", no_argument, NULL, 'M'},
 		{"config", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
@@ -123,6 +127,7 @@ static void parse_options(int argc, char **argv, struct app *a)
 		case 'b': a->b.n_batch = parse_list("--batch-sizes", optarg, a->b.batch); break;
 		case 'H': a->b.nodes = optarg; break;
 		case 'K': a->b.key = optarg; break;
+		case 'C': a->b.connect = optarg; break;
 		case 'M': a->merge = 1; break;
 		case 'c': a->config = optarg; break;
 		case 'o': a->csv = strcmp(optarg, "csv") == 0;
@@ -139,6 +144,8 @@ static void parse_options(int argc, char **argv, struct app *a)
 	}
 	if (a->b.nodes && !*a->b.nodes)
 		exo_errx(EXO_USAGE, "--nodes: empty list");
+	if (a->b.connect && !a->b.model)
+		exo_errx(EXO_USAGE, "--connect: needs --model DIR (the model the pipeline serves)");
 }
 
 /* ---- callbacks of the run ---- */

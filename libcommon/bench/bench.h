@@ -45,6 +45,8 @@ struct bench_opts {
 	const char *cache_dir;      /* the model cache */
 	/* inference */
 	const char *model;          /* model directory; NULL: no inference suite */
+	const char *connect;        /* address of a running pipeline's first stage, or NULL:
+				     * the model runs here (model still gives its config) */
 	int dtype;                  /* enum kern_dtype, -1: as stored */
 	int prompt[BENCH_MAX_LIST], n_prompt;   /* ppN lengths; none: 512 */
 	int gen[BENCH_MAX_LIST], n_gen;         /* tgN lengths; none: 128 */

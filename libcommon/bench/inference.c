@@ -4,10 +4,16 @@
  * tgN: N random tokens fed one at a time into an empty cache, each giving
  * the last position's logits, N / seconds.  Each figure runs once as a
  * warm-up (llama-bench does too) and then as many times as its share of
- * the duration allows; the value is the median. */
+ * the duration allows; the value is the median.
+ *
+ * With --connect the same figures go through a running pipeline, as its
+ * head (serve/head.h) with no layers of its own: ppN is the logits of a
+ * fresh N-token prompt, tgN is N tokens generated greedily after a one-token
+ * prompt (sampled by the last stage, one round trip down the chain each). */
 #include "bench/internal.h"
 #include "engine/engine.h"
 #include "kernels/kern.h"
+#include "serve/head.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +22,8 @@
 #define DEFAULT_TG 128
 
 struct run {
+	struct head *head;          /* --connect: the pipeline; else the engine: */
+	uint8_t key[NET_KEY_BYTES];
 	struct eng_stage *s;
 	struct eng_kv *kv;
 	int32_t *tokens;
@@ -23,9 +31,30 @@ struct run {
 	struct exo_err err;
 };
 
-/* One sample: n tokens in chunks of batch (1 for tg); seconds, or -1. */
-static double feed(struct run *r, int n, int batch)
+/* One sample through the pipeline; seconds, or -1. */
+static double remote(struct run *r, int n, bool gen)
 {
+	double t0 = bench_now();
+	if (!gen)
+		return head_logits(r->head, r->tokens, (size_t)n, r->logits, &r->err) < 0 ? -1
+			: bench_now() - t0;
+	struct head_request q = { .prompt = r->tokens, .n_prompt = 1, .max_tokens = n };
+	struct head_result res;
+	eng_sampling_defaults(&q.sampling);
+	q.sampling.temperature = 0;
+	if (head_generate(r->head, &q, NULL, NULL, &res, &r->err) < 0)
+		return -1;
+	if (res.n_generated != (size_t)n)
+		return exo_error(&r->err, EXO_SOFTWARE, "the pipeline generated %zu of %d tokens",
+				 res.n_generated, n);
+	return res.decode_s;
+}
+
+/* One sample: n tokens in chunks of batch (1 for tg); seconds, or -1. */
+static double feed(struct run *r, int n, int batch, bool gen)
+{
+	if (r->head)
+		return remote(r, n, gen);
 	eng_kv_truncate(r->kv, 0);
 	double t0 = bench_now();
 	for (int off = 0; off < n; off += batch) {
@@ -48,14 +77,14 @@ static int figure(struct bench_ctx *c, struct run *r, int n, int batch, bool gen
 		return 0;
 	bench_progress(c, what);
 	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0;
-	double last = feed(r, n, batch);   /* warm-up */
+	double last = feed(r, n, batch, gen);   /* warm-up */
 	int samples = 0;
 	if (last >= 0 && !bench_fits(until, last)) {   /* no time for more: the warm-up counts */
 		rate[samples++] = n / last;
 		total = last;
 	}
 	while (last >= 0 && samples < BENCH_MAX_SAMPLES && (samples == 0 || bench_fits(until, last))) {
-		if ((last = feed(r, n, batch)) < 0)
+		if ((last = feed(r, n, batch, gen)) < 0)
 			break;
 		rate[samples++] = n / last;
 		total += last;
@@ -66,12 +95,14 @@ static int figure(struct bench_ctx *c, struct run *r, int n, int batch, bool gen
 		return 0;
 	}
 	struct bench_figure f = { .name = name, .samples = rate, .n = samples, .seconds = total,
-				  .threads = c->threads };
+				  .threads = r->head ? 0 : c->threads };
 	json_t *x = json_pack("{s:s,s:i}", "model", c->o->model, "tokens", n);
 	if (!gen)
 		json_object_set_new(x, "batch", json_integer(batch));
 	if (c->o->dtype >= 0)
 		json_object_set_new(x, "dtype", json_string(kern_dtype_name(c->o->dtype)));
+	if (r->head)
+		json_object_set_new(x, "peer", json_string(c->o->connect));
 	return bench_emit_figure(c, &f, x);
 }
 
@@ -83,14 +114,29 @@ static int longest(const int *v, int n, int dflt)
 	return m;
 }
 
-static int open_run(struct bench_ctx *c, struct run *r, int ctx)
+/* The model as one local stage, or the pipeline behind --connect. */
+static int open_model(struct bench_ctx *c, struct run *r, int ctx)
 {
 	struct eng_opts eo = { .dtype = c->o->dtype, .threads = c->threads, .ctx = ctx > 4096 ? ctx : 0 };
+	if (c->o->connect) {
+		uint8_t *key = c->o->key && *c->o->key ? r->key : NULL;
+		if (key && net_key_load(c->o->key, key, &r->err) < 0)
+			return -1;
+		struct head_opts ho = { .model = c->o->model, .next = c->o->connect, .eng = eo,
+					.net = { .key = key }, .retry_ms = 2000 };
+		r->head = head_open(&ho, &r->err);
+		return r->head ? 0 : -1;
+	}
 	r->s = eng_stage_open(c->o->model, 0, -1, &eo, &r->err);
 	r->kv = r->s ? eng_kv_new(r->s, &r->err) : NULL;
-	if (!r->kv)
+	return r->kv ? 0 : -1;
+}
+
+static int open_run(struct bench_ctx *c, struct run *r, int ctx)
+{
+	if (open_model(c, r, ctx) < 0)
 		return -1;
-	int vocab = eng_config(r->s)->vocab;
+	int vocab = r->head ? head_config(r->head)->vocab : eng_config(r->s)->vocab;
 	r->tokens = malloc((size_t)ctx * sizeof *r->tokens);
 	r->logits = malloc((size_t)vocab * sizeof *r->logits);
 	if (!r->tokens || !r->logits)
@@ -109,7 +155,7 @@ int bench_inference(struct bench_ctx *c)
 	int dpp = DEFAULT_PP, dtg = DEFAULT_TG;
 	const int *pp = o->n_prompt ? o->prompt : &dpp, *tg = o->n_gen ? o->gen : &dtg;
 	int n_pp = o->n_prompt ? o->n_prompt : 1, n_tg = o->n_gen ? o->n_gen : 1;
-	int n_batch = o->n_batch ? o->n_batch : 1;
+	int n_batch = o->n_batch && !o->connect ? o->n_batch : 1;   /* a head sends whole prompts */
 	int ctx = longest(pp, n_pp, 0), g = longest(tg, n_tg, 0);
 	struct run r = { 0 };
 	int rc = 0;
@@ -121,11 +167,12 @@ int bench_inference(struct bench_ctx *c)
 	}
 	for (int i = 0; i < n_pp && rc == 0; i++)
 		for (int b = 0; b < n_batch && rc == 0; b++)
-			rc = figure(c, &r, pp[i], o->n_batch ? o->batch[b] : pp[i], false);
+			rc = figure(c, &r, pp[i], o->n_batch && !o->connect ? o->batch[b] : pp[i], false);
 	for (int i = 0; i < n_tg && rc == 0; i++)
 		rc = figure(c, &r, tg[i], 1, true);
 out:
 	free(r.tokens), free(r.logits);
+	head_close(r.head);
 	eng_kv_free(r.kv);
 	eng_stage_close(r.s);
 	return rc;

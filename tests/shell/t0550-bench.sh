@@ -103,23 +103,39 @@ test_expect_success 'bad --nodes: one error per node, the other suites still rep
 # A real stage on loopback: its port chosen at random below the ephemeral range.
 stage_port=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))
 if [ -d "$model" ] && command -v exo-shard-serve >/dev/null; then
-	test_expect_success 'network: rtt and echo bandwidth to a running stage, keyed' '
+	# serve NAME LAYERS PORT [ARGS]: a keyed stage in the background, up when it logs its address.
+	serve() {
+		name=$1 layers=$2 port=$3
+		shift 3
+		{ exo-shard-serve --threads 1 --model "$model" --layers $layers --key "$TMP/key" \
+			--listen 127.0.0.1:$port "$@" 2>"$TMP/$name.log" & echo $! >>"$TMP/stage.pids"; } &&
+		i=0 && while ! grep -q " on 127.0.0.1:" "$TMP/$name.log"; do
+			i=$((i + 1)); [ $i -le 200 ] || { cat "$TMP/$name.log"; return 1; }; sleep 0.05
+		done
+	}
+	p0=$stage_port p1=$((stage_port + 1))
+	test_expect_success 'network: rtt and echo bandwidth to two running stages, keyed' '
 		export EXO_CONFIG=/dev/null &&
 		exo-shard-serve --gen-key "$TMP/key" && exo-shard-serve --gen-key "$TMP/other" &&
-		{ exo-shard-serve --threads 1 --model "$model" --layers 2:4 --key "$TMP/key" \
-			--listen 127.0.0.1:$stage_port 2>"$TMP/stage.log" & echo $! >"$TMP/stage.pid"; } &&
-		i=0 && while ! grep -q " on 127.0.0.1:" "$TMP/stage.log"; do
-			i=$((i + 1)); [ $i -le 200 ] || { cat "$TMP/stage.log"; exit 1; }; sleep 0.05
-		done &&
-		exo-bench -s network -d 1 --nodes 127.0.0.1:$stage_port --key "$TMP/key" -o json >"$TMP/ping" &&
+		serve s1 2:4 $p1 && serve s0 0:2 $p0 --next 127.0.0.1:$p1 &&
+		exo-bench -s network -d 1 --nodes 127.0.0.1:$p0,127.0.0.1:$p1 --key "$TMP/key" \
+			-o json >"$TMP/ping" &&
 		check "$TMP/ping" network rtt_seconds echo_bytes_per_s &&
-		grep -q "\"peer\":\"127.0.0.1:$stage_port\",\"encrypted\":true" "$TMP/ping" &&
-		{ exo-bench -s network -d 1 --nodes 127.0.0.1:$stage_port --key "$TMP/other" \
+		grep -q "\"peer\":\"127.0.0.1:$p0\",\"encrypted\":true" "$TMP/ping" &&
+		grep -q "\"peer\":\"127.0.0.1:$p1\",\"encrypted\":true" "$TMP/ping" &&
+		{ exo-bench -s network -d 1 --nodes 127.0.0.1:$p1 --key "$TMP/other" \
 			-o json 2>"$TMP/err"; test $? -eq 1; } &&
-		grep -q "network: 127.0.0.1:$stage_port: .*different cluster key" "$TMP/err"
+		grep -q "network: 127.0.0.1:$p1: .*different cluster key" "$TMP/err"
 	'
-	[ -f "$TMP/stage.pid" ] && kill $(cat "$TMP/stage.pid") 2>/dev/null
+	test_expect_success 'inference --connect: ppN and tgN through the pipeline' '
+		exo-bench -s inference -d 2 --model "$model" --connect 127.0.0.1:$p0 --key "$TMP/key" \
+			-p 16 -n 8 -o json >"$TMP/remote" &&
+		check "$TMP/remote" inference pp16_tokens_per_s tg8_tokens_per_s &&
+		grep -q "\"peer\":\"127.0.0.1:$p0\"" "$TMP/remote"
+	'
+	[ -f "$TMP/stage.pids" ] && kill $(cat "$TMP/stage.pids") 2>/dev/null
 else
+	test_skip "no model fixture or no exo-shard-serve"
 	test_skip "no model fixture or no exo-shard-serve"
 fi
 if [ -e /dev/nvidiactl ] || [ -e /proc/driver/nvidia/version ]; then

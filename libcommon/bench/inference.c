@@ -66,6 +66,19 @@ static double feed(struct run *r, int n, int batch, bool gen)
 	return bench_now() - t0;
 }
 
+/* A short run that warms threads and caches and predicts a whole one:
+ * PROBE tokens (one for tg) scaled to n, which overestimates ppN, as
+ * longer prompts go faster per token.  Seconds predicted, or -1. */
+#define PROBE 16
+static double probe(struct run *r, int n, int batch, bool gen)
+{
+	int k = gen ? 1 : n < PROBE ? n : PROBE;
+	double t0 = bench_now();
+	if (feed(r, k, batch < k ? batch : k, gen && k > 1) < 0)
+		return -1;
+	return (bench_now() - t0) * n / k;
+}
+
 static int figure(struct bench_ctx *c, struct run *r, int n, int batch, bool gen)
 {
 	char name[64], what[96];
@@ -77,12 +90,15 @@ static int figure(struct bench_ctx *c, struct run *r, int n, int batch, bool gen
 		return 0;
 	bench_progress(c, what);
 	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0;
-	double last = feed(r, n, batch, gen);   /* warm-up */
+	double last = probe(r, n, batch, gen);
 	int samples = 0;
-	if (last >= 0 && !bench_fits(until, last)) {   /* no time for more: the warm-up counts */
-		rate[samples++] = n / last;
-		total = last;
+	if (last > c->end - bench_now()) {   /* one run would pass the end of the whole run */
+		bench_warn(c, "inference: %s skipped: one run would take about %.1f s, %.1f s are left "
+			   "(raise --duration)", what, last, c->end - bench_now());
+		return 0;
 	}
+	if (last >= 0 && 2 * last <= until - bench_now())
+		last = feed(r, n, batch, gen);   /* a whole warm-up run, as llama-bench does */
 	while (last >= 0 && samples < BENCH_MAX_SAMPLES && (samples == 0 || bench_fits(until, last))) {
 		if ((last = feed(r, n, batch, gen)) < 0)
 			break;
@@ -146,7 +162,9 @@ static int open_run(struct bench_ctx *c, struct run *r, int ctx)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		r->tokens[i] = (int32_t)(x % (uint64_t)vocab);
 	}
-	return 0;
+	/* One token touches every weight: a model not yet in memory is read now,
+	 * not inside the first figure's prediction. */
+	return feed(r, 1, 1, false) < 0 ? -1 : 0;
 }
 
 int bench_inference(struct bench_ctx *c)

@@ -132,6 +132,11 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 		if (bench_out_of_time(c, kern_dtype_name(t)))
 			break;
 		size_t rows = gemv_fill(t, w, bytes);
+		if (!rows) {
+			bench_warn(c, "compute: gemv %s skipped: out of memory", kern_dtype_name(t));
+			c->failed = 1;
+			continue;
+		}
 		for (int i = 0; i < n_counts && rc == 0; i++)
 			rc = gemv_figure(c, k, t, w, rows, x, y, counts[i]);
 	}

@@ -186,11 +186,11 @@ static int infeasible(const struct plan_model *m, const struct plan_cluster *c,
 	}
 	remedies(fix, sizeof fix, m, c, r);
 	return exo_error(e, EXO_FAIL, "%s at %s, --ctx %d x %d session%s: needs %s (weights %s, KV %s, "
-			 "activations %s) but the %zu device%s offer %s within the memory fraction%s%s", m->id,
+			 "activations %s) but the %zu %s %s within the memory fraction%s%s", m->id,
 			 plan_dtype_name(m->dtype), r->ctx, r->sessions, r->sessions > 1 ? "s" : "",
 			 size_str(need, sizeof need, wb + kb + ab), size_str(w, sizeof w, wb),
 			 size_str(kv, sizeof kv, kb), size_str(act, sizeof act, ab), c->n,
-			 c->n > 1 ? "s" : "", size_str(have, sizeof have, avail), stage, fix);
+			 c->n > 1 ? "devices offer" : "device offers", size_str(have, sizeof have, avail), stage, fix);
 }
 
 int plan_make(const struct plan_model *m, const struct plan_cluster *c,

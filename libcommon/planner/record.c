@@ -100,7 +100,7 @@ static void human(char *buf, size_t len, json_int_t n)
 
 #define NCOL 10
 static const char *const heads[NCOL] = { "stage", "node", "device", "address", "layers",
-					 "weights", "kv", "free", "bandwidth", "ms/token" };
+					 "weights", "kv", "budget", "bandwidth", "ms/token" };
 
 static void cells(const json_t *s, char out[NCOL][160])
 {

@@ -283,6 +283,9 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);
 	for (int i = 0; i < m->layers; i++)
 		m->layer_bytes[i] = (uint64_t)get_int(rec, "bytes_per_layer", &unused);
+	if (!m->layer_bytes[0] || !m->hidden)
+		return exo_error(e, EXO_DATAERR, "model record '%s': fields 'bytes_per_layer' and "
+				 "'hidden' must be positive", m->id);
 	m->embed_bytes = (uint64_t)get_int(rec, "embed_bytes", &unused);
 	m->head_bytes = (uint64_t)get_int(rec, "head_bytes", &unused);
 	m->kv_bytes_token_layer = (uint64_t)get_int(rec, "kv_bytes_per_token", &unused) /

@@ -331,8 +331,76 @@ static void test_profile(void)
 	}
 }
 
+/* Devices and addresses from node records as exo-detect writes them. */
+static void test_cluster(void)
+{
+	const char *text =
+		"[{\"kind\":\"node\",\"v\":1,\"name\":\"g\",\"arch\":\"x86_64\",\"mem_total\":68719476736,"
+		"\"advertise\":\"[fd00::5]:7000\",\"memory_fraction\":0.8,\"gpus\":["
+		"{\"name\":\"NVIDIA GeForce RTX 4090\",\"backend\":\"cuda\",\"used\":true,\"device_ordinal\":1,"
+		"\"memory_total\":25757220864,\"memory_free\":25000000000},"
+		"{\"name\":\"NVIDIA T400\",\"backend\":\"cuda\",\"used\":false,\"memory_total\":2147483648}]},"
+		"{\"kind\":\"node\",\"v\":1,\"name\":\"r\",\"arch\":\"x86_64\",\"mem_total\":34359738368,"
+		"\"mem_available\":30000000000,\"gpus\":[{\"name\":\"Radeon RX 7900 XTX\",\"backend\":\"rocm\","
+		"\"used\":true,\"memory_total\":25769803776}],\"net\":[{\"name\":\"lo2\",\"state\":\"up\","
+		"\"addresses\":[\"fe80::1/64\",\"192.168.1.7/24\"],\"speed\":1250000000}]},"
+		"{\"kind\":\"bench\",\"v\":1,\"node\":\"r\",\"suite\":\"memory\",\"name\":\"triad\",\"value\":4.5e10},"
+		"{\"kind\":\"bench\",\"v\":1,\"node\":\"g\",\"suite\":\"network\",\"name\":\"rtt\",\"value\":0.002}]";
+	json_t *arr = json_loads(text, 0, NULL);
+	json_t *recs[4];
+	for (size_t i = 0; i < 4; i++)
+		recs[i] = json_array_get(arr, i);
+	struct plan_cluster c;
+	struct exo_err e;
+	if (plan_cluster_build(&c, recs, 4, 0, &e) < 0) {
+		ok(0, "cluster: %s", e.msg);
+		json_decref(arr);
+		return;
+	}
+	is_int(c.n, 2, "two devices: the used CUDA GPU of g, the CPU of r");
+	is_str(c.units[0].device, "cuda:1", "the GPU is named by its device ordinal");
+	is_int(c.units[0].mem_budget, 20000000000, "GPU budget: memory_free x the node's fraction 0.8");
+	ok(c.units[0].bandwidth == 1.008e12 && c.units[0].bw_source == PS_ESTIMATED,
+	   "RTX 4090: 1008 GB/s from the table, estimated");
+	ok(c.units[0].rtt == 0.002 && c.units[0].rtt_source == PS_MEASURED, "rtt from the bench record");
+	is_str(c.units[0].host, "fd00::5", "advertised IPv6 host");
+	is_int(c.units[0].port, 7000, "advertised port");
+	is_str(c.units[1].device, "cpu", "a node whose only GPU is ROCm plans on its CPU");
+	is_int(c.units[1].mem_budget, 27000000000, "CPU budget: mem_available x 0.9");
+	ok(c.units[1].bandwidth == 4.5e10 && c.units[1].bw_source == PS_MEASURED, "triad measured");
+	is_str(c.units[1].host, "192.168.1.7", "the first routable address, link-local skipped");
+	ok(c.units[1].net_bandwidth == 1.25e9 && c.units[1].net_source == PS_DETECTED,
+	   "network bandwidth: the interface speed");
+	ok(json_array_size(c.notes) == 1 &&
+	   strstr(json_string_value(json_array_get(c.notes, 0)), "rocm") != NULL,
+	   "a note says why the ROCm GPU is left out");
+	/* Addresses in a plan: g has one stage and its advertised address; r
+	 * has no port, so base + index. */
+	struct plan_model m;
+	struct plan_result p;
+	struct plan_request r = req(PLAN_RING_MEMORY);
+	model(&m, 8, 0.5, 0);
+	if (plan_make(&m, &c, &r, &p, &e) == 0) {
+		json_t *plan = plan_record(&m, &c, &r, &p);
+		json_t *st = json_object_get(plan, "stages");
+		is_str(json_string_value(json_object_get(json_array_get(st, 0), "address")),
+		       "192.168.1.7:52416", "stage 0 (r, 32 GiB first): host:52416");
+		is_str(json_string_value(json_object_get(json_array_get(st, 1), "address")),
+		       "[fd00::5]:7000", "stage 1 (g): its advertised address");
+		json_decref(plan);
+		plan_result_free(&p);
+	} else {
+		ok(0, "plan: %s", e.msg);
+		ok(0, "no plan");
+	}
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+	json_decref(arr);
+}
+
 int main(void)
 {
+	test_cluster();
 	test_round5();
 	test_ring();
 	test_ring_notes();

@@ -242,6 +242,12 @@ static int64_t get_int(const json_t *rec, const char *key, bool *missing)
 	return json_integer_value(v);
 }
 
+static const char *str_or_empty(const json_t *rec, const char *key)
+{
+	const char *s = json_string_value(json_object_get(rec, key));
+	return s ? s : "";
+}
+
 int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_err *e)
 {
 	static const char *const need[] = { "layers", "bytes_per_layer", "embed_bytes", "head_bytes",
@@ -252,17 +258,14 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 		get_int(rec, *k, &missing);
 		if (missing)
 			return exo_error(e, EXO_DATAERR, "model record '%s': field '%s': a non-negative "
-					 "integer is needed to plan", json_string_value(json_object_get(rec, "id")),
+					 "integer is needed to plan", str_or_empty(rec, "id"),
 					 *k);
 	}
 	bool unused = false;
-	snprintf(m->id, sizeof m->id, "%s", json_string_value(json_object_get(rec, "id")));
-	snprintf(m->architecture, sizeof m->architecture, "%s",
-		 json_string_value(json_object_get(rec, "architecture")));
-	const char *s = json_string_value(json_object_get(rec, "revision"));
-	snprintf(m->revision, sizeof m->revision, "%s", s ? s : "");
-	s = json_string_value(json_object_get(rec, "path"));
-	snprintf(m->path, sizeof m->path, "%s", s ? s : "");
+	snprintf(m->id, sizeof m->id, "%s", str_or_empty(rec, "id"));
+	snprintf(m->architecture, sizeof m->architecture, "%s", str_or_empty(rec, "architecture"));
+	snprintf(m->revision, sizeof m->revision, "%s", str_or_empty(rec, "revision"));
+	snprintf(m->path, sizeof m->path, "%s", str_or_empty(rec, "path"));
 	m->layers = (int)get_int(rec, "layers", &unused);
 	if (m->layers < 1 || m->layers > 100000)
 		return exo_error(e, EXO_DATAERR, "model record '%s': field 'layers': %d is not a layer "
@@ -275,7 +278,7 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 	m->vocab = (int)get_int(rec, "vocab", &unused);
 	m->max_pos = (int)get_int(rec, "context", &unused);
 	m->tied = json_is_true(json_object_get(rec, "tied_embeddings"));
-	s = json_string_value(json_object_get(rec, "dtype"));
+	const char *s = json_string_value(json_object_get(rec, "dtype"));
 	m->dtype = s ? plan_dtype_parse(s) : KD_BF16;
 	if (m->dtype < 0)
 		return exo_error(e, EXO_DATAERR, "model record '%s': field 'dtype': unknown type '%s'",
@@ -283,9 +286,11 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);
 	for (int i = 0; i < m->layers; i++)
 		m->layer_bytes[i] = (uint64_t)get_int(rec, "bytes_per_layer", &unused);
-	if (!m->layer_bytes[0] || !m->hidden)
+	if (!m->layer_bytes[0] || !m->hidden) {
+		plan_model_free(m);
 		return exo_error(e, EXO_DATAERR, "model record '%s': fields 'bytes_per_layer' and "
 				 "'hidden' must be positive", m->id);
+	}
 	m->embed_bytes = (uint64_t)get_int(rec, "embed_bytes", &unused);
 	m->head_bytes = (uint64_t)get_int(rec, "head_bytes", &unused);
 	m->kv_bytes_token_layer = (uint64_t)get_int(rec, "kv_bytes_per_token", &unused) /

@@ -2,7 +2,9 @@
  * (fastest first; ties: larger memory budget, then node and device name)
  * and try the chains made of the k fastest, k = 1 .. min(devices, layers).
  * A chain runs from the slowest of its k to the fastest, so the fastest
- * device is the last stage and reads the LM head for every token.
+ * device is the last stage and reads the LM head for every token; each of
+ * the k in turn is also tried as the first stage, which holds the
+ * embedding (the slowest first is tried first).
  *
  *   latency     fills the chain from its end: each device takes as many of
  *               the remaining top layers as fit its memory (leaving one for
@@ -65,7 +67,7 @@ static int balance(struct chain *ch)
 	for (size_t j = 0; j < ch->k; j++)
 		hi = fmax(hi, plan_stage_seconds(ch->m, 0, ch->m->layers, ch->r,
 						 &ch->c->units[ch->units[j]]));
-	for (int i = 0; i < 100 && lo < hi; i++) {
+	for (int i = 0; i < 60 && lo < hi; i++) {
 		double mid = lo + (hi - lo) / 2;
 		if (mid <= lo || mid >= hi)
 			break;
@@ -112,6 +114,31 @@ static int better(const struct plan_request *r, const struct plan_result *cand,
 	return cand->seconds_per_token < best->seconds_per_token;
 }
 
+/* The k fastest, slowest first and fastest last, except that the lead-th
+ * slowest is moved to the front: the first stage also holds the
+ * embedding, and a small slow device may not hold it. */
+static void lead_chain(size_t *chain, const size_t *order, size_t k, size_t lead)
+{
+	size_t n = 0;
+	chain[n++] = order[k - 1 - lead];
+	for (size_t j = 0; j < k; j++)
+		if (j != lead)
+			chain[n++] = order[k - 1 - j];
+}
+
+static void keep_better(const struct chain *ch, struct plan_result *best)
+{
+	struct plan_result cand = { .n = 0 };
+	to_result(ch, &cand);
+	plan_cost(ch->m, ch->c, ch->r, &cand);
+	if (better(ch->r, &cand, best)) {
+		free(best->stages);
+		*best = cand;
+	} else {
+		free(cand.stages);
+	}
+}
+
 int plan_fastest(const struct plan_model *m, const struct plan_cluster *c,
 		 const struct plan_request *r, struct plan_result *out)
 {
@@ -123,23 +150,14 @@ int plan_fastest(const struct plan_model *m, const struct plan_cluster *c,
 	qsort(order, c->n, sizeof *order, by_speed);
 	struct plan_result best = { .n = 0 };
 	size_t kmax = c->n < (size_t)m->layers ? c->n : (size_t)m->layers;
-	for (size_t k = 1; k <= kmax; k++) {
-		for (size_t j = 0; j < k; j++)
-			chain_units[j] = order[k - 1 - j];  /* slowest first, fastest last */
-		struct chain ch = { m, c, r, chain_units, k, start };
-		int ok = r->strategy == PLAN_THROUGHPUT ? balance(&ch) : fill(&ch, INFINITY);
-		if (!ok)
-			continue;
-		struct plan_result cand = { .n = 0 };
-		to_result(&ch, &cand);
-		plan_cost(m, c, r, &cand);
-		if (better(r, &cand, &best)) {
-			free(best.stages);
-			best = cand;
-		} else {
-			free(cand.stages);
+	for (size_t k = 1; k <= kmax; k++)
+		for (size_t lead = 0; lead < k; lead++) {
+			lead_chain(chain_units, order, k, lead);
+			struct chain ch = { m, c, r, chain_units, k, start };
+			int ok = r->strategy == PLAN_THROUGHPUT ? balance(&ch) : fill(&ch, INFINITY);
+			if (ok)
+				keep_better(&ch, &best);
 		}
-	}
 	free(order), free(chain_units), free(start);
 	if (!best.n)
 		return -1;

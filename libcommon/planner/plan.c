@@ -107,8 +107,24 @@ static int smaller_ctx(const struct plan_model *m, const struct plan_cluster *c,
 	return lo > 256 ? lo / 256 * 256 : lo;
 }
 
+static int fits_with(const struct plan_model *m, const struct plan_cluster *c,
+		     const struct plan_request *r, size_t like, int extra)
+{
+	struct plan_cluster t = { .n = c->n + (size_t)extra, .notes = NULL };
+	t.units = xcalloc(t.n, sizeof *t.units);
+	memcpy(t.units, c->units, c->n * sizeof *t.units);
+	for (int k = 0; k < extra; k++) {
+		struct plan_unit *u = &t.units[c->n + (size_t)k];
+		*u = c->units[like];
+		snprintf(u->node, sizeof u->node, "%.100s~%d", c->units[like].node, k + 1);
+	}
+	int ok = fits(m, &t, r);
+	free(t.units);
+	return ok;
+}
+
 /* How many more devices like the one with the largest budget would make it
- * fit (up to 64), or 0. */
+ * fit (up to 64, by bisection: taking feasibility to grow with devices), or 0. */
 static int more_units(const struct plan_model *m, const struct plan_cluster *c,
 		      const struct plan_request *r, size_t *like)
 {
@@ -116,22 +132,20 @@ static int more_units(const struct plan_model *m, const struct plan_cluster *c,
 	for (size_t i = 1; i < c->n; i++)
 		if (c->units[i].mem_budget > c->units[*like].mem_budget)
 			*like = i;
-	struct plan_cluster t = { .n = c->n, .notes = NULL };
-	int found = 0;
-	for (int extra = 1; extra <= 64 && !found && c->n + (size_t)extra <= PLAN_MAX_UNITS; extra++) {
-		t.units = xrealloc(t.units, (c->n + (size_t)extra) * sizeof *t.units);
-		memcpy(t.units, c->units, c->n * sizeof *t.units);
-		for (int k = 0; k < extra; k++) {
-			struct plan_unit *u = &t.units[c->n + (size_t)k];
-			*u = c->units[*like];
-			snprintf(u->node, sizeof u->node, "%.100s~%d", c->units[*like].node, k + 1);
-		}
-		t.n = c->n + (size_t)extra;
-		if (fits(m, &t, r))
-			found = extra;
+	int hi = 64;
+	if (c->n + (size_t)hi > PLAN_MAX_UNITS)
+		hi = (int)(PLAN_MAX_UNITS - c->n);
+	if (hi < 1 || !fits_with(m, c, r, *like, hi))
+		return 0;
+	int lo = 0;  /* lo does not fit, hi does */
+	while (hi - lo > 1) {
+		int mid = lo + (hi - lo) / 2;
+		if (fits_with(m, c, r, *like, mid))
+			hi = mid;
+		else
+			lo = mid;
 	}
-	free(t.units);
-	return found;
+	return hi;
 }
 
 /* What would make it fit, as ", it would fit with A, B or C". */

@@ -238,6 +238,22 @@ static void test_small_cases(void)
 		plan_model_free(&m);
 		plan_cluster_free(&c);
 	}
+	/* The slowest device holds one layer but not the embedding as well:
+	 * latency moves mid (1.35 GiB budget) to the front.  4 x 1 GiB layers. */
+	{
+		struct plan_request rl = req(PLAN_LATENCY);
+		cluster(&c, "fast:3:100 mid:1.5:80 tiny:1.2:20");
+		model(&m, 4, 1.0, 0);
+		if (plan_make(&m, &c, &rl, &p, &e) == 0) {
+			is_str(ranges(&c, &p), "mid:0-1 tiny:1-2 fast:2-4",
+			       "latency: another device leads when the slowest cannot hold the embedding");
+			plan_result_free(&p);
+		} else {
+			ok(0, "lead: %s", e.msg);
+		}
+		plan_model_free(&m);
+		plan_cluster_free(&c);
+	}
 	/* Equal memory and bandwidth: the name decides, every time. */
 	struct plan_request r = req(PLAN_LATENCY);
 	cluster(&c, "m2:8:50 m1:8:50");

@@ -90,12 +90,11 @@ static void to_result(const struct chain *ch, struct plan_result *p)
 	}
 }
 
-static const struct plan_cluster *sort_cluster;
-
-static int by_speed(const void *a, const void *b)
+static int by_speed(const void *a, const void *b, void *cluster)
 {
-	const struct plan_unit *x = &sort_cluster->units[*(const size_t *)a];
-	const struct plan_unit *y = &sort_cluster->units[*(const size_t *)b];
+	const struct plan_cluster *cl = cluster;
+	const struct plan_unit *x = &cl->units[*(const size_t *)a];
+	const struct plan_unit *y = &cl->units[*(const size_t *)b];
 	if (x->bandwidth != y->bandwidth)
 		return x->bandwidth > y->bandwidth ? -1 : 1;
 	if (x->mem_budget != y->mem_budget)
@@ -146,8 +145,7 @@ int plan_fastest(const struct plan_model *m, const struct plan_cluster *c,
 	int *start = xcalloc(c->n, sizeof *start);
 	for (size_t i = 0; i < c->n; i++)
 		order[i] = i;
-	sort_cluster = c;
-	qsort(order, c->n, sizeof *order, by_speed);
+	qsort_r(order, c->n, sizeof *order, by_speed, (void *)c);
 	struct plan_result best = { .n = 0 };
 	size_t kmax = c->n < (size_t)m->layers ? c->n : (size_t)m->layers;
 	for (size_t k = 1; k <= kmax; k++)

@@ -31,13 +31,12 @@ double plan_round5(double x)
 	return strtod(buf, NULL);
 }
 
-static const struct plan_cluster *sort_cluster;
-
 /* (memory, node name) descending, as exo; the device breaks ties on a node. */
-static int by_memory_desc(const void *a, const void *b)
+static int by_memory_desc(const void *a, const void *b, void *cluster)
 {
-	const struct plan_unit *x = &sort_cluster->units[*(const size_t *)a];
-	const struct plan_unit *y = &sort_cluster->units[*(const size_t *)b];
+	const struct plan_cluster *cl = cluster;
+	const struct plan_unit *x = &cl->units[*(const size_t *)a];
+	const struct plan_unit *y = &cl->units[*(const size_t *)b];
 	if (x->mem_total != y->mem_total)
 		return x->mem_total > y->mem_total ? -1 : 1;
 	int c = strcmp(y->node, x->node);
@@ -58,8 +57,7 @@ int plan_ring_memory(const struct plan_model *m, const struct plan_cluster *c,
 	uint64_t total = 0;
 	for (size_t i = 0; i < c->n; i++)
 		order[i] = i, total += c->units[i].mem_total;
-	sort_cluster = c;
-	qsort(order, c->n, sizeof *order, by_memory_desc);
+	qsort_r(order, c->n, sizeof *order, by_memory_desc, (void *)c);
 	const int L = m->layers;
 	double start = 0;
 	for (size_t i = 0; i < c->n; i++) {

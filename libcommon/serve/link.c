@@ -152,7 +152,8 @@ int serve_check_hello(const struct serve_ident *me, const struct proto_msg *peer
 			 PROTO_VERSION, peer->version);
 		return -1;
 	}
-	bool anonymous = upstream && strcmp(peer->role, "client") == 0 && !peer->model[0];
+	/* a checker without a model talks to whatever stage 0 serves */
+	bool anonymous = upstream ? strcmp(peer->role, "client") == 0 && !peer->model[0] : !me->model[0];
 	if (!anonymous && (strcmp(peer->model, me->model) || strcmp(peer->revision, me->revision))) {
 		snprintf(msg, msg_len, "%s; the peer serves %s@%s", mine, peer->model, peer->revision);
 		return -1;

@@ -400,6 +400,7 @@ static void *conn_main(void *arg)
 	} else if (greet(c) == 0) {
 		char *buf;
 		size_t len;
+		uint64_t frames = 0, in, out;
 		while (wait_frame(c)) {
 			if (net_recv(c->up, &buf, &len, 0, &e) < 0) {
 				if (e.code != EXO_NOINPUT)
@@ -408,9 +409,13 @@ static void *conn_main(void *arg)
 			}
 			int rc = handle(c, buf, len);
 			free(buf);
+			frames++;
 			if (rc < 0)
 				break;
 		}
+		net_counters(c->up, &out, &in);
+		log_info("stage %d: %s closed after %llu frames: %llu bytes in, %llu bytes out", s->o.index,
+			 c->peer, (unsigned long long)frames, (unsigned long long)in, (unsigned long long)out);
 	}
 	net_close(c->up);
 	close_down(c);

@@ -26,6 +26,8 @@ struct head_opts {
 	struct net_opts net;
 	int retry_ms;               /* how long to keep retrying an unreachable stage; 0: 10000 */
 	int max_sessions;           /* local KV caches kept (LRU); 0: 16 */
+	int chunk;                  /* positions one forward carries at most (long prompts
+	                             * go in pieces: bounded frames and compute); 0: 256 */
 	/* A stage already open in this process holding layers [0, local_layers)
 	 * (stage 0's frame server), and the lock that guards it: the head then
 	 * shares its weights instead of loading them again.  NULL: head_open

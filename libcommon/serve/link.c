@@ -5,6 +5,8 @@
 #include "util/log.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,4 +229,17 @@ int serve_connect(const char *addr, int index, const struct net_opts *no,
 		return -1;
 	}
 	return 0;
+}
+
+int serve_recv_answer(struct net_link *l, char **buf, size_t *len, struct exo_err *e)
+{
+	struct pollfd p = {.fd = net_fd(l), .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, SERVE_ANSWER_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return exo_error(e, EXO_TEMPFAIL, "%s: no answer within %d s", net_peer(l),
+				 SERVE_ANSWER_MS / 1000);
+	return net_recv(l, buf, len, -1, e);
 }

@@ -270,7 +270,7 @@ static int pass_on(struct conn *c, const struct proto_msg *m)
 	char *reply = NULL;
 	size_t len;
 	if (open_down(c, &e) < 0 || serve_send(c->down, &f, &e) < 0 ||
-	    net_recv(c->down, &reply, &len, -1, &e) < 0) {
+	    serve_recv_answer(c->down, &reply, &len, &e) < 0) {
 		if (c->down) {
 			char name[300];
 			serve_stage_name(name, sizeof name, s->o.index >= 0 ? s->o.index + 1 : -1, s->o.next);

@@ -16,7 +16,7 @@ static const char usage_text[] =
 	"usage: pipeline_client --model M [--next ADDR] [--local N] [--prompt 'ID ...'] [--tokens N]\n"
 	"                       [--seed S] [--temperature T] [--top-k K] [--top-p P] [--pause-ms MS]\n"
 	"                       [--retry-ms MS] [--timeout-ms MS] [--key FILE] [--session ID] [--stats]\n"
-	"                       [--threads N]\n"
+	"                       [--threads N] [--chunk N]\n"
 	"       pipeline_client --next ADDR --ping N [--ping-bytes B] [--key FILE]\n";
 
 struct opts {
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 		{"retry-ms", required_argument, NULL, 'r'}, {"timeout-ms", required_argument, NULL, 'o'},
 		{"key", required_argument, NULL, 'K'}, {"session", required_argument, NULL, 'S'},
 		{"stats", no_argument, NULL, 'x'}, {"threads", required_argument, NULL, 'j'},
-		{"ping", required_argument, NULL, 'g'}, {"ping-bytes", required_argument, NULL, 'b'},
+		{"chunk", required_argument, NULL, 'c'}, {"ping", required_argument, NULL, 'g'}, {"ping-bytes", required_argument, NULL, 'b'},
 		{NULL, 0, NULL, 0}};
 	struct head_opts ho = {.eng = {.dtype = -1}};
 	struct head_request r = {.max_tokens = 8};
@@ -143,6 +143,7 @@ int main(int argc, char **argv)
 		case 'x': o.stats = 1; break;
 		case 'j': ho.eng.threads = atoi(optarg); break;
 		case 'g': pings = atoi(optarg); break;
+		case 'c': ho.chunk = atoi(optarg); break;
 		case 'b': ping_bytes = (size_t)atol(optarg); break;
 		default: fputs(usage_text, stderr); return EXO_USAGE;
 		}

@@ -128,6 +128,11 @@ test_expect_success "--all starts the stages placed on this node; SIGTERM stops 
 "
 stop_all
 
+test_expect_code 69 "exo-validate --connect to nothing fails naming the address" "
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 49) -o json 2>$TMP/err; rc=\$?; cat $TMP/err >&2
+	grep -q 'stage 0 (127.0.0.1:$(port 49))' $TMP/err && exit \$rc
+"
 test_expect_code 64 "--plan without --stage or --all is a usage error" "
 	exo-shard-serve --plan $TMP/plan.json
 "

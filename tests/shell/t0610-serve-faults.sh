@@ -122,6 +122,16 @@ test_expect_success "--max-sessions 1: two interleaved generations evict each ot
 "
 stop_all
 
+test_expect_code 65 "a prompt over the chain's context (--ctx 8 on the last stage) is refused" "
+	start c1 --model $L --layers 2:4 --stage 1 --listen $A1 --ctx 8 &&
+	start c0 --model $L --layers 0:2 --stage 0 --listen $A0 --next $A1 &&
+	$CLIENT --model $L --next $A0 --tokens 4 --prompt '1 2 3 4 5 6' >$TMP/ctx.out &&
+	test \$(wc -w <$TMP/ctx.out) -eq 2 &&
+	$CLIENT --model $L --next $A0 --prompt '1 2 3 4 5 6 7 8 9' 2>$TMP/err; rc=\$?; cat $TMP/err >&2
+	grep -q 'prompt of 9 tokens exceeds the context of 8' $TMP/err && exit \$rc
+"
+stop_all
+
 Q=$M/qwen2-tiny
 test_expect_success "a next stage serving another model is refused, naming both" "
 	start q1 --model $Q --layers 2:3 --stage 1 --listen $A1 &&

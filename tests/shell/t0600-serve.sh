@@ -99,7 +99,7 @@ done
 # A plan written by hand (JSON): llama3-tiny over 3 stages on this node.
 cat >$TMP/plan.json <<EOF
 {"kind": "plan", "v": 1, "model": "llama3-tiny", "path": "$M/llama3-tiny", "strategy": "manual",
- "layers": 4, "context": 128, "stages": [
+ "layers": 4, "context": 128, "sessions": 8, "dtype": "f32", "revision": "ignored-with-path", "stages": [
  {"index": 0, "node": "testnode", "layer_start": 0, "layer_end": 2, "address": "127.0.0.1:$(port 40)"},
  {"index": 1, "node": "testnode", "layer_start": 2, "layer_end": 3, "address": "127.0.0.1:$(port 41)"},
  {"index": 2, "node": "othernode", "layer_start": 3, "layer_end": 4, "address": "127.0.0.1:$(port 42)"}]}
@@ -128,6 +128,11 @@ test_expect_success "--all starts the stages placed on this node; SIGTERM stops 
 "
 stop_all
 
+test_expect_code 69 "exo-validate --connect to nothing fails naming the address" "
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 49) -o json 2>$TMP/err; rc=\$?; cat $TMP/err >&2
+	grep -q 'stage 0 (127.0.0.1:$(port 49))' $TMP/err && exit \$rc
+"
 test_expect_code 64 "--plan without --stage or --all is a usage error" "
 	exo-shard-serve --plan $TMP/plan.json
 "

@@ -90,6 +90,20 @@ test_expect_success '--merge passes the node through with measured figures' '
 	assert len(recs) > 1
 	EOF
 '
+if command -v exo-partition >/dev/null && [ -d "$model" ]; then
+	test_expect_success 'exo-partition plans with the measured bandwidth of the merged node' '
+		"$rec" -i json -o msgpack "$TMP/merged" >"$TMP/merged.mp" &&
+		exo-partition --model "$model" -o json "$TMP/merged.mp" >"$TMP/plan" &&
+		python3 - "$TMP/merged" "$TMP/plan" <<-EOF
+		import json, sys
+		node = json.loads(open(sys.argv[1]).readline())
+		plan = json.load(open(sys.argv[2]))
+		assert plan["stages"][0]["bandwidth"] == node["mem_bandwidth"], (plan, node["mem_bandwidth"])
+		EOF
+	'
+else
+	test_skip "no exo-partition or no model fixture"
+fi
 test_expect_code 65 '--merge refuses a malformed record' '
 	printf "\x81\xa4kind\xa4node" | exo-bench --merge -s memory -d 1 -o json
 '

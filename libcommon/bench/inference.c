@@ -178,6 +178,8 @@ int bench_inference(struct bench_ctx *c)
 	struct run r = { 0 };
 	int rc = 0;
 	c->figures_left = n_pp * n_batch + n_tg;
+	if (bench_out_of_time(c, "opening the model"))
+		return 0;
 	if (open_run(c, &r, g > ctx ? g : ctx) < 0) {
 		bench_warn(c, "inference: %s", r.err.msg);
 		c->failed = 1;

@@ -216,17 +216,22 @@ static int measure(struct bench_ctx *c, struct arrays *s, int nt)
 	int iters = 0;
 	while (s->iters < MAX_ITERS && (iters == 0 || bench_fits(until, last))) {
 		double t0 = bench_now();
-		for (int k = 0; k < K_N; k++) {
+		int k = 0;
+		for (; k < K_N && (iters == 0 || bench_now() < c->end); k++) {
 			double k0 = bench_now();
 			kernel(k, s, nt);
 			t[k][iters] = bench_now() - k0;
+		}
+		if (k < K_N) {   /* the run's end came mid-iteration: the arrays must be reset */
+			s->iters = MAX_ITERS;
+			break;
 		}
 		last = bench_now() - t0;
 		iters++, s->iters++;
 		snprintf(what, sizeof what, "%d thread%s, iteration %d", nt, nt > 1 ? "s" : "", iters);
 		bench_progress(c, what);
 	}
-	if (!valid(s, s->iters))
+	if (s->iters < MAX_ITERS && !valid(s, s->iters))
 		bench_warn(c, "memory: %d threads: results failed validation", nt), c->failed = 1;
 	int skip = iters > 1;   /* STREAM discards the first iteration */
 	for (int k = 0; k < K_N; k++) {
@@ -247,6 +252,8 @@ static int measure(struct bench_ctx *c, struct arrays *s, int nt)
 
 int bench_memory(struct bench_ctx *c)
 {
+	if (bench_out_of_time(c, "1 thread"))
+		return 0;
 	size_t llc = bench_llc_bytes();
 	struct arrays s = { .n = 4 * llc / sizeof(double) };
 	if (s.n < STREAM_MIN_ELEMS)

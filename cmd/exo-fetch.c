@@ -20,7 +20,7 @@
 static const char usage_text[] =
 	"usage: exo-fetch [--revision REV] [--layers A:B | --plan FILE --stage N]\n"
 	"                 [--include GLOB] [--exclude GLOB] [--local-dir DIR] [--cache DIR]\n"
-	"                 [--jobs N] [--limit-rate RATE] [--no-wait] [--dry-run]\n"
+	"                 [--jobs N] [--limit-rate RATE] [--retries N] [--no-wait] [--dry-run]\n"
 	"                 [-c FILE] [-o msgpack|json|yaml|text] [-q] [ORG/NAME]\n"
 	"       exo-fetch --list [--cache DIR]\n"
 	"       exo-fetch --gc [--max-size SIZE] [--dry-run] [--cache DIR]\n"
@@ -56,6 +56,7 @@ static void usage(int status)
 		      "  --cache DIR          the hub cache (default: $HF_HUB_CACHE, $HF_HOME/hub)\n"
 		      "  -j, --jobs N         files downloaded at once (default 4)\n"
 		      "  --limit-rate RATE    bytes/s over all downloads (K, M, G suffixes)\n"
+		      "  --retries N          retries on timeouts, resets and 5xx (default 5)\n"
 		      "  --no-wait            exit 75 at once when another run holds a lock\n"
 		      "  -n, --dry-run        say what would be fetched or evicted, change nothing\n"
 		      "  --list               list cached revisions with sizes\n"
@@ -87,7 +88,7 @@ static void add_glob(const char **v, size_t *n, const char *g)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_LAYERS = 256, O_PLAN, O_STAGE, O_INCLUDE, O_EXCLUDE, O_LOCAL, O_CACHE, O_RATE,
-	       O_NOWAIT, O_LIST, O_GC, O_MAXSIZE };
+	       O_NOWAIT, O_LIST, O_GC, O_MAXSIZE, O_RETRIES };
 	static const struct option longopts[] = {
 		{"revision", required_argument, NULL, 'r'}, {"layers", required_argument, NULL, O_LAYERS},
 		{"plan", required_argument, NULL, O_PLAN}, {"stage", required_argument, NULL, O_STAGE},
@@ -95,7 +96,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"exclude", required_argument, NULL, O_EXCLUDE},
 		{"local-dir", required_argument, NULL, O_LOCAL}, {"cache", required_argument, NULL, O_CACHE},
 		{"jobs", required_argument, NULL, 'j'}, {"limit-rate", required_argument, NULL, O_RATE},
-		{"no-wait", no_argument, NULL, O_NOWAIT}, {"dry-run", no_argument, NULL, 'n'},
+		{"retries", required_argument, NULL, O_RETRIES}, {"no-wait", no_argument, NULL, O_NOWAIT}, {"dry-run", no_argument, NULL, 'n'},
 		{"list", no_argument, NULL, O_LIST}, {"gc", no_argument, NULL, O_GC},
 		{"max-size", required_argument, NULL, O_MAXSIZE}, {"config", required_argument, NULL, 'c'},
 		{"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
@@ -127,6 +128,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 				exo_errx(EXO_USAGE, "--jobs: expected 1 to 64, got %s", optarg);
 			break;
 		case O_RATE: o->hub.limit_rate = size_arg("--limit-rate", optarg); break;
+		case O_RETRIES:
+			o->hub.retries = (int)strtol(optarg, &end, 10);
+			if (end == optarg || *end || o->hub.retries < 0 || o->hub.retries > 100)
+				exo_errx(EXO_USAGE, "--retries: expected 0 to 100, got %s", optarg);
+			break;
 		case O_NOWAIT: o->hub.no_wait = true; break;
 		case 'n': o->hub.dry_run = true; break;
 		case O_LIST: o->list = true; break;

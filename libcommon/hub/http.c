@@ -163,10 +163,11 @@ static bool curl_retryable(CURLcode c)
 	}
 }
 
-static int status_error(long s, const struct http_resp *r, const char *url, struct exo_err *e)
+static int status_error(const struct hub_http *h, long s, const struct http_resp *r, const char *url,
+			struct exo_err *e)
 {
 	int code = s == 401 || s == 403 ? EXO_NOPERM : s == 404 ? EXO_NOINPUT : EXO_UNAVAILABLE;
-	const char *hint = s == 401 && !strstr(url, "Bearer") ? " (set HF_TOKEN?)" : "";
+	const char *hint = s == 401 && !h->o->token ? " (no token: set HF_TOKEN)" : "";
 	if (r->error_code[0])
 		return exo_error(e, code, "%s: HTTP %ld %s%s%s%s", url, s, r->error_code,
 				 r->error_message[0] ? ": " : "", r->error_message, hint);
@@ -238,7 +239,7 @@ static int request(struct hub_http *h, const char *url, bool head, struct http_r
 			if (cc != CURLE_OK)
 				return exo_error(e, EXO_UNAVAILABLE, "%s: %s", cur, curl_easy_strerror(cc));
 			if (r->status >= 400)
-				return status_error(r->status, r, cur, e);
+				return status_error(h, r->status, r, cur, e);
 			return 0;
 		}
 		long ms = backoff_ms(h->o, attempt, r->retry_after);
@@ -395,7 +396,7 @@ static int xfer_outcome(struct hub_http *h, struct xfer *t, CURLcode cc)
 		if (t->hash)
 			hub_hash_reset(t->hash);
 	} else if (cc == CURLE_OK && s >= 400 && !status_retryable(s)) {
-		return status_error(s, &t->resp, x->url, &x->err);
+		return status_error(h, s, &t->resp, x->url, &x->err);
 	} else if (cc == CURLE_OK && (s == 200 || s == 206)) {
 		if (x->expect < 0 || t->offset == x->expect)
 			return 0;
@@ -410,13 +411,19 @@ static int xfer_outcome(struct hub_http *h, struct xfer *t, CURLcode cc)
 			return exo_error(&x->err, EXO_UNAVAILABLE, "%s: %s", x->url,
 					 curl_easy_strerror(cc));
 		if (s >= 400)
-			return status_error(s, &t->resp, x->url, &x->err);
+			return status_error(h, s, &t->resp, x->url, &x->err);
 		return exo_error(&x->err, EXO_UNAVAILABLE, "%s: transfer ended at byte %" PRId64
 				 " of %" PRId64, x->url, t->offset, x->expect);
 	}
 	long ms = backoff_ms(h->o, t->attempt - 1, t->resp.retry_after);
-	log_info("%s: %s, retry %d in %ld ms", x->name,
-		 cc != CURLE_OK ? curl_easy_strerror(cc) : "incomplete or server error", t->attempt, ms);
+	char why[64];
+	if (cc != CURLE_OK)
+		snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
+	else if (s >= 400)
+		snprintf(why, sizeof why, "HTTP %ld", s);
+	else
+		snprintf(why, sizeof why, "ended at byte %" PRId64, t->offset);
+	log_info("%s: %s, retry %d in %ld ms", x->name, why, t->attempt, ms);
 	t->not_before = now_s() + ms / 1000.0;
 	return 1;
 }

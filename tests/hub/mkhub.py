@@ -13,7 +13,7 @@ http://127.0.0.1:PORT/PREFIX), what the Hugging Face hub serves:
   /ORG/NAME/resolve/{main,COMMIT}/FILE         regular files: 200, ETag = the
                                                git blob id, X-Repo-Commit;
                                                *.safetensors (LFS): 302 to
-                                               PREFIX/cdn/SHA256 with
+                                               http://localhost:PORT/PREFIX/cdn/SHA256 (another host, as the CDN is) with
                                                X-Linked-Etag, X-Linked-Size
   /cdn/SHA256                                  the LFS content (Range works)
 
@@ -118,7 +118,7 @@ def locations(out, prefix, repo, commit, entries):
             if "sha256" in e:
                 conf.append('location = %s { %s %s add_header X-Linked-Etag "\\"%s\\"" always; '
                             'add_header X-Linked-Size %d always; add_header ETag "\\"%s\\"" always; '
-                            'return 302 $scheme://$http_host%s/cdn/%s; }'
+                            'return 302 http://localhost:$server_port%s/cdn/%s; }'
                             % (loc, auth_check(prefix), head, e["sha256"], e["size"], e["sha256"],
                                prefix, e["sha256"]))
             else:
@@ -133,7 +133,7 @@ def cdn_location(out, prefix, extra):
     if prefix == "/flaky":
         return "location /flaky/cdn/ { proxy_pass http://flaky; proxy_next_upstream off; }"
     blobs = "cdn-corrupt" if prefix == "/corrupt" else "cdn"
-    return "location %s/cdn/ { %s %s alias %s/%s/; }" % (prefix, auth_check(prefix), extra, root, blobs)
+    return "location %s/cdn/ { %s alias %s/%s/; }" % (prefix, extra, root, blobs)
 
 
 def main():

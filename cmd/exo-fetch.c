@@ -35,6 +35,7 @@ struct options {
 	bool list, gc, quiet, layers_set;
 	int64_t max_size;             /* -1: from the configuration */
 	enum rec_format format;
+	char endpoint[2048], token[4096], plan_repo[256], plan_rev[256];
 	const char *include[MAX_GLOBS + 1], *exclude[MAX_GLOBS + 1];
 	size_t n_include, n_exclude;
 };
@@ -200,16 +201,21 @@ static void read_plan(struct options *o)
 	}
 	if (!found || o->hub.layer_end <= o->hub.layer_start)
 		exo_errx(EXO_DATAERR, "%s: plan has no stage %d with a layer range", o->plan, o->stage);
-	if (!o->repo)
-		o->repo = xstrdup(json_string_value(json_object_get(rec, "model")));
+	const char *model = json_string_value(json_object_get(rec, "model"));
+	if (!o->repo && model) {
+		snprintf(o->plan_repo, sizeof o->plan_repo, "%s", model);
+		o->repo = o->plan_repo;
+	}
 	const char *rev = json_string_value(json_object_get(rec, "revision"));
-	if (rev && !strcmp(o->hub.revision, "main"))
-		o->hub.revision = xstrdup(rev);
+	if (rev && !strcmp(o->hub.revision, "main")) {
+		snprintf(o->plan_rev, sizeof o->plan_rev, "%s", rev);
+		o->hub.revision = o->plan_rev;
+	}
 	json_decref(rec);
 }
 
-/* HF_TOKEN, HUGGING_FACE_HUB_TOKEN, else the token file. */
-static const char *find_token(void)
+/* HF_TOKEN, HUGGING_FACE_HUB_TOKEN, else the token file (read into buf). */
+static const char *find_token(char *buf, size_t cap)
 {
 	const char *t = getenv("HF_TOKEN");
 	if (!t || !*t)
@@ -229,7 +235,9 @@ static const char *find_token(void)
 	if (!s)
 		return NULL;
 	s[strcspn(s, " \t\r\n")] = '\0';
-	return *s ? s : NULL;
+	snprintf(buf, cap, "%s", s);
+	free(s);
+	return *buf ? buf : NULL;
 }
 
 static bool env_true(const char *name)
@@ -243,13 +251,12 @@ static void environment(struct options *o)
 {
 	const char *ep = getenv("HF_ENDPOINT");
 	if (ep && *ep) {
-		char *s = xstrdup(ep);
-		size_t n = strlen(s);
-		while (n > 0 && s[n - 1] == '/')
-			s[--n] = '\0';
-		o->hub.endpoint = s;
+		size_t n = (size_t)snprintf(o->endpoint, sizeof o->endpoint, "%s", ep);
+		while (n > 0 && o->endpoint[n - 1] == '/')
+			o->endpoint[--n] = '\0';
+		o->hub.endpoint = o->endpoint;
 	}
-	o->hub.token = find_token();
+	o->hub.token = find_token(o->token, sizeof o->token);
 	o->hub.offline = env_true("HF_HUB_OFFLINE") || env_true("TRANSFORMERS_OFFLINE");
 }
 

@@ -144,7 +144,8 @@ static void add_blobs(struct rev *r, const char *dir)
 static void scan_repo(const char *cache, const char *folder, struct rev **revs, size_t *n)
 {
 	char repo_dir[PATH_MAX], snaps[PATH_MAX + 16];
-	snprintf(repo_dir, sizeof repo_dir, "%s/%s", cache, folder);
+	if (snprintf(repo_dir, sizeof repo_dir, "%s/%s", cache, folder) >= (int)sizeof repo_dir)
+		return;   /* no such path on Linux */
 	snprintf(snaps, sizeof snaps, "%s/snapshots", repo_dir);
 	const char *id = folder + strlen("models--");
 	const char *sep = strstr(id, "--");

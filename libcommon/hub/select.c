@@ -88,12 +88,12 @@ int hub_select_layers(const char *index_json, const char *source, int start, int
 	json_t *file;
 	json_object_foreach(map, tensor, file) {
 		if (!json_is_string(file)) {
+			exo_error(e, EXO_DATAERR, "%s: weight_map.%s: expected a file name", source, tensor);
 			for (size_t i = 0; i < n; i++)
 				free(v[i]);
 			free(v);
 			json_decref(root);
-			return exo_error(e, EXO_DATAERR, "%s: weight_map.%s: expected a file name",
-					 source, tensor);
+			return -1;
 		}
 		const char *f = json_string_value(file);
 		if (tensor_needed(tensor, start, end, n_layers, tied) && !has_name(v, n, f))

@@ -94,6 +94,16 @@ test_expect_success '--local-dir: plain verified files' '
 	test "$(hub_requests GET /cdn/)" -eq 0
 '
 
+if command -v script >/dev/null 2>&1; then
+	test_expect_success 'a progress bar on a terminal, nothing on stderr otherwise' '
+		exo-fetch -o json --cache "$TMP/p1" qwen/tiny 2>"$TMP/quiet" >/dev/null && test ! -s "$TMP/quiet" &&
+		script -qc "exo-fetch -o json --cache \"$TMP/p2\" qwen/tiny >/dev/null" /dev/null >"$TMP/tty" &&
+		tr "\r" "\n" <"$TMP/tty" | grep -q "^\[#*\] 675.0 KiB / 675.0 KiB .*/s"
+	'
+else
+	test_skip "script(1) missing: no terminal to test the progress bar on"
+fi
+
 test_expect_code 64 'a malformed repository id: exit 64' '
 	exo-fetch ../etc 2>/dev/null
 '

@@ -25,6 +25,21 @@ bool hub_repo_id_ok(const char *repo)
 	return true;
 }
 
+bool hub_file_name_ok(const char *name)
+{
+	if (!name[0] || name[0] == '/' || strlen(name) > 1024)
+		return false;
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+		if (*p == '/' && !*++p)
+			return false;   /* a trailing slash */
+	}
+	return true;
+}
+
 char *hub_repo_dir(const char *cache, const char *repo)
 {
 	const char *slash = strchr(repo, '/');

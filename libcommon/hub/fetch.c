@@ -362,6 +362,12 @@ static int fetch_online(struct run *r, struct exo_err *e)
 	json_t *s;
 	json_array_foreach(r->siblings, i, s) {
 		const char *name = json_string_value(json_object_get(s, "rfilename"));
+		if (!name || !hub_file_name_ok(name))
+			return exo_error(e, EXO_DATAERR, "%s: siblings[%zu]: unsafe file name '%s'",
+					 r->repo, i, name ? name : "(none)");
+	}
+	json_array_foreach(r->siblings, i, s) {
+		const char *name = json_string_value(json_object_get(s, "rfilename"));
 		if (name && !hub_is_weights(name) && hub_glob_ok(name, o->include, o->exclude))
 			add_file(r->m, name);
 	}

@@ -21,6 +21,7 @@ struct hub_http {
 	CURL *easy;                  /* metadata requests, one connection kept */
 	struct curl_slist *auth;     /* Authorization (and Accept-Encoding) */
 	struct curl_slist *plain;    /* Accept-Encoding only */
+	int64_t rate_each;           /* --limit-rate shared by the transfers at once */
 };
 
 static double now_s(void)
@@ -368,10 +369,8 @@ static void xfer_setup(struct hub_http *h, struct xfer *t)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body_file);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, t);
-	if (h->o->limit_rate > 0) {
-		curl_off_t each = h->o->limit_rate / (h->o->jobs > 0 ? h->o->jobs : 1);
-		curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE, each > 0 ? each : 1);
-	}
+	if (h->rate_each > 0)
+		curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)h->rate_each);
 }
 
 /* After a transfer ends: 0 complete, 1 retry later, -1 failed (x->err). */
@@ -550,6 +549,10 @@ int http_download(struct hub_http *h, struct http_xfer *xs, size_t n, const stru
 	}
 	size_t next = 0;          /* first transfer never started */
 	int jobs = h->o->jobs > 0 ? h->o->jobs : 1;
+	size_t at_once = n < (size_t)jobs ? n : (size_t)jobs;
+	h->rate_each = h->o->limit_rate > 0 ? h->o->limit_rate / (int64_t)(at_once ? at_once : 1) : 0;
+	if (h->o->limit_rate > 0 && h->rate_each < 1)
+		h->rate_each = 1;
 	for (;;) {
 		int active = 0, waiting = 0;
 		double t_now = now_s();

@@ -78,6 +78,9 @@ json_t *hub_model_record(const struct hub_model *m, struct exo_err *e);
 /* ---- cache layout (cache.c) ---- */
 /* "ORG/NAME" is well formed (no "..", no empty part, one '/'). */
 bool hub_repo_id_ok(const char *repo);
+/* A file name from the hub is safe to use as a path under a directory: not
+ * empty, not absolute, no "." or ".." component, no empty component. */
+bool hub_file_name_ok(const char *name);
 /* CACHE/models--ORG--NAME */
 char *hub_repo_dir(const char *cache, const char *repo);
 /* The commit rev resolves to in the cache ("" if unknown): rev itself when

@@ -20,7 +20,8 @@ http://127.0.0.1:PORT/PREFIX), what the Hugging Face hub serves:
 Prefixes: "" (the plain hub), /norange (the CDN ignores Range), /flaky (every
 other CDN request is a 500), /private (401 without "Bearer hf_exotest"),
 /corrupt (the CDN serves content with one byte changed), /slow (the CDN sends
-200 KB/s).  Access log: OUT/access.log, one line per request:
+200 KB/s).  /api/models/evil/repo/revision/main lists a file named
+../../../../escaped.json.  Access log: OUT/access.log, one line per request:
 METHOD URI STATUS BODY_BYTES RANGE.  Prints "ORG/NAME COMMIT" per repository.
 """
 import hashlib
@@ -150,6 +151,14 @@ def main():
             locs += locations(out, prefix, repo, commit, entries)
     for prefix, extra in PREFIXES.items():
         locs.append(cdn_location(out, prefix, extra or ""))
+    # a hostile repository: a file name that climbs out of the snapshot
+    evil = os.path.join(out, "root/api/evil/repo")
+    os.makedirs(evil, exist_ok=True)
+    json.dump({"id": "evil/repo", "sha": "e" * 40, "siblings": [
+        {"rfilename": "config.json"}, {"rfilename": "../../../../escaped.json"}]},
+        open(os.path.join(evil, "revision.json"), "w"))
+    locs.append("location = /api/models/evil/repo/revision/main { default_type application/json; "
+                "alias %s/revision.json; }" % evil)
     conf = """daemon off;
 master_process off;
 worker_processes 1;

@@ -64,6 +64,12 @@ test_expect_code 69 'an unreachable hub: exit 69 after the retries' '
 	grep -q "http://127.0.0.1:$port/api/models/llama/tiny" "$TMP/err" && exit $rc
 '
 
+test_expect_code 65 'a file name climbing out of the snapshot: exit 65, nothing written' '
+	exo-fetch --cache "$TMP/ev/a/b" evil/repo >/dev/null 2>"$TMP/err"; rc=$?
+	grep -q "unsafe file name .../../../../escaped.json." "$TMP/err" &&
+	! find "$TMP" -name escaped.json | grep -q . && exit $rc
+'
+
 if mkdir -p "$TMP/small" && mount -t tmpfs -o size=600k tmpfs "$TMP/small" 2>/dev/null; then
 	test_expect_code 74 'disk full: exit 74 naming the file, nothing half-written left' '
 		exo-fetch --cache "$TMP/small" llama/tiny >/dev/null 2>"$TMP/err"; rc=$?

@@ -30,6 +30,11 @@ static void test_names(void)
 	ok(!hub_repo_id_ok("../x"), "dots refused");
 	ok(!hub_repo_id_ok("a/b c"), "space refused");
 	ok(!hub_repo_id_ok("a--b/c"), "double dash refused (ambiguous folder)");
+	ok(hub_file_name_ok("config.json") && hub_file_name_ok("original/params.json") &&
+	   hub_file_name_ok("a/.hidden"), "safe file names");
+	ok(!hub_file_name_ok("../x") && !hub_file_name_ok("a/../../x") && !hub_file_name_ok("/etc/x") &&
+	   !hub_file_name_ok("a//b") && !hub_file_name_ok("") && !hub_file_name_ok("a/") &&
+	   !hub_file_name_ok("./a") && !hub_file_name_ok("a/.."), "unsafe file names refused");
 	char *d = hub_repo_dir("/c", "meta-llama/Llama-3.2-1B");
 	is_str(d, "/c/models--meta-llama--Llama-3.2-1B", "repo folder");
 	free(d);

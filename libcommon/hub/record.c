@@ -15,6 +15,60 @@ static const char *const shape_keys[][2] = {
 	{ "vocab_size", "vocab" }, { "max_position_embeddings", "context" },
 };
 
+static int64_t geti(const json_t *c, const char *key)
+{
+	json_t *v = json_object_get(c, key);
+	return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+}
+
+/* Bytes per element of the stored weights, from torch_dtype (or dtype). */
+static int dtype_bytes(const json_t *c, const char **name)
+{
+	const char *t = json_string_value(json_object_get(c, "torch_dtype"));
+	if (!t)
+		t = json_string_value(json_object_get(c, "dtype"));
+	static const struct { const char *torch, *exo; int bytes; } map[] = {
+		{ "float32", "f32", 4 }, { "bfloat16", "bf16", 2 }, { "float16", "f16", 2 },
+	};
+	for (size_t i = 0; t && i < sizeof map / sizeof *map; i++)
+		if (strcmp(t, map[i].torch) == 0) {
+			*name = map[i].exo;
+			return map[i].bytes;
+		}
+	return 0;
+}
+
+/* Weight and KV sizes the planner needs, from the shapes in config.json
+ * (Llama, Mistral and Qwen2 layouts: attention, gated MLP, two norms per
+ * layer; KV cache in f32 as the engine keeps it).  Left out when the
+ * dtype or a dimension is unknown. */
+static void add_sizes(json_t *rec, const json_t *c)
+{
+	const char *dname = NULL;
+	int64_t b = dtype_bytes(c, &dname), h = geti(c, "hidden_size"), ffn = geti(c, "intermediate_size");
+	int64_t heads = geti(c, "num_attention_heads"), kv = geti(c, "num_key_value_heads");
+	int64_t vocab = geti(c, "vocab_size"), layers = geti(c, "num_hidden_layers");
+	kv = kv ? kv : heads;
+	int64_t hd = geti(c, "head_dim") ? geti(c, "head_dim") : heads ? h / heads : 0;
+	if (!b || !h || !ffn || !heads || !hd || !vocab || !layers)
+		return;
+	const char *arch = json_string_value(json_array_get(json_object_get(c, "architectures"), 0));
+	bool qkv_bias = json_is_true(json_object_get(c, "attention_bias")) ||
+			(arch && strcmp(arch, "Qwen2ForCausalLM") == 0);
+	int64_t attn = 2 * h * heads * hd + 2 * h * kv * hd + (qkv_bias ? heads * hd + 2 * kv * hd : 0);
+	int64_t mlp = 3 * h * ffn + (json_is_true(json_object_get(c, "mlp_bias")) ? 2 * ffn + h : 0);
+	int64_t layer = (attn + mlp + 2 * h) * b, embed = vocab * h * b;
+	int64_t head = (json_is_true(json_object_get(c, "tie_word_embeddings")) ? embed : vocab * h * b) + h * b;
+	json_object_set_new(rec, "dtype", json_string(dname));
+	json_object_set_new(rec, "head_dim", json_integer(hd));
+	json_object_set_new(rec, "bytes_per_layer", json_integer(layer));
+	json_object_set_new(rec, "embed_bytes", json_integer(embed));
+	json_object_set_new(rec, "head_bytes", json_integer(head));
+	json_object_set_new(rec, "kv_bytes_per_token", json_integer(2 * kv * hd * 4 * layers));
+	bool tied = json_is_true(json_object_get(c, "tie_word_embeddings"));
+	json_object_set_new(rec, "total_bytes", json_integer(layers * layer + head + (tied ? 0 : embed)));
+}
+
 static int add_config(json_t *rec, const char *dir, struct exo_err *e)
 {
 	char path[4096];
@@ -42,6 +96,7 @@ static int add_config(json_t *rec, const char *dir, struct exo_err *e)
 	json_t *tied = json_object_get(c, "tie_word_embeddings");
 	if (json_is_boolean(tied))
 		json_object_set(rec, "tied_embeddings", tied);
+	add_sizes(rec, c);
 	json_decref(c);
 	return 0;
 }

@@ -35,6 +35,21 @@ test_expect_success 'the record passes the records schema (msgpack on a pipe)' '
 	test "$(jv "$TMP/rec2.json" "d[\"architecture\"]")" = LlamaForCausalLM
 '
 
+test_expect_success 'the record has the sizes a planner needs, matching the safetensors' '
+	python3 - "$TMP/rec.json" <<-PY
+	import json, os, struct, sys
+	d = json.load(open(sys.argv[1]))
+	f = open(os.path.join(d["path"], "model.safetensors"), "rb")
+	n = struct.unpack("<Q", f.read(8))[0]
+	header = json.loads(f.read(n))
+	tensors = sum(v["data_offsets"][1] - v["data_offsets"][0] for k, v in header.items() if k != "__metadata__")
+	layer0 = sum(v["data_offsets"][1] - v["data_offsets"][0] for k, v in header.items() if k.startswith("model.layers.0."))
+	assert d["total_bytes"] == tensors, (d["total_bytes"], tensors)
+	assert d["bytes_per_layer"] == layer0, (d["bytes_per_layer"], layer0)
+	assert d["dtype"] == "f32" and d["kv_bytes_per_token"] == 2 * 2 * 16 * 4 * 4
+	PY
+'
+
 test_expect_success 'a second run downloads nothing' '
 	: >"$HUB_LOG" &&
 	exo-fetch -o json llama/tiny >/dev/null &&

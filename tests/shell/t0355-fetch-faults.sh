@@ -71,6 +71,7 @@ test_expect_code 65 'a file name climbing out of the snapshot: exit 65, nothing 
 '
 
 if mkdir -p "$TMP/small" && mount -t tmpfs -o size=600k tmpfs "$TMP/small" 2>/dev/null; then
+	trap 'umount "$TMP/small" 2>/dev/null; hub_stop; rm -rf "$TMP"' EXIT
 	test_expect_code 74 'disk full: exit 74 naming the file, nothing half-written left' '
 		exo-fetch --cache "$TMP/small" llama/tiny >/dev/null 2>"$TMP/err"; rc=$?
 		cat "$TMP/err"; grep -q "$SHA.incomplete: write: disk full" "$TMP/err" &&

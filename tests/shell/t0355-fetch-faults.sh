@@ -70,6 +70,17 @@ test_expect_code 65 'a file name climbing out of the snapshot: exit 65, nothing 
 	! find "$TMP" -name escaped.json | grep -q . && exit $rc
 '
 
+test_expect_code 69 'a hub that accepts and never answers: timeouts, retries, exit 69' '
+	python3 -c "import socket, sys, time
+s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(8)
+print(s.getsockname()[1]); sys.stdout.flush(); time.sleep(30)" >"$TMP/port" & bh=$!
+	n=0; while ! test -s "$TMP/port" && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+	HF_HUB_DOWNLOAD_TIMEOUT=1 HF_ENDPOINT=http://127.0.0.1:$(cat "$TMP/port") \
+		EXO_DEBUG=3 exo-fetch --retries 1 --cache "$TMP/bh" llama/tiny >/dev/null 2>"$TMP/err"; rc=$?
+	kill $bh; cat "$TMP/err"
+	grep -q "retrying in" "$TMP/err" && tail -1 "$TMP/err" | grep -q "api/models/llama/tiny.*: Timeout" && exit $rc
+'
+
 if mkdir -p "$TMP/small" && mount -t tmpfs -o size=600k tmpfs "$TMP/small" 2>/dev/null; then
 	trap 'umount "$TMP/small" 2>/dev/null; hub_stop; rm -rf "$TMP"' EXIT
 	test_expect_code 74 'disk full: exit 74 naming the file, nothing half-written left' '

@@ -18,7 +18,18 @@ static const struct subcommand {
 	 "                    [--threads N] [-o FORMAT] [-q]"},
 	{"tokenizer", validate_tokenizer,
 	 "tokenizer DIR [--cases FILE] [--chat FILE] [--chat-template FILE] [-o FORMAT] [-q]"},
+	{"hardware", validate_hardware, "hardware [MODEL] [--sysroot DIR] [-o FORMAT] [-q]  (node records on stdin)"},
+	{"plan", validate_plan, "plan [FILE] [--nodes FILE] [-o FORMAT] [-q]"},
+	{"records", validate_records, "records [FILE...] [--format msgpack|json|yaml] [-o FORMAT] [-q]"},
 };
+/* Options that stand for a subcommand; they parse the whole command line. */
+static const struct subcommand option_commands[] = {
+	{"--test-component", validate_test_component, "--test-component cpu|gpu|network|storage|all [-o FORMAT] [-q]"},
+	{"--stress-test", validate_stress,
+	 "--stress-test --model DIR [--reference REFDIR] [--duration SECONDS]\n"
+	 "                    [--memory-pressure] [--threads N] [-o FORMAT] [-q]"},
+};
+#define N_OPTION_COMMANDS (sizeof option_commands / sizeof option_commands[0])
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 
 static void usage(int status)
@@ -26,6 +37,8 @@ static void usage(int status)
 	FILE *f = status ? stderr : stdout;
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
 		fprintf(f, "%s exo-validate %s\n", i ? "      " : "usage:", subcommands[i].synopsis);
+	for (size_t i = 0; i < N_OPTION_COMMANDS; i++)
+		fprintf(f, "       exo-validate %s\n", option_commands[i].synopsis);
 	fputs("       exo-validate --help | --version\n", f);
 	if (!status)
 		fputs("\nAnswers \"is this right?\" with check records; exit 0 all ok, 1 warnings,\n"
@@ -47,6 +60,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < N_OPTION_COMMANDS; i++) {
+		size_t n = strlen(option_commands[i].name);
+		if (!strncmp(argv[1], option_commands[i].name, n) && (!argv[1][n] || argv[1][n] == '='))
+			return option_commands[i].run(argc, argv);
+	}
 	if (argv[1][0] == '-')
 		exo_errx(EXO_USAGE, "%s: unknown option (a subcommand comes first)", argv[1]);
 	fprintf(stderr, "exo-validate: %s: unknown subcommand (", argv[1]);

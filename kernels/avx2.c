@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
@@ -177,40 +178,89 @@ INLINE float qblock(enum kern_dtype t, const void *blk, __m256 q[4])
 	return _cvtsh_ss(d);
 }
 
-/* y[0, nr) = W[0, nr) . x for block-quantised rows of nb blocks, rb bytes
- * apart: the block's integer dot with f32 x, then scaled by d once. */
-INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const float *x, float *y,
-		   size_t nb, int nr)
+/* --- Q8_0 / Q4_0 against quantised activations (kern_quantize_act) --- */
+
+/* Eight int32 partial sums of one weight block with one activation block.
+ * Q8_0: the weight's sign moved onto x so maddubs sees |w| (at most 128,
+ * no saturation with |x| <= 127); Q4_0: unsigned nibbles (value + 8), then
+ * 8 times x's sum taken off, as x's sum in each of the 8 lanes. */
+INLINE __m256i block_dot(enum kern_dtype t, const char *blk, const struct kern_act_q8 *a)
+{
+	__m256i x = _mm256_loadu_si256((const __m256i *)a->qs), ones = _mm256_set1_epi16(1);
+	if (t == KD_Q8_0) {
+		__m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+		__m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+		return _mm256_madd_epi16(p, ones);
+	}
+	__m128i v = _mm_loadu_si128((const __m128i *)(blk + 2)), m = _mm_set1_epi8(0x0f);
+	__m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+	__m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), ones);
+	return _mm256_sub_epi32(p, _mm256_set1_epi32(a->sum));
+}
+
+INLINE float wscale(const char *blk)
+{
+	uint16_t d;
+	memcpy(&d, blk, 2);
+	return _cvtsh_ss(d);
+}
+
+/* y[0, nr) = W[0, nr) . a for nr rows of nb blocks, rb bytes apart. */
+INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const struct kern_act_q8 *a,
+		   float *y, size_t nb, int nr)
 {
 	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
 	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-	for (size_t b = 0; b < nb; b++) {
-		const float *xb = x + b * KERN_QBLOCK;
-		__m256 xv[4] = {_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8), _mm256_loadu_ps(xb + 16),
-				_mm256_loadu_ps(xb + 24)};
+	for (size_t b = 0; b < nb; b++)
 		for (int r = 0; r < nr; r++) {
-			__m256 q[4];
-			float d = qblock(t, w + r * rb + b * bs, q);
-			__m256 s = _mm256_mul_ps(q[0], xv[0]);
-			s = _mm256_fmadd_ps(q[1], xv[1], s);
-			s = _mm256_fmadd_ps(q[2], xv[2], s);
-			s = _mm256_fmadd_ps(q[3], xv[3], s);
-			acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), s, acc[r]);
+			const char *blk = w + r * rb + b * bs;
+			__m256 d = _mm256_set1_ps(wscale(blk) * a[b].d);
+			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot(t, blk, &a[b])), d, acc[r]);
 		}
-	}
 	for (int r = 0; r < nr; r++)
 		y[r] = hsum(acc[r]);
 }
 
-/* W [rows, cols] blocks of type t, cols a multiple of 32; x [cols], y [rows]. */
-INLINE void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
-		   size_t cols)
+INLINE void q_gemv_act(enum kern_dtype t, const void *w, const struct kern_act_q8 *a, float *y,
+		       size_t rows, size_t cols)
 {
 	size_t rb = kern_row_bytes(t, cols), nb = cols / KERN_QBLOCK, r = 0;
 	for (; r + 4 <= rows; r += 4)
-		q_rows(t, (const char *)w + r * rb, rb, x, y + r, nb, 4);
+		q_rows(t, (const char *)w + r * rb, rb, a, y + r, nb, 4);
 	for (; r < rows; r++)
-		q_rows(t, (const char *)w + r * rb, rb, x, y + r, nb, 1);
+		q_rows(t, (const char *)w + r * rb, rb, a, y + r, nb, 1);
+}
+
+INLINE void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
+		   size_t cols)
+{
+	struct kern_act_q8 a[cols / KERN_QBLOCK ? cols / KERN_QBLOCK : 1];
+	kern_quantize_act(x, a, cols);
+	q_gemv_act(t, w, a, y, rows, cols);
+}
+
+/* Prefill: the n rows of X quantised once, then each thread takes blocks of
+ * 16 weight rows and runs every token through them while they sit in L1. */
+INLINE void q_gemm(enum kern_dtype t, const void *w, const float *x, float *y, size_t n,
+		   size_t rows, size_t cols, int threads)
+{
+	size_t nb = cols / KERN_QBLOCK, rb = kern_row_bytes(t, cols);
+	struct kern_act_q8 *a = malloc(n * nb * sizeof *a);
+	if (!a)
+		abort();   /* n * cols floats fit, so this cannot reasonably fail */
+	for (size_t i = 0; i < n; i++)
+		kern_quantize_act(x + i * cols, a + i * nb, cols);
+	long blocks = (long)((rows + 15) / 16);
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+	for (long blk = 0; blk < blocks; blk++) {
+		size_t r0 = (size_t)blk * 16, nr = rows - r0 < 16 ? rows - r0 : 16;
+		float tmp[16];
+		for (size_t i = 0; i < n; i++) {
+			q_gemv_act(t, (const char *)w + r0 * rb, a + i * nb, tmp, nr, cols);
+			memcpy(y + i * rows + r0, tmp, nr * sizeof(float));
+		}
+	}
+	free(a);
 }
 
 static void gemv_q8_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
@@ -448,12 +498,12 @@ static void gemm_bf16(const void *w, const float *x, float *y, size_t n, size_t 
 
 static void gemm_q8_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	kern_blis_gemm(KD_Q8_0, q8_0_to_f32, w, x, y, n, rows, cols, threads);
+	q_gemm(KD_Q8_0, w, x, y, n, rows, cols, threads);
 }
 
 static void gemm_q4_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	kern_blis_gemm(KD_Q4_0, q4_0_to_f32, w, x, y, n, rows, cols, threads);
+	q_gemm(KD_Q4_0, w, x, y, n, rows, cols, threads);
 }
 
 /* --- the table --- */

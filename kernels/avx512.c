@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
@@ -146,45 +147,145 @@ INLINE float qblock(enum kern_dtype t, const void *blk, __m512 q[2])
 	return _cvtsh_ss(d);
 }
 
-/* y[0, nr) = W[0, nr) . x for block-quantised rows of nb blocks, rb bytes
- * apart: the block's integer dot with f32 x, then scaled by d once. */
-INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const float *x, float *y,
-		   size_t nb, int nr)
+/* --- Q8_0 / Q4_0 against quantised activations (kern_quantize_act) --- */
+
+/* Two blocks' 32 values each in one register: a's in the low half. */
+INLINE __m512i join256(__m256i a, __m256i b)
+{
+	return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+}
+
+/* The 32 weights of a block as bytes: Q8_0 signed; Q4_0 the unsigned
+ * nibbles 0..15 (value + 8), low nibbles first as the layout orders them. */
+INLINE __m256i wbytes(enum kern_dtype t, const char *blk)
+{
+	if (t == KD_Q8_0)
+		return _mm256_loadu_si256((const __m256i *)(blk + 2));
+	__m128i v = _mm_loadu_si128((const __m128i *)(blk + 2)), m = _mm_set1_epi8(0x0f);
+	return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+/* Sixteen int32 partial sums of u8 x s8 products, four per lane: VNNI's one
+ * instruction, or the AVX-512BW pair (no saturation: |u| <= 128, |s| <= 127). */
+INLINE __m512i dot_u8s8(__m512i u, __m512i s, int vnni)
+{
+	if (vnni)
+		return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s);
+	return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
+}
+
+/* Partial sums of two weight blocks with two activation blocks, per lane,
+ * lanes 0-7 the first pair.  Q8_0 moves the weight's sign onto x (|w| is an
+ * unsigned byte even for -128); Q4_0 takes 8 times x's sum off (sum in
+ * each of the 8 lanes of its block). */
+INLINE __m512i pair_dot(enum kern_dtype t, __m512i w, const struct kern_act_q8 *a, int vnni)
+{
+	__m512i x = join256(_mm256_loadu_si256((const __m256i *)a[0].qs),
+			    _mm256_loadu_si256((const __m256i *)a[1].qs));
+	if (t == KD_Q8_0) {
+		__mmask64 neg = _mm512_movepi8_mask(w);
+		return dot_u8s8(_mm512_abs_epi8(w), _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x), vnni);
+	}
+	__m512i off = join256(_mm256_set1_epi32(a[0].sum), _mm256_set1_epi32(a[1].sum));
+	return _mm512_sub_epi32(dot_u8s8(w, x, vnni), off);
+}
+
+INLINE float wscale(const char *blk)
+{
+	uint16_t d;
+	memcpy(&d, blk, 2);
+	return _cvtsh_ss(d);
+}
+
+/* y[0, nr) = W[0, nr) . a for nr rows of nb blocks, rb bytes apart; an odd
+ * last block is paired with a zero block of scale 0. */
+INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const struct kern_act_q8 *a,
+		   float *y, size_t nb, int nr, int vnni)
 {
 	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
+	static const struct kern_act_q8 zero_act;
 	__m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-	for (size_t b = 0; b < nb; b++) {
-		__m512 x0 = _mm512_loadu_ps(x + b * KERN_QBLOCK), x1 = _mm512_loadu_ps(x + b * KERN_QBLOCK + 16);
+	for (size_t b = 0; b < nb; b += 2) {
+		int pair = b + 1 < nb;
+		struct kern_act_q8 two[2];
+		const struct kern_act_q8 *ab = a + b;
+		if (!pair) {
+			two[0] = a[b];
+			two[1] = zero_act;
+			ab = two;
+		}
 		for (int r = 0; r < nr; r++) {
-			__m512 q[2];
-			float d = qblock(t, w + r * rb + b * bs, q);
-			__m512 s = _mm512_fmadd_ps(q[1], x1, _mm512_mul_ps(q[0], x0));
-			acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(d), s, acc[r]);
+			const char *b0 = w + r * rb + b * bs, *b1 = pair ? b0 + bs : b0;
+			__m512i wv = join256(wbytes(t, b0), pair ? wbytes(t, b1) : _mm256_setzero_si256());
+			__m512i dot = pair_dot(t, wv, ab, vnni);
+			__m512 sc = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(wscale(b0) * ab[0].d)),
+						       _mm256_set1_ps(pair ? wscale(b1) * ab[1].d : 0.0f), 1);
+			acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc[r]);
 		}
 	}
 	for (int r = 0; r < nr; r++)
 		y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-/* W [rows, cols] blocks of type t, cols a multiple of 32; x [cols], y [rows]. */
-INLINE void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
-		   size_t cols)
+/* W [rows, cols] against activations already quantised. */
+INLINE void q_gemv_act(enum kern_dtype t, const void *w, const struct kern_act_q8 *a, float *y,
+		       size_t rows, size_t cols, int vnni)
 {
 	size_t rb = kern_row_bytes(t, cols), nb = cols / KERN_QBLOCK, r = 0;
 	for (; r + 4 <= rows; r += 4)
-		q_rows(t, (const char *)w + r * rb, rb, x, y + r, nb, 4);
+		q_rows(t, (const char *)w + r * rb, rb, a, y + r, nb, 4, vnni);
 	for (; r < rows; r++)
-		q_rows(t, (const char *)w + r * rb, rb, x, y + r, nb, 1);
+		q_rows(t, (const char *)w + r * rb, rb, a, y + r, nb, 1, vnni);
 }
+
+INLINE void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
+		   size_t cols, int vnni)
+{
+	struct kern_act_q8 a[cols / KERN_QBLOCK ? cols / KERN_QBLOCK : 1];
+	kern_quantize_act(x, a, cols);
+	q_gemv_act(t, w, a, y, rows, cols, vnni);
+}
+
+/* Prefill: the n rows of X quantised once, then each thread takes blocks of
+ * 16 weight rows and runs every token through them while they sit in L1. */
+INLINE void q_gemm(enum kern_dtype t, const void *w, const float *x, float *y, size_t n,
+		   size_t rows, size_t cols, int threads, int vnni)
+{
+	size_t nb = cols / KERN_QBLOCK, rb = kern_row_bytes(t, cols);
+	struct kern_act_q8 *a = malloc(n * nb * sizeof *a);
+	if (!a)
+		abort();   /* n * cols floats fit, so this cannot reasonably fail */
+	for (size_t i = 0; i < n; i++)
+		kern_quantize_act(x + i * cols, a + i * nb, cols);
+	long blocks = (long)((rows + 15) / 16);
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+	for (long blk = 0; blk < blocks; blk++) {
+		size_t r0 = (size_t)blk * 16, nr = rows - r0 < 16 ? rows - r0 : 16;
+		float tmp[16];
+		for (size_t i = 0; i < n; i++) {
+			q_gemv_act(t, (const char *)w + r0 * rb, a + i * nb, tmp, nr, cols, vnni);
+			memcpy(y + i * rows + r0, tmp, nr * sizeof(float));
+		}
+	}
+	free(a);
+}
+
+static int has_vnni;
 
 static void gemv_q8_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
-	q_gemv(KD_Q8_0, w, x, y, rows, cols);
+	if (has_vnni)
+		q_gemv(KD_Q8_0, w, x, y, rows, cols, 1);
+	else
+		q_gemv(KD_Q8_0, w, x, y, rows, cols, 0);
 }
 
 static void gemv_q4_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
-	q_gemv(KD_Q4_0, w, x, y, rows, cols);
+	if (has_vnni)
+		q_gemv(KD_Q4_0, w, x, y, rows, cols, 1);
+	else
+		q_gemv(KD_Q4_0, w, x, y, rows, cols, 0);
 }
 
 /* --- widening and rounding --- */
@@ -380,12 +481,18 @@ static void gemm_bf16(const void *w, const float *x, float *y, size_t n, size_t 
 
 static void gemm_q8_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	kern_blis_gemm(KD_Q8_0, q8_0_to_f32, w, x, y, n, rows, cols, threads);
+	if (has_vnni)
+		q_gemm(KD_Q8_0, w, x, y, n, rows, cols, threads, 1);
+	else
+		q_gemm(KD_Q8_0, w, x, y, n, rows, cols, threads, 0);
 }
 
 static void gemm_q4_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	kern_blis_gemm(KD_Q4_0, q4_0_to_f32, w, x, y, n, rows, cols, threads);
+	if (has_vnni)
+		q_gemm(KD_Q4_0, w, x, y, n, rows, cols, threads, 1);
+	else
+		q_gemm(KD_Q4_0, w, x, y, n, rows, cols, threads, 0);
 }
 
 /* --- the table --- */
@@ -397,6 +504,7 @@ static void build(void)
 	const struct kern_ops *base = kern_avx2_ops();
 	table = base ? *base : kern_ref;
 	table.name = "avx512";
+	has_vnni = __builtin_cpu_supports("avx512vnni");
 	void (*gemv[KD_COUNT])(const void *, const float *, float *, size_t, size_t) = {
 		gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0};
 	memcpy(table.gemv, gemv, sizeof gemv);

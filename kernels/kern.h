@@ -20,6 +20,16 @@ enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0, KD_COUNT };
 struct kern_block_q8_0 { uint16_t d; int8_t qs[KERN_QBLOCK]; };        /* 34 bytes */
 struct kern_block_q4_0 { uint16_t d; uint8_t qs[KERN_QBLOCK / 2]; };   /* 18 bytes: qs[j] low nibble is value j, high nibble value j+16 */
 
+/* Activations for the integer dot products of Q8_0 and Q4_0 weights, as
+ * llama.cpp does it: x in blocks of 32 with an f32 scale d = max|x| / 127,
+ * q = round(x / d), and the sum of q (for Q4_0's offset of 8).  Every
+ * variant's Q8_0 and Q4_0 gemv and gemm compute
+ *   y[r] = sum over blocks b of d_w(b) d_x(b) sum_j w(b, j) q(b, j)
+ * from these same integers; only the float summation order differs.  A
+ * block holding a NaN or an infinity gets d = NaN, so it reaches y. */
+struct kern_act_q8 { float d; int32_t sum; int8_t qs[KERN_QBLOCK]; };
+void kern_quantize_act(const float *x, struct kern_act_q8 *out, size_t n);
+
 const char *kern_dtype_name(enum kern_dtype t);     /* "F32", "F16", "BF16", "Q8_0", "Q4_0" */
 int kern_dtype_parse(const char *name);             /* case-insensitive; -1 if unknown */
 /* Bytes of one row of cols values; 0 when cols does not fit the type's blocks. */

@@ -177,6 +177,79 @@ static void q4_0_from_f32(const float *src, void *dst, size_t n)
 
 /* y[r] = W[r,:] . x, one row widened at a time: the definition, in f32 with a
  * double accumulator so the reference is the more accurate side. */
+void kern_quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
+{
+	for (size_t b = 0; b < n / KERN_QBLOCK; b++) {
+		const float *v = x + b * KERN_QBLOCK;
+		float amax = 0;
+		int finite = 1;
+		for (int j = 0; j < KERN_QBLOCK; j++) {
+			finite &= isfinite(v[j]) != 0;
+			amax = fmaxf(amax, fabsf(v[j]));
+		}
+		float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+		int32_t sum = 0;
+		for (int j = 0; j < KERN_QBLOCK; j++) {
+			int q = finite ? (int)roundf(v[j] * id) : 0;
+			out[b].qs[j] = (int8_t)q;
+			sum += q;
+		}
+		out[b].d = finite ? d : NAN;
+		out[b].sum = sum;
+	}
+}
+
+/* The integer dot of one weight block with one activation block. */
+static int32_t q8_0_block_dot(const void *wb, const struct kern_act_q8 *a)
+{
+	const struct kern_block_q8_0 *b = wb;
+	int32_t s = 0;
+	for (int j = 0; j < KERN_QBLOCK; j++)
+		s += b->qs[j] * a->qs[j];
+	return s;
+}
+
+static int32_t q4_0_block_dot(const void *wb, const struct kern_act_q8 *a)
+{
+	const struct kern_block_q4_0 *b = wb;
+	int32_t s = 0;
+	for (int j = 0; j < KERN_QBLOCK / 2; j++)
+		s += ((b->qs[j] & 0x0f) - 8) * a->qs[j] + ((b->qs[j] >> 4) - 8) * a->qs[j + 16];
+	return s;
+}
+
+/* Q8_0 / Q4_0 rows against x quantised once (kern_quantize_act). */
+static void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
+		   size_t cols)
+{
+	size_t nb = cols / KERN_QBLOCK, rb = kern_row_bytes(t, cols);
+	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
+	struct kern_act_q8 a[nb ? nb : 1];
+	kern_quantize_act(x, a, cols);
+	for (size_t r = 0; r < rows; r++) {
+		const char *row = (const char *)w + r * rb;
+		double acc = 0;
+		for (size_t b = 0; b < nb; b++) {
+			const char *wb = row + b * bs;
+			int32_t dot = t == KD_Q8_0 ? q8_0_block_dot(wb, &a[b]) : q4_0_block_dot(wb, &a[b]);
+			uint16_t d;
+			memcpy(&d, wb, sizeof d);
+			acc += (double)dot * ((double)kern_f16_to_f32(d) * a[b].d);
+		}
+		y[r] = (float)acc;
+	}
+}
+
+static void gemv_q8_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	q_gemv(KD_Q8_0, w, x, y, rows, cols);
+}
+
+static void gemv_q4_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	q_gemv(KD_Q4_0, w, x, y, rows, cols);
+}
+
 #define REF_GEMV(NAME, TO_F32)                                                   \
 	static void NAME(const void *w, const float *x, float *y, size_t rows, size_t cols) \
 	{                                                                         \
@@ -193,13 +266,9 @@ static void q4_0_from_f32(const float *src, void *dst, size_t n)
 #define to_f32_F32 f32_to_f32
 #define to_f32_F16 f16_to_f32
 #define to_f32_BF16 bf16_to_f32
-#define to_f32_Q8_0 q8_0_to_f32
-#define to_f32_Q4_0 q4_0_to_f32
 REF_GEMV(gemv_f32, F32)
 REF_GEMV(gemv_f16, F16)
 REF_GEMV(gemv_bf16, BF16)
-REF_GEMV(gemv_q8_0, Q8_0)
-REF_GEMV(gemv_q4_0, Q4_0)
 
 #define REF_GEMM(NAME, GEMV, T)                                                  \
 	static void NAME(const void *w, const float *x, float *y, size_t n, size_t rows, \

@@ -127,6 +127,16 @@ int rec_reader_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 	}
 	json_t *rec = NULL;
 	int rc = r->next(r, &rec, &r->err);
+	if (rc == 1 && r->lenient && json_is_object(rec) &&
+	    rec_depth_check(rec, REC_MAX_DEPTH, e ? e : &r->err) == 0 &&
+	    rec_validate(rec, r->source, r->index, e ? e : &r->err) < 0) {
+		/* A schema fault leaves the stream in step: hand the record over. */
+		if (e)
+			rec_msg_clean(e->msg);
+		r->index++;
+		*out = rec;
+		return 2;
+	}
 	if (rc == 1 && check(r, rec, &r->err) < 0) {
 		json_decref(rec);
 		rc = -1;
@@ -143,6 +153,11 @@ int rec_reader_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 		*out = rec;
 	}
 	return rc;
+}
+
+void rec_reader_set_lenient(struct rec_reader *r, int lenient)
+{
+	r->lenient = lenient;
 }
 
 void rec_reader_set_max_read(struct rec_reader *r, size_t n)

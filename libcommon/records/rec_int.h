@@ -44,6 +44,7 @@ struct rec_reader {
 	size_t mem_len, mem_off;
 	size_t max_read;       /* 0, or the most bytes one read may return */
 	int failed;            /* sticky: the stream is unsynchronised after an error */
+	int lenient;           /* schema faults returned as 2, not fatal */
 	struct exo_err err;
 	int (*next)(struct rec_reader *r, json_t **out, struct exo_err *e);
 	void (*free)(struct rec_reader *r);

@@ -67,6 +67,10 @@ struct rec_reader *rec_reader_open_format(int fd, const char *source, enum rec_f
  * for tests and fuzzing. */
 struct rec_reader *rec_reader_open_mem(const void *buf, size_t len, const char *source,
 				       enum rec_format f);
+/* Lenient mode (exo-validate records): a record that decodes but breaks
+ * its kind's schema is returned with status 2, *out set and e saying why,
+ * and reading goes on; only a stream that cannot be decoded stops it. */
+void rec_reader_set_lenient(struct rec_reader *r, int lenient);
 /* For tests: at most n bytes per read, to exercise every chunking (0: no limit). */
 void rec_reader_set_max_read(struct rec_reader *r, size_t n);
 /* Record indexes in messages are 0-based: rec_reader_index() is the number of

@@ -5,6 +5,7 @@
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
 #include "records/record.h"
+#include "validate/model_checks.h"
 #include "validate/reference.h"
 #include "validate/validate.h"
 
@@ -119,6 +120,8 @@ static void apply_config(struct options *o)
 static int cmd_model(const char *model, const struct options *o, struct vcheck_out *out)
 {
 	int status = check_loads(model, out);
+	if (!status)
+		model_extra_checks(model, out);
 	if (status || !o->reference)
 		return status;
 	struct refcheck_opts ro = {.model = model, .ref_dir = o->reference, .stages = o->stages,
@@ -140,5 +143,6 @@ int validate_model(int argc, char **argv)
 	struct vcheck_out out;
 	vcheck_open(&out, o.format);
 	int status = cmd_model(argv[optind], &o, &out);
-	return vcheck_close(&out, status);
+	int worst = vcheck_status(&out);
+	return vcheck_close(&out, worst > status ? worst : status);
 }

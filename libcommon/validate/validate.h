@@ -10,6 +10,11 @@
 
 int validate_model(int argc, char **argv);      /* cmd_model.c */
 int validate_tokenizer(int argc, char **argv);  /* cmd_tokenizer.c */
+int validate_hardware(int argc, char **argv);   /* cmd_hardware.c */
+int validate_records(int argc, char **argv);    /* cmd_records.c */
+int validate_plan(int argc, char **argv);       /* cmd_plan.c */
+int validate_test_component(int argc, char **argv); /* cmd_component.c */
+int validate_stress(int argc, char **argv);     /* cmd_stress.c */
 
 /* Where a subcommand's check records go: stdout in the chosen format. */
 struct vcheck_out {
@@ -28,4 +33,10 @@ json_t *vcheck_new(const char *subject, const char *code, const char *level,
 int vcheck_close(struct vcheck_out *out, int status);
 /* 0, 1 or 2 from the worst level emitted. */
 int vcheck_status(const struct vcheck_out *out);
+/* The format of a record stream from its first byte: msgpack maps start
+ * with 0x80-0x8f, 0xde or 0xdf, JSON with { or [, anything else is YAML. */
+enum rec_format vsniff_format(const char *buf, size_t len);
+/* Every record of a file (NULL: stdin) in any format; exits 65 (or 66)
+ * with the reader's one-line error on bad input. */
+json_t *vread_records(const char *path);
 #endif

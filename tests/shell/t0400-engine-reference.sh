@@ -13,7 +13,7 @@ for model in $(sed -n 's/.*"dir": "\([^"]*\)".*/\1/p' "$M/manifest.json"); do
 	for stages in 1 2 3; do
 		test_expect_success "$model in $stages stage(s) matches transformers" "
 			exo-validate model $M/$model --reference $M/$model/reference --stages $stages -o json >$TMP/$model.$stages &&
-			test \"\$(levels <$TMP/$model.$stages)\" = 'ok ok ok ok ok ok ' &&
+			test \"\$(levels <$TMP/$model.$stages)\" = 'ok ok ok ok ok ok ok ' &&
 			grep -q '\"all 16 greedy tokens match\"' $TMP/$model.$stages
 		"
 	done

@@ -1,0 +1,29 @@
+/* The OpenAI-compatible HTTP API of the head stage (libmicrohttpd):
+ * POST /v1/chat/completions, POST /v1/completions, GET /v1/models,
+ * GET /healthz, GET /metrics.  Requests become head_generate calls; text
+ * goes through the model's tokenizer and chat template. */
+#ifndef EXO_API_API_H
+#define EXO_API_API_H
+#include <stddef.h>
+#include "serve/head.h"
+#include "template/template.h"
+#include "tokenizer/tokenizer.h"
+
+#define API_DEFAULT_PORT 52415
+
+struct api_opts {
+	const char *listen;          /* "HOST:PORT"; default 127.0.0.1:52415 */
+	const char *model_id;        /* the name clients use in "model" */
+	const char *api_key;         /* NULL: no Authorization required */
+	const char *chat_template;   /* file overriding the model's template, or NULL */
+	size_t max_body;             /* request bodies over this get 413; 0: 4 MiB */
+	int max_connections;         /* 0: 1024 */
+	int max_tokens_cap;          /* max_tokens above this is clamped/refused; 0: context */
+};
+
+struct api_server;
+struct api_server *api_start(struct head *h, const struct tok *t, const struct api_opts *o,
+			     struct exo_err *e);
+/* Stops accepting, lets running generations finish, frees everything. */
+void api_stop(struct api_server *s);
+#endif

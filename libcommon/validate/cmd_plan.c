@@ -1,0 +1,201 @@
+/* `exo-validate plan [FILE] [--nodes FILE]`: a plan record (exo-wire(5))
+ * checked for what would break a pipeline before it starts: every layer
+ * covered exactly once in chain order, each stage within its node's memory,
+ * every node named present among the node records given (in the same
+ * stream, or in --nodes FILE). */
+#include "model/config.h"
+#include "model/checkpoint.h"
+#include "util/file.h"
+#include "validate/facts.h"
+#include "validate/validate.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct plan_check {
+	struct vcheck_out *out;
+	const char *subject;
+	json_t *plan;
+	json_t *nodes;     /* name -> node record */
+};
+
+static void pc_emit(struct plan_check *c, const char *code, const char *level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void pc_emit(struct plan_check *c, const char *code, const char *level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	vcheck_emit(c->out, vcheck_new(c->subject, code, level, msg));
+}
+
+static json_int_t geti(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* Stages in chain order, each range non-empty, ranges meeting end to start
+ * from layer 0 to the last: any gap or overlap is named with its layers. */
+static void check_coverage(struct plan_check *c)
+{
+	json_t *stages = json_object_get(c->plan, "stages");
+	json_int_t layers = geti(c->plan, "layers"), expect = 0;
+	size_t i, faults = 0;
+	json_t *s;
+	json_array_foreach(stages, i, s) {
+		json_int_t a = geti(s, "layer_start"), b = geti(s, "layer_end");
+		if (geti(s, "index") != (json_int_t)i) {
+			pc_emit(c, "plan.order", "fail", "stages[%zu] has index %lld: stages must be listed in chain order 0, 1, ...",
+				i, (long long)geti(s, "index"));
+			faults++;
+		}
+		if (b <= a) {
+			pc_emit(c, "plan.coverage", "fail", "stage %zu: empty or reversed range %lld..%lld", i,
+				(long long)a, (long long)b);
+			faults++;
+		} else if (a > expect) {
+			pc_emit(c, "plan.coverage", "fail", "gap: layers %lld..%lld are held by no stage (stage %zu starts at %lld)",
+				(long long)expect, (long long)a - 1, i, (long long)a);
+			faults++;
+		} else if (a < expect) {
+			pc_emit(c, "plan.coverage", "fail", "overlap: layers %lld..%lld are held by stage %zu and the stage before it",
+				(long long)a, (long long)(expect < b ? expect : b) - 1, i);
+			faults++;
+		}
+		if (b > expect)
+			expect = b;
+	}
+	if (expect != layers) {
+		pc_emit(c, "plan.coverage", "fail", expect < layers ? "layers %lld..%lld are held by no stage (the model has %lld)"
+			: "the stages hold layers up to %lld but the model has %lld", expect < layers ? (long long)expect : (long long)expect - 1,
+			(long long)layers - 1, (long long)layers);
+		faults++;
+	}
+	if (!faults)
+		pc_emit(c, "plan.coverage", "ok", "%zu stage(s) hold layers 0..%lld, each exactly once, in chain order",
+			json_array_size(stages), (long long)layers - 1);
+}
+
+/* Memory a stage may use on its device: a GPU's usable memory, else the
+ * node's available RAM (total when not given) times 0.9, as exo-partition. */
+static double device_memory(const json_t *node, const char *device, char *what, size_t n)
+{
+	if (device && !strncmp(device, "cuda:", 5)) {
+		const json_t *g = json_array_get(json_object_get(node, "gpus"), (size_t)atoi(device + 5));
+		json_int_t usable = geti(g, "memory_usable");
+		snprintf(what, n, "%s memory", device);
+		return usable ? (double)usable : 0.9 * (double)geti(g, "memory_total");
+	}
+	json_int_t avail = geti(node, "mem_available");
+	snprintf(what, n, "%s RAM", avail ? "available" : "total");
+	return 0.9 * (double)(avail ? avail : geti(node, "mem_total"));
+}
+
+static void check_stage_fit(struct plan_check *c, size_t i, const json_t *s)
+{
+	const char *name = json_string_value(json_object_get(s, "node"));
+	const json_t *node = name ? json_object_get(c->nodes, name) : NULL;
+	if (!node) {
+		pc_emit(c, "plan.nodes", json_object_size(c->nodes) ? "fail" : "warn",
+			json_object_size(c->nodes) ? "stage %zu: node '%s' is not among the node records given"
+			: "stage %zu: no node records given: node '%s' and its memory not checked", i, name ? name : "");
+		return;
+	}
+	double need = (double)geti(s, "bytes") + (double)geti(s, "kv_bytes");
+	if (need <= 0) {
+		pc_emit(c, "plan.fit", "warn", "stage %zu: the plan gives no bytes for it: fit not checked", i);
+		return;
+	}
+	char what[64], a[32], b[32];
+	const char *device = json_string_value(json_object_get(s, "device"));
+	double have = device_memory(node, device, what, sizeof what);
+	pc_emit(c, "plan.fit", need <= have ? "ok" : "fail", "stage %zu on %s: needs %s (weights + KV), %s: %s",
+		i, name, fmt_bytes(a, sizeof a, need), what, fmt_bytes(b, sizeof b, have));
+}
+
+/* The model the plan names, when it can be opened here, has its layer count. */
+static void check_model(struct plan_check *c)
+{
+	const char *model = json_string_value(json_object_get(c->plan, "path"));
+	if (!model)
+		model = json_string_value(json_object_get(c->plan, "model"));
+	char dir[4096];
+	struct exo_err e;
+	struct model_config mc;
+	if (!model || ckpt_resolve(model, dir, sizeof dir, &e) < 0 || model_config_load(&mc, dir, &e) < 0) {
+		pc_emit(c, "plan.model", "warn", "model %s not readable here: its layer count not checked",
+			model ? model : "(none)");
+		return;
+	}
+	json_int_t layers = geti(c->plan, "layers");
+	pc_emit(c, "plan.model", mc.n_layers == layers ? "ok" : "fail", "%s has %d layers; the plan says %lld",
+		model, mc.n_layers, (long long)layers);
+}
+
+static void read_records(const char *path, json_t **plan, json_t *nodes)
+{
+	json_t *all = vread_records(path), *rec;
+	size_t i;
+	json_array_foreach(all, i, rec) {
+		const char *kind = rec_kind(rec);
+		if (!strcmp(kind, "plan") && !*plan)
+			*plan = json_incref(rec);
+		else if (!strcmp(kind, "node"))
+			json_object_set(nodes, json_string_value(json_object_get(rec, "name")), rec);
+	}
+	json_decref(all);
+}
+
+static const char usage_text[] =
+	"usage: exo-validate plan [FILE] [--nodes FILE] [-o FORMAT] [-q]\n";
+
+int validate_plan(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"nodes", required_argument, NULL, 'n'}, {"output", required_argument, NULL, 'o'},
+		{"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const char *nodes_file = NULL;
+	enum rec_format format = REC_AUTO;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': nodes_file = optarg; break;
+		case 'o': format = rec_format_option(optarg); break;
+		case 'q': break;
+		case 'h': fputs(usage_text, stdout); exit(0);
+		default: fputs(usage_text, stderr); exit(EXO_USAGE);
+		}
+	}
+	if (argc - optind > 1) {
+		fputs(usage_text, stderr);
+		exit(EXO_USAGE);
+	}
+	const char *path = optind < argc ? argv[optind] : NULL;
+	json_t *plan = NULL, *nodes = json_object();
+	read_records(path, &plan, nodes);
+	if (nodes_file) {
+		json_t *ignored = NULL;
+		read_records(nodes_file, &ignored, nodes);
+		json_decref(ignored);
+	}
+	if (!plan)
+		exo_errx(EXO_DATAERR, "%s: no plan record in the stream", path ? path : "stdin");
+	struct vcheck_out out;
+	vcheck_open(&out, format);
+	struct plan_check c = {.out = &out, .subject = path ? path : "plan", .plan = plan, .nodes = nodes};
+	check_coverage(&c);
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(plan, "stages"), i, s)
+		check_stage_fit(&c, i, s);
+	check_model(&c);
+	json_decref(plan);
+	json_decref(nodes);
+	return vcheck_close(&out, vcheck_status(&out));
+}

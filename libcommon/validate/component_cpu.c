@@ -1,0 +1,108 @@
+/* --test-component cpu: every kernel variant usable on this CPU against the
+ * scalar reference on random data, with the tolerances of the unit tests
+ * (a dot product of n terms may differ by ~4e-7 n from summation order). */
+#include "kernels/kern.h"
+#include "validate/component.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define ROWS 96
+#define COLS 512
+
+static float uniform(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (float)((*s >> 40) * (1.0 / (1ull << 24))) * 2.0f - 1.0f;
+}
+
+/* Largest |got - ref| / (atol + rtol |ref|): within tolerance when <= 1. */
+static double worst(const float *ref, const float *got, size_t n, double atol, double rtol)
+{
+	double w = 0;
+	for (size_t i = 0; i < n; i++) {
+		double r = fabs((double)got[i] - ref[i]) / (atol + rtol * fabs(ref[i]));
+		if (!(r <= w))
+			w = isnan(r) ? INFINITY : r;
+	}
+	return w;
+}
+
+/* gemv of every weight type: the weights quantised once by the reference, so
+ * both variants multiply the same bytes. */
+static double check_gemv(const struct kern_ops *k, int t, const float *w32, const float *x)
+{
+	size_t bytes = kern_row_bytes(t, COLS) * ROWS;
+	void *w = malloc(bytes);
+	float yr[ROWS], yg[ROWS];
+	kern_ref.from_f32[t](w32, w, (size_t)ROWS * COLS);
+	kern_ref.gemv[t](w, x, yr, ROWS, COLS);
+	k->gemv[t](w, x, yg, ROWS, COLS);
+	free(w);
+	return worst(yr, yg, ROWS, (t == KD_Q4_0 ? 8 : 1) * 4e-7 * COLS + 1e-6, 1e-5);
+}
+
+static double check_elementwise(const struct kern_ops *k, const float *x, const float *w)
+{
+	float a[COLS], b[COLS], s[COLS];
+	double m = 0, r;
+	kern_ref.rmsnorm(a, x, w, COLS, 1e-5f);
+	k->rmsnorm(b, x, w, COLS, 1e-5f);
+	if ((r = worst(a, b, COLS, 1e-6, 1e-5)) > m) m = r;
+	for (int i = 0; i < COLS; i++) a[i] = b[i] = x[i] * 8;
+	kern_ref.softmax(a, COLS);
+	k->softmax(b, COLS);
+	if ((r = worst(a, b, COLS, 1e-7, 1e-5)) > m) m = r;
+	for (int i = 0; i < COLS; i++) a[i] = b[i] = x[i] * 4;
+	kern_ref.silu_mul(a, w, COLS);
+	k->silu_mul(b, w, COLS);
+	if ((r = worst(a, b, COLS, 1e-6, 1e-5)) > m) m = r;
+	/* one head of 64 over 8 keys */
+	kern_ref.attention(a, x, w, x + 64, 8, 64, 64, 0.125f, s);
+	k->attention(b, x, w, x + 64, 8, 64, 64, 0.125f, s);
+	if ((r = worst(a, b, 64, 1e-6, 1e-4)) > m) m = r;
+	return m;
+}
+
+void component_cpu(struct vcheck_out *out)
+{
+	uint64_t seed = 42;
+	float *w32 = malloc(sizeof(float) * ROWS * COLS), x[COLS], w[COLS];
+	for (size_t i = 0; i < (size_t)ROWS * COLS; i++)
+		w32[i] = uniform(&seed) * 0.05f;
+	for (int i = 0; i < COLS; i++) {
+		x[i] = uniform(&seed);
+		w[i] = 1 + uniform(&seed) * 0.1f;
+	}
+	for (const struct kern_ops *const *v = kern_variants(); *v; v++) {
+		double m = check_elementwise(*v, x, w);
+		char msg[512];
+		int n = snprintf(msg, sizeof msg, "kernels '%s' against the scalar reference: ", (*v)->name);
+		for (int t = 0; t < KD_COUNT; t++) {
+			double g = check_gemv(*v, t, w32, x);
+			n += snprintf(msg + n, sizeof msg - (size_t)n, "gemv %s %.2f, ", kern_dtype_name(t), g);
+			if (g > m) m = g;
+		}
+		snprintf(msg + n, sizeof msg - (size_t)n, "element-wise ops and attention: worst error %.2f of the tolerance",
+			 m);
+		json_t *c = vcheck_new("cpu", "component.cpu", m <= 1 ? "ok" : "fail", msg);
+		json_object_set_new(c, "worst_over_tolerance", json_real(m));
+		vcheck_emit(out, c);
+	}
+	free(w32);
+}
+
+/* No CUDA kernels run on this build path yet: report the device (or its
+ * absence) so a request for gpu is never silently passed. */
+void component_gpu(struct vcheck_out *out, int asked)
+{
+#ifdef EXO_CUDA
+	vcheck_emit(out, vcheck_new("gpu", "component.gpu", asked ? "warn" : "ok",
+				    "CUDA kernels are compiled in but no GPU test is wired yet: skipped"));
+#else
+	vcheck_emit(out, vcheck_new("gpu", "component.gpu", asked ? "warn" : "ok",
+				    "built without CUDA (nvcc not found at build time): GPU test skipped"));
+#endif
+}

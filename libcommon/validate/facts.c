@@ -1,0 +1,107 @@
+/* Model facts for the validate subcommands: config.json's architecture, and
+ * the parameter count summed over the safetensors headers (estimated from
+ * the config's dimensions when the weights are not there yet). */
+#include "validate/facts.h"
+#include "hardware/requirements.h"
+#include "model/checkpoint.h"
+#include "model/safetensors.h"
+#include "util/file.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static double config_estimate(const json_t *cfg)
+{
+	double h = json_number_value(json_object_get(cfg, "hidden_size"));
+	double l = json_number_value(json_object_get(cfg, "num_hidden_layers"));
+	double ffn = json_number_value(json_object_get(cfg, "intermediate_size"));
+	double v = json_number_value(json_object_get(cfg, "vocab_size"));
+	if (ffn == 0)
+		ffn = 4 * h;
+	/* attention ~4h^2, gated MLP 3*h*ffn, embedding and head */
+	return l * (4 * h * h + 3 * h * ffn) + 2 * v * h;
+}
+
+static void count_headers(struct model_facts *f)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *de;
+	double params = 0;
+	uint64_t bytes = 0;
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n < 12 || strcmp(de->d_name + n - 12, ".safetensors"))
+			continue;
+		char path[4400];
+		snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name);
+		struct exo_err e;
+		struct st_file *st = st_open(path, &e);
+		if (!st)
+			continue;   /* a broken file is the model check's finding, not ours */
+		for (size_t i = 0; i < st->n_tensors; i++) {
+			double numel = 1;
+			for (int k = 0; k < st->tensors[i].n_dims; k++)
+				numel *= (double)st->tensors[i].shape[k];
+			params += numel;
+		}
+		bytes += st->map_size;
+		st_close(st);
+	}
+	if (d)
+		closedir(d);
+	if (params > 0) {
+		f->params = params;
+		f->params_counted = 1;
+		f->stored_bytes = bytes;
+	}
+}
+
+int model_facts_load(const char *model, struct model_facts *f, struct exo_err *e)
+{
+	memset(f, 0, sizeof *f);
+	f->kind = -1;
+	if (ckpt_resolve(model, f->dir, sizeof f->dir, e) < 0)
+		return -1;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/config.json", f->dir);
+	json_error_t je;
+	json_t *cfg = json_load_file(path, 0, &je);
+	if (!cfg)
+		return exo_error(e, EXO_DATAERR, "%s:%d: %s", path, je.line, je.text);
+	const char *arch = json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0));
+	snprintf(f->architecture, sizeof f->architecture, "%s", arch ? arch : "unknown");
+	f->kind = arch ? hw_kind_of_architecture(arch) : -1;
+	f->params = config_estimate(cfg);
+	json_decref(cfg);
+	count_headers(f);
+	return 0;
+}
+
+uint64_t model_bytes_f16(const struct model_facts *f) { return (uint64_t)(f->params * 2); }
+uint64_t model_bytes_q8(const struct model_facts *f) { return (uint64_t)(f->params * 34 / 32); }
+uint64_t model_bytes_q4(const struct model_facts *f) { return (uint64_t)(f->params * 18 / 32); }
+
+const char *fmt_bytes(char *buf, size_t n, double bytes)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int u = 0;
+	while (bytes >= 1024 && u < 4) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+	return buf;
+}
+
+const char *fmt_params(char *buf, size_t n, double params)
+{
+	if (params >= 1e9)
+		snprintf(buf, n, "%.3gB", params / 1e9);
+	else if (params >= 1e6)
+		snprintf(buf, n, "%.3gM", params / 1e6);
+	else
+		snprintf(buf, n, "%.3gk", params / 1e3);
+	return buf;
+}

@@ -40,8 +40,9 @@ static int dtype_bytes(const json_t *c, const char **name)
 
 /* Weight and KV sizes the planner needs, from the shapes in config.json
  * (Llama, Mistral and Qwen2 layouts: attention, gated MLP, two norms per
- * layer; KV cache in f32 as the engine keeps it).  Left out when the
- * dtype or a dimension is unknown. */
+ * layer), counted as exo-partition --profile counts them (exo-wire(5)):
+ * matrices at the stored type, norms, biases and the KV cache in f32.
+ * Left out when the dtype or a dimension is unknown. */
 static void add_sizes(json_t *rec, const json_t *c)
 {
 	const char *dname = NULL;
@@ -55,10 +56,12 @@ static void add_sizes(json_t *rec, const json_t *c)
 	const char *arch = json_string_value(json_array_get(json_object_get(c, "architectures"), 0));
 	bool qkv_bias = json_is_true(json_object_get(c, "attention_bias")) ||
 			(arch && strcmp(arch, "Qwen2ForCausalLM") == 0);
-	int64_t attn = 2 * h * heads * hd + 2 * h * kv * hd + (qkv_bias ? heads * hd + 2 * kv * hd : 0);
-	int64_t mlp = 3 * h * ffn + (json_is_true(json_object_get(c, "mlp_bias")) ? 2 * ffn + h : 0);
-	int64_t layer = (attn + mlp + 2 * h) * b, embed = vocab * h * b;
-	int64_t head = (json_is_true(json_object_get(c, "tie_word_embeddings")) ? embed : vocab * h * b) + h * b;
+	/* matrices at the stored type; norms and biases in f32, as the engine holds them */
+	int64_t matrices = 2 * h * heads * hd + 2 * h * kv * hd + 3 * h * ffn;
+	int64_t vectors = 2 * h + (qkv_bias ? heads * hd + 2 * kv * hd : 0) +
+			  (json_is_true(json_object_get(c, "mlp_bias")) ? 2 * ffn + h : 0);
+	int64_t layer = matrices * b + vectors * 4, embed = vocab * h * b;
+	int64_t head = (json_is_true(json_object_get(c, "tie_word_embeddings")) ? embed : vocab * h * b) + h * 4;
 	json_object_set_new(rec, "dtype", json_string(dname));
 	json_object_set_new(rec, "head_dim", json_integer(hd));
 	json_object_set_new(rec, "bytes_per_layer", json_integer(layer));

@@ -50,6 +50,28 @@ test_expect_success 'the record has the sizes a planner needs, matching the safe
 	PY
 '
 
+if [ -x "$EXO_BIN/exo-partition" ]; then
+	test_expect_success 'the sizes equal exo-partition --profile; exo-fetch | exo-partition plans' '
+		export HF_HUB_CACHE=$TMP/pp &&
+		for r in llama/tiny qwen/tiny; do
+			exo-fetch -o json "$r" >"$TMP/f.json" &&
+			exo-partition --profile --model "$r" -o json >"$TMP/p.json" &&
+			python3 - "$TMP/f.json" "$TMP/p.json" <<-PY || return 1
+			import json, sys
+			f, p = (json.loads(open(n).readline()) for n in sys.argv[1:])
+			keys = ("dtype", "layers", "hidden", "head_dim", "bytes_per_layer", "embed_bytes",
+			        "head_bytes", "kv_bytes_per_token", "total_bytes", "tied_embeddings")
+			diff = [(k, f.get(k), p.get(k)) for k in keys if f.get(k) != p.get(k)]
+			assert not diff, diff
+			PY
+		done &&
+		{ exo-detect --name n1; exo-fetch llama/tiny; } | exo-partition -o json >"$TMP/plan.json" &&
+		grep -q "\"kind\":\"plan\".*\"model\":\"llama/tiny\".*\"revision\":\"$C\"" "$TMP/plan.json"
+	'
+else
+	test_skip "no exo-partition in this tree"
+fi
+
 test_expect_success 'a second run downloads nothing' '
 	: >"$HUB_LOG" &&
 	exo-fetch -o json llama/tiny >/dev/null &&

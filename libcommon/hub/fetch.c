@@ -350,6 +350,44 @@ static int link_all(struct run *r, struct exo_err *e)
 	return 0;
 }
 
+/* trees/COMMIT.json, the listing cache huggingface_hub 1.x and later keep:
+ * with it, its local_files_only lookups tell a snapshot fetched in part
+ * (--layers) from a complete one.  Written only from a full listing. */
+static int write_tree_cache(const struct run *r, struct exo_err *e)
+{
+	char *path = strf("%s/trees/%s.json", r->repo_dir, r->commit);
+	json_t *files = json_object(), *s;
+	size_t i;
+	bool full = true;
+	json_array_foreach(r->siblings, i, s) {
+		json_t *size = json_object_get(s, "size"), *lfs = json_object_get(s, "lfs");
+		const char *blob = json_string_value(json_object_get(s, "blobId"));
+		if (!json_is_integer(size) || !blob) {
+			full = false;
+			break;
+		}
+		json_t *f = json_pack("{s:O, s:s}", "size", size, "blob_id", blob);
+		if (json_is_object(lfs)) {
+			json_object_set(f, "lfs_sha256", json_object_get(lfs, "sha256"));
+			json_object_set(f, "lfs_size", json_object_get(lfs, "size"));
+		}
+		json_object_set_new(files, json_string_value(json_object_get(s, "rfilename")), f);
+	}
+	int rc = 0;
+	if (full && access(path, F_OK) != 0) {
+		json_t *doc = json_pack("{s:i, s:O}", "format_version", 1, "files", files);
+		char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2));
+		char *dir = strf("%s/trees", r->repo_dir);
+		rc = hub_mkdirs(dir, e) < 0 ? -1 : file_write_atomic(path, text, strlen(text), e);
+		free(dir);
+		free(text);
+		json_decref(doc);
+	}
+	json_decref(files);
+	free(path);
+	return rc;
+}
+
 /* Phase 1: everything but weights; phase 2: the weights the layers need. */
 static int fetch_online(struct run *r, struct exo_err *e)
 {
@@ -390,9 +428,11 @@ static int fetch_online(struct run *r, struct exo_err *e)
 	int rc = o->dry_run ? 0 : download(r, n1, r->m->n_files, e);
 	if (link_all(r, e) < 0 || rc < 0)
 		return -1;
-	if (!o->local_dir && !o->dry_run && strcmp(o->revision, r->commit) != 0)
-		return hub_ref_write(r->repo_dir, o->revision, r->commit, e);
-	return 0;
+	if (o->local_dir || o->dry_run)
+		return 0;
+	if (write_tree_cache(r, e) < 0)
+		return -1;
+	return strcmp(o->revision, r->commit) ? hub_ref_write(r->repo_dir, o->revision, r->commit, e) : 0;
 }
 
 /* ---- offline ---- */

@@ -5,6 +5,7 @@
  *   CACHE/models--ORG--NAME/blobs/ETAG           content, named by its etag
  *   CACHE/models--ORG--NAME/snapshots/COMMIT/F   relative symlink to a blob
  *   CACHE/models--ORG--NAME/refs/REV             the commit REV resolved to
+ *   CACHE/models--ORG--NAME/trees/COMMIT.json    the file listing at COMMIT
  *   CACHE/.locks/models--ORG--NAME/ETAG.lock     flock while a blob is written
  *   CACHE/.locks/models--ORG--NAME/repo.lock     flock while a run works on it
  *

@@ -52,8 +52,22 @@ test_expect_success 'after huggingface_hub downloads, exo-fetch downloads nothin
 	HF_HUB_OFFLINE=1 exo-fetch -o json --cache "$TMP/hf" qwen/tiny >/dev/null
 '
 
-test_expect_success 'huggingface_hub completes a snapshot exo-fetch fetched in part, fetching only the rest' '
+test_expect_success 'huggingface_hub (local_files_only) sees a snapshot fetched with --layers is partial' '
 	exo-fetch -o json --cache "$TMP/part" --layers 0:2 llama/sharded >/dev/null &&
+	HF_HUB_OFFLINE=1 HF_HUB_CACHE=$TMP/part "$PY" - <<-PY
+	from huggingface_hub import snapshot_download
+	from huggingface_hub.errors import IncompleteSnapshotError
+	try:
+	    snapshot_download("llama/sharded", local_files_only=True)
+	    raise SystemExit("a partial snapshot passed for complete")
+	except IncompleteSnapshotError as e:
+	    assert "model-00002-of-00002.safetensors" in str(e), e
+	snapshot_download("llama/sharded", local_files_only=True, allow_patterns=["*.json", "*00001*"])
+	PY
+'
+
+test_expect_success 'huggingface_hub completes a snapshot exo-fetch fetched in part, fetching only the rest' '
+	test -d "$TMP/part/models--llama--sharded" &&
 	: >"$HUB_LOG" &&
 	HF_HUB_CACHE=$TMP/part "$PY" -c "from huggingface_hub import snapshot_download; snapshot_download(\"llama/sharded\")" &&
 	test "$(hub_requests GET /cdn/)" -eq 1 &&

@@ -309,6 +309,8 @@ static int64_t evict(struct rev *revs, size_t n, struct rev *r, bool dry_run)
 		char snap[PATH_MAX * 2];
 		snprintf(snap, sizeof snap, "%s/snapshots/%s", r->repo_dir, r->pub.commit);
 		nftw(snap, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		snprintf(snap, sizeof snap, "%s/trees/%s.json", r->repo_dir, r->pub.commit);
+		unlink(snap);
 		drop_refs(r);
 	}
 	return freed;

@@ -39,6 +39,7 @@ test_expect_success '--gc keeps a revision in use and evicts the next least rece
 	! grep -q llama "$TMP/gc" &&
 	cmp "$(snap llama "$LL")/model.safetensors" "$M/llama3-tiny/model.safetensors" &&
 	! test -e "$(snap qwen "$QW")" && ! test -e "$TMP/cache/models--qwen--tiny/refs/main" &&
+	! test -e "$TMP/cache/models--qwen--tiny/trees/$QW.json" && test -e "$TMP/cache/models--llama--tiny/trees/$LL.json" &&
 	test -z "$(ls "$TMP/cache/models--qwen--tiny/blobs")"
 '
 

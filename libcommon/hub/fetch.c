@@ -172,16 +172,11 @@ static int hook_start(struct http_xfer *x, void *arg)
 {
 	struct run *r = arg;
 	size_t i = xfer_index(r, x);
-	const char *etag = strrchr(x->path, '/') + 1;
-	char name[HUB_ETAG_MAX];
-	snprintf(name, sizeof name, "%.*s", (int)strcspn(etag, "."), etag);
-	r->blob_locks[i] = hub_lock(r->lock_dir, name, !r->o->no_wait, &x->err);
+	const struct hub_file *f = r->xfile[i];
+	r->blob_locks[i] = hub_lock(r->lock_dir, f->etag, !r->o->no_wait, &x->err);
 	if (r->blob_locks[i] < 0)
 		return -1;
-	char *final = strndup(x->path, strlen(x->path) - strlen(".incomplete"));
-	int present = r->o->local_dir ? 0 : access(final, F_OK) == 0;
-	free(final);
-	return present;   /* another run finished it while we waited */
+	return r->o->local_dir ? 0 : file_present(r, f);   /* another run finished it meanwhile */
 }
 
 static int sync_rename(const char *from, const char *to, struct exo_err *e)
@@ -234,7 +229,16 @@ static void hook_finish(struct http_xfer *x, void *arg)
 	r->m->fetched_bytes += x->fetched;
 }
 
-/* Download files [from, to) of r->m that are not present. */
+static bool same_etag(struct hub_file *const *v, size_t n, const struct hub_file *f)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i]->etag, f->etag) == 0)
+			return true;
+	return false;
+}
+
+/* Download files [from, to) of r->m that are not present; files with the
+ * same content as one in this round wait for the next. */
 static int download(struct run *r, size_t from, size_t to, struct exo_err *e)
 {
 	size_t n = to - from;
@@ -242,10 +246,15 @@ static int download(struct run *r, size_t from, size_t to, struct exo_err *e)
 	r->blob_locks = xcalloc(n ? n : 1, sizeof *r->blob_locks);
 	size_t k = 0;
 	struct hub_file **map = r->xfile = xcalloc(n ? n : 1, sizeof *map);
+	bool deferred = false;
 	for (size_t i = from; i < to; i++) {
 		struct hub_file *f = &r->m->files[i];
 		if (f->present)
 			continue;
+		if (same_etag(map, k, f)) {
+			deferred = true;   /* one transfer per blob (and per lock) at a time */
+			continue;
+		}
 		map[k] = f;
 		struct http_xfer *x = &r->xs[k];
 		x->name = f->name;
@@ -268,7 +277,11 @@ static int download(struct run *r, size_t from, size_t to, struct exo_err *e)
 	r->xs = NULL;
 	r->xfile = NULL;
 	r->blob_locks = NULL;
-	return rc;
+	if (rc < 0 || !deferred)
+		return rc;
+	for (size_t i = from; i < to; i++)
+		r->m->files[i].present = r->m->files[i].present || file_present(r, &r->m->files[i]);
+	return download(r, from, to, e);
 }
 
 /* ---- selection ---- */

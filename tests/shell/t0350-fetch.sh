@@ -11,7 +11,12 @@ HOME=$TMP
 : >"$TMP/defaults.yaml"
 export HOME EXO_CONFIG=$TMP/defaults.yaml
 M=$EXO_SHARED/fixtures/models
-hub_start llama/tiny=$M/llama3-tiny qwen/tiny=$M/qwen2-tiny || { echo "Bail out! nginx did not start"; exit 1; }
+# a repository holding the same content twice (one blob, two names)
+mkdir -p "$TMP/dup/sub" && cp "$M/mistral-tiny-f16/config.json" "$TMP/dup/" &&
+cp "$M/mistral-tiny-f16/config.json" "$TMP/dup/sub/copy.json" &&
+cp "$M/mistral-tiny-f16/model.safetensors" "$TMP/dup/model.safetensors" &&
+cp "$M/mistral-tiny-f16/model.safetensors" "$TMP/dup/sub/again.safetensors"
+hub_start llama/tiny=$M/llama3-tiny qwen/tiny=$M/qwen2-tiny dup/tiny=$TMP/dup || { echo "Bail out! nginx did not start"; exit 1; }
 C=$(hub_commit llama/tiny)
 R=$TMP/cache/models--llama--tiny
 jv() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=eval(sys.argv[2]); print(str(r).lower() if isinstance(r, bool) else r)' "$1" "$2"; }
@@ -140,6 +145,17 @@ if command -v script >/dev/null 2>&1; then
 else
 	test_skip "script(1) missing: no terminal to test the progress bar on"
 fi
+
+test_expect_success 'the same content under two names: one blob, both links, both local files' '
+	timeout 20 exo-fetch -o json dup/tiny >"$TMP/dup.json" &&
+	D=$TMP/cache/models--dup--tiny/snapshots/$(hub_commit dup/tiny) &&
+	test "$(readlink "$D/sub/copy.json")" = "../$(readlink "$D/config.json")" &&
+	test "$(readlink "$D/sub/again.safetensors")" = "../$(readlink "$D/model.safetensors")" &&
+	test "$(ls "$TMP/cache/models--dup--tiny/blobs" | wc -l)" -eq 2 &&
+	timeout 20 exo-fetch -o json --local-dir "$TMP/dupdir" dup/tiny >/dev/null &&
+	cmp "$TMP/dupdir/sub/again.safetensors" "$M/mistral-tiny-f16/model.safetensors" &&
+	cmp "$TMP/dupdir/sub/copy.json" "$M/mistral-tiny-f16/config.json"
+'
 
 test_expect_code 64 'a malformed repository id: exit 64' '
 	exo-fetch ../etc 2>/dev/null

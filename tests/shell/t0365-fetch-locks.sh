@@ -33,7 +33,7 @@ test_expect_success 'two runs at once: both succeed, every blob fetched once' '
 '
 
 test_expect_code 75 '--no-wait while another run holds the repository: exit 75 at once' '
-	rm -rf "$TMP/cache/models--m--tiny" &&
+	rm -rf "$TMP/cache/models--m--tiny" || exit 1
 	exo-fetch -q m/tiny >/dev/null 2>&1 & a=$!
 	held "$LOCKS/repo.lock" &&
 	exo-fetch --no-wait m/tiny >/dev/null 2>"$TMP/err"; rc=$?
@@ -41,7 +41,7 @@ test_expect_code 75 '--no-wait while another run holds the repository: exit 75 a
 '
 
 test_expect_code 75 '--no-wait while another tool holds a blob lock: exit 75' '
-	rm -rf "$TMP/cache/models--m--tiny" &&
+	rm -rf "$TMP/cache/models--m--tiny" || exit 1
 	flock "$LOCKS/$SHA.lock" sleep 1 & f=$!
 	held "$LOCKS/$SHA.lock" &&
 	exo-fetch --no-wait m/tiny >/dev/null 2>"$TMP/err"; rc=$?
@@ -49,7 +49,7 @@ test_expect_code 75 '--no-wait while another tool holds a blob lock: exit 75' '
 '
 
 test_expect_success 'without --no-wait a run waits for the blob lock, then completes' '
-	rm -rf "$TMP/cache/models--m--tiny" &&
+	rm -rf "$TMP/cache/models--m--tiny" || exit 1
 	flock "$LOCKS/$SHA.lock" sleep 0.5 & f=$!
 	held "$LOCKS/$SHA.lock" &&
 	HF_ENDPOINT=$HUB_URL exo-fetch -o json m/tiny >/dev/null && wait $f &&

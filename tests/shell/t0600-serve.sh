@@ -149,4 +149,7 @@ test_expect_code 64 "a stage that does not end the model needs --next" "
 	exo-shard-serve --model $M/llama3-tiny --layers 0:2 --listen 127.0.0.1:$(port 50) 2>$TMP/err; rc=\$?
 	grep -q 'need.* a next stage' $TMP/err && exit \$rc
 "
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
+"
 test_done

@@ -164,4 +164,7 @@ open('$TMP/llama3-tiny/model.safetensors', 'wb').write(struct.pack('<Q', len(h))
 	grep -q 'of llama3-tiny@[0-9a-f]*; the peer serves llama3-tiny@' $TMP/err
 "
 stop_all
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
+"
 test_done

@@ -148,4 +148,7 @@ test_expect_success "the key comes from networking.clusterKey of the configurati
 	$CLIENT --model $L --next $A1 --key $TMP/key --tokens 8 --seed 3 --temperature 0.9 >$TMP/got6 &&
 	cmp $TMP/ref $TMP/got6 && kill \$p && wait \$p
 "
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
+"
 test_done

@@ -96,6 +96,24 @@ for model in llama3-tiny qwen2-tiny mistral-tiny; do
 	done
 done
 
+test_expect_success "--handover bf16 between stages: half the bytes, the same greedy tokens" "
+	start h1 --model $M/llama3-tiny --layers 2:4 --stage 1 --listen 127.0.0.1:$(port 45) &&
+	start h0 --model $M/llama3-tiny --layers 0:2 --stage 0 --listen 127.0.0.1:$(port 44) \
+		--next 127.0.0.1:$(port 45) --handover bf16 &&
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 44) -o json >$TMP/vh;
+	grep -q 'all 16 greedy tokens match' $TMP/vh && stop_all &&
+	in=\$(sed -n 's/.*stage 1: .* closed after [0-9]* frames: \([0-9]*\) bytes in.*/\1/p' $TMP/h1.log | sort -n | tail -1) &&
+	test \$in -gt 0 && echo \$in >$TMP/bf16.bytes &&
+	start f1 --model $M/llama3-tiny --layers 2:4 --stage 1 --listen 127.0.0.1:$(port 45) &&
+	start f0 --model $M/llama3-tiny --layers 0:2 --stage 0 --listen 127.0.0.1:$(port 44) --next 127.0.0.1:$(port 45) &&
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 44) -o json >$TMP/vf && stop_all &&
+	f32=\$(sed -n 's/.*stage 1: .* closed after [0-9]* frames: \([0-9]*\) bytes in.*/\1/p' $TMP/f1.log | sort -n | tail -1) &&
+	echo \"bf16 \$in f32 \$f32\" && test \$((in * 3)) -lt \$((f32 * 2))
+"
+stop_all
+
 # A plan written by hand (JSON): llama3-tiny over 3 stages on this node.
 cat >$TMP/plan.json <<EOF
 {"kind": "plan", "v": 1, "model": "llama3-tiny", "path": "$M/llama3-tiny", "strategy": "manual",

@@ -40,7 +40,7 @@ stop_all() {
 	rm -f "$TMP/pids"
 }
 
-# raw PORT MODE: a hostile peer (python): garbage, oversized, slow, badhello, badforward.
+# raw PORT MODE: a hostile peer (python): garbage, oversized, slow, hold, badforward.
 cat >$TMP/raw.py <<'EOF'
 import socket, struct, sys, time
 port, mode = int(sys.argv[1]), sys.argv[2]
@@ -57,6 +57,10 @@ elif mode == "oversized":
 elif mode == "slow":
     s.sendall(struct.pack(">I", 200) + b"\x87")
     time.sleep(float(sys.argv[3]))
+elif mode == "hold":  # half a frame, then go away
+    s.sendall(struct.pack(">I", 200) + b"\x87")
+    time.sleep(float(sys.argv[3]))
+    sys.exit(0)
 elif mode == "badforward":
     s.sendall(frame(hello))
     time.sleep(0.2)
@@ -122,6 +126,16 @@ test_expect_success "a slow sender is cut off at the timeout while others are se
 	{ raw $P2 slow 3 >$TMP/r4 & } && slow=\$! && sleep 0.2 &&
 	$CLIENT --model $L --next $A2 --tokens 8 --seed 3 --temperature 0.9 >$TMP/got5 && cmp $TMP/ref $TMP/got5 &&
 	wait_for $TMP/p0.log 'refused 127.0.0.1:[0-9]*: .*timed out' && wait \$slow
+"
+stop_all
+
+test_expect_success "--max-connections 1: a second peer is refused and logged while the first holds it" "
+	start mc --model $L --listen $A2 --max-connections 1 &&
+	{ raw $P2 hold 1 >/dev/null & } && holder=\$! && sleep 0.3 &&
+	! $CLIENT --model $L --next $A2 --tokens 2 --retry-ms 200 2>$TMP/err &&
+	grep -q 'refused 127.0.0.1:[0-9]*: too many connections (--max-connections)' $TMP/mc.log &&
+	wait \$holder && sleep 0.2 &&
+	$CLIENT --model $L --next $A2 --tokens 8 --seed 3 --temperature 0.9 >$TMP/got7 && cmp $TMP/ref $TMP/got7
 "
 stop_all
 

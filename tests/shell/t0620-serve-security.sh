@@ -45,6 +45,7 @@ cat >$TMP/raw.py <<'EOF'
 import socket, struct, sys, time
 port, mode = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port))
+print("connected", flush=True)
 def frame(b): return struct.pack(">I", len(b)) + b
 def mp_str(x): return bytes([0xa0 | len(x)]) + x.encode()
 hello = (b"\x87" + mp_str("op") + mp_str("hello") + mp_str("version") + b"\x01" + mp_str("model") +
@@ -131,7 +132,7 @@ stop_all
 
 test_expect_success "--max-connections 1: a second peer is refused and logged while the first holds it" "
 	start mc --model $L --listen $A2 --max-connections 1 &&
-	{ raw $P2 hold 1 >/dev/null & } && holder=\$! && sleep 0.3 &&
+	{ raw $P2 hold 1.5 >$TMP/holder & } && holder=\$! && wait_for $TMP/holder connected && sleep 0.1 &&
 	! $CLIENT --model $L --next $A2 --tokens 2 --retry-ms 200 2>$TMP/err &&
 	grep -q 'refused 127.0.0.1:[0-9]*: too many connections (--max-connections)' $TMP/mc.log &&
 	wait \$holder && sleep 0.2 &&

@@ -113,9 +113,9 @@ test_expect_success "--max-sessions 1: two interleaved generations evict each ot
 	chain3 --max-sessions 1 &&
 	$CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 >$TMP/a.ref &&
 	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' >$TMP/b.ref &&
-	{ $CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 --pause-ms 30 --stats >$TMP/a 2>$TMP/a.err & } &&
+	{ $CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 --pause-ms 100 --stats >$TMP/a 2>$TMP/a.err & } &&
 	pa=\$! &&
-	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' --pause-ms 30 --stats >$TMP/b 2>$TMP/b.err &&
+	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' --pause-ms 100 --stats >$TMP/b 2>$TMP/b.err &&
 	wait \$pa && cmp $TMP/a.ref $TMP/a && cmp $TMP/b.ref $TMP/b &&
 	cat $TMP/a.err $TMP/b.err | grep -q ' [1-9][0-9]* re-sends' &&
 	grep -q 'evicted session' $TMP/s0.log

@@ -11,6 +11,7 @@
  * stage k computes another. */
 #ifndef EXO_SERVE_HEAD_H
 #define EXO_SERVE_HEAD_H
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,14 @@ struct head_opts {
 	struct net_opts net;
 	int retry_ms;               /* how long to keep retrying an unreachable stage; 0: 10000 */
 	int max_sessions;           /* local KV caches kept (LRU); 0: 16 */
+	int chunk;                  /* positions one forward carries at most (long prompts
+	                             * go in pieces: bounded frames and compute); 0: 256 */
+	/* A stage already open in this process holding layers [0, local_layers)
+	 * (stage 0's frame server), and the lock that guards it: the head then
+	 * shares its weights instead of loading them again.  NULL: head_open
+	 * loads them itself. */
+	struct eng_stage *stage;
+	pthread_mutex_t *stage_lock;
 };
 
 struct head;
@@ -36,14 +45,23 @@ int head_context(const struct head *h);   /* the smallest context of the chain *
 enum head_finish { HEAD_LENGTH, HEAD_STOP, HEAD_CANCELLED };
 
 struct head_request {
-	uint64_t session;           /* 0: a new one, dropped at the end */
+	uint64_t session;           /* 0: a new one, dropped at the end; else kept (LRU,
+	                             * max_sessions) and continued when the next prompt
+	                             * extends it; one request at a time per session */
 	const int32_t *prompt;      /* the whole conversation so far, as ids */
 	size_t n_prompt;
-	struct eng_sampling sampling;
+	struct eng_sampling sampling;   /* repeat_penalty is not applied (the last stage
+	                                 * holds no history); the token at position p is
+	                                 * drawn with a seed mixed from seed and p */
 	int max_tokens;
 	const int32_t *stop_ids;    /* generation ends after one of these */
 	size_t n_stop;
-	bool want_logits;           /* return the last position's logits instead of sampling */
+	bool want_logits;           /* with on_logits: give the prompt's last logits and stop */
+	/* When set, each step brings back the logits [vocab] of the position
+	 * that picks the next token (on_logits sees them), and the head draws
+	 * the token itself with the same rule as the last stage: same tokens. */
+	void (*on_logits)(void *arg, const float *logits, size_t vocab);
+	void *logits_arg;
 };
 
 struct head_result {
@@ -63,7 +81,10 @@ typedef int (*head_token_cb)(void *arg, int32_t token, float logprob);
  * naming the stage ("stage 1 (10.0.0.2:52416): connection refused"). */
 int head_generate(struct head *h, const struct head_request *r, head_token_cb cb, void *arg,
 		  struct head_result *res, struct exo_err *e);
-/* want_logits: the logits [vocab] of the last position of prompt. */
+/* The logits [vocab] of the last position of tokens (a fresh session). */
 int head_logits(struct head *h, const int32_t *tokens, size_t n, float *logits,
 		struct exo_err *e);
+/* The logits [n, vocab] of every position of tokens (a fresh session). */
+int head_logits_all(struct head *h, const int32_t *tokens, size_t n, float *logits,
+		    struct exo_err *e);
 #endif

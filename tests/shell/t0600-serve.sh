@@ -71,7 +71,7 @@ for model in llama3-tiny qwen2-tiny mistral-tiny; do
 			chain $model $stages $off &&
 			exo-validate model $M/$model --reference $M/$model/reference \
 				--connect 127.0.0.1:$(port $off) -o json >$TMP/v.$model.$stages &&
-			test \"\$(levels <$TMP/v.$model.$stages)\" = 'ok ok ok ok ok ok ' &&
+			test \"\$(levels <$TMP/v.$model.$stages)\" = 'ok ok ok ok ok ok ok ' &&
 			grep -q 'all 16 greedy tokens match' $TMP/v.$model.$stages &&
 			grep -q 'skipped' $TMP/v.$model.$stages
 		"
@@ -129,7 +129,7 @@ test_expect_success "--plan --stage N starts each stage of a plan" "
 	grep -q 'layers 2..2 of llama3-tiny@' $TMP/p1.log &&
 	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
 		--connect 127.0.0.1:$(port 40) -o json >$TMP/vp &&
-	test \"\$(levels <$TMP/vp)\" = 'ok ok ok ok ok ok '
+	test \"\$(levels <$TMP/vp)\" = 'ok ok ok ok ok ok ok '
 "
 stop_all
 

@@ -52,8 +52,9 @@ test_expect_success "a middle stage killed and restarted mid-generation: the sam
 	chain3 &&
 	$CLIENT --model $L --next $A0 --tokens 16 --seed 11 --temperature 0.9 >$TMP/ref &&
 	test \$(wc -w <$TMP/ref) -eq 16 &&
+: >$TMP/got &&
 	{ $CLIENT --model $L --next $A0 --tokens 16 --seed 11 --temperature 0.9 --pause-ms 100 --stats \
-		>$TMP/got 2>$TMP/got.err & } && client=\$! &&
+		>>$TMP/got 2>$TMP/got.err & } && client=\$! &&
 	while [ \$(wc -w <$TMP/got) -lt 5 ]; do sleep 0.02; done &&
 	kill -9 \$(pid_of s1) && sleep 0.3 &&
 	start s1 --model $L --layers 2:3 --stage 1 --listen $A1 --next $A2 &&

@@ -849,7 +849,12 @@ static struct node *body(struct parser *p, const char *const *ends)
 		struct token *t = cur(p);
 		if (t->kind == TK_EOF) {
 			if (ends)
-				perr(p, t->line, "unexpected end of template, expected '%s'", ends[0]);
+			{
+				size_t last = 0;
+				while (ends[last + 1])
+					last++;
+				perr(p, t->line, "unexpected end of template, expected '%s'", ends[last]);
+			}
 			break;
 		}
 		if (t->kind == TK_DATA) {

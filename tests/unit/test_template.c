@@ -52,6 +52,73 @@ static void check_cases(void)
 	}
 }
 
+/* Templates that must fail, and what the message must say. */
+static const struct tcase errors[] = {
+	{ "line one\n{{ x | nosuch }}", "case:2: unsupported filter 'nosuch'" },
+	{ "a\nb\n{% include 'x.j2' %}", "case:3: unsupported tag 'include'" },
+	{ "{% if x is nosuch %}{% endif %}", "case:1: unsupported test 'nosuch'" },
+	{ "\n{{ 'a'.nosuch() }}", "case:2: unsupported method 'nosuch' of str" },
+	{ "{{ [1] | map('nosuch') | list }}", "unsupported filter 'nosuch'" },
+	{ "x\ny\n{% if %}{% endif %}", "case:3: unexpected '%}'" },
+	{ "{% for x in [1] %}\n{{ x }}", "case:2: unexpected end of template, expected 'endfor'" },
+	{ "{% if true %}{% endfor %}", "case:1: unexpected tag 'endfor'" },
+	{ "\n\n\n{{ (1 + }}", "case:4: unexpected '}'" },
+	{ "{{ 'unterminated }}", "case:1: unterminated string" },
+	{ "{# never closed", "case:1: missing end of comment tag" },
+	{ "{{ 1 ]}}", "case:1: unexpected ']'" },
+	{ "{% for x in l recursive %}{% endfor %}", "unsupported loop 'recursive'" },
+	{ "\n{{ raise_exception('Conversation roles must alternate') }}", "case:2: Conversation roles must alternate" },
+	{ "{{ x.y }}", "case:1: 'x' is undefined" },
+	{ "{{ x + 1 }}", "'x' is undefined" },
+	{ "{{ 1 / 0 }}", "division by zero" },
+	{ "{{ 'a' + 1 }}", "unsupported operand type(s) for +: 'str' and 'int'" },
+	{ "{{ 9223372036854775807 + 1 }}", "integer overflow" },
+	{ "{{ none | length }}", "has no len()" },
+	{ "{% for x in 3 %}{% endfor %}", "'int' object is not iterable" },
+	{ "{% set a, b = [1] %}", "cannot unpack 1 values into 2 names" },
+	{ "{% set d = {} %}{% set d.x = 1 %}", "cannot assign attribute on non-namespace object" },
+	{ "{% set a = [] %}{{ a.append(a) }}", "a list cannot contain itself" },
+	{ "{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}", "macro calls nested more than 50 deep" },
+	{ "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+	  "more than 1000000 loop iterations" },
+	{ "{% set s = 'x' * 1000000 %}{% for i in range(100) %}{{ s }}{% endfor %}", "output longer than" },
+	{ "{{ 'x' * 100000000 }}", "string longer than" },
+	{ "{% set s = 'x' * 10000000 %}{% for i in range(100) %}{% set t = s ~ i %}{% endfor %}",
+	  "more than 268435456 bytes of strings" },
+	{ "{{ range(1000000000) | length }}", "range longer than 100000 items" },
+};
+
+static void check_errors(void)
+{
+	for (size_t i = 0; i < sizeof errors / sizeof *errors; i++) {
+		struct exo_err e = { 0 };
+		char *out = render(errors[i].tmpl, VARS, &e);
+		ok(!out && e.code == EXO_DATAERR && strstr(e.msg, errors[i].want), "error %zu: %s", i,
+		   label(errors[i].tmpl));
+		if (out || !strstr(e.msg, errors[i].want))
+			diag("got code %d '%s', want '%s'", e.code, e.msg, errors[i].want);
+		free(out);
+	}
+	/* nesting: 300 parentheses, 300 blocks */
+	const char *parts[][3] = { { "{{ ", "(", "1" }, { "", "{% if true %}", "x" } };
+	const char *closes[][2] = { { ")", " }}" }, { "{% endif %}", "" } };
+	for (int k = 0; k < 2; k++) {
+		char src[8000] = "";
+		strcat(src, parts[k][0]);
+		for (int i = 0; i < 300; i++)
+			strcat(src, parts[k][1]);
+		strcat(src, parts[k][2]);
+		for (int i = 0; i < 300; i++)
+			strcat(src, closes[k][0]);
+		strcat(src, closes[k][1]);
+		struct exo_err e = { 0 };
+		char *out = render(src, "{}", &e);
+		ok(!out && strstr(e.msg, "case:1: template nested too deeply"), "300 nested %s refused: %s",
+		   k ? "blocks" : "parentheses", e.msg);
+		free(out);
+	}
+}
+
 /* The template of a fixture dir: tokenizer_config's chat_template or chat_template.jinja. */
 static char *fixture_template(const char *dir, json_t *config, const char *from)
 {
@@ -130,5 +197,6 @@ int main(void)
 {
 	check_fixtures();
 	check_cases();
+	check_errors();
 	return done_testing();
 }

@@ -268,8 +268,9 @@ static int arith_int(struct ctx *c, int line, int op, long long x, long long y, 
 		break;
 	case OP2('*', '*'):
 		if (y < 0) {
-			*out = v_real(c, pow((double)x, (double)y));
-			return 0;
+			if (x == 0)
+				return terr(c, line, "0 cannot be raised to a negative power");
+			return v_real_finite(c, line, pow((double)x, (double)y), out);
 		}
 		r = 1;
 		for (long long i = 0; i < y && !over; i++) {
@@ -314,8 +315,7 @@ static int arith_real(struct ctx *c, int line, int op, double x, double y, struc
 	case OP2('*', '*'): r = pow(x, y); break;
 	default: return terr(c, line, "bad operator");
 	}
-	*out = v_real(c, r);
-	return 0;
+	return v_real_finite(c, line, r, out);
 }
 
 static int repeat(struct ctx *c, int line, const struct val *seq, long long times, struct val *out)
@@ -504,7 +504,8 @@ static int capture(struct ctx *c, const struct node *body, struct frame *f, stru
 }
 
 int call_macro(struct ctx *c, int line, const struct val *m, const struct val *args, size_t nargs,
-	       const char *const *kwnames, const struct val *kwvals, size_t nkw, struct val *out)
+	       const char *const *kwnames, const struct val *kwvals, size_t nkw, const struct val *caller,
+	       struct val *out)
 {
 	const struct node *def = m->n;
 	bool is_caller = def->kind == N_CALLBLOCK;
@@ -540,10 +541,8 @@ int call_macro(struct ctx *c, int line, const struct val *m, const struct val *a
 	struct val va = v_json(varargs), kv = v_json(kwargs);
 	bind(&f, "varargs", &va);
 	bind(&f, "kwargs", &kv);
-	if (!is_caller && c->caller) {
-		bind(&f, "caller", c->caller);
-		c->caller = NULL;
-	}
+	if (!is_caller && caller)
+		bind(&f, "caller", caller);
 	c->calls++;
 	if (rc == 0)
 		rc = capture(c, is_caller ? def->b : def->a, &f, out);
@@ -572,7 +571,8 @@ static int eval_call(struct ctx *c, const struct node *n, struct frame *fr, stru
 	if (f.k == V_FUNC)
 		return call_builtin(c, n->line, f.name, &a, out);
 	if (f.k == V_MACRO)
-		return call_macro(c, n->line, &f, a.pos, a.npos, a.kwname, a.kw, a.nkw, out);
+		return call_macro(c, n->line, &f, a.pos, a.npos, a.kwname, a.kw, a.nkw,
+				  n == c->caller_call ? c->caller : NULL, out);
 	if (f.k == V_UNDEF)
 		return undefined_error(c, n->line, &f);
 	return terr(c, n->line, "'%s' object is not callable", v_typename(&f));
@@ -934,9 +934,12 @@ static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr)
 	case N_CALLBLOCK: {
 		struct val caller = { .k = V_MACRO, .n = n, .fr = fr };
 		const struct val *saved = c->caller;
+		const struct node *saved_call = c->caller_call;
 		c->caller = &caller;
+		c->caller_call = n->a;
 		int rc = eval(c, n->a, fr, &v);
 		c->caller = saved;
+		c->caller_call = saved_call;
 		if (rc < 0)
 			return -1;
 		struct strbuf b = { 0 };

@@ -523,8 +523,7 @@ static int filter_round(struct ctx *c, int line, const struct val *in, const str
 	} else {
 		return terr(c, line, "round: method must be common, ceil or floor");
 	}
-	*out = v_real(c, r);
-	return 0;
+	return v_real_finite(c, line, r, out);
 }
 
 static int filter_int(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
@@ -585,7 +584,7 @@ static int filter_float(struct ctx *c, int line, const struct val *in, const str
 			buf[n] = 0;
 			char *e;
 			double x = strtod(buf, &e);
-			if (!*e) {
+			if (!*e && isfinite(x)) {
 				*out = v_real(c, x);
 				return 0;
 			}
@@ -675,7 +674,9 @@ static int filter_sum(struct ctx *c, int line, const struct val *in, const struc
 			return terr(c, line, "integer overflow");
 		fsum += json_num(v.j);
 	}
-	*out = real ? v_real(c, fsum) : v_int(c, isum);
+	if (real)
+		return v_real_finite(c, line, fsum, out);
+	*out = v_int(c, isum);
 	return 0;
 }
 
@@ -795,14 +796,24 @@ static int filter_string_ops(struct ctx *c, int line, const char *name, const st
 static int filter_tojson(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
 	long long indent;
-	if (arg_int(c, line, arg_get(a, 0, "indent"), -1, &indent) < 0)
+	if (arg_int(c, line, arg_get(a, 1, "indent"), -1, &indent) < 0)
 		return -1;
 	if (indent > 64)
 		indent = 64;
 	if (in->k != V_JSON && !is_dict(in))
 		return terr(c, line, "Object of type %s is not JSON serializable", v_typename(in));
+	struct json_style st = { .indent = (int)indent, .sort_keys = arg_bool(arg_get(a, 3, "sort_keys"), false),
+				.ensure_ascii = arg_bool(arg_get(a, 0, "ensure_ascii"), false) };
+	const struct val *sep = arg_get(a, 2, "separators");
+	if (sep && sep->k == V_JSON && json_is_array(sep->j)) {
+		if (json_array_size(sep->j) != 2 || !json_is_string(json_array_get(sep->j, 0)) ||
+		    !json_is_string(json_array_get(sep->j, 1)))
+			return terr(c, line, "tojson: separators must be two strings");
+		st.item_sep = json_string_value(json_array_get(sep->j, 0));
+		st.key_sep = json_string_value(json_array_get(sep->j, 1));
+	}
 	struct strbuf b = { 0 };
-	if (tojson_dump(in->j, (int)indent, &b) < 0) {
+	if (tojson_dump(in->j, &st, &b) < 0) {
 		sb_free(&b);
 		return terr(c, line, "tojson: value nested too deeply");
 	}

@@ -68,7 +68,7 @@ static struct binding *frame_special(struct frame *f, const char *name)
 static void bind(struct frame *f, const char *name, const struct val *v)
 {
 	struct binding *b = frame_special(f, name);
-	if (v->k == V_JSON) {
+	if (v->k == V_JSON && !v->gen) {
 		if (b) {
 			json_decref(b->v.j);
 			*b = f->sp[--f->nsp];
@@ -392,10 +392,10 @@ static int binop(struct ctx *c, const struct node *n, const struct val *a, const
 		*out = v_new(c, res);
 		return 0;
 	}
-	if (op == '*' && (v_is_str(a) || (a->k == V_JSON && json_is_array(a->j))) && bn && json_is_integer(b->j))
-		return repeat(c, n->line, a, json_integer_value(b->j), out);
-	if (op == '*' && (v_is_str(b) || (b->k == V_JSON && json_is_array(b->j))) && an && json_is_integer(a->j))
-		return repeat(c, n->line, b, json_integer_value(a->j), out);
+	if (op == '*' && (v_is_str(a) || (a->k == V_JSON && json_is_array(a->j))) && bn && !json_is_real(b->j))
+		return repeat(c, n->line, a, json_is_integer(b->j) ? json_integer_value(b->j) : json_is_true(b->j), out);
+	if (op == '*' && (v_is_str(b) || (b->k == V_JSON && json_is_array(b->j))) && an && !json_is_real(a->j))
+		return repeat(c, n->line, b, json_is_integer(a->j) ? json_integer_value(a->j) : json_is_true(a->j), out);
 	char ops[3] = { (char)(op > 255 ? op >> 8 : op), (char)(op > 255 ? op & 255 : 0), 0 };
 	return terr(c, n->line, "unsupported operand type(s) for %s: '%s' and '%s'", ops, v_typename(a),
 		    v_typename(b));

@@ -310,13 +310,17 @@ int apply_test(struct ctx *c, int line, const char *name, const struct val *in, 
 	else if (!strcmp(name, "escaped"))
 		*res = false;
 	else if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
-		*res = false;
-		if (json && json_is_string(j)) {
-			struct strbuf b = { 0 };
-			str_case(json_string_value(j), json_string_length(j), name[0] == 'l' ? CASE_LOWER : CASE_UPPER, &b);
-			*res = b.len == json_string_length(j) && !memcmp(b.s ? b.s : "", json_string_value(j), b.len);
-			sb_free(&b);
-		}
+		/* str(value).islower(): some cased character, none of the other case */
+		struct strbuf s = { 0 }, b = { 0 };
+		v_to_str(c, line, in, &s);
+		str_case(s.s ? s.s : "", s.len, name[0] == 'l' ? CASE_LOWER : CASE_UPPER, &b);
+		struct strbuf other = { 0 };
+		str_case(s.s ? s.s : "", s.len, name[0] == 'l' ? CASE_UPPER : CASE_LOWER, &other);
+		*res = b.len == s.len && !memcmp(b.s ? b.s : "", s.s ? s.s : "", s.len) &&
+		       !(other.len == s.len && !memcmp(other.s ? other.s : "", s.s ? s.s : "", s.len));
+		sb_free(&s);
+		sb_free(&b);
+		sb_free(&other);
 	} else if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {
 		if (number_arg(c, line, in, name) < 0)
 			return -1;
@@ -505,7 +509,8 @@ static int filter_round(struct ctx *c, int line, const struct val *in, const str
 	double x = json_num(in->j), f = pow(10, (double)prec), r;
 	if (!strcmp(method, "common")) {
 		if (!json_is_real(in->j)) {
-			*out = *in;  /* Python's round() of an int is the int */
+			/* Python's round() of an int is the int */
+			*out = json_is_boolean(in->j) ? v_int(c, json_is_true(in->j)) : *in;
 			return 0;
 		}
 		if (prec >= 0 && isfinite(x)) {
@@ -889,8 +894,29 @@ static bool string_filter(const char *name)
 	return listed(names, name);
 }
 
+static int apply_filter1(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+			 struct frame *fr, struct val *out);
+
+/* Filters that give a generator in Jinja2 (select, map, items ...): true
+ * whatever they hold, until | list makes a list of them. */
+static bool gives_generator(const char *name, const struct val *in)
+{
+	static const char *const names[] = { "select", "reject", "selectattr", "rejectattr", "map", "unique",
+					     "items", NULL };
+	return listed(names, name) || (!strcmp(name, "reverse") && !v_is_str(in));
+}
+
 int apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
 		 struct frame *fr, struct val *out)
+{
+	int rc = apply_filter1(c, line, name, in, a, fr, out);
+	if (rc == 0 && out->k == V_JSON)
+		out->gen = gives_generator(name, in);
+	return rc;
+}
+
+static int apply_filter1(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+			 struct frame *fr, struct val *out)
 {
 	int rc = 0;
 	if (!strcmp(name, "default") || !strcmp(name, "d")) {

@@ -92,6 +92,7 @@ struct val {
 	const struct node *n;      /* V_MACRO: the macro or call block */
 	struct frame *fr;          /* V_MACRO of a call block: where its body runs */
 	const char *name;          /* V_UNDEF: what was looked up; V_FUNC: builtin */
+	bool gen;                  /* a list Jinja would give as a generator: always true, prints as one */
 };
 
 struct strbuf {

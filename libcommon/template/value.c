@@ -139,7 +139,7 @@ bool v_truthy(const struct val *v)
 {
 	if (v->k == V_UNDEF)
 		return false;
-	if (v->k != V_JSON)
+	if (v->k != V_JSON || v->gen)
 		return true;
 	const json_t *j = v->j;
 	switch (json_typeof(j)) {
@@ -374,7 +374,9 @@ int v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b)
 	case V_LOOP: sb_addstr(b, "<LoopContext>"); return 0;
 	case V_JSON: break;
 	}
-	if (json_is_string(v->j))
+	if (v->gen)
+		sb_addstr(b, "<generator object>");
+	else if (json_is_string(v->j))
 		sb_add(b, json_string_value(v->j), json_string_length(v->j));
 	else
 		json_repr(v->j, b);

@@ -161,6 +161,8 @@ static const struct tcase cases[] = {
 	  "-4.0 -4.0 -4.0 0.5 1.4142135623730951 2.5 1.0" },
 	{ "{% macro inner() %}<{{ caller() if caller is defined else 'nocaller' }}>{% endmacro %}{% macro outer(x) %}[{{ x }}{{ caller() }}]{% endmacro %}{% call outer(inner()) %}body{% endcall %}",
 	  "[<nocaller>body]" },
+	{ "{{ 'y' if l | select('gt', 100) else 'n' }} {{ 'y' if l | select('gt', 100) | list else 'n' }} {% set g = msgs | selectattr('role', 'eq', 'nobody') %}{{ 'y' if g else 'n' }} {{ true * 'ab' }} {{ [1] * false }} {{ true | round }} {{ l is lower }} {{ 'ab1' is lower }} {{ '12' is lower }}",
+	  "y n y ab [] 1 False True False" },
 	{ "[{{ '  x  '.strip() }}] [{{ '  x  '.lstrip() }}] [{{ '  x  '.rstrip() }}] [{{ 'xxaxx'.strip('x') }}] [{{ nl.strip() }}]",
 	  "[x] [x  ] [  x] [a] [a\nb\n\nc]" },
 	{ "{{ 'a,b,,c'.split(',') }} {{ ' a  b c '.split() }} {{ 'a b c'.split(' ', 1) }} {{ 'a,b,c'.rsplit(',') }} {{ nl.splitlines() }}",

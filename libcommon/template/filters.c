@@ -351,7 +351,7 @@ static int filter_indent(struct ctx *c, int line, const struct val *s, const str
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		bool empty = le == p;
-		if ((first_line ? first : true) && (blank || !empty))
+		if (first_line ? first : (blank || !empty))
 			sb_add(&b, pad.s, pad.len);
 		sb_add(&b, p, (size_t)(le - p));
 		if (!nl)

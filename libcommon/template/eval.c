@@ -425,7 +425,7 @@ int call_macro(struct ctx *c, int line, const struct val *m, const struct val *a
 		bind(&f, "caller", caller);
 	c->calls++;
 	if (rc == 0)
-		rc = capture(c, is_caller ? def->b : def->a, &f, out);
+		rc = capture(c, is_caller ? def->b : def->a, &f, out) < 0 ? -1 : 0;
 	c->calls--;
 	frame_free(&f);
 	return rc;

@@ -20,7 +20,7 @@ int capture(struct ctx *c, const struct node *body, struct frame *f, struct val 
 	if (rc >= 0)
 		*out = v_str(c, buf.s, buf.len);
 	sb_free(&buf);
-	return rc < 0 ? -1 : 0;
+	return rc;
 }
 
 /* ---- statements ---- */
@@ -43,6 +43,10 @@ static int assign(struct ctx *c, const struct node *target, struct frame *fr, co
 		struct val ns = lookup(fr, target->a->str);
 		if (ns.k != V_NS)
 			return terr(c, target->line, "cannot assign attribute on non-namespace object");
+		if (v->k == V_UNDEF) {
+			json_object_del(ns.j, target->str);  /* reads back as undefined */
+			return 0;
+		}
 		if (v->k != V_JSON)
 			return terr(c, target->line, "unsupported: a %s as a namespace attribute", v_typename(v));
 		if (json_contains(v->j, ns.j))
@@ -160,6 +164,7 @@ static int exec_for(struct ctx *c, const struct node *n, struct frame *fr)
 	    loop_filter(c, n, fr, all, &items) < 0)
 		return -1;
 	size_t count = json_array_size(items), mark = c->narena;
+	bool completed = false;  /* an iteration ran to the end of the body: Jinja2's else flag */
 	for (size_t i = 0; i < count; i++) {
 		struct frame f;
 		struct val item = v_json(json_array_get(items, i));
@@ -178,8 +183,9 @@ static int exec_for(struct ctx *c, const struct node *n, struct frame *fr)
 			return -1;
 		if (rc == EXEC_BREAK)
 			break;
+		completed |= rc == EXEC_OK;
 	}
-	if (count == 0 && n->d)
+	if (!completed && n->d)
 		return exec_body(c, n->d, fr);
 	return 0;
 }
@@ -213,18 +219,20 @@ static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr)
 		if (eval(c, n->b, fr, &v) < 0)
 			return -1;
 		return assign(c, n->a, fr, &v);
-	case N_SETBLOCK:
-		if (capture(c, n->b, fr, &v) < 0)
-			return -1;
+	case N_SETBLOCK: {
+		int rc = capture(c, n->b, fr, &v);
+		if (rc != EXEC_OK)
+			return rc;  /* break or continue in the block skip the assignment, as in Jinja2 */
 		if (n->c) {
 			struct val saved = c->hole;
 			c->hole = v;
-			int rc = eval(c, n->c, fr, &v);
+			rc = eval(c, n->c, fr, &v);
 			c->hole = saved;
 			if (rc < 0)
 				return -1;
 		}
 		return assign(c, n->a, fr, &v);
+	}
 	case N_MACRO: {
 		struct val m = { .k = V_MACRO, .n = n };
 		bind(fr, n->str, &m);
@@ -249,14 +257,15 @@ static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr)
 	}
 	case N_FILTERBLOCK: {
 		struct val saved = c->hole;
-		if (capture(c, n->b, fr, &c->hole) < 0 || eval(c, n->a, fr, &v) < 0) {
-			c->hole = saved;
-			return -1;
-		}
+		int rc = capture(c, n->b, fr, &c->hole);
+		if (rc == EXEC_OK)
+			rc = eval(c, n->a, fr, &v);
 		c->hole = saved;
+		if (rc != EXEC_OK)
+			return rc;  /* break or continue: the block's output is dropped, as in Jinja2 */
 		struct strbuf b = { 0 };
 		v_to_str(c, n->line, &v, &b);
-		int rc = emit(c, n->line, b.s, b.len);
+		rc = emit(c, n->line, b.s, b.len);
 		sb_free(&b);
 		return rc;
 	}

@@ -180,7 +180,8 @@ struct val lookup(struct frame *f, const char *name);
 
 /* statements (exec.c) */
 int exec_body(struct ctx *c, const struct node *n, struct frame *fr);
-/* Run body in frame f with its output captured as a string value. */
+/* Run body in frame f with its output captured as a string value; returns
+ * -1, 0, or the break or continue that left the body (its output is then lost). */
 int capture(struct ctx *c, const struct node *body, struct frame *f, struct val *out);
 
 /* expressions (eval.c) */

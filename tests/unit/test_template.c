@@ -376,10 +376,44 @@ static void check_fixtures(void)
 	ok(count >= 32, "rendered %d fixture conversations", count);
 }
 
+/* chat_render's variables: special tokens as strings (AddedToken objects too),
+ * tools and documents null when absent, template_kwargs on top. */
+static void check_chat_variables(void)
+{
+	const char *src = "{{ bos_token }}|{{ eos_token }}|{{ pad_token is defined }}|{{ unk_token }}|"
+			  "{{ additional_special_tokens | join(',') }}|{{ tools is none }}|{{ documents is none }}|"
+			  "{{ add_generation_prompt }}|{{ messages | length }}|{{ extra }}";
+	json_t *config = json_loads("{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<B>\", "
+				    "\"lstrip\": false}, \"eos_token\": \"</E>\", \"pad_token\": null, "
+				    "\"unk_token\": \"<u>\", \"chat_template\": \"x\", "
+				    "\"additional_special_tokens\": [\"<x>\", {\"content\": \"<y>\"}]}", 0, NULL);
+	json_t *msgs = json_loads("[{\"role\": \"user\", \"content\": \"hi\"}]", 0, NULL);
+	json_t *extra = json_loads("{\"extra\": 7, \"unk_token\": \"<U2>\"}", 0, NULL);
+	struct exo_err e = { 0 };
+	struct tmpl *t = tmpl_parse(src, "vars", &e);
+	char *out = NULL;
+	if (t && chat_render(t, config, msgs, NULL, true, extra, &out, &e) < 0)
+		out = NULL;
+	is_str(out, "<B>|</E>|False|<U2>|<x>,<y>|True|True|True|1|7", "chat_render variables");
+	free(out);
+	json_t *tools = json_loads("[{\"type\": \"function\"}]", 0, NULL);
+	out = NULL;
+	if (t && chat_render(t, config, msgs, tools, false, NULL, &out, &e) < 0)
+		out = NULL;
+	is_str(out, "<B>|</E>|False|<u>|<x>,<y>|False|True|False|1|", "chat_render with tools, no kwargs");
+	free(out);
+	tmpl_free(t);
+	json_decref(tools);
+	json_decref(extra);
+	json_decref(msgs);
+	json_decref(config);
+}
+
 int main(void)
 {
 	check_fixtures();
 	check_cases();
 	check_errors();
+	check_chat_variables();
 	return done_testing();
 }

@@ -107,6 +107,8 @@ static const struct tcase cases[] = {
 	  "a\nb\nc d" },
 	{ "{%- set x = 1 -%}\n\n  {{ x }}  \n\n{%- if x %}  t  {% endif -%}  \n  ",
 	  "1  t  " },
+	{ "a\302\240\343\200\200 {%- if true %}\n\343\200\200\302\240{% if true %}b{% endif %}\034 {{- 'c' -}} \342\200\250\302\240d{% endif %}",
+	  "abcd" },
 	{ "{{ x is defined }} {{ n is defined }} {{ x is undefined }} {{ none is none }} {{ s is string }} {{ n is string }} {{ d is mapping }} {{ l is mapping }}",
 	  "False True True True True False True False" },
 	{ "{{ l is iterable }} {{ s is iterable }} {{ n is iterable }} {{ n is number }} {{ f is number }} {{ s is number }} {{ l is sequence }} {{ n is integer }} {{ f is float }}",

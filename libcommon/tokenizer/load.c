@@ -178,6 +178,24 @@ static int load_json(struct tok *t, json_t *j, struct exo_err *e)
 	return 0;
 }
 
+struct tok *tok_load_buffer(const char *json, size_t len, const char *name, struct exo_err *e)
+{
+	struct tok *t = xcalloc(1, sizeof *t);
+	t->path = xstrdup(name);
+	t->unk = t->bos = -1;
+	json_error_t je;
+	json_t *j = json_loadb(json, len, 0, &je);
+	if (!j)
+		exo_error(e, EXO_DATAERR, "%s: line %d column %d: %s", name, je.line, je.column, je.text);
+	if (!j || load_json(t, j, e) < 0 || load_around(t, NULL, e) < 0) {
+		json_decref(j);
+		tok_free(t);
+		return NULL;
+	}
+	json_decref(j);
+	return t;
+}
+
 struct tok *tok_load(const char *path, struct exo_err *e)
 {
 	struct stat st;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ID (1 << 24)        /* refuse ids that would make absurd tables */
 
 void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n)
 {
@@ -56,10 +55,10 @@ static int load_vocab(struct tok *t, json_t *vocab, struct exo_err *e)
 	struct tbuf tmp = {0};
 	json_object_foreach(vocab, k, v) {
 		json_int_t id = json_integer_value(v);
-		if (!json_is_integer(v) || id < 0 || id >= MAX_ID) {
+		if (!json_is_integer(v) || id < 0 || id >= TOK_MAX_ID) {
 			tbuf_free(&tmp);
 			return tok_field_error(t, e, "model.vocab", "'%s': expected an id from 0 to %d", k,
-					       MAX_ID - 1);
+					       TOK_MAX_ID - 1);
 		}
 		size_t n = strlen(k), kl;
 		const char *key = piece_key(t, k, n, &tmp, &kl);

@@ -7,6 +7,10 @@
 #include <pcre2.h>
 #include "tokenizer/tokenizer.h"
 
+/* Ids from 0 to TOK_MAX_ID - 1: ten times the largest real vocabulary, and
+ * no absurd tables from a broken file. */
+#define TOK_MAX_ID (1 << 21)
+
 /* Growable byte buffer. */
 struct tbuf {
 	char *p;

@@ -208,6 +208,14 @@ int tok_load_model(struct tok *t, json_t *model, struct exo_err *e)
 	return 0;
 }
 
+static bool all_bytes_known(const struct tok *t, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t->byte_id[(unsigned char)s[i]] < 0)
+			return false;
+	return true;
+}
+
 /* Initial symbols: bytes for byte-level models, else characters, unknown
  * ones as <0xXX> pieces (byte_fallback) or unk (fused when asked). */
 static size_t initial_symbols(struct enc *x, const char *s, size_t n)
@@ -226,7 +234,7 @@ static size_t initial_symbols(struct enc *x, const char *s, size_t n)
 			l = n - i;
 		int32_t id = l == 1 && t->bytelevel ? t->byte_id[(unsigned char)s[i]]
 						     : strmap_get(&t->vocab, s + i, l);
-		if (id >= 0 || (t->byte_fallback && t->byte_id[(unsigned char)s[i]] >= 0)) {
+		if (id >= 0 || (t->byte_fallback && all_bytes_known(t, s + i, l))) {
 			if (id >= 0)
 				b->syms[k++] = (struct sym){id, 0, 0, (uint32_t)l};
 			else

@@ -191,7 +191,8 @@ static void metaspace(struct enc *x, size_t level, const struct pretok *p, const
 {
 	struct tbuf *b = &x->bufs[level];
 	b->n = 0;
-	bool has = n >= p->repl_len && !memcmp(s, p->repl, p->repl_len);
+	/* HF replaces the spaces first, so a leading space counts as ▁ */
+	bool has = s[0] == ' ' || (n >= p->repl_len && !memcmp(s, p->repl, p->repl_len));
 	if (!has && (p->scheme == PREPEND_ALWAYS || (p->scheme == PREPEND_FIRST && first)))
 		tok_buf_put(b, p->repl, p->repl_len);
 	for (size_t i = 0; i < n; i++)

@@ -57,8 +57,7 @@ void tok_pairmap_put(struct pairmap *m, int32_t a, int32_t b, int32_t rank, int3
 const struct pair_ent *tok_pairmap_get(const struct pairmap *m, int32_t a, int32_t b);
 void tok_pairmap_free(struct pairmap *m);
 
-/* Byte-level alphabet of GPT-2: byte -> code point and back. */
-uint32_t tok_bytelevel_char(unsigned char b);
+/* Byte-level alphabet of GPT-2: code point -> byte. */
 int tok_bytelevel_byte(uint32_t cp);                        /* -1 when not in the alphabet */
 /* piece (byte-level characters) -> raw bytes; false if a character is outside the alphabet. */
 bool tok_bytelevel_unmap(const char *s, size_t n, struct tbuf *out);

@@ -299,24 +299,8 @@ void tok_pairmap_free(struct pairmap *m)
 	memset(m, 0, sizeof *m);
 }
 
-/* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves,
- * the others are shifted to U+0100 and up in byte order. */
-uint32_t tok_bytelevel_char(unsigned char b)
-{
-	static uint32_t map[256];
-	static int ready;
-	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-		uint32_t tmp[256], next = 256;
-		for (int i = 0; i < 256; i++) {
-			bool keep = (i >= '!' && i <= '~') || (i >= 0xA1 && i <= 0xAC) || i >= 0xAE;
-			tmp[i] = keep ? (uint32_t)i : next++;
-		}
-		memcpy(map, tmp, sizeof map);
-		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-	}
-	return map[b];
-}
-
+/* GPT-2's bytes_to_unicode maps printable Latin-1 bytes to themselves and
+ * the others, in byte order, to U+0100 and up; this is its inverse. */
 int tok_bytelevel_byte(uint32_t cp)
 {
 	if (cp >= 256 + 68)

@@ -267,6 +267,7 @@ static void test_tiny(void)
 	}
 	expect_ids(t, "ab ab", false, (int32_t[]){6, 6}, 2, "Metaspace splits and prepends ▁");
 	expect_ids(t, "ab ab", true, (int32_t[]){10, 6, 6}, 3, "TemplateProcessing adds <s>");
+	expect_ids(t, " ab", false, (int32_t[]){6}, 1, "a leading space is the ▁ itself, none prepended");
 	expect_ids(t, "ab  <x>ab", false, (int32_t[]){6, 7, 5}, 3,
 		   "lstrip takes the spaces before; no ▁ after an added token with prepend_scheme first");
 	expect_ids(t, "<y>  ab", false, (int32_t[]){8, 5}, 2, "rstrip takes the spaces after");

@@ -152,17 +152,14 @@ static void dec_strip(const struct decoder *d, const struct strs *in, struct str
 	}
 }
 
+/* As HF: ▁ becomes a space, except in the first piece, where every ▁ is
+ * dropped unless the prepend scheme is never. */
 static void dec_metaspace(const struct decoder *d, const struct strs *in, struct strs *out)
 {
 	for (size_t i = 0; i < in->n; i++) {
-		const char *s = STR(in, i);
-		size_t n = in->len[i];
+		bool drop = i == 0 && d->scheme != PREPEND_NEVER;
 		strs_begin(out);
-		struct tbuf tmp = {0};
-		replace_literal(&tmp, s, n, d->repl, d->repl_len, " ", 1);
-		size_t skip = i == 0 && d->scheme != PREPEND_NEVER && tmp.n && tmp.p[0] == ' ';
-		tok_buf_put(&out->text, tmp.p ? tmp.p + skip : "", tmp.n - skip);
-		tok_buf_free(&tmp);
+		replace_literal(&out->text, STR(in, i), in->len[i], d->repl, d->repl_len, " ", !drop);
 		strs_end(out);
 	}
 }

@@ -69,8 +69,8 @@ static int load_one(struct tok *t, json_t *j, const char *field, struct exo_err 
 		return tok_load_pattern(t, json_object_get(j, "pattern"), sub, &n->re, e);
 	}
 	if (n->type == NORM_STRIP)
-		return tok_get_bool(t, j, "left", true, &n->left, field, e) < 0 ||
-		       tok_get_bool(t, j, "right", true, &n->right, field, e) < 0 ? -1 : 0;
+		return tok_get_bool(t, j, "strip_left", true, &n->left, field, e) < 0 ||
+		       tok_get_bool(t, j, "strip_right", true, &n->right, field, e) < 0 ? -1 : 0;
 	return 0;
 }
 

@@ -332,12 +332,52 @@ static void merge_all(struct enc *x, size_t k)
 	}
 }
 
+#define SMALL_WORD 16
+
+/* Short words (most of them) skip the heap: the lowest rank among the
+ * adjacent pairs, leftmost on ties, is found by a scan, which merges in the
+ * same order as merge_all. */
+static void merge_small(struct enc *x, size_t k)
+{
+	int32_t id[SMALL_WORD], rank[SMALL_WORD], to[SMALL_WORD];
+	for (size_t i = 0; i < k; i++)
+		id[i] = x->bpe.syms[i].id;
+	for (size_t i = 0; i + 1 < k; i++) {
+		const struct pair_ent *m = tok_pairmap_get(&x->t->merges, id[i], id[i + 1]);
+		rank[i] = m ? m->rank : INT32_MAX;
+		to[i] = m ? m->id : -1;
+	}
+	while (k > 1) {
+		size_t best = 0;
+		for (size_t i = 1; i + 1 < k; i++)
+			if (rank[i] < rank[best])
+				best = i;
+		if (rank[best] == INT32_MAX)
+			break;
+		id[best] = to[best];
+		memmove(id + best + 1, id + best + 2, (k - best - 2) * sizeof *id);
+		memmove(rank + best, rank + best + 1, (k - best - 2) * sizeof *rank);
+		memmove(to + best, to + best + 1, (k - best - 2) * sizeof *to);
+		k--;
+		for (size_t i = best ? best - 1 : 0; i <= best && i + 1 < k; i++) {
+			const struct pair_ent *m = tok_pairmap_get(&x->t->merges, id[i], id[i + 1]);
+			rank[i] = m ? m->rank : INT32_MAX;
+			to[i] = m ? m->id : -1;
+		}
+	}
+	for (size_t i = 0; i < k; i++)
+		tok_enc_push(x, id[i]);
+}
+
 static void merge_word(struct enc *x, const char *s, size_t n)
 {
 	size_t k = initial_symbols(x, s, n);
-	if (k > 1)
-		merge_all(x, k);
-	for (int32_t i = k ? 0 : -1; i >= 0; i = x->bpe.syms[i].next)
+	if (k <= SMALL_WORD) {
+		merge_small(x, k);
+		return;
+	}
+	merge_all(x, k);
+	for (int32_t i = 0; i >= 0; i = x->bpe.syms[i].next)
 		tok_enc_push(x, x->bpe.syms[i].id);
 }
 

@@ -111,20 +111,23 @@ static int unicode_form(const struct normalizer *nm, const struct tbuf *in, stru
 {
 	if (nm->type != NORM_NFC && nm->type != NORM_NFD)
 		return utf8proc_form(nm->type, in->p, in->n, out, e);
-	size_t start = 0;
+	size_t start = 0, cold = 0;     /* chunk start; start of the text copied as is */
 	bool hot = false;
 	for (size_t i = 0; i <= in->n; i++) {
 		unsigned char c = i < in->n ? (unsigned char)in->p[i] : 0;
 		if (i == in->n || (c < 0x80 && i > start)) {
-			if (!hot)
-				tok_buf_put(out, in->p + start, i - start);
-			else if (utf8proc_form(nm->type, in->p + start, i - start, out, e) < 0)
-				return -1;
+			if (hot) {
+				tok_buf_put(out, in->p + cold, start - cold);
+				if (utf8proc_form(nm->type, in->p + start, i - start, out, e) < 0)
+					return -1;
+				cold = i;
+			}
 			start = i;
 			hot = false;
 		}
 		hot |= c >= 0xCC;
 	}
+	tok_buf_put(out, in->p + cold, in->n - cold);
 	return 0;
 }
 

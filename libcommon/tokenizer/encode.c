@@ -134,7 +134,6 @@ static void enc_free(struct enc *x)
 		tok_buf_free(&x->bufs[i]);
 		free(x->spans[i].v);
 	}
-	tok_buf_free(&x->norm);
 	free(x->bpe.syms);
 	free(x->bpe.heap);
 	pcre2_match_data_free(x->md);

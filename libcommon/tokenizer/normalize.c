@@ -20,10 +20,10 @@ int tok_load_pattern(const struct tok *t, json_t *pat, const char *field, struct
 {
 	json_t *s = json_object_get(pat, "String"), *r = json_object_get(pat, "Regex");
 	if (json_is_string(s))
-		return tok_regex_compile(re, json_string_value(s), json_string_length(s), true, field, e) < 0
+		return tok_regex_compile(re, json_string_value(s), json_string_length(s), true, e) < 0
 			? tok_field_error(t, e, field, "%s", e->msg) : 0;
 	if (json_is_string(r))
-		return tok_regex_compile(re, json_string_value(r), json_string_length(r), false, field, e) < 0
+		return tok_regex_compile(re, json_string_value(r), json_string_length(r), false, e) < 0
 			? tok_field_error(t, e, field, "%s", e->msg) : 0;
 	return tok_field_error(t, e, field, "expected {\"String\": ...} or {\"Regex\": ...}");
 }
@@ -162,9 +162,6 @@ static void strip(const struct normalizer *nm, const struct tbuf *in, struct tbu
 	}
 	tok_buf_put(out, in->p + a, b - a);
 }
-
-void tok_regex_replace(const struct regex *re, const char *s, size_t n, const char *with, size_t wn,
-		   struct tbuf *out);
 
 static int apply(const struct normalizer *nm, const struct tbuf *in, struct tbuf *out,
 		 struct exo_err *e)

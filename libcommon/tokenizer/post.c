@@ -106,6 +106,5 @@ int tok_load_post(struct tok *t, json_t *j, struct exo_err *e)
 		return 0;
 	if (!json_is_object(j))
 		return tok_field_error(t, e, "post_processor", "expected an object or null");
-	t->has_post = true;
 	return load_one(t, j, "post_processor", e);
 }

@@ -15,8 +15,8 @@
 static const char gpt2_regex[] =
 	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
-int tok_regex_compile(struct regex *re, const char *pat, size_t len, bool literal, const char *where,
-		  struct exo_err *e)
+int tok_regex_compile(struct regex *re, const char *pat, size_t len, bool literal,
+		      struct exo_err *e)
 {
 	int err;
 	PCRE2_SIZE off;
@@ -27,7 +27,6 @@ int tok_regex_compile(struct regex *re, const char *pat, size_t len, bool litera
 		pcre2_get_error_message(err, msg, sizeof msg);
 		return exo_error(e, EXO_DATAERR, "regex at offset %zu: %s", (size_t)off, (char *)msg);
 	}
-	(void)where;
 	re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
 	return 0;
 }
@@ -262,9 +261,6 @@ static int parse_behavior(const struct tok *t, json_t *j, const char *field,
 			       "MergedWithPrevious, MergedWithNext or Contiguous");
 }
 
-int tok_load_pattern(const struct tok *t, json_t *pat, const char *field, struct regex *re,
-		     struct exo_err *e);
-
 static int load_metaspace(struct tok *t, json_t *j, struct pretok *p, const char *field,
 			  struct exo_err *e)
 {
@@ -291,7 +287,7 @@ static int load_metaspace(struct tok *t, json_t *j, struct pretok *p, const char
 static int compile_builtin(struct tok *t, struct pretok *p, const char *re, const char *field,
 			   struct exo_err *e)
 {
-	if (tok_regex_compile(&p->re, re, strlen(re), false, field, e) < 0)
+	if (tok_regex_compile(&p->re, re, strlen(re), false, e) < 0)
 		return tok_field_error(t, e, field, "%s", e->msg);
 	return 0;
 }

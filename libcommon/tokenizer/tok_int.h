@@ -155,7 +155,6 @@ struct tok {
 	struct pretok *pres;       size_t n_pres;
 	struct decoder *decs;      size_t n_decs;
 	struct post post;
-	bool has_post;
 	/* around the model */
 	json_t *config;
 	char *chat_template;
@@ -169,7 +168,7 @@ int tok_field_error(const struct tok *t, struct exo_err *e, const char *field, c
 /* A boolean member, default when absent or null; -1 when another type. */
 int tok_get_bool(const struct tok *t, json_t *obj, const char *key, bool def, bool *out,
 		 const char *field, struct exo_err *e);
-/* load_*.c: from the parsed tokenizer.json; path names the field in errors. */
+/* The loaders of each section of the parsed tokenizer.json. */
 void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n);
 int tok_load_model(struct tok *t, json_t *model, struct exo_err *e);
 int tok_load_added(struct tok *t, json_t *arr, struct exo_err *e);
@@ -177,9 +176,16 @@ int tok_load_normalizer(struct tok *t, json_t *j, struct exo_err *e);
 int tok_load_pretok(struct tok *t, json_t *j, struct exo_err *e);
 int tok_load_post(struct tok *t, json_t *j, struct exo_err *e);
 int tok_load_decoder(struct tok *t, json_t *j, struct exo_err *e);
+/* PCRE2 with UTF and UCP (a literal: UTF only), JIT-compiled when possible. */
 int tok_regex_compile(struct regex *re, const char *pat, size_t len, bool literal,
-		  const char *where, struct exo_err *e);
+		      struct exo_err *e);
 void tok_regex_free(struct regex *re);
+/* Every match of re in s[0..n) replaced by with, appended to out. */
+void tok_regex_replace(const struct regex *re, const char *s, size_t n, const char *with, size_t wn,
+		       struct tbuf *out);
+/* {"String": s} (literal) or {"Regex": r} of tokenizer.json, compiled. */
+int tok_load_pattern(const struct tok *t, json_t *pat, const char *field, struct regex *re,
+		     struct exo_err *e);
 void tok_trie_add(struct trie *tr, const char *s, size_t n, int32_t tok);
 void tok_trie_free(struct trie *tr);
 /* Longest added token starting at s[0..n), or -1; *mlen its length. */
@@ -194,8 +200,7 @@ struct enc {
 	const struct tok *t;
 	int32_t *ids;
 	size_t n, cap;
-	struct tbuf bufs[8];            /* per pre-tokenizer level and normalizer */
-	struct tbuf norm;
+	struct tbuf bufs[8];            /* per pre-tokenizer level */
 	struct bpe_scratch {
 		struct sym { int32_t id, prev, next; uint32_t len; } *syms;
 		size_t cap;

@@ -203,9 +203,16 @@ struct tok *tok_load(const char *path, struct exo_err *e)
 		exo_error(e, errno == EACCES ? EXO_NOPERM : EXO_NOINPUT, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	char *dir = S_ISDIR(st.st_mode) ? xstrdup(path) : NULL;
+	char *dir = xstrdup(path);
+	if (!S_ISDIR(st.st_mode)) {     /* the files beside it */
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			slash[slash == dir] = '\0';
+		else
+			strcpy(dir, ".");
+	}
 	struct tok *t = xcalloc(1, sizeof *t);
-	t->path = dir ? join_path(dir, "tokenizer.json") : xstrdup(path);
+	t->path = S_ISDIR(st.st_mode) ? join_path(dir, "tokenizer.json") : xstrdup(path);
 	t->unk = t->bos = -1;
 	bool missing;
 	json_t *j = read_json(t->path, 0, &missing, e);

@@ -16,7 +16,8 @@ struct tok;
 
 /* path: a directory holding tokenizer.json (and, when present,
  * tokenizer_config.json, generation_config.json, chat_template.jinja), or a
- * tokenizer.json file.  Errors name the file and the JSON path of the field. */
+ * tokenizer.json file (those files then come from its directory).  Errors
+ * name the file and the JSON path of the field. */
 struct tok *tok_load(const char *path, struct exo_err *e);
 /* tokenizer.json's content from memory (tests, fuzzing); name is used in errors. */
 struct tok *tok_load_buffer(const char *json, size_t len, const char *name, struct exo_err *e);

@@ -197,6 +197,13 @@ static void test_mistral(void)
 	ok(len >= 3 && !memcmp(out + len - 3, "\xEF\xBF\xBD", 3), "mistral: flush gives U+FFFD for it");
 	tok_stream_free(s);
 	free(ids);
+	char path[1024];
+	snprintf(path, sizeof path, "%s/fixtures/tokenizers/mistral/tokenizer.json", tap_shared());
+	struct exo_err e = {0};
+	struct tok *f = tok_load(path, &e);
+	ok(f && tok_bos(f) == 1 && tok_chat_template(f),
+	   "mistral: given the file, the files beside it are read too");
+	tok_free(f);
 	size_t held = stream_check("mistral", t, "héllo 世界 🦙 ok");
 	ok(held >= 3, "mistral: pushes inside split characters give nothing (%zu)", held);
 	tok_free(t);

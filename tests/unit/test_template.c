@@ -107,6 +107,8 @@ static const struct tcase cases[] = {
 	  "a\nb\nc d" },
 	{ "{%- set x = 1 -%}\n\n  {{ x }}  \n\n{%- if x %}  t  {% endif -%}  \n  ",
 	  "1  t  " },
+	{ "a\302\240\343\200\200 {%- if true %}\n\343\200\200\302\240{% if true %}b{% endif %}\034 {{- 'c' -}} \342\200\250\302\240d{% endif %}",
+	  "abcd" },
 	{ "{{ x is defined }} {{ n is defined }} {{ x is undefined }} {{ none is none }} {{ s is string }} {{ n is string }} {{ d is mapping }} {{ l is mapping }}",
 	  "False True True True True False True False" },
 	{ "{{ l is iterable }} {{ s is iterable }} {{ n is iterable }} {{ n is number }} {{ f is number }} {{ s is number }} {{ l is sequence }} {{ n is integer }} {{ f is float }}",
@@ -163,6 +165,16 @@ static const struct tcase cases[] = {
 	  "[<nocaller>body]" },
 	{ "{{ 'y' if l | select('gt', 100) else 'n' }} {{ 'y' if l | select('gt', 100) | list else 'n' }} {% set g = msgs | selectattr('role', 'eq', 'nobody') %}{{ 'y' if g else 'n' }} {{ true * 'ab' }} {{ [1] * false }} {{ true | round }} {{ l is lower }} {{ 'ab1' is lower }} {{ '12' is lower }}",
 	  "y n y ab [] 1 False True False" },
+	{ "{{ '\nb' | indent(2, true) }}|{{ '\n' | indent(3, true, true) }}|{{ '' | indent(first=true) }}|{{ 'a\n\n' | indent(2) }}|",
+	  "  \n  b|   \n   |    |a\n\n|" },
+	{ "{% for x in l %}{% continue %}{% else %}else-after-continue{% endfor %}|{% for x in l %}{% break %}{% else %}else-after-break{% endfor %}|{% for x in l %}{% if x == 1 %}{% break %}{% endif %}{% else %}no-else{% endfor %}",
+	  "else-after-continue|else-after-break|" },
+	{ "{% for x in l %}{% filter upper %}a{{ x }}{% if x == 1 %}{% break %}{% endif %}{% endfilter %}{% endfor %}|{% for x in l %}{% set s %}b{{ x }}{% continue %}{% endset %}{{ s }}{% endfor %}",
+	  "A3|" },
+	{ "{% set ns = namespace(a=1) %}{% set ns.a = nothing %}[{{ ns.a }}]{{ ns.a is defined }}",
+	  "[]False" },
+	{ "{{ '%s-%s' % ('a', 1) }} {{ '%d%%' % 5 }} {{ 'x=%r' % 'q' }} {{ '%s' % [1, 2] | length }} {{ 'id: %s' % n }}",
+	  "a-1 5% x='q' 2 id: 3" },
 	{ "[{{ '  x  '.strip() }}] [{{ '  x  '.lstrip() }}] [{{ '  x  '.rstrip() }}] [{{ 'xxaxx'.strip('x') }}] [{{ nl.strip() }}]",
 	  "[x] [x  ] [  x] [a] [a\nb\n\nc]" },
 	{ "{{ 'a,b,,c'.split(',') }} {{ ' a  b c '.split() }} {{ 'a b c'.split(' ', 1) }} {{ 'a,b,c'.rsplit(',') }} {{ nl.splitlines() }}",
@@ -224,6 +236,7 @@ static const struct tcase errors[] = {
 	{ "a\nb\n{% include 'x.j2' %}", "case:3: unsupported tag 'include'" },
 	{ "{% if x is nosuch %}{% endif %}", "case:1: unsupported test 'nosuch'" },
 	{ "\n{{ 'a'.nosuch() }}", "case:2: unsupported method 'nosuch' of str" },
+	{ "{{ none.strip() }}", "case:1: 'NoneType' object has no attribute 'strip'" },
 	{ "{{ [1] | map('nosuch') | list }}", "unsupported filter 'nosuch'" },
 	{ "x\ny\n{% if %}{% endif %}", "case:3: unexpected '%}'" },
 	{ "{% for x in [1] %}\n{{ x }}", "case:2: unexpected end of template, expected 'endfor'" },
@@ -233,10 +246,14 @@ static const struct tcase errors[] = {
 	{ "{# never closed", "case:1: missing end of comment tag" },
 	{ "{{ 1 ]}}", "case:1: unexpected ']'" },
 	{ "{% for x in l recursive %}{% endfor %}", "unsupported loop 'recursive'" },
+	{ "\n{% break %}", "case:2: 'break' outside loop" },
+	{ "{% for x in l %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}", "'continue' outside loop" },
 	{ "\n{{ raise_exception('Conversation roles must alternate') }}", "case:2: Conversation roles must alternate" },
 	{ "{{ x.y }}", "case:1: 'x' is undefined" },
 	{ "{{ x + 1 }}", "'x' is undefined" },
 	{ "{{ 1 / 0 }}", "division by zero" },
+	{ "{{ '%s' % (1, 2) }}", "not all arguments converted" },
+	{ "{{ '%s %s' | format(1) }}", "not enough arguments for format string" },
 	{ "{{ 1e300 * 1e10 }}", "not finite" },
 	{ "{{ 0 ** -1 }}", "0 cannot be raised to a negative power" },
 	{ "{{ 'a' + 1 }}", "unsupported operand type(s) for +: 'str' and 'int'" },
@@ -361,10 +378,44 @@ static void check_fixtures(void)
 	ok(count >= 32, "rendered %d fixture conversations", count);
 }
 
+/* chat_render's variables: special tokens as strings (AddedToken objects too),
+ * tools and documents null when absent, template_kwargs on top. */
+static void check_chat_variables(void)
+{
+	const char *src = "{{ bos_token }}|{{ eos_token }}|{{ pad_token is defined }}|{{ unk_token }}|"
+			  "{{ additional_special_tokens | join(',') }}|{{ tools is none }}|{{ documents is none }}|"
+			  "{{ add_generation_prompt }}|{{ messages | length }}|{{ extra }}";
+	json_t *config = json_loads("{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<B>\", "
+				    "\"lstrip\": false}, \"eos_token\": \"</E>\", \"pad_token\": null, "
+				    "\"unk_token\": \"<u>\", \"chat_template\": \"x\", "
+				    "\"additional_special_tokens\": [\"<x>\", {\"content\": \"<y>\"}]}", 0, NULL);
+	json_t *msgs = json_loads("[{\"role\": \"user\", \"content\": \"hi\"}]", 0, NULL);
+	json_t *extra = json_loads("{\"extra\": 7, \"unk_token\": \"<U2>\"}", 0, NULL);
+	struct exo_err e = { 0 };
+	struct tmpl *t = tmpl_parse(src, "vars", &e);
+	char *out = NULL;
+	if (t && chat_render(t, config, msgs, NULL, true, extra, &out, &e) < 0)
+		out = NULL;
+	is_str(out, "<B>|</E>|False|<U2>|<x>,<y>|True|True|True|1|7", "chat_render variables");
+	free(out);
+	json_t *tools = json_loads("[{\"type\": \"function\"}]", 0, NULL);
+	out = NULL;
+	if (t && chat_render(t, config, msgs, tools, false, NULL, &out, &e) < 0)
+		out = NULL;
+	is_str(out, "<B>|</E>|False|<u>|<x>,<y>|False|True|False|1|", "chat_render with tools, no kwargs");
+	free(out);
+	tmpl_free(t);
+	json_decref(tools);
+	json_decref(extra);
+	json_decref(msgs);
+	json_decref(config);
+}
+
 int main(void)
 {
 	check_fixtures();
 	check_cases();
 	check_errors();
+	check_chat_variables();
 	return done_testing();
 }

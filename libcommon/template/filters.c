@@ -15,7 +15,7 @@ static const char *const filter_names[] = {
 	"upper", "wordcount", NULL,
 };
 
-bool name_listed(const char *const *names, const char *name)
+bool tp_name_listed(const char *const *names, const char *name)
 {
 	for (size_t i = 0; names[i]; i++)
 		if (!strcmp(names[i], name))
@@ -25,27 +25,27 @@ bool name_listed(const char *const *names, const char *name)
 
 bool tmpl_filter_known(const char *name)
 {
-	return name_listed(filter_names, name);
+	return tp_name_listed(filter_names, name);
 }
 
 /* str(v) as a string value (v itself when it is one). */
-struct val v_string_of(struct ctx *c, int line, const struct val *v, int *rc)
+struct val tp_v_string_of(struct ctx *c, int line, const struct val *v, int *rc)
 {
 	*rc = 0;
-	if (v_is_str(v))
+	if (tp_v_is_str(v))
 		return *v;
 	struct strbuf b = { 0 };
-	v_to_str(c, line, v, &b);
-	*rc = v_strcheck(c, line, b.len);
-	struct val s = v_str(c, b.s, b.len);
-	sb_free(&b);
+	tp_v_to_str(c, line, v, &b);
+	*rc = tp_v_strcheck(c, line, b.len);
+	struct val s = tp_v_str(c, b.s, b.len);
+	tp_sb_free(&b);
 	return s;
 }
 
 static struct val sb_val(struct ctx *c, struct strbuf *b)
 {
-	struct val v = v_str(c, b->s, b->len);
-	sb_free(b);
+	struct val v = tp_v_str(c, b->s, b->len);
+	tp_sb_free(b);
 	return v;
 }
 
@@ -54,31 +54,31 @@ static bool is_list(const struct val *v)
 	return v->k == V_JSON && json_is_array(v->j);
 }
 
-bool v_is_dict(const struct val *v)
+bool tp_v_is_dict(const struct val *v)
 {
 	return (v->k == V_JSON || v->k == V_NS || v->k == V_LOOP) && json_is_object(v->j);
 }
 
 static bool arg_bool(const struct val *v, bool dflt)
 {
-	return v ? v_truthy(v) : dflt;
+	return v ? tp_v_truthy(v) : dflt;
 }
 
-int arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out)
+int tp_arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out)
 {
 	*out = dflt;
 	if (!v || (v->k == V_JSON && json_is_null(v->j)))
 		return 0;
 	if (v->k != V_JSON || !(json_is_integer(v->j) || json_is_boolean(v->j)))
-		return terr(c, line, "expected an integer argument, got %s", v_typename(v));
+		return tp_terr(c, line, "expected an integer argument, got %s", tp_v_typename(v));
 	*out = json_is_integer(v->j) ? json_integer_value(v->j) : json_is_true(v->j);
 	return 0;
 }
 
 static int arg_str(struct ctx *c, int line, const struct val *v, const char **s, size_t *n)
 {
-	if (!v_is_str(v))
-		return terr(c, line, "expected a string argument, got %s", v ? v_typename(v) : "nothing");
+	if (!tp_v_is_str(v))
+		return tp_terr(c, line, "expected a string argument, got %s", v ? tp_v_typename(v) : "nothing");
 	*s = json_string_value(v->j);
 	*n = json_string_length(v->j);
 	return 0;
@@ -88,15 +88,15 @@ static int arg_str(struct ctx *c, int line, const struct val *v, const char **s,
 static int as_list(struct ctx *c, int line, const struct val *v, json_t **out)
 {
 	if (v->k == V_UNDEF) {
-		*out = keep(c, json_array());
+		*out = tp_keep(c, json_array());
 		return 0;
 	}
 	if (is_list(v)) {
 		*out = v->j;
 		return 0;
 	}
-	if (v_is_dict(v)) {
-		json_t *keys = keep(c, json_array());
+	if (tp_v_is_dict(v)) {
+		json_t *keys = tp_keep(c, json_array());
 		const char *k;
 		json_t *x;
 		json_object_foreach(v->j, k, x)
@@ -104,25 +104,25 @@ static int as_list(struct ctx *c, int line, const struct val *v, json_t **out)
 		*out = keys;
 		return 0;
 	}
-	if (v_is_str(v)) {
-		json_t *chars = keep(c, json_array());
+	if (tp_v_is_str(v)) {
+		json_t *chars = tp_keep(c, json_array());
 		const char *s = json_string_value(v->j);
 		size_t n = json_string_length(v->j);
 		for (size_t i = 0; i < n;) {
-			size_t k = utf8_offset(s + i, n - i, 1);
+			size_t k = tp_utf8_offset(s + i, n - i, 1);
 			json_array_append_new(chars, json_stringn_nocheck(s + i, k));
 			i += k;
 		}
 		*out = chars;
 		return 0;
 	}
-	return terr(c, line, "'%s' object is not iterable", v_typename(v));
+	return tp_terr(c, line, "'%s' object is not iterable", tp_v_typename(v));
 }
 
 /* attribute "a.b" or item index of an element, as Jinja's make_attrgetter */
 static int attr_of(struct ctx *c, int line, const json_t *item, const char *path, struct val *out)
 {
-	*out = v_json((json_t *)item);
+	*out = tp_v_json((json_t *)item);
 	char part[256];
 	while (*path) {
 		size_t n = strcspn(path, ".");
@@ -135,13 +135,13 @@ static int attr_of(struct ctx *c, int line, const json_t *item, const char *path
 		char *end;
 		long long idx = strtoll(part, &end, 10);
 		if (*part && !*end && cur.k == V_JSON && json_is_array(cur.j)) {
-			struct val key = v_int(c, idx);
-			if (v_getitem(c, line, &cur, &key, out) < 0)
+			struct val key = tp_v_int(c, idx);
+			if (tp_v_getitem(c, line, &cur, &key, out) < 0)
 				return -1;
 		} else {
 			if (cur.k == V_UNDEF)
-				return terr(c, line, "'%s' is undefined", part);
-			if (v_getattr(c, line, &cur, part, out) < 0)
+				return tp_terr(c, line, "'%s' is undefined", part);
+			if (tp_v_getattr(c, line, &cur, part, out) < 0)
 				return -1;
 		}
 	}
@@ -158,7 +158,7 @@ struct sortkey {
 static int key_cmp(const struct sortkey *a, const struct sortkey *b, bool *bad)
 {
 	int r;
-	if (json_cmp_py(a->key, b->key, &r) < 0) {
+	if (tp_json_cmp_py(a->key, b->key, &r) < 0) {
 		*bad = true;
 		return 0;
 	}
@@ -190,14 +190,14 @@ static void merge_sort(struct sortkey *v, struct sortkey *tmp, size_t n, bool re
 /* The sort key of an item: its attribute, lower-cased unless case-sensitive. */
 static int sort_key(struct ctx *c, int line, json_t *item, const char *attr, bool cs, json_t **key)
 {
-	struct val k = v_json(item);
+	struct val k = tp_v_json(item);
 	if (attr && attr_of(c, line, item, attr, &k) < 0)
 		return -1;
 	if (k.k != V_JSON)
-		return terr(c, line, "cannot sort by an undefined attribute '%s'", attr);
+		return tp_terr(c, line, "cannot sort by an undefined attribute '%s'", attr);
 	if (!cs && json_is_string(k.j)) {
 		struct strbuf b = { 0 };
-		str_case(json_string_value(k.j), json_string_length(k.j), CASE_LOWER, &b);
+		tp_str_case(json_string_value(k.j), json_string_length(k.j), CASE_LOWER, &b);
 		k = sb_val(c, &b);
 	}
 	*key = k.j;
@@ -217,9 +217,9 @@ static int sorted(struct ctx *c, int line, json_t *items, const char *attr, bool
 	if (rc == 0)
 		merge_sort(v, tmp, n, reverse, &bad);
 	if (rc == 0 && bad)
-		rc = terr(c, line, "cannot sort values of different types");
+		rc = tp_terr(c, line, "cannot sort values of different types");
 	if (rc == 0) {
-		*out = keep(c, json_array());
+		*out = tp_keep(c, json_array());
 		for (size_t i = 0; i < n; i++)
 			json_array_append(*out, v[i].item);
 	}
@@ -232,14 +232,14 @@ static int filter_select(struct ctx *c, int line, const char *name, const struct
 			 struct val *out)
 {
 	bool attr = strstr(name, "attr") != NULL, keep_true = name[0] == 's';
-	json_t *items, *res = keep(c, json_array());
+	json_t *items, *res = tp_keep(c, json_array());
 	if (as_list(c, line, in, &items) < 0)
 		return -1;
 	size_t first = 0;
 	const char *attrname = NULL, *test = NULL;
 	size_t n;
 	if (attr) {
-		if (arg_str(c, line, arg_get(a, 0, NULL), &attrname, &n) < 0)
+		if (arg_str(c, line, tp_arg_get(a, 0, NULL), &attrname, &n) < 0)
 			return -1;
 		first = 1;
 	}
@@ -247,103 +247,103 @@ static int filter_select(struct ctx *c, int line, const char *name, const struct
 		if (arg_str(c, line, &a->pos[first], &test, &n) < 0)
 			return -1;
 		if (!tmpl_test_known(test))
-			return terr(c, line, "unsupported test '%s'", test);
+			return tp_terr(c, line, "unsupported test '%s'", test);
 	}
 	struct args targs = { .npos = 0 };
 	for (size_t i = first + 1; i < a->npos; i++)
 		targs.pos[targs.npos++] = a->pos[i];
 	for (size_t i = 0; i < json_array_size(items); i++) {
 		json_t *item = json_array_get(items, i);
-		struct val v = v_json(item);
+		struct val v = tp_v_json(item);
 		bool r;
 		if (attr && attr_of(c, line, item, attrname, &v) < 0)
 			return -1;
 		if (test) {
-			if (apply_test(c, line, test, &v, &targs, &r) < 0)
+			if (tp_apply_test(c, line, test, &v, &targs, &r) < 0)
 				return -1;
 		} else {
-			r = v_truthy(&v);
+			r = tp_v_truthy(&v);
 		}
 		if (r == keep_true)
 			json_array_append(res, item);
 	}
-	*out = v_json(res);
+	*out = tp_v_json(res);
 	return 0;
 }
 
 static int filter_map(struct ctx *c, int line, const struct val *in, const struct args *a, struct frame *fr,
 		      struct val *out)
 {
-	json_t *items, *res = keep(c, json_array());
+	json_t *items, *res = tp_keep(c, json_array());
 	if (as_list(c, line, in, &items) < 0)
 		return -1;
-	const struct val *attr = arg_get(a, (size_t)-1, "attribute"), *dflt = arg_get(a, (size_t)-1, "default");
+	const struct val *attr = tp_arg_get(a, (size_t)-1, "attribute"), *dflt = tp_arg_get(a, (size_t)-1, "default");
 	const char *fname = NULL;
 	size_t n;
-	if (!attr && arg_str(c, line, arg_get(a, 0, NULL), &fname, &n) < 0)
+	if (!attr && arg_str(c, line, tp_arg_get(a, 0, NULL), &fname, &n) < 0)
 		return -1;
-	if (attr && !v_is_str(attr))
-		return terr(c, line, "map: attribute must be a string");
+	if (attr && !tp_v_is_str(attr))
+		return tp_terr(c, line, "map: attribute must be a string");
 	if (fname && !tmpl_filter_known(fname))
-		return terr(c, line, "unsupported filter '%s'", fname);
+		return tp_terr(c, line, "unsupported filter '%s'", fname);
 	struct args fargs = { .npos = 0 };
 	for (size_t i = 1; fname && i < a->npos; i++)
 		fargs.pos[fargs.npos++] = a->pos[i];
 	for (size_t i = 0; i < json_array_size(items); i++) {
-		struct val v = v_json(json_array_get(items, i)), r;
+		struct val v = tp_v_json(json_array_get(items, i)), r;
 		if (attr) {
 			if (attr_of(c, line, v.j, json_string_value(attr->j), &r) < 0)
 				return -1;
 			if (r.k == V_UNDEF && dflt)
 				r = *dflt;
-		} else if (apply_filter(c, line, fname, &v, &fargs, fr, &r) < 0) {
+		} else if (tp_apply_filter(c, line, fname, &v, &fargs, fr, &r) < 0) {
 			return -1;
 		}
 		json_array_append(res, r.k == V_JSON ? r.j : json_null());
 	}
-	*out = v_json(res);
+	*out = tp_v_json(res);
 	return 0;
 }
 
 static int filter_join(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
 	json_t *items;
-	const struct val *sep = arg_get(a, 0, "d"), *attr = arg_get(a, 1, "attribute");
+	const struct val *sep = tp_arg_get(a, 0, "d"), *attr = tp_arg_get(a, 1, "attribute");
 	if (as_list(c, line, in, &items) < 0)
 		return -1;
 	struct strbuf b = { 0 };
 	for (size_t i = 0; i < json_array_size(items); i++) {
 		if (i && sep)
-			v_to_str(c, line, sep, &b);
-		struct val v = v_json(json_array_get(items, i));
-		if (attr && v_is_str(attr) && attr_of(c, line, v.j, json_string_value(attr->j), &v) < 0) {
-			sb_free(&b);
+			tp_v_to_str(c, line, sep, &b);
+		struct val v = tp_v_json(json_array_get(items, i));
+		if (attr && tp_v_is_str(attr) && attr_of(c, line, v.j, json_string_value(attr->j), &v) < 0) {
+			tp_sb_free(&b);
 			return -1;
 		}
-		v_to_str(c, line, &v, &b);
+		tp_v_to_str(c, line, &v, &b);
 		if (b.len > TMPL_MAX_OUTPUT) {
-			sb_free(&b);
-			return v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
+			tp_sb_free(&b);
+			return tp_v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
 		}
 	}
-	int rc = v_strcheck(c, line, b.len);
+	int rc = tp_v_strcheck(c, line, b.len);
 	*out = sb_val(c, &b);
 	return rc;
 }
 
 static int filter_indent(struct ctx *c, int line, const struct val *s, const struct args *a, struct val *out)
 {
-	const struct val *w = arg_get(a, 0, "width");
-	bool first = arg_bool(arg_get(a, 1, "first"), false), blank = arg_bool(arg_get(a, 2, "blank"), false);
+	const struct val *w = tp_arg_get(a, 0, "width");
+	bool first = arg_bool(tp_arg_get(a, 1, "first"), false), blank = arg_bool(tp_arg_get(a, 2, "blank"), false);
 	struct strbuf pad = { 0 }, b = { 0 };
-	if (w && v_is_str(w)) {
-		sb_add(&pad, json_string_value(w->j), json_string_length(w->j));
+	if (w && tp_v_is_str(w)) {
+		tp_sb_add(&pad, json_string_value(w->j), json_string_length(w->j));
 	} else {
 		long long n;
-		if (arg_int(c, line, w, 4, &n) < 0)
+		if (tp_arg_int(c, line, w, 4, &n) < 0)
 			return -1;
 		for (long long i = 0; i < n && i < 1000; i++)
-			sb_addc(&pad, ' ');
+			tp_sb_addc(&pad, ' ');
 	}
 	const char *p = json_string_value(s->j), *end = p + json_string_length(s->j);
 	bool first_line = true;
@@ -352,16 +352,16 @@ static int filter_indent(struct ctx *c, int line, const struct val *s, const str
 		const char *le = nl ? nl : end;
 		bool empty = le == p;
 		if (first_line ? first : (blank || !empty))
-			sb_add(&b, pad.s, pad.len);
-		sb_add(&b, p, (size_t)(le - p));
+			tp_sb_add(&b, pad.s, pad.len);
+		tp_sb_add(&b, p, (size_t)(le - p));
 		if (!nl)
 			break;
-		sb_addc(&b, '\n');
+		tp_sb_addc(&b, '\n');
 		p = nl + 1;
 		first_line = false;
 	}
-	sb_free(&pad);
-	int rc = v_strcheck(c, line, b.len);
+	tp_sb_free(&pad);
+	int rc = tp_v_strcheck(c, line, b.len);
 	*out = sb_val(c, &b);
 	return rc;
 }
@@ -369,19 +369,19 @@ static int filter_indent(struct ctx *c, int line, const struct val *s, const str
 static int filter_round(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
 	long long prec;
-	const struct val *m = arg_get(a, 1, "method");
-	if (!v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
-		return terr(c, line, "round needs a number, got %s", v_typename(in));
-	if (arg_int(c, line, arg_get(a, 0, "precision"), 0, &prec) < 0)
+	const struct val *m = tp_arg_get(a, 1, "method");
+	if (!tp_v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
+		return tp_terr(c, line, "round needs a number, got %s", tp_v_typename(in));
+	if (tp_arg_int(c, line, tp_arg_get(a, 0, "precision"), 0, &prec) < 0)
 		return -1;
 	if (prec > 300 || prec < -300)
 		prec = prec > 0 ? 300 : -300;
-	const char *method = m && v_is_str(m) ? json_string_value(m->j) : "common";
-	double x = json_num(in->j), f = pow(10, (double)prec), r;
+	const char *method = m && tp_v_is_str(m) ? json_string_value(m->j) : "common";
+	double x = tp_json_num(in->j), f = pow(10, (double)prec), r;
 	if (!strcmp(method, "common")) {
 		if (!json_is_real(in->j)) {
 			/* Python's round() of an int is the int */
-			*out = json_is_boolean(in->j) ? v_int(c, json_is_true(in->j)) : *in;
+			*out = json_is_boolean(in->j) ? tp_v_int(c, json_is_true(in->j)) : *in;
 			return 0;
 		}
 		if (prec >= 0 && isfinite(x)) {
@@ -397,29 +397,29 @@ static int filter_round(struct ctx *c, int line, const struct val *in, const str
 	} else if (!strcmp(method, "floor")) {
 		r = floor(x * f) / f;
 	} else {
-		return terr(c, line, "round: method must be common, ceil or floor");
+		return tp_terr(c, line, "round: method must be common, ceil or floor");
 	}
-	return v_real_finite(c, line, r, out);
+	return tp_v_real_finite(c, line, r, out);
 }
 
 static int filter_int(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
-	const struct val *d = arg_get(a, 0, "default");
+	const struct val *d = tp_arg_get(a, 0, "default");
 	if (in->k == V_JSON && json_is_integer(in->j)) {
 		*out = *in;
 		return 0;
 	}
 	if (in->k == V_JSON && (json_is_real(in->j) || json_is_boolean(in->j))) {
-		double x = json_num(in->j);
+		double x = tp_json_num(in->j);
 		if (!isfinite(x) || fabs(x) > 9.2e18)
-			return terr(c, line, "cannot convert %g to an integer", x);
-		*out = v_int(c, (long long)x);
+			return tp_terr(c, line, "cannot convert %g to an integer", x);
+		*out = tp_v_int(c, (long long)x);
 		return 0;
 	}
-	if (v_is_str(in)) {
+	if (tp_v_is_str(in)) {
 		const char *s = json_string_value(in->j), *end;
 		size_t n;
-		str_strip(s, json_string_length(in->j), NULL, 0, 3, &s, &n);
+		tp_str_strip(s, json_string_length(in->j), NULL, 0, 3, &s, &n);
 		char buf[64];
 		if (n < sizeof buf) {
 			memcpy(buf, s, n);
@@ -428,32 +428,32 @@ static int filter_int(struct ctx *c, int line, const struct val *in, const struc
 			char *e;
 			long long v = strtoll(buf, &e, 10);
 			if (n && !*e && !errno) {
-				*out = v_int(c, v);
+				*out = tp_v_int(c, v);
 				return 0;
 			}
 			double x = strtod(buf, &e);
 			end = e;
 			if (n && !*end && isfinite(x) && fabs(x) < 9.2e18) {
-				*out = v_int(c, (long long)x);
+				*out = tp_v_int(c, (long long)x);
 				return 0;
 			}
 		}
 	}
-	*out = d ? *d : v_int(c, 0);
+	*out = d ? *d : tp_v_int(c, 0);
 	return 0;
 }
 
 static int filter_float(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
-	const struct val *d = arg_get(a, 0, "default");
+	const struct val *d = tp_arg_get(a, 0, "default");
 	if (in->k == V_JSON && (json_is_number(in->j) || json_is_boolean(in->j))) {
-		*out = v_real(c, json_num(in->j));
+		*out = tp_v_real(c, tp_json_num(in->j));
 		return 0;
 	}
-	if (v_is_str(in)) {
+	if (tp_v_is_str(in)) {
 		const char *s;
 		size_t n;
-		str_strip(json_string_value(in->j), json_string_length(in->j), NULL, 0, 3, &s, &n);
+		tp_str_strip(json_string_value(in->j), json_string_length(in->j), NULL, 0, 3, &s, &n);
 		char buf[64];
 		if (n && n < sizeof buf) {
 			memcpy(buf, s, n);
@@ -461,55 +461,55 @@ static int filter_float(struct ctx *c, int line, const struct val *in, const str
 			char *e;
 			double x = strtod(buf, &e);
 			if (!*e && isfinite(x)) {
-				*out = v_real(c, x);
+				*out = tp_v_real(c, x);
 				return 0;
 			}
 		}
 	}
-	*out = d ? *d : v_real(c, 0);
+	*out = d ? *d : tp_v_real(c, 0);
 	return 0;
 }
 
 /* printf-style "%s" % args: the format filter and the % operator */
-int str_printf(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out)
+int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out)
 {
 	const char *s = json_string_value(fmt->j);
 	size_t n = json_string_length(fmt->j), ai = 0;
 	struct strbuf b = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] != '%' || i + 1 >= n) {
-			sb_addc(&b, s[i]);
+			tp_sb_addc(&b, s[i]);
 			continue;
 		}
 		char conv = s[++i];
 		if (conv == '%') {
-			sb_addc(&b, '%');
+			tp_sb_addc(&b, '%');
 			continue;
 		}
 		if (ai >= a->npos) {
-			sb_free(&b);
-			return terr(c, line, "not enough arguments for format string");
+			tp_sb_free(&b);
+			return tp_terr(c, line, "not enough arguments for format string");
 		}
 		const struct val *v = &a->pos[ai++];
 		if (conv == 's') {
-			v_to_str(c, line, v, &b);
+			tp_v_to_str(c, line, v, &b);
 		} else if (conv == 'r' && v->k == V_JSON) {
-			json_repr(v->j, &b);
+			tp_json_repr(v->j, &b);
 		} else if ((conv == 'd' || conv == 'i') && v->k == V_JSON && (json_is_number(v->j) || json_is_boolean(v->j))) {
 			char num[32];
 			snprintf(num, sizeof num, "%lld",
-				 json_is_integer(v->j) ? (long long)json_integer_value(v->j) : (long long)json_num(v->j));
-			sb_addstr(&b, num);
+				 json_is_integer(v->j) ? (long long)json_integer_value(v->j) : (long long)tp_json_num(v->j));
+			tp_sb_addstr(&b, num);
 		} else {
-			sb_free(&b);
-			return terr(c, line, "unsupported format '%%%c'", conv);
+			tp_sb_free(&b);
+			return tp_terr(c, line, "unsupported format '%%%c'", conv);
 		}
 	}
 	if (ai < a->npos) {
-		sb_free(&b);
-		return terr(c, line, "not all arguments converted during string formatting");
+		tp_sb_free(&b);
+		return tp_terr(c, line, "not all arguments converted during string formatting");
 	}
-	int rc = v_strcheck(c, line, b.len);
+	int rc = tp_v_strcheck(c, line, b.len);
 	*out = sb_val(c, &b);
 	return rc;
 }
@@ -518,56 +518,56 @@ static int filter_minmax(struct ctx *c, int line, const char *name, const struct
 			 struct val *out)
 {
 	json_t *items, *sorted_items;
-	const struct val *attr = arg_get(a, 1, "attribute");
+	const struct val *attr = tp_arg_get(a, 1, "attribute");
 	if (as_list(c, line, in, &items) < 0)
 		return -1;
-	if (sorted(c, line, items, attr && v_is_str(attr) ? json_string_value(attr->j) : NULL,
-		   arg_bool(arg_get(a, 0, "case_sensitive"), false), name[1] == 'a', &sorted_items) < 0)
+	if (sorted(c, line, items, attr && tp_v_is_str(attr) ? json_string_value(attr->j) : NULL,
+		   arg_bool(tp_arg_get(a, 0, "case_sensitive"), false), name[1] == 'a', &sorted_items) < 0)
 		return -1;
-	*out = json_array_size(sorted_items) ? v_json(json_array_get(sorted_items, 0)) : v_undef(name);
+	*out = json_array_size(sorted_items) ? tp_v_json(json_array_get(sorted_items, 0)) : tp_v_undef(name);
 	return 0;
 }
 
 static int filter_sum(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
 	json_t *items;
-	const struct val *attr = arg_get(a, 0, "attribute"), *start = arg_get(a, 1, "start");
+	const struct val *attr = tp_arg_get(a, 0, "attribute"), *start = tp_arg_get(a, 1, "start");
 	if (as_list(c, line, in, &items) < 0)
 		return -1;
 	long long isum = 0;
 	double fsum = 0;
 	bool real = false;
-	if (start && v_is_num(start)) {
+	if (start && tp_v_is_num(start)) {
 		real = json_is_real(start->j);
 		isum = json_is_integer(start->j) ? json_integer_value(start->j) : 0;
-		fsum = json_num(start->j);
+		fsum = tp_json_num(start->j);
 	}
 	for (size_t i = 0; i < json_array_size(items); i++) {
-		struct val v = v_json(json_array_get(items, i));
-		if (attr && v_is_str(attr) && attr_of(c, line, v.j, json_string_value(attr->j), &v) < 0)
+		struct val v = tp_v_json(json_array_get(items, i));
+		if (attr && tp_v_is_str(attr) && attr_of(c, line, v.j, json_string_value(attr->j), &v) < 0)
 			return -1;
 		if (v.k != V_JSON || !(json_is_number(v.j) || json_is_boolean(v.j)))
-			return terr(c, line, "sum: cannot add %s", v_typename(&v));
+			return tp_terr(c, line, "sum: cannot add %s", tp_v_typename(&v));
 		real |= json_is_real(v.j);
 		long long x = json_is_integer(v.j) ? json_integer_value(v.j) : json_is_true(v.j);
 		if (__builtin_add_overflow(isum, x, &isum))
-			return terr(c, line, "integer overflow");
-		fsum += json_num(v.j);
+			return tp_terr(c, line, "integer overflow");
+		fsum += tp_json_num(v.j);
 	}
 	if (real)
-		return v_real_finite(c, line, fsum, out);
-	*out = v_int(c, isum);
+		return tp_v_real_finite(c, line, fsum, out);
+	*out = tp_v_int(c, isum);
 	return 0;
 }
 
 static int filter_dictsort(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
-	if (!v_is_dict(in))
-		return terr(c, line, "dictsort needs a mapping, got %s", v_typename(in));
-	bool cs = arg_bool(arg_get(a, 0, "case_sensitive"), false), rev = arg_bool(arg_get(a, 2, "reverse"), false);
-	const struct val *by = arg_get(a, 1, "by");
-	const char *pos = by && v_is_str(by) && !strcmp(json_string_value(by->j), "value") ? "1" : "0";
-	json_t *pairs = keep(c, json_array());
+	if (!tp_v_is_dict(in))
+		return tp_terr(c, line, "dictsort needs a mapping, got %s", tp_v_typename(in));
+	bool cs = arg_bool(tp_arg_get(a, 0, "case_sensitive"), false), rev = arg_bool(tp_arg_get(a, 2, "reverse"), false);
+	const struct val *by = tp_arg_get(a, 1, "by");
+	const char *pos = by && tp_v_is_str(by) && !strcmp(json_string_value(by->j), "value") ? "1" : "0";
+	json_t *pairs = tp_keep(c, json_array());
 	const char *k;
 	json_t *v;
 	json_object_foreach(in->j, k, v)
@@ -575,33 +575,33 @@ static int filter_dictsort(struct ctx *c, int line, const struct val *in, const 
 	json_t *res;
 	if (sorted(c, line, pairs, pos, cs, rev, &res) < 0)
 		return -1;
-	*out = v_json(res);
+	*out = tp_v_json(res);
 	return 0;
 }
 
 static int filter_unique(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
-	json_t *items, *res = keep(c, json_array()), *seen = keep(c, json_array());
-	bool cs = arg_bool(arg_get(a, 0, "case_sensitive"), false);
-	const struct val *attr = arg_get(a, 1, "attribute");
+	json_t *items, *res = tp_keep(c, json_array()), *seen = tp_keep(c, json_array());
+	bool cs = arg_bool(tp_arg_get(a, 0, "case_sensitive"), false);
+	const struct val *attr = tp_arg_get(a, 1, "attribute");
 	if (as_list(c, line, in, &items) < 0)
 		return -1;
 	for (size_t i = 0; i < json_array_size(items); i++) {
 		json_t *item = json_array_get(items, i), *key;
-		if (sort_key(c, line, item, attr && v_is_str(attr) ? json_string_value(attr->j) : NULL, cs, &key) < 0)
+		if (sort_key(c, line, item, attr && tp_v_is_str(attr) ? json_string_value(attr->j) : NULL, cs, &key) < 0)
 			return -1;
 		bool dup = false;
 		for (size_t k = 0; k < json_array_size(seen) && !dup; k++)
-			dup = json_equal_py(json_array_get(seen, k), key);
+			dup = tp_json_equal_py(json_array_get(seen, k), key);
 		if (!dup) {
 			json_array_append(seen, key);
 			json_array_append(res, item);
 		}
 		c->steps += (long)json_array_size(seen);  /* quadratic: charge for it */
 		if (c->steps > TMPL_MAX_STEPS)
-			return terr(c, line, "template ran more than %ld steps", TMPL_MAX_STEPS);
+			return tp_terr(c, line, "template ran more than %ld steps", TMPL_MAX_STEPS);
 	}
-	*out = v_json(res);
+	*out = tp_v_json(res);
 	return 0;
 }
 
@@ -612,63 +612,63 @@ static int filter_string_ops(struct ctx *c, int line, const char *name, const st
 	size_t n = json_string_length(s->j);
 	struct strbuf b = { 0 };
 	if (!strcmp(name, "trim")) {
-		const struct val *chars = arg_get(a, 0, "chars");
+		const struct val *chars = tp_arg_get(a, 0, "chars");
 		const char *r;
 		size_t rn;
-		bool given = chars && v_is_str(chars);
-		str_strip(p, n, given ? json_string_value(chars->j) : NULL, given ? json_string_length(chars->j) : 0, 3,
+		bool given = chars && tp_v_is_str(chars);
+		tp_str_strip(p, n, given ? json_string_value(chars->j) : NULL, given ? json_string_length(chars->j) : 0, 3,
 			  &r, &rn);
-		*out = v_str(c, r, rn);
+		*out = tp_v_str(c, r, rn);
 		return 0;
 	}
 	if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "capitalize") || !strcmp(name, "title")) {
-		enum str_case how = name[0] == 'u' ? CASE_UPPER : name[0] == 'l' ? CASE_LOWER
+		enum tp_str_case how = name[0] == 'u' ? CASE_UPPER : name[0] == 'l' ? CASE_LOWER
 				    : name[0] == 'c' ? CASE_CAPITALIZE : CASE_JINJA_TITLE;
-		str_case(p, n, how, &b);
+		tp_str_case(p, n, how, &b);
 	} else if (!strcmp(name, "replace")) {
 		const char *old, *new_;
 		size_t nold, nnew;
 		long long count;
-		if (arg_str(c, line, arg_get(a, 0, "old"), &old, &nold) < 0 ||
-		    arg_str(c, line, arg_get(a, 1, "new"), &new_, &nnew) < 0 ||
-		    arg_int(c, line, arg_get(a, 2, "count"), -1, &count) < 0)
+		if (arg_str(c, line, tp_arg_get(a, 0, "old"), &old, &nold) < 0 ||
+		    arg_str(c, line, tp_arg_get(a, 1, "new"), &new_, &nnew) < 0 ||
+		    tp_arg_int(c, line, tp_arg_get(a, 2, "count"), -1, &count) < 0)
 			return -1;
-		size_t hits = str_count(p, n, old, nold);
+		size_t hits = tp_str_count(p, n, old, nold);
 		if (nnew > nold && hits && (nnew - nold) > TMPL_MAX_OUTPUT / hits)
-			return v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
-		str_replace(p, n, old, nold, new_, nnew, count, &b);
+			return tp_v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
+		tp_str_replace(p, n, old, nold, new_, nnew, count, &b);
 	} else if (!strcmp(name, "escape") || !strcmp(name, "e") || !strcmp(name, "forceescape")) {
-		html_escape(p, n, &b);
+		tp_html_escape(p, n, &b);
 	} else if (!strcmp(name, "center")) {
 		long long w;
-		if (arg_int(c, line, arg_get(a, 0, "width"), 80, &w) < 0)
+		if (tp_arg_int(c, line, tp_arg_get(a, 0, "width"), 80, &w) < 0)
 			return -1;
-		long long len = (long long)utf8_len(p, n), padl = w > len ? (w - len) / 2 : 0;
+		long long len = (long long)tp_utf8_len(p, n), padl = w > len ? (w - len) / 2 : 0;
 		long long padr = w > len ? w - len - padl : 0;
 		if (w > 10000)
-			return terr(c, line, "center: width too large");
+			return tp_terr(c, line, "center: width too large");
 		if ((w - len) % 2 && len % 2 == 0 && w > len)
 			padl++, padr--;  /* Python puts the odd space on the left when the length is even */
 		for (long long i = 0; i < padl; i++)
-			sb_addc(&b, ' ');
-		sb_add(&b, p, n);
+			tp_sb_addc(&b, ' ');
+		tp_sb_add(&b, p, n);
 		for (long long i = 0; i < padr; i++)
-			sb_addc(&b, ' ');
+			tp_sb_addc(&b, ' ');
 	} else if (!strcmp(name, "wordcount")) {
 		long long words = 0;
 		bool in_word = false;
 		for (size_t i = 0; i < n;) {
 			int32_t cp;
-			int k = utf8_decode(p + i, n - i, &cp);
-			bool w = cp == '_' || (cp >= 0 && (cp < 128 ? isalnum(cp) : !py_isspace(cp) && cp > 0xbf));
+			int k = tp_utf8_decode(p + i, n - i, &cp);
+			bool w = cp == '_' || (cp >= 0 && (cp < 128 ? isalnum(cp) : !tp_py_isspace(cp) && cp > 0xbf));
 			words += w && !in_word;
 			in_word = w;
 			i += (size_t)k;
 		}
-		*out = v_int(c, words);
+		*out = tp_v_int(c, words);
 		return 0;
 	}
-	int rc = v_strcheck(c, line, b.len);
+	int rc = tp_v_strcheck(c, line, b.len);
 	*out = sb_val(c, &b);
 	return rc;
 }
@@ -676,40 +676,40 @@ static int filter_string_ops(struct ctx *c, int line, const char *name, const st
 static int filter_tojson(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
 	long long indent;
-	if (arg_int(c, line, arg_get(a, 1, "indent"), -1, &indent) < 0)
+	if (tp_arg_int(c, line, tp_arg_get(a, 1, "indent"), -1, &indent) < 0)
 		return -1;
 	if (indent > 64)
 		indent = 64;
-	if (in->k != V_JSON && !v_is_dict(in))
-		return terr(c, line, "Object of type %s is not JSON serializable", v_typename(in));
-	struct json_style st = { .indent = (int)indent, .sort_keys = arg_bool(arg_get(a, 3, "sort_keys"), false),
-				.ensure_ascii = arg_bool(arg_get(a, 0, "ensure_ascii"), false) };
-	const struct val *sep = arg_get(a, 2, "separators");
+	if (in->k != V_JSON && !tp_v_is_dict(in))
+		return tp_terr(c, line, "Object of type %s is not JSON serializable", tp_v_typename(in));
+	struct json_style st = { .indent = (int)indent, .sort_keys = arg_bool(tp_arg_get(a, 3, "sort_keys"), false),
+				.ensure_ascii = arg_bool(tp_arg_get(a, 0, "ensure_ascii"), false) };
+	const struct val *sep = tp_arg_get(a, 2, "separators");
 	if (sep && sep->k == V_JSON && json_is_array(sep->j)) {
 		if (json_array_size(sep->j) != 2 || !json_is_string(json_array_get(sep->j, 0)) ||
 		    !json_is_string(json_array_get(sep->j, 1)))
-			return terr(c, line, "tojson: separators must be two strings");
+			return tp_terr(c, line, "tojson: separators must be two strings");
 		st.item_sep = json_string_value(json_array_get(sep->j, 0));
 		st.key_sep = json_string_value(json_array_get(sep->j, 1));
 	}
 	struct strbuf b = { 0 };
-	if (tojson_dump(in->j, &st, &b) < 0) {
-		sb_free(&b);
-		return terr(c, line, "tojson: value nested too deeply");
+	if (tp_tojson_dump(in->j, &st, &b) < 0) {
+		tp_sb_free(&b);
+		return tp_terr(c, line, "tojson: value nested too deeply");
 	}
-	int rc = v_strcheck(c, line, b.len);
+	int rc = tp_v_strcheck(c, line, b.len);
 	*out = sb_val(c, &b);
 	return rc;
 }
 
 static int filter_items(struct ctx *c, int line, const struct val *in, struct val *out)
 {
-	json_t *res = keep(c, json_array());
-	*out = v_json(res);
+	json_t *res = tp_keep(c, json_array());
+	*out = tp_v_json(res);
 	if (in->k == V_UNDEF)
 		return 0;
-	if (!v_is_dict(in))
-		return terr(c, line, "items needs a mapping, got %s", v_typename(in));
+	if (!tp_v_is_dict(in))
+		return tp_terr(c, line, "items needs a mapping, got %s", tp_v_typename(in));
 	const char *k;
 	json_t *v;
 	json_object_foreach(in->j, k, v)
@@ -722,15 +722,15 @@ static int filter_length(struct ctx *c, int line, const struct val *in, struct v
 	size_t n;
 	if (in->k == V_UNDEF)
 		n = 0;
-	else if (v_is_str(in))
-		n = utf8_len(json_string_value(in->j), json_string_length(in->j));
+	else if (tp_v_is_str(in))
+		n = tp_utf8_len(json_string_value(in->j), json_string_length(in->j));
 	else if (is_list(in))
 		n = json_array_size(in->j);
-	else if (v_is_dict(in))
+	else if (tp_v_is_dict(in))
 		n = json_object_size(in->j);
 	else
-		return terr(c, line, "object of type '%s' has no len()", v_typename(in));
-	*out = v_int(c, (long long)n);
+		return tp_terr(c, line, "object of type '%s' has no len()", tp_v_typename(in));
+	*out = tp_v_int(c, (long long)n);
 	return 0;
 }
 
@@ -740,24 +740,24 @@ static int filter_first_last(struct ctx *c, int line, const char *name, const st
 	if (as_list(c, line, in, &items) < 0)
 		return -1;
 	size_t n = json_array_size(items);
-	*out = n ? v_json(json_array_get(items, name[0] == 'f' ? 0 : n - 1)) : v_undef(name);
+	*out = n ? tp_v_json(json_array_get(items, name[0] == 'f' ? 0 : n - 1)) : tp_v_undef(name);
 	return 0;
 }
 
 static int filter_reverse(struct ctx *c, int line, const struct val *in, struct val *out)
 {
-	json_t *items, *res = keep(c, json_array());
+	json_t *items, *res = tp_keep(c, json_array());
 	if (as_list(c, line, in, &items) < 0)
 		return -1;
 	for (size_t i = json_array_size(items); i-- > 0;)
 		json_array_append(res, json_array_get(items, i));
-	if (!v_is_str(in)) {
-		*out = v_json(res);
+	if (!tp_v_is_str(in)) {
+		*out = tp_v_json(res);
 		return 0;
 	}
 	struct strbuf b = { 0 };
 	for (size_t i = 0; i < json_array_size(res); i++)
-		sb_add(&b, json_string_value(json_array_get(res, i)), json_string_length(json_array_get(res, i)));
+		tp_sb_add(&b, json_string_value(json_array_get(res, i)), json_string_length(json_array_get(res, i)));
 	*out = sb_val(c, &b);
 	return 0;
 }
@@ -766,7 +766,7 @@ static bool string_filter(const char *name)
 {
 	static const char *const names[] = { "trim", "upper", "lower", "capitalize", "title", "replace", "escape",
 					     "e", "forceescape", "center", "wordcount", NULL };
-	return name_listed(names, name);
+	return tp_name_listed(names, name);
 }
 
 static int apply_filter1(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
@@ -778,10 +778,10 @@ static bool gives_generator(const char *name, const struct val *in)
 {
 	static const char *const names[] = { "select", "reject", "selectattr", "rejectattr", "map", "unique",
 					     "items", NULL };
-	return name_listed(names, name) || (!strcmp(name, "reverse") && !v_is_str(in));
+	return tp_name_listed(names, name) || (!strcmp(name, "reverse") && !tp_v_is_str(in));
 }
 
-int apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+int tp_apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
 		 struct frame *fr, struct val *out)
 {
 	int rc = apply_filter1(c, line, name, in, a, fr, out);
@@ -795,10 +795,10 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 {
 	int rc = 0;
 	if (!strcmp(name, "default") || !strcmp(name, "d")) {
-		const struct val *d = arg_get(a, 0, "default_value");
-		bool boolean = arg_bool(arg_get(a, 1, "boolean"), false);
-		if (in->k == V_UNDEF || (boolean && !v_truthy(in)))
-			*out = d ? *d : v_str(c, "", 0);
+		const struct val *d = tp_arg_get(a, 0, "default_value");
+		bool boolean = arg_bool(tp_arg_get(a, 1, "boolean"), false);
+		if (in->k == V_UNDEF || (boolean && !tp_v_truthy(in)))
+			*out = d ? *d : tp_v_str(c, "", 0);
 		else
 			*out = *in;
 		return 0;
@@ -806,7 +806,7 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 	if (string_filter(name) || !strcmp(name, "string") || !strcmp(name, "safe") || !strcmp(name, "pprint")) {
 		if (!strcmp(name, "pprint") && in->k == V_JSON && json_is_string(in->j)) {
 			struct strbuf b = { 0 };
-			json_repr(in->j, &b);
+			tp_json_repr(in->j, &b);
 			*out = sb_val(c, &b);
 			return 0;
 		}
@@ -814,7 +814,7 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 			*out = *in;
 			return 0;
 		}
-		struct val s = v_string_of(c, line, in, &rc);
+		struct val s = tp_v_string_of(c, line, in, &rc);
 		if (rc < 0)
 			return -1;
 		if (!string_filter(name)) {
@@ -833,7 +833,7 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 		json_t *items;
 		if (as_list(c, line, in, &items) < 0)
 			return -1;
-		*out = v_new(c, json_copy(items));
+		*out = tp_v_new(c, json_copy(items));
 		return 0;
 	}
 	if (!strcmp(name, "first") || !strcmp(name, "last"))
@@ -845,14 +845,14 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 	if (!strcmp(name, "float"))
 		return filter_float(c, line, in, a, out);
 	if (!strcmp(name, "abs")) {
-		if (!v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
-			return terr(c, line, "bad operand type for abs(): '%s'", v_typename(in));
+		if (!tp_v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
+			return tp_terr(c, line, "bad operand type for abs(): '%s'", tp_v_typename(in));
 		if (json_is_real(in->j))
-			*out = v_real(c, fabs(json_real_value(in->j)));
+			*out = tp_v_real(c, fabs(json_real_value(in->j)));
 		else if (json_is_integer(in->j) && json_integer_value(in->j) == (json_int_t)(-9223372036854775807LL - 1))
-			return terr(c, line, "integer overflow");
+			return tp_terr(c, line, "integer overflow");
 		else
-			*out = v_int(c, llabs((long long)json_num(in->j)));
+			*out = tp_v_int(c, llabs((long long)tp_json_num(in->j)));
 		return 0;
 	}
 	if (!strcmp(name, "round"))
@@ -864,13 +864,13 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 		return filter_select(c, line, name, in, a, out);
 	if (!strcmp(name, "sort")) {
 		json_t *items, *res;
-		const struct val *attr = arg_get(a, 2, "attribute");
+		const struct val *attr = tp_arg_get(a, 2, "attribute");
 		if (as_list(c, line, in, &items) < 0 ||
-		    sorted(c, line, items, attr && v_is_str(attr) ? json_string_value(attr->j) : NULL,
-			   arg_bool(arg_get(a, 1, "case_sensitive"), false), arg_bool(arg_get(a, 0, "reverse"), false),
+		    sorted(c, line, items, attr && tp_v_is_str(attr) ? json_string_value(attr->j) : NULL,
+			   arg_bool(tp_arg_get(a, 1, "case_sensitive"), false), arg_bool(tp_arg_get(a, 0, "reverse"), false),
 			   &res) < 0)
 			return -1;
-		*out = v_json(res);
+		*out = tp_v_json(res);
 		return 0;
 	}
 	if (!strcmp(name, "unique"))
@@ -880,10 +880,10 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 	if (!strcmp(name, "dictsort"))
 		return filter_dictsort(c, line, in, a, out);
 	if (!strcmp(name, "indent") || !strcmp(name, "format")) {
-		struct val s = v_string_of(c, line, in, &rc);
+		struct val s = tp_v_string_of(c, line, in, &rc);
 		if (rc < 0)
 			return -1;
-		return name[0] == 'i' ? filter_indent(c, line, &s, a, out) : str_printf(c, line, &s, a, out);
+		return name[0] == 'i' ? filter_indent(c, line, &s, a, out) : tp_str_printf(c, line, &s, a, out);
 	}
 	if (!strcmp(name, "min") || !strcmp(name, "max"))
 		return filter_minmax(c, line, name, in, a, out);
@@ -892,13 +892,13 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 	if (!strcmp(name, "attr")) {
 		const char *attr;
 		size_t n;
-		if (arg_str(c, line, arg_get(a, 0, "name"), &attr, &n) < 0)
+		if (arg_str(c, line, tp_arg_get(a, 0, "name"), &attr, &n) < 0)
 			return -1;
 		if (in->k != V_NS && in->k != V_LOOP) {
-			*out = v_undef(attr);  /* only attributes, not the items of a dict */
+			*out = tp_v_undef(attr);  /* only attributes, not the items of a dict */
 			return 0;
 		}
-		return v_getattr(c, line, in, attr, out);
+		return tp_v_getattr(c, line, in, attr, out);
 	}
-	return terr(c, line, "unsupported filter '%s'", name);
+	return tp_terr(c, line, "unsupported filter '%s'", name);
 }

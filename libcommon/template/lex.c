@@ -51,8 +51,8 @@ static size_t ws_len(const struct lexer *lx, size_t i)
 	int32_t cp;
 	if (i >= lx->n)
 		return 0;
-	int k = utf8_decode(lx->s + i, lx->n - i, &cp);
-	return py_isspace(cp) ? (size_t)k : 0;
+	int k = tp_utf8_decode(lx->s + i, lx->n - i, &cp);
+	return tp_py_isspace(cp) ? (size_t)k : 0;
 }
 
 static size_t skip_ws(const struct lexer *lx, size_t i)
@@ -89,7 +89,7 @@ static void text_before(struct lexer *lx, size_t start, size_t at, char kind, ch
 	size_t end = at;
 	if (sign == '-') {
 		const char *kept;
-		str_strip(lx->s + start, end - start, NULL, 0, 2, &kept, &end);
+		tp_str_strip(lx->s + start, end - start, NULL, 0, 2, &kept, &end);
 		end += start;
 	} else if (sign != '+' && kind != '{') {
 		size_t l = end;

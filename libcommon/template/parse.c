@@ -32,7 +32,7 @@ static int perr(struct parser *p, int line, const char *fmt, ...)
 	return -1;
 }
 
-struct node *node_new(enum node_kind k, int line)
+struct node *tp_node_new(enum node_kind k, int line)
 {
 	struct node *n = xcalloc(1, sizeof *n);
 	n->kind = k;
@@ -40,7 +40,7 @@ struct node *node_new(enum node_kind k, int line)
 	return n;
 }
 
-void node_add(struct node *parent, struct node *kid)
+void tp_node_add(struct node *parent, struct node *kid)
 {
 	if (parent->nkids == parent->capkids) {
 		parent->capkids = parent->capkids ? parent->capkids * 2 : 4;
@@ -49,17 +49,17 @@ void node_add(struct node *parent, struct node *kid)
 	parent->kids[parent->nkids++] = kid;
 }
 
-void node_free(struct node *n)
+void tp_node_free(struct node *n)
 {
 	if (!n)
 		return;
-	node_free(n->a);
-	node_free(n->b);
-	node_free(n->c);
-	node_free(n->d);
-	node_free(n->f);
+	tp_node_free(n->a);
+	tp_node_free(n->b);
+	tp_node_free(n->c);
+	tp_node_free(n->d);
+	tp_node_free(n->f);
 	for (size_t i = 0; i < n->nkids; i++)
-		node_free(n->kids[i]);
+		tp_node_free(n->kids[i]);
 	free(n->kids);
 	free(n->str);
 	json_decref(n->lit);
@@ -167,7 +167,7 @@ static struct node *leave(struct parser *p, struct node *n)
 {
 	p->depth--;
 	if (p->failed) {
-		node_free(n);
+		tp_node_free(n);
 		return NULL;
 	}
 	return n;
@@ -175,7 +175,7 @@ static struct node *leave(struct parser *p, struct node *n)
 
 static struct node *constant(int line, json_t *lit)
 {
-	struct node *n = node_new(N_CONST, line);
+	struct node *n = tp_node_new(N_CONST, line);
 	n->lit = lit;
 	return n;
 }
@@ -194,13 +194,13 @@ static void call_args(struct parser *p, struct node *call)
 		}
 		if (cur(p)->kind == TK_NAME && p->i + 1 < p->n && p->t[p->i + 1].kind == TK_OP &&
 		    p->t[p->i + 1].op == '=') {
-			struct node *kw = node_new(N_KWARG, cur(p)->line);
+			struct node *kw = tp_node_new(N_KWARG, cur(p)->line);
 			kw->str = xstrdup(cur(p)->str);
 			p->i += 2;
 			kw->a = expr(p);
-			node_add(call, kw);
+			tp_node_add(call, kw);
 		} else {
-			node_add(call, expr(p));
+			tp_node_add(call, expr(p));
 		}
 	}
 }
@@ -221,7 +221,7 @@ static struct node *filter(struct parser *p, struct node *in)
 		free(more);
 		name = full;
 	}
-	struct node *f = node_new(N_FILTER, line);
+	struct node *f = tp_node_new(N_FILTER, line);
 	f->str = name;
 	f->a = in;
 	if (!p->failed && !tmpl_filter_known(name))
@@ -234,7 +234,7 @@ static struct node *filter(struct parser *p, struct node *in)
 static struct node *test(struct parser *p, struct node *in)
 {
 	int line = cur(p)->line;
-	struct node *t = node_new(N_TEST, line);
+	struct node *t = tp_node_new(N_TEST, line);
 	t->a = in;
 	t->op = skip_name(p, "not");
 	t->str = expect_ident(p);
@@ -254,7 +254,7 @@ static struct node *test(struct parser *p, struct node *in)
 			perr(p, c->line, "cannot chain tests with 'is'");
 			return t;
 		}
-		node_add(t, primary(p));
+		tp_node_add(t, primary(p));
 	}
 	return t;
 }
@@ -266,10 +266,10 @@ static struct node *postfix(struct parser *p, struct node *n)
 		if (skip_op(p, '.')) {
 			struct node *g;
 			if (cur(p)->kind == TK_INT) {
-				g = node_new(N_GETITEM, line);
+				g = tp_node_new(N_GETITEM, line);
 				g->b = constant(line, json_integer(p->t[p->i++].ival));
 			} else {
-				g = node_new(N_GETATTR, line);
+				g = tp_node_new(N_GETATTR, line);
 				g->str = expect_ident(p);
 			}
 			g->a = n;
@@ -286,7 +286,7 @@ static struct node *postfix(struct parser *p, struct node *n)
 				if (skip_op(p, ':') && !is_op(p, ']'))
 					step = expr(p);
 			}
-			struct node *g = node_new(slice ? N_SLICE : N_GETITEM, line);
+			struct node *g = tp_node_new(slice ? N_SLICE : N_GETITEM, line);
 			g->a = n;
 			g->b = start;
 			g->c = stop;
@@ -296,7 +296,7 @@ static struct node *postfix(struct parser *p, struct node *n)
 				perr(p, line, "empty subscript");
 			expect_op(p, ']', "']'");
 		} else if (skip_op(p, '(')) {
-			struct node *call = node_new(N_CALL, line);
+			struct node *call = tp_node_new(N_CALL, line);
 			call->a = n;
 			n = call;
 			call_args(p, call);
@@ -324,7 +324,7 @@ static struct node *filter_expr(struct parser *p, struct node *n)
 
 static struct node *list_or_dict(struct parser *p, int line, bool dict)
 {
-	struct node *n = node_new(dict ? N_DICT : N_LIST, line);
+	struct node *n = tp_node_new(dict ? N_DICT : N_LIST, line);
 	int close = dict ? '}' : ']';
 	while (!p->failed && !skip_op(p, close)) {
 		if (n->nkids && expect_op(p, ',', "','") < 0)
@@ -332,12 +332,12 @@ static struct node *list_or_dict(struct parser *p, int line, bool dict)
 		if (skip_op(p, close))
 			break;
 		if (!dict) {
-			node_add(n, expr(p));
+			tp_node_add(n, expr(p));
 			continue;
 		}
-		struct node *pair = node_new(N_PAIR, cur(p)->line);
+		struct node *pair = tp_node_new(N_PAIR, cur(p)->line);
 		pair->a = expr(p);
-		node_add(n, pair);
+		tp_node_add(n, pair);
 		if (expect_op(p, ':', "':'") < 0)
 			break;
 		pair->b = expr(p);
@@ -362,17 +362,17 @@ static struct node *primary(struct parser *p)
 		else if (!strcmp(s, "none") || !strcmp(s, "None"))
 			n = constant(line, json_null());
 		else {
-			n = node_new(N_NAME, line);
+			n = tp_node_new(N_NAME, line);
 			n->str = xstrdup(s);
 		}
 	} else if (t->kind == TK_STRING) {
 		struct strbuf b = { 0 };
 		while (cur(p)->kind == TK_STRING) {
-			sb_add(&b, cur(p)->str, cur(p)->len);
+			tp_sb_add(&b, cur(p)->str, cur(p)->len);
 			p->i++;
 		}
 		n = constant(line, json_stringn_nocheck(b.s ? b.s : "", b.len));
-		sb_free(&b);
+		tp_sb_free(&b);
 	} else if (t->kind == TK_INT) {
 		p->i++;
 		n = constant(line, json_integer(t->ival));
@@ -399,7 +399,7 @@ static struct node *unary(struct parser *p, bool with_filter)
 		return NULL;
 	struct node *n;
 	if (skip_op(p, '-') || skip_op(p, '+')) {
-		n = node_new(p->t[p->i - 1].op == '-' ? N_NEG : N_POS, line);
+		n = tp_node_new(p->t[p->i - 1].op == '-' ? N_NEG : N_POS, line);
 		n->a = unary(p, false);
 	} else {
 		n = primary(p);
@@ -412,7 +412,7 @@ static struct node *unary(struct parser *p, bool with_filter)
 
 static struct node *binop(int op, int line, struct node *a, struct node *b)
 {
-	struct node *n = node_new(N_BINOP, line);
+	struct node *n = tp_node_new(N_BINOP, line);
 	n->op = op;
 	n->a = a;
 	n->b = b;
@@ -479,7 +479,7 @@ static struct node *compare(struct parser *p)
 			op = 'n', p->i += 2;
 		else
 			break;
-		struct node *c = node_new(N_COMPARE, t->line);
+		struct node *c = tp_node_new(N_COMPARE, t->line);
 		c->op = op;
 		c->a = n;
 		c->b = math1(p);
@@ -495,7 +495,7 @@ static struct node *not_expr(struct parser *p)
 		return compare(p);
 	if (!enter(p))
 		return NULL;
-	struct node *n = node_new(N_NOT, line);
+	struct node *n = tp_node_new(N_NOT, line);
 	n->a = not_expr(p);
 	return leave(p, n);
 }
@@ -504,7 +504,7 @@ static struct node *and_expr(struct parser *p)
 {
 	struct node *n = not_expr(p);
 	while (!p->failed && is_name(p, "and")) {
-		struct node *a = node_new(N_AND, cur(p)->line);
+		struct node *a = tp_node_new(N_AND, cur(p)->line);
 		p->i++;
 		a->a = n;
 		a->b = not_expr(p);
@@ -517,7 +517,7 @@ static struct node *or_expr(struct parser *p)
 {
 	struct node *n = and_expr(p);
 	while (!p->failed && is_name(p, "or")) {
-		struct node *o = node_new(N_OR, cur(p)->line);
+		struct node *o = tp_node_new(N_OR, cur(p)->line);
 		p->i++;
 		o->a = n;
 		o->b = and_expr(p);
@@ -532,7 +532,7 @@ static struct node *expr(struct parser *p)
 		return NULL;
 	struct node *n = or_expr(p);
 	while (!p->failed && is_name(p, "if")) {
-		struct node *c = node_new(N_COND, cur(p)->line);
+		struct node *c = tp_node_new(N_COND, cur(p)->line);
 		p->i++;
 		c->b = n;
 		c->a = or_expr(p);
@@ -560,7 +560,7 @@ static bool tuple_ends(struct parser *p)
 static struct node *tuple(struct parser *p, bool condexpr, bool explicit_parens)
 {
 	int line = cur(p)->line;
-	struct node *t = node_new(N_TUPLE, line);
+	struct node *t = tp_node_new(N_TUPLE, line);
 	bool comma = false;
 	for (;;) {
 		if (t->nkids && !skip_op(p, ','))
@@ -569,14 +569,14 @@ static struct node *tuple(struct parser *p, bool condexpr, bool explicit_parens)
 			comma = true;
 		if (tuple_ends(p))
 			break;
-		node_add(t, condexpr ? expr(p) : expr_nocond(p));
+		tp_node_add(t, condexpr ? expr(p) : expr_nocond(p));
 		if (p->failed)
 			break;
 	}
 	if (!comma && t->nkids == 1) {
 		struct node *only = t->kids[0];
 		t->nkids = 0;
-		node_free(t);
+		tp_node_free(t);
 		return only;
 	}
 	if (!t->nkids && !explicit_parens && !p->failed)
@@ -590,28 +590,28 @@ static struct node *assign_target(struct parser *p, bool attr_ok)
 	int line = cur(p)->line;
 	if (attr_ok && cur(p)->kind == TK_NAME && p->i + 1 < p->n && p->t[p->i + 1].kind == TK_OP &&
 	    p->t[p->i + 1].op == '.') {
-		struct node *g = node_new(N_GETATTR, line);
-		g->a = node_new(N_NAME, line);
+		struct node *g = tp_node_new(N_GETATTR, line);
+		g->a = tp_node_new(N_NAME, line);
 		g->a->str = expect_ident(p);
 		p->i++;
 		g->str = expect_ident(p);
 		return g;
 	}
 	bool paren = skip_op(p, '(');
-	struct node *t = node_new(N_TUPLE, line);
+	struct node *t = tp_node_new(N_TUPLE, line);
 	do {
 		if (paren && is_op(p, ')'))
 			break;
-		struct node *n = node_new(N_NAME, cur(p)->line);
+		struct node *n = tp_node_new(N_NAME, cur(p)->line);
 		n->str = expect_ident(p);
-		node_add(t, n);
+		tp_node_add(t, n);
 	} while (!p->failed && skip_op(p, ','));
 	if (paren)
 		expect_op(p, ')', "')'");
 	if (t->nkids == 1 && !paren) {
 		struct node *only = t->kids[0];
 		t->nkids = 0;
-		node_free(t);
+		tp_node_free(t);
 		return only;
 	}
 	return t;
@@ -622,7 +622,7 @@ static struct node *body(struct parser *p, const char *const *ends);
 static struct node *stmt_if(struct parser *p, int line)
 {
 	static const char *const ends[] = { "elif", "else", "endif", NULL };
-	struct node *n = node_new(N_IF, line);
+	struct node *n = tp_node_new(N_IF, line);
 	n->a = expr(p);
 	if (expect_end(p) < 0)
 		return n;
@@ -653,7 +653,7 @@ static struct node *stmt_for(struct parser *p, int line)
 {
 	static const char *const ends[] = { "else", "endfor", NULL };
 	static const char *const endfor[] = { "endfor", NULL };
-	struct node *n = node_new(N_FOR, line);
+	struct node *n = tp_node_new(N_FOR, line);
 	n->a = assign_target(p, false);
 	if (!p->failed && !skip_name(p, "in"))
 		unexpected(p, "'in'");
@@ -685,7 +685,7 @@ static struct node *stmt_for(struct parser *p, int line)
 
 static struct node *filter_chain(struct parser *p, int line)
 {
-	struct node *n = node_new(N_HOLE, line);
+	struct node *n = tp_node_new(N_HOLE, line);
 	do
 		n = filter(p, n);
 	while (!p->failed && skip_op(p, '|'));
@@ -698,14 +698,14 @@ static struct node *stmt_set(struct parser *p, int line)
 	if (p->failed)
 		return target;
 	if (skip_op(p, '=')) {
-		struct node *n = node_new(N_SET, line);
+		struct node *n = tp_node_new(N_SET, line);
 		n->a = target;
 		n->b = tuple(p, true, false);
 		expect_end(p);
 		return n;
 	}
 	static const char *const ends[] = { "endset", NULL };
-	struct node *n = node_new(N_SETBLOCK, line);
+	struct node *n = tp_node_new(N_SETBLOCK, line);
 	n->a = target;
 	if (skip_op(p, '|'))
 		n->c = filter_chain(p, line);
@@ -729,9 +729,9 @@ static void params(struct parser *p, struct node *n)
 			return;
 		if (skip_op(p, ')'))
 			return;
-		struct node *param = node_new(N_NAME, cur(p)->line);
+		struct node *param = tp_node_new(N_NAME, cur(p)->line);
 		param->str = expect_ident(p);
-		node_add(n, param);
+		tp_node_add(n, param);
 		if (!p->failed && skip_op(p, '='))
 			param->b = expr(p);
 	}
@@ -740,7 +740,7 @@ static void params(struct parser *p, struct node *n)
 static struct node *stmt_macro(struct parser *p, int line)
 {
 	static const char *const ends[] = { "endmacro", NULL };
-	struct node *n = node_new(N_MACRO, line);
+	struct node *n = tp_node_new(N_MACRO, line);
 	n->str = expect_ident(p);
 	if (!p->failed)
 		params(p, n);
@@ -762,7 +762,7 @@ static struct node *stmt_macro(struct parser *p, int line)
 static struct node *stmt_call(struct parser *p, int line)
 {
 	static const char *const ends[] = { "endcall", NULL };
-	struct node *n = node_new(N_CALLBLOCK, line);
+	struct node *n = tp_node_new(N_CALLBLOCK, line);
 	if (is_op(p, '('))
 		params(p, n);
 	if (!p->failed)
@@ -785,15 +785,15 @@ static struct node *stmt_call(struct parser *p, int line)
 static struct node *stmt_block(struct parser *p, int line, enum node_kind k, const char *end)
 {
 	const char *ends[] = { end, NULL };
-	struct node *n = node_new(k, line);
+	struct node *n = tp_node_new(k, line);
 	if (k == N_FILTERBLOCK)
 		n->a = filter_chain(p, line);
 	if (k == N_WITH) {
 		while (!p->failed && cur(p)->kind != TK_BLOCK_END) {
 			if (n->nkids && expect_op(p, ',', "','") < 0)
 				break;
-			struct node *set = node_new(N_SET, cur(p)->line);
-			node_add(n, set);
+			struct node *set = tp_node_new(N_SET, cur(p)->line);
+			tp_node_add(n, set);
 			set->a = assign_target(p, false);
 			if (!p->failed && expect_op(p, '=', "'='") == 0)
 				set->b = expr(p);
@@ -836,7 +836,7 @@ static struct node *statement(struct parser *p)
 	if (!strcmp(s, "generation"))
 		return stmt_block(p, line, N_PASSBLOCK, "endgeneration");
 	if (!strcmp(s, "break") || !strcmp(s, "continue")) {
-		struct node *n = node_new(s[0] == 'b' ? N_BREAK : N_CONTINUE, line);
+		struct node *n = tp_node_new(s[0] == 'b' ? N_BREAK : N_CONTINUE, line);
 		if (p->loops == 0)
 			perr(p, line, "'%s' outside loop", s);
 		expect_end(p);
@@ -853,7 +853,7 @@ static struct node *statement(struct parser *p)
  * end of the template when ends is NULL. */
 static struct node *body(struct parser *p, const char *const *ends)
 {
-	struct node *b = node_new(N_BODY, cur(p)->line);
+	struct node *b = tp_node_new(N_BODY, cur(p)->line);
 	if (!enter(p))
 		return b;
 	while (!p->failed) {
@@ -869,16 +869,16 @@ static struct node *body(struct parser *p, const char *const *ends)
 			break;
 		}
 		if (t->kind == TK_DATA) {
-			struct node *n = node_new(N_TEXT, t->line);
+			struct node *n = tp_node_new(N_TEXT, t->line);
 			n->str = xmalloc(t->len + 1);
 			memcpy(n->str, t->str, t->len + 1);
 			n->len = t->len;
-			node_add(b, n);
+			tp_node_add(b, n);
 			p->i++;
 		} else if (t->kind == TK_VAR_BEGIN) {
-			struct node *n = node_new(N_OUTPUT, t->line);
+			struct node *n = tp_node_new(N_OUTPUT, t->line);
 			p->i++;
-			node_add(b, n);
+			tp_node_add(b, n);
 			n->a = tuple(p, true, false);
 			if (!p->failed && cur(p)->kind != TK_VAR_END)
 				unexpected(p, "end of print statement '}}'");
@@ -892,7 +892,7 @@ static struct node *body(struct parser *p, const char *const *ends)
 				}
 			struct node *n = statement(p);
 			if (n)
-				node_add(b, n);
+				tp_node_add(b, n);
 		} else {
 			unexpected(p, "template data or a tag");
 		}
@@ -914,7 +914,7 @@ struct tmpl *tmpl_parse(const char *src, const char *name, struct exo_err *e)
 	struct node *root = body(&p, NULL);
 	tmpl_toks_free(&tl);
 	if (p.failed) {
-		node_free(root);
+		tp_node_free(root);
 		return NULL;
 	}
 	struct tmpl *t = xcalloc(1, sizeof *t);
@@ -927,7 +927,7 @@ void tmpl_free(struct tmpl *t)
 {
 	if (!t)
 		return;
-	node_free(t->root);
+	tp_node_free(t->root);
 	free(t->name);
 	free(t);
 }

@@ -10,7 +10,7 @@
 
 /* ---- the arena ---- */
 
-json_t *keep(struct ctx *c, json_t *fresh)
+json_t *tp_keep(struct ctx *c, json_t *fresh)
 {
 	if (!fresh)
 		fresh = json_null();  /* allocation failure: a null is harmless */
@@ -23,7 +23,7 @@ json_t *keep(struct ctx *c, json_t *fresh)
 }
 
 /* Give back what was made since mark and is held by nothing else. */
-void arena_trim(struct ctx *c, size_t mark)
+void tp_arena_trim(struct ctx *c, size_t mark)
 {
 	size_t w = mark;
 	for (size_t i = mark; i < c->narena; i++) {
@@ -38,14 +38,14 @@ void arena_trim(struct ctx *c, size_t mark)
 
 /* ---- scopes ---- */
 
-void frame_init(struct frame *f, struct frame *parent)
+void tp_frame_init(struct frame *f, struct frame *parent)
 {
 	memset(f, 0, sizeof *f);
 	f->vars = json_object();
 	f->parent = parent;
 }
 
-void frame_free(struct frame *f)
+void tp_frame_free(struct frame *f)
 {
 	for (size_t i = 0; i < f->nsp; i++)
 		json_decref(f->sp[i].v.j);
@@ -61,7 +61,7 @@ static struct binding *frame_special(struct frame *f, const char *name)
 	return NULL;
 }
 
-void bind(struct frame *f, const char *name, const struct val *v)
+void tp_bind(struct frame *f, const char *name, const struct val *v)
 {
 	struct binding *b = frame_special(f, name);
 	if (v->k == V_JSON && !v->gen) {
@@ -87,7 +87,7 @@ void bind(struct frame *f, const char *name, const struct val *v)
 	json_incref(v->j);
 }
 
-struct val lookup(struct frame *f, const char *name)
+struct val tp_lookup(struct frame *f, const char *name)
 {
 	for (; f; f = f->parent) {
 		struct binding *b = frame_special(f, name);
@@ -95,14 +95,14 @@ struct val lookup(struct frame *f, const char *name)
 			return b->v;
 		json_t *j = json_object_get(f->vars, name);
 		if (j)
-			return v_json(j);
+			return tp_v_json(j);
 	}
-	if (builtin_known(name))
+	if (tp_builtin_known(name))
 		return (struct val){ .k = V_FUNC, .name = name };
-	return v_undef(name);
+	return tp_v_undef(name);
 }
 
-const struct val *arg_get(const struct args *a, size_t i, const char *kw)
+const struct val *tp_arg_get(const struct args *a, size_t i, const char *kw)
 {
 	for (size_t k = 0; kw && k < a->nkw; k++)
 		if (!strcmp(a->kwname[k], kw))

@@ -4,7 +4,7 @@
 #include <utf8proc.h>
 #include "template/tmpl_impl.h"
 
-int utf8_decode(const char *s, size_t n, int32_t *cp)
+int tp_utf8_decode(const char *s, size_t n, int32_t *cp)
 {
 	utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, cp);
 	if (k <= 0) {
@@ -14,7 +14,7 @@ int utf8_decode(const char *s, size_t n, int32_t *cp)
 	return (int)k;
 }
 
-bool py_isspace(int32_t cp)
+bool tp_py_isspace(int32_t cp)
 {
 	if (cp < 0)
 		return false;
@@ -29,12 +29,12 @@ bool py_isspace(int32_t cp)
 static void put_cp(struct strbuf *b, int32_t cp, const char *raw, int k)
 {
 	if (cp < 0) {
-		sb_add(b, raw, (size_t)k);
+		tp_sb_add(b, raw, (size_t)k);
 		return;
 	}
 	utf8proc_uint8_t buf[4];
 	utf8proc_ssize_t n = utf8proc_encode_char(cp, buf);
-	sb_add(b, (const char *)buf, (size_t)n);
+	tp_sb_add(b, (const char *)buf, (size_t)n);
 }
 
 static bool is_cased(int32_t cp)
@@ -45,15 +45,15 @@ static bool is_cased(int32_t cp)
 
 static bool jinja_title_sep(int32_t cp)
 {
-	return py_isspace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
+	return tp_py_isspace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
 }
 
-void str_case(const char *s, size_t n, enum str_case how, struct strbuf *b)
+void tp_str_case(const char *s, size_t n, enum tp_str_case how, struct strbuf *b)
 {
 	bool prev_cased = false, first = true, after_sep = true;
 	for (size_t i = 0; i < n;) {
 		int32_t cp, out;
-		int k = utf8_decode(s + i, n - i, &cp);
+		int k = tp_utf8_decode(s + i, n - i, &cp);
 		switch (how) {
 		case CASE_UPPER: out = cp < 0 ? cp : utf8proc_toupper(cp); break;
 		case CASE_LOWER: out = cp < 0 ? cp : utf8proc_tolower(cp); break;
@@ -78,23 +78,23 @@ void str_case(const char *s, size_t n, enum str_case how, struct strbuf *b)
 static bool in_chars(int32_t cp, const char *chars, size_t nchars)
 {
 	if (!chars)
-		return py_isspace(cp);
+		return tp_py_isspace(cp);
 	for (size_t i = 0; i < nchars;) {
 		int32_t c;
-		i += (size_t)utf8_decode(chars + i, nchars - i, &c);
+		i += (size_t)tp_utf8_decode(chars + i, nchars - i, &c);
 		if (c == cp)
 			return true;
 	}
 	return false;
 }
 
-void str_strip(const char *s, size_t n, const char *chars, size_t nchars, int which, const char **out,
+void tp_str_strip(const char *s, size_t n, const char *chars, size_t nchars, int which, const char **out,
 	       size_t *outn)
 {
 	size_t a = 0, z = n;
 	while ((which & 1) && a < z) {
 		int32_t cp;
-		int k = utf8_decode(s + a, z - a, &cp);
+		int k = tp_utf8_decode(s + a, z - a, &cp);
 		if (!in_chars(cp, chars, nchars))
 			break;
 		a += (size_t)k;
@@ -104,10 +104,10 @@ void str_strip(const char *s, size_t n, const char *chars, size_t nchars, int wh
 		while (st > a && ((unsigned char)s[st] & 0xC0) == 0x80 && z - st < 4)
 			st--;
 		int32_t cp;
-		int k = utf8_decode(s + st, z - st, &cp);
+		int k = tp_utf8_decode(s + st, z - st, &cp);
 		if ((size_t)k != z - st) {
 			st = z - 1;
-			utf8_decode(s + st, 1, &cp);
+			tp_utf8_decode(s + st, 1, &cp);
 		}
 		if (!in_chars(cp, chars, nchars))
 			break;
@@ -117,7 +117,7 @@ void str_strip(const char *s, size_t n, const char *chars, size_t nchars, int wh
 	*outn = z - a;
 }
 
-void str_replace(const char *s, size_t n, const char *old, size_t nold, const char *new_, size_t nnew,
+void tp_str_replace(const char *s, size_t n, const char *old, size_t nold, const char *new_, size_t nnew,
 		 long long count, struct strbuf *b)
 {
 	if (nold == 0) {
@@ -125,14 +125,14 @@ void str_replace(const char *s, size_t n, const char *old, size_t nold, const ch
 		long long done = 0;
 		for (size_t i = 0; i <= n;) {
 			if (count < 0 || done < count) {
-				sb_add(b, new_, nnew);
+				tp_sb_add(b, new_, nnew);
 				done++;
 			}
 			if (i == n)
 				break;
 			int32_t cp;
-			int k = utf8_decode(s + i, n - i, &cp);
-			sb_add(b, s + i, (size_t)k);
+			int k = tp_utf8_decode(s + i, n - i, &cp);
+			tp_sb_add(b, s + i, (size_t)k);
 			i += (size_t)k;
 		}
 		return;
@@ -142,20 +142,20 @@ void str_replace(const char *s, size_t n, const char *old, size_t nold, const ch
 	while (i < n) {
 		const char *hit = (count < 0 || done < count) ? memmem(s + i, n - i, old, nold) : NULL;
 		if (!hit) {
-			sb_add(b, s + i, n - i);
+			tp_sb_add(b, s + i, n - i);
 			return;
 		}
-		sb_add(b, s + i, (size_t)(hit - (s + i)));
-		sb_add(b, new_, nnew);
+		tp_sb_add(b, s + i, (size_t)(hit - (s + i)));
+		tp_sb_add(b, new_, nnew);
 		i = (size_t)(hit - s) + nold;
 		done++;
 	}
 }
 
-size_t str_count(const char *s, size_t n, const char *sub, size_t nsub)
+size_t tp_str_count(const char *s, size_t n, const char *sub, size_t nsub)
 {
 	if (nsub == 0)
-		return utf8_len(s, n) + 1;
+		return tp_utf8_len(s, n) + 1;
 	size_t count = 0;
 	for (size_t i = 0; i + nsub <= n;) {
 		const char *hit = memmem(s + i, n - i, sub, nsub);
@@ -167,7 +167,7 @@ size_t str_count(const char *s, size_t n, const char *sub, size_t nsub)
 	return count;
 }
 
-json_t *str_split(const char *s, size_t n, const char *sep, size_t nsep, long long maxsplit)
+json_t *tp_str_split(const char *s, size_t n, const char *sep, size_t nsep, long long maxsplit)
 {
 	json_t *out = json_array();
 	long long done = 0;
@@ -188,8 +188,8 @@ json_t *str_split(const char *s, size_t n, const char *sep, size_t nsep, long lo
 	for (;;) {
 		while (i < n) {
 			int32_t cp;
-			int k = utf8_decode(s + i, n - i, &cp);
-			if (!py_isspace(cp))
+			int k = tp_utf8_decode(s + i, n - i, &cp);
+			if (!tp_py_isspace(cp))
 				break;
 			i += (size_t)k;
 		}
@@ -198,15 +198,15 @@ json_t *str_split(const char *s, size_t n, const char *sep, size_t nsep, long lo
 		if (maxsplit >= 0 && done >= maxsplit) {
 			const char *rest;
 			size_t nrest;
-			str_strip(s + i, n - i, NULL, 0, 2, &rest, &nrest);
+			tp_str_strip(s + i, n - i, NULL, 0, 2, &rest, &nrest);
 			json_array_append_new(out, json_stringn_nocheck(rest, nrest));
 			return out;
 		}
 		size_t st = i;
 		while (i < n) {
 			int32_t cp;
-			int k = utf8_decode(s + i, n - i, &cp);
-			if (py_isspace(cp))
+			int k = tp_utf8_decode(s + i, n - i, &cp);
+			if (tp_py_isspace(cp))
 				break;
 			i += (size_t)k;
 		}
@@ -215,16 +215,16 @@ json_t *str_split(const char *s, size_t n, const char *sep, size_t nsep, long lo
 	}
 }
 
-void html_escape(const char *s, size_t n, struct strbuf *b)
+void tp_html_escape(const char *s, size_t n, struct strbuf *b)
 {
 	for (size_t i = 0; i < n; i++) {
 		switch (s[i]) {
-		case '&': sb_addstr(b, "&amp;"); break;
-		case '<': sb_addstr(b, "&lt;"); break;
-		case '>': sb_addstr(b, "&gt;"); break;
-		case '"': sb_addstr(b, "&#34;"); break;
-		case '\'': sb_addstr(b, "&#39;"); break;
-		default: sb_addc(b, s[i]);
+		case '&': tp_sb_addstr(b, "&amp;"); break;
+		case '<': tp_sb_addstr(b, "&lt;"); break;
+		case '>': tp_sb_addstr(b, "&gt;"); break;
+		case '"': tp_sb_addstr(b, "&#34;"); break;
+		case '\'': tp_sb_addstr(b, "&#39;"); break;
+		default: tp_sb_addc(b, s[i]);
 		}
 	}
 }

@@ -74,9 +74,9 @@ struct tmpl {
 	struct node *root;
 };
 
-struct node *node_new(enum node_kind k, int line);
-void node_add(struct node *parent, struct node *kid);
-void node_free(struct node *n);
+struct node *tp_node_new(enum node_kind k, int line);
+void tp_node_add(struct node *parent, struct node *kid);
+void tp_node_free(struct node *n);
 
 /* Known filters and tests: the parser refuses any other name. */
 bool tmpl_filter_known(const char *name);
@@ -129,69 +129,69 @@ struct ctx {
 };
 
 /* errors: "NAME:LINE: message", EXO_DATAERR; return -1 */
-int terr(struct ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int tp_terr(struct ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* values (value.c) */
-struct val v_undef(const char *name);
-struct val v_json(json_t *j);
-json_t *keep(struct ctx *c, json_t *fresh);     /* arena takes the reference; returns it borrowed */
-struct val v_new(struct ctx *c, json_t *fresh);  /* v_json(keep(c, fresh)) */
-struct val v_str(struct ctx *c, const char *s, size_t n);
-struct val v_int(struct ctx *c, long long i);
-struct val v_real(struct ctx *c, double d);
-int v_real_finite(struct ctx *c, int line, double d, struct val *out); /* error for inf and nan */
-struct val v_bool(bool b);
-struct val v_none(void);
-int v_strcheck(struct ctx *c, int line, size_t n); /* a string of n bytes may be made */
-bool v_truthy(const struct val *v);
-bool v_is_str(const struct val *v);
-bool v_is_num(const struct val *v);
-const char *v_typename(const struct val *v);
+struct val tp_v_undef(const char *name);
+struct val tp_v_json(json_t *j);
+json_t *tp_keep(struct ctx *c, json_t *fresh);     /* arena takes the reference; returns it borrowed */
+struct val tp_v_new(struct ctx *c, json_t *fresh);  /* v_json(keep(c, fresh)) */
+struct val tp_v_str(struct ctx *c, const char *s, size_t n);
+struct val tp_v_int(struct ctx *c, long long i);
+struct val tp_v_real(struct ctx *c, double d);
+int tp_v_real_finite(struct ctx *c, int line, double d, struct val *out); /* error for inf and nan */
+struct val tp_v_bool(bool b);
+struct val tp_v_none(void);
+int tp_v_strcheck(struct ctx *c, int line, size_t n); /* a string of n bytes may be made */
+bool tp_v_truthy(const struct val *v);
+bool tp_v_is_str(const struct val *v);
+bool tp_v_is_num(const struct val *v);
+const char *tp_v_typename(const struct val *v);
 /* str(v) appended to b; repr for elements of containers */
-int v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b);
-void json_repr(const json_t *j, struct strbuf *b);
-void py_float_repr(double d, struct strbuf *b);
+int tp_v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b);
+void tp_json_repr(const json_t *j, struct strbuf *b);
+void tp_py_float_repr(double d, struct strbuf *b);
 /* json.dumps: indent < 0 for none; separators NULL for Python's defaults */
 struct json_style {
 	int indent;
 	const char *item_sep, *key_sep;
 	bool sort_keys, ensure_ascii;
 };
-int tojson_dump(const json_t *j, const struct json_style *st, struct strbuf *b);
-bool json_equal_py(const json_t *a, const json_t *b);
-int json_cmp_py(const json_t *a, const json_t *b, int *res); /* -1 when not orderable */
-double json_num(const json_t *j);
-size_t utf8_len(const char *s, size_t n);
-size_t utf8_offset(const char *s, size_t n, long long cp); /* byte offset of code point cp */
-bool json_contains(const json_t *hay, const json_t *needle); /* pointer occurs inside hay */
+int tp_tojson_dump(const json_t *j, const struct json_style *st, struct strbuf *b);
+bool tp_json_equal_py(const json_t *a, const json_t *b);
+int tp_json_cmp_py(const json_t *a, const json_t *b, int *res); /* -1 when not orderable */
+double tp_json_num(const json_t *j);
+size_t tp_utf8_len(const char *s, size_t n);
+size_t tp_utf8_offset(const char *s, size_t n, long long cp); /* byte offset of code point cp */
+bool tp_json_contains(const json_t *hay, const json_t *needle); /* pointer occurs inside hay */
 
 /* string buffers */
-int sb_add(struct strbuf *b, const char *s, size_t n);
-int sb_addc(struct strbuf *b, char ch);
-int sb_addstr(struct strbuf *b, const char *s);
-void sb_free(struct strbuf *b);
+int tp_sb_add(struct strbuf *b, const char *s, size_t n);
+int tp_sb_addc(struct strbuf *b, char ch);
+int tp_sb_addstr(struct strbuf *b, const char *s);
+void tp_sb_free(struct strbuf *b);
 
 /* scopes and the arena (scope.c) */
-void arena_trim(struct ctx *c, size_t mark);
-void frame_init(struct frame *f, struct frame *parent);
-void frame_free(struct frame *f);
-void bind(struct frame *f, const char *name, const struct val *v);
-struct val lookup(struct frame *f, const char *name);
+void tp_arena_trim(struct ctx *c, size_t mark);
+void tp_frame_init(struct frame *f, struct frame *parent);
+void tp_frame_free(struct frame *f);
+void tp_bind(struct frame *f, const char *name, const struct val *v);
+struct val tp_lookup(struct frame *f, const char *name);
 
 /* statements (exec.c) */
-int exec_body(struct ctx *c, const struct node *n, struct frame *fr);
+int tp_exec_body(struct ctx *c, const struct node *n, struct frame *fr);
 /* Run body in frame f with its output captured as a string value; returns
  * -1, 0, or the break or continue that left the body (its output is then lost). */
-int capture(struct ctx *c, const struct node *body, struct frame *f, struct val *out);
+int tp_capture(struct ctx *c, const struct node *body, struct frame *f, struct val *out);
 
 /* expressions (eval.c) */
-int eval(struct ctx *c, const struct node *n, struct frame *fr, struct val *out);
-int call_macro(struct ctx *c, int line, const struct val *m, const struct val *args, size_t nargs,
+int tp_eval(struct ctx *c, const struct node *n, struct frame *fr, struct val *out);
+int tp_call_macro(struct ctx *c, int line, const struct val *m, const struct val *args, size_t nargs,
 	       const char *const *kwnames, const struct val *kwvals, size_t nkw, const struct val *caller,
 	       struct val *out);
-struct val v_string_of(struct ctx *c, int line, const struct val *v, int *rc);
-int v_getattr(struct ctx *c, int line, const struct val *obj, const char *name, struct val *out);
-int v_getitem(struct ctx *c, int line, const struct val *obj, const struct val *key, struct val *out);
+struct val tp_v_string_of(struct ctx *c, int line, const struct val *v, int *rc);
+int tp_v_getattr(struct ctx *c, int line, const struct val *obj, const char *name, struct val *out);
+int tp_v_getitem(struct ctx *c, int line, const struct val *obj, const struct val *key, struct val *out);
 
 /* call arguments, evaluated */
 struct args {
@@ -201,35 +201,35 @@ struct args {
 	struct val kw[16];
 	size_t nkw;
 };
-const struct val *arg_get(const struct args *a, size_t i, const char *kw);
+const struct val *tp_arg_get(const struct args *a, size_t i, const char *kw);
 
 /* filters.c, tests.c, methods.c */
-bool name_listed(const char *const *names, const char *name);
+bool tp_name_listed(const char *const *names, const char *name);
 /* fmt % args with %s %d %i %r %% */
-int str_printf(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out);
-bool v_is_dict(const struct val *v);  /* a dict, namespace or loop */
-int arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out);
-int apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out);
+bool tp_v_is_dict(const struct val *v);  /* a dict, namespace or loop */
+int tp_arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out);
+int tp_apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
 		 struct frame *fr, struct val *out);
-int apply_test(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+int tp_apply_test(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
 	       bool *res);
-int call_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
+int tp_call_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
 		struct val *out);
-int call_builtin(struct ctx *c, int line, const char *name, const struct args *a, struct val *out);
-bool builtin_known(const char *name);
+int tp_call_builtin(struct ctx *c, int line, const char *name, const struct args *a, struct val *out);
+bool tp_builtin_known(const char *name);
 
 /* Python string operations on UTF-8 (strings.c), appending to b. */
-bool py_isspace(int32_t cp);
-int utf8_decode(const char *s, size_t n, int32_t *cp); /* bytes used; cp -1 for a bad byte */
-enum str_case { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE, CASE_JINJA_TITLE };
-void str_case(const char *s, size_t n, enum str_case how, struct strbuf *b);
+bool tp_py_isspace(int32_t cp);
+int tp_utf8_decode(const char *s, size_t n, int32_t *cp); /* bytes used; cp -1 for a bad byte */
+enum tp_str_case { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE, CASE_JINJA_TITLE };
+void tp_str_case(const char *s, size_t n, enum tp_str_case how, struct strbuf *b);
 /* which: 1 left, 2 right, 3 both; chars NULL for whitespace */
-void str_strip(const char *s, size_t n, const char *chars, size_t nchars, int which, const char **out,
+void tp_str_strip(const char *s, size_t n, const char *chars, size_t nchars, int which, const char **out,
 	       size_t *outn);
-void str_replace(const char *s, size_t n, const char *old, size_t nold, const char *new_, size_t nnew,
+void tp_str_replace(const char *s, size_t n, const char *old, size_t nold, const char *new_, size_t nnew,
 		 long long count, struct strbuf *b);
-size_t str_count(const char *s, size_t n, const char *sub, size_t nsub);
+size_t tp_str_count(const char *s, size_t n, const char *sub, size_t nsub);
 /* split on sep (NULL: runs of whitespace) into an array of strings */
-json_t *str_split(const char *s, size_t n, const char *sep, size_t nsep, long long maxsplit);
-void html_escape(const char *s, size_t n, struct strbuf *b);
+json_t *tp_str_split(const char *s, size_t n, const char *sep, size_t nsep, long long maxsplit);
+void tp_html_escape(const char *s, size_t n, struct strbuf *b);
 #endif

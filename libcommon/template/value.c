@@ -10,7 +10,7 @@
 #include "template/tmpl_impl.h"
 #include "util/err.h"
 
-int sb_add(struct strbuf *b, const char *s, size_t n)
+int tp_sb_add(struct strbuf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
@@ -26,24 +26,24 @@ int sb_add(struct strbuf *b, const char *s, size_t n)
 	return 0;
 }
 
-int sb_addc(struct strbuf *b, char ch)
+int tp_sb_addc(struct strbuf *b, char ch)
 {
-	return sb_add(b, &ch, 1);
+	return tp_sb_add(b, &ch, 1);
 }
 
-int sb_addstr(struct strbuf *b, const char *s)
+int tp_sb_addstr(struct strbuf *b, const char *s)
 {
-	return sb_add(b, s, strlen(s));
+	return tp_sb_add(b, s, strlen(s));
 }
 
-void sb_free(struct strbuf *b)
+void tp_sb_free(struct strbuf *b)
 {
 	free(b->s);
 	b->s = NULL;
 	b->len = b->cap = 0;
 }
 
-int terr(struct ctx *c, int line, const char *fmt, ...)
+int tp_terr(struct ctx *c, int line, const char *fmt, ...)
 {
 	char msg[700];
 	va_list ap;
@@ -58,75 +58,75 @@ int terr(struct ctx *c, int line, const char *fmt, ...)
 	return -1;
 }
 
-struct val v_undef(const char *name)
+struct val tp_v_undef(const char *name)
 {
 	return (struct val){ .k = V_UNDEF, .name = name };
 }
 
-struct val v_json(json_t *j)
+struct val tp_v_json(json_t *j)
 {
 	return (struct val){ .k = V_JSON, .j = j };
 }
 
-struct val v_new(struct ctx *c, json_t *fresh)
+struct val tp_v_new(struct ctx *c, json_t *fresh)
 {
-	return v_json(keep(c, fresh));
+	return tp_v_json(tp_keep(c, fresh));
 }
 
-int v_strcheck(struct ctx *c, int line, size_t n)
+int tp_v_strcheck(struct ctx *c, int line, size_t n)
 {
 	if (n > TMPL_MAX_OUTPUT)
-		return terr(c, line, "string longer than %u bytes", TMPL_MAX_OUTPUT);
+		return tp_terr(c, line, "string longer than %u bytes", TMPL_MAX_OUTPUT);
 	c->alloced += n;
 	if (c->alloced > TMPL_MAX_ALLOC)
-		return terr(c, line, "template built more than %u bytes of strings", TMPL_MAX_ALLOC);
+		return tp_terr(c, line, "template built more than %u bytes of strings", TMPL_MAX_ALLOC);
 	return 0;
 }
 
-struct val v_str(struct ctx *c, const char *s, size_t n)
+struct val tp_v_str(struct ctx *c, const char *s, size_t n)
 {
-	return v_new(c, json_stringn_nocheck(s ? s : "", n));
+	return tp_v_new(c, json_stringn_nocheck(s ? s : "", n));
 }
 
-struct val v_int(struct ctx *c, long long i)
+struct val tp_v_int(struct ctx *c, long long i)
 {
-	return v_new(c, json_integer(i));
+	return tp_v_new(c, json_integer(i));
 }
 
-struct val v_real(struct ctx *c, double d)
+struct val tp_v_real(struct ctx *c, double d)
 {
-	return v_new(c, json_real(d));
+	return tp_v_new(c, json_real(d));
 }
 
-int v_real_finite(struct ctx *c, int line, double d, struct val *out)
+int tp_v_real_finite(struct ctx *c, int line, double d, struct val *out)
 {
 	if (!isfinite(d))
-		return terr(c, line, "unsupported: a float result that is not finite");
-	*out = v_real(c, d);
+		return tp_terr(c, line, "unsupported: a float result that is not finite");
+	*out = tp_v_real(c, d);
 	return 0;
 }
 
-struct val v_bool(bool b)
+struct val tp_v_bool(bool b)
 {
-	return v_json(b ? json_true() : json_false());  /* singletons: no reference to hold */
+	return tp_v_json(b ? json_true() : json_false());  /* singletons: no reference to hold */
 }
 
-struct val v_none(void)
+struct val tp_v_none(void)
 {
-	return v_json(json_null());
+	return tp_v_json(json_null());
 }
 
-bool v_is_str(const struct val *v)
+bool tp_v_is_str(const struct val *v)
 {
 	return v && v->k == V_JSON && json_is_string(v->j);
 }
 
-bool v_is_num(const struct val *v)
+bool tp_v_is_num(const struct val *v)
 {
 	return v && v->k == V_JSON && json_is_number(v->j);
 }
 
-double json_num(const json_t *j)
+double tp_json_num(const json_t *j)
 {
 	if (json_is_integer(j))
 		return (double)json_integer_value(j);
@@ -135,7 +135,7 @@ double json_num(const json_t *j)
 	return json_is_true(j) ? 1 : 0;
 }
 
-bool v_truthy(const struct val *v)
+bool tp_v_truthy(const struct val *v)
 {
 	if (v->k == V_UNDEF)
 		return false;
@@ -154,7 +154,7 @@ bool v_truthy(const struct val *v)
 	return false;
 }
 
-const char *v_typename(const struct val *v)
+const char *tp_v_typename(const struct val *v)
 {
 	switch (v->k) {
 	case V_UNDEF: return "undefined";
@@ -178,14 +178,14 @@ const char *v_typename(const struct val *v)
 
 /* Python's repr(float): the shortest digits that read back the same, in
  * fixed notation for exponents -4..15 and scientific otherwise. */
-void py_float_repr(double d, struct strbuf *b)
+void tp_py_float_repr(double d, struct strbuf *b)
 {
 	if (isnan(d)) {
-		sb_addstr(b, "nan");
+		tp_sb_addstr(b, "nan");
 		return;
 	}
 	if (isinf(d)) {
-		sb_addstr(b, d < 0 ? "-inf" : "inf");
+		tp_sb_addstr(b, d < 0 ? "-inf" : "inf");
 		return;
 	}
 	char buf[64];
@@ -211,28 +211,28 @@ void py_float_repr(double d, struct strbuf *b)
 		nd--;
 	digits[nd] = 0;
 	if (neg)
-		sb_addc(b, '-');
+		tp_sb_addc(b, '-');
 	if (exp < -4 || exp >= 16) {
-		sb_addc(b, digits[0]);
+		tp_sb_addc(b, digits[0]);
 		if (nd > 1) {
-			sb_addc(b, '.');
-			sb_addstr(b, digits + 1);
+			tp_sb_addc(b, '.');
+			tp_sb_addstr(b, digits + 1);
 		}
 		snprintf(buf, sizeof buf, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-		sb_addstr(b, buf);
+		tp_sb_addstr(b, buf);
 	} else if (exp < 0) {
-		sb_addstr(b, "0.");
+		tp_sb_addstr(b, "0.");
 		for (int i = 0; i < -exp - 1; i++)
-			sb_addc(b, '0');
-		sb_addstr(b, digits);
+			tp_sb_addc(b, '0');
+		tp_sb_addstr(b, digits);
 	} else {
 		for (int i = 0; i <= exp; i++)
-			sb_addc(b, i < nd ? digits[i] : '0');
-		sb_addc(b, '.');
+			tp_sb_addc(b, i < nd ? digits[i] : '0');
+		tp_sb_addc(b, '.');
 		if (nd > exp + 1)
-			sb_addstr(b, digits + exp + 1);
+			tp_sb_addstr(b, digits + exp + 1);
 		else
-			sb_addc(b, '0');
+			tp_sb_addc(b, '0');
 	}
 }
 
@@ -248,7 +248,7 @@ static int utf8_next(const char *s, size_t n, int32_t *cp)
 	return (int)k;
 }
 
-size_t utf8_len(const char *s, size_t n)
+size_t tp_utf8_len(const char *s, size_t n)
 {
 	size_t count = 0;
 	for (size_t i = 0; i < n; count++) {
@@ -258,7 +258,7 @@ size_t utf8_len(const char *s, size_t n)
 	return count;
 }
 
-size_t utf8_offset(const char *s, size_t n, long long cp)
+size_t tp_utf8_offset(const char *s, size_t n, long long cp)
 {
 	size_t i = 0;
 	for (long long k = 0; k < cp && i < n; k++) {
@@ -288,23 +288,23 @@ static void str_repr(const char *s, size_t n, struct strbuf *b)
 {
 	bool has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
 	char q = has_sq && !has_dq ? '"' : '\'';
-	sb_addc(b, q);
+	tp_sb_addc(b, q);
 	for (size_t i = 0; i < n;) {
 		int32_t cp;
 		int k = utf8_next(s + i, n - i, &cp);
 		char esc[16];
 		if (cp == q || cp == '\\') {
-			sb_addc(b, '\\');
-			sb_addc(b, (char)cp);
+			tp_sb_addc(b, '\\');
+			tp_sb_addc(b, (char)cp);
 		} else if (cp == '\n') {
-			sb_addstr(b, "\\n");
+			tp_sb_addstr(b, "\\n");
 		} else if (cp == '\r') {
-			sb_addstr(b, "\\r");
+			tp_sb_addstr(b, "\\r");
 		} else if (cp == '\t') {
-			sb_addstr(b, "\\t");
+			tp_sb_addstr(b, "\\t");
 		} else if (cp < 0) {
 			snprintf(esc, sizeof esc, "\\x%02x", (unsigned char)s[i]);
-			sb_addstr(b, esc);
+			tp_sb_addstr(b, esc);
 		} else if (!py_printable(cp)) {
 			if (cp < 0x100)
 				snprintf(esc, sizeof esc, "\\x%02x", cp);
@@ -312,80 +312,80 @@ static void str_repr(const char *s, size_t n, struct strbuf *b)
 				snprintf(esc, sizeof esc, "\\u%04x", cp);
 			else
 				snprintf(esc, sizeof esc, "\\U%08x", cp);
-			sb_addstr(b, esc);
+			tp_sb_addstr(b, esc);
 		} else {
-			sb_add(b, s + i, (size_t)k);
+			tp_sb_add(b, s + i, (size_t)k);
 		}
 		i += (size_t)k;
 	}
-	sb_addc(b, q);
+	tp_sb_addc(b, q);
 }
 
 /* Python repr of a JSON value: what Jinja prints for lists and dicts. */
-void json_repr(const json_t *j, struct strbuf *b)
+void tp_json_repr(const json_t *j, struct strbuf *b)
 {
 	char buf[32];
 	switch (json_typeof(j)) {
-	case JSON_NULL: sb_addstr(b, "None"); break;
-	case JSON_TRUE: sb_addstr(b, "True"); break;
-	case JSON_FALSE: sb_addstr(b, "False"); break;
+	case JSON_NULL: tp_sb_addstr(b, "None"); break;
+	case JSON_TRUE: tp_sb_addstr(b, "True"); break;
+	case JSON_FALSE: tp_sb_addstr(b, "False"); break;
 	case JSON_INTEGER:
 		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(j));
-		sb_addstr(b, buf);
+		tp_sb_addstr(b, buf);
 		break;
-	case JSON_REAL: py_float_repr(json_real_value(j), b); break;
+	case JSON_REAL: tp_py_float_repr(json_real_value(j), b); break;
 	case JSON_STRING: str_repr(json_string_value(j), json_string_length(j), b); break;
 	case JSON_ARRAY: {
-		sb_addc(b, '[');
+		tp_sb_addc(b, '[');
 		for (size_t i = 0; i < json_array_size(j); i++) {
 			if (i)
-				sb_addstr(b, ", ");
-			json_repr(json_array_get(j, i), b);
+				tp_sb_addstr(b, ", ");
+			tp_json_repr(json_array_get(j, i), b);
 		}
-		sb_addc(b, ']');
+		tp_sb_addc(b, ']');
 		break;
 	}
 	case JSON_OBJECT: {
 		const char *k;
 		json_t *v;
 		bool first = true;
-		sb_addc(b, '{');
+		tp_sb_addc(b, '{');
 		json_object_foreach((json_t *)j, k, v) {
 			if (!first)
-				sb_addstr(b, ", ");
+				tp_sb_addstr(b, ", ");
 			first = false;
 			str_repr(k, strlen(k), b);
-			sb_addstr(b, ": ");
-			json_repr(v, b);
+			tp_sb_addstr(b, ": ");
+			tp_json_repr(v, b);
 		}
-		sb_addc(b, '}');
+		tp_sb_addc(b, '}');
 		break;
 	}
 	}
 }
 
-int v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b)
+int tp_v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b)
 {
 	switch (v->k) {
 	case V_UNDEF: return 0;
-	case V_NS: sb_addstr(b, "<Namespace>"); return 0;
-	case V_MACRO: sb_addstr(b, "<Macro>"); return 0;
-	case V_FUNC: sb_addstr(b, "<function>"); return 0;
-	case V_LOOP: sb_addstr(b, "<LoopContext>"); return 0;
+	case V_NS: tp_sb_addstr(b, "<Namespace>"); return 0;
+	case V_MACRO: tp_sb_addstr(b, "<Macro>"); return 0;
+	case V_FUNC: tp_sb_addstr(b, "<function>"); return 0;
+	case V_LOOP: tp_sb_addstr(b, "<LoopContext>"); return 0;
 	case V_JSON: break;
 	}
 	if (v->gen)
-		sb_addstr(b, "<generator object>");
+		tp_sb_addstr(b, "<generator object>");
 	else if (json_is_string(v->j))
-		sb_add(b, json_string_value(v->j), json_string_length(v->j));
+		tp_sb_add(b, json_string_value(v->j), json_string_length(v->j));
 	else
-		json_repr(v->j, b);
+		tp_json_repr(v->j, b);
 	return 0;
 }
 
 static void json_str_escaped(const char *s, size_t n, bool ascii, struct strbuf *b)
 {
-	sb_addc(b, '"');
+	tp_sb_addc(b, '"');
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		char esc[16];
@@ -399,35 +399,35 @@ static void json_str_escaped(const char *s, size_t n, bool ascii, struct strbuf 
 					 0xDC00 + ((cp - 0x10000) & 0x3FF));
 			else
 				snprintf(esc, sizeof esc, "\\u%04x", cp);
-			sb_addstr(b, esc);
+			tp_sb_addstr(b, esc);
 			i += (size_t)k - 1;
 			continue;
 		}
 		switch (ch) {
-		case '"': sb_addstr(b, "\\\""); break;
-		case '\\': sb_addstr(b, "\\\\"); break;
-		case '\n': sb_addstr(b, "\\n"); break;
-		case '\r': sb_addstr(b, "\\r"); break;
-		case '\t': sb_addstr(b, "\\t"); break;
-		case '\b': sb_addstr(b, "\\b"); break;
-		case '\f': sb_addstr(b, "\\f"); break;
+		case '"': tp_sb_addstr(b, "\\\""); break;
+		case '\\': tp_sb_addstr(b, "\\\\"); break;
+		case '\n': tp_sb_addstr(b, "\\n"); break;
+		case '\r': tp_sb_addstr(b, "\\r"); break;
+		case '\t': tp_sb_addstr(b, "\\t"); break;
+		case '\b': tp_sb_addstr(b, "\\b"); break;
+		case '\f': tp_sb_addstr(b, "\\f"); break;
 		default:
 			if (ch < 0x20) {
 				snprintf(esc, sizeof esc, "\\u%04x", ch);
-				sb_addstr(b, esc);
+				tp_sb_addstr(b, esc);
 			} else {
-				sb_addc(b, (char)ch);
+				tp_sb_addc(b, (char)ch);
 			}
 		}
 	}
-	sb_addc(b, '"');
+	tp_sb_addc(b, '"');
 }
 
 static void newline_indent(struct strbuf *b, int indent, int level)
 {
-	sb_addc(b, '\n');
+	tp_sb_addc(b, '\n');
 	for (int i = 0; i < indent * level; i++)
-		sb_addc(b, ' ');
+		tp_sb_addc(b, ' ');
 }
 
 static int key_order(const void *a, const void *b)
@@ -441,7 +441,7 @@ static int dump(const json_t *j, const struct json_style *st, int level, struct 
 static void element_start(const struct json_style *st, size_t i, int level, struct strbuf *b)
 {
 	if (i)
-		sb_addstr(b, st->item_sep);
+		tp_sb_addstr(b, st->item_sep);
 	if (st->indent >= 0)
 		newline_indent(b, st->indent, level + 1);
 }
@@ -456,18 +456,18 @@ static int dump_object(const json_t *j, const struct json_style *st, int level, 
 		keys[k++] = key;
 	if (st->sort_keys)
 		qsort(keys, n, sizeof *keys, key_order);
-	sb_addc(b, '{');
+	tp_sb_addc(b, '{');
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		element_start(st, i, level, b);
 		json_str_escaped(keys[i], strlen(keys[i]), st->ensure_ascii, b);
-		sb_addstr(b, st->key_sep);
+		tp_sb_addstr(b, st->key_sep);
 		rc = dump(json_object_get(j, keys[i]), st, level + 1, b);
 	}
 	free(keys);
 	if (st->indent >= 0)
 		newline_indent(b, st->indent, level);
-	sb_addc(b, '}');
+	tp_sb_addc(b, '}');
 	return rc;
 }
 
@@ -477,30 +477,30 @@ static int dump(const json_t *j, const struct json_style *st, int level, struct 
 	if (level > TMPL_MAX_DEPTH)
 		return -1;
 	switch (json_typeof(j)) {
-	case JSON_NULL: sb_addstr(b, "null"); return 0;
-	case JSON_TRUE: sb_addstr(b, "true"); return 0;
-	case JSON_FALSE: sb_addstr(b, "false"); return 0;
+	case JSON_NULL: tp_sb_addstr(b, "null"); return 0;
+	case JSON_TRUE: tp_sb_addstr(b, "true"); return 0;
+	case JSON_FALSE: tp_sb_addstr(b, "false"); return 0;
 	case JSON_INTEGER:
 		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(j));
-		sb_addstr(b, buf);
+		tp_sb_addstr(b, buf);
 		return 0;
 	case JSON_REAL: {
 		double d = json_real_value(j);
 		if (isnan(d))
-			sb_addstr(b, "NaN");
+			tp_sb_addstr(b, "NaN");
 		else if (isinf(d))
-			sb_addstr(b, d < 0 ? "-Infinity" : "Infinity");
+			tp_sb_addstr(b, d < 0 ? "-Infinity" : "Infinity");
 		else
-			py_float_repr(d, b);
+			tp_py_float_repr(d, b);
 		return 0;
 	}
 	case JSON_STRING: json_str_escaped(json_string_value(j), json_string_length(j), st->ensure_ascii, b); return 0;
 	case JSON_ARRAY:
 		if (json_array_size(j) == 0) {
-			sb_addstr(b, "[]");
+			tp_sb_addstr(b, "[]");
 			return 0;
 		}
-		sb_addc(b, '[');
+		tp_sb_addc(b, '[');
 		for (size_t i = 0; i < json_array_size(j); i++) {
 			element_start(st, i, level, b);
 			if (dump(json_array_get(j, i), st, level + 1, b) < 0)
@@ -508,11 +508,11 @@ static int dump(const json_t *j, const struct json_style *st, int level, struct 
 		}
 		if (st->indent >= 0)
 			newline_indent(b, st->indent, level);
-		sb_addc(b, ']');
+		tp_sb_addc(b, ']');
 		return 0;
 	case JSON_OBJECT:
 		if (json_object_size(j) == 0) {
-			sb_addstr(b, "{}");
+			tp_sb_addstr(b, "{}");
 			return 0;
 		}
 		return dump_object(j, st, level, b);
@@ -521,7 +521,7 @@ static int dump(const json_t *j, const struct json_style *st, int level, struct 
 }
 
 /* json.dumps(j, ensure_ascii=False, ...) as transformers' tojson. */
-int tojson_dump(const json_t *j, const struct json_style *st, struct strbuf *b)
+int tp_tojson_dump(const json_t *j, const struct json_style *st, struct strbuf *b)
 {
 	struct json_style s = *st;
 	if (!s.item_sep)
@@ -531,23 +531,23 @@ int tojson_dump(const json_t *j, const struct json_style *st, struct strbuf *b)
 	return dump(j, &s, 0, b);
 }
 
-bool json_equal_py(const json_t *a, const json_t *b)
+bool tp_json_equal_py(const json_t *a, const json_t *b)
 {
 	if (json_is_number(a) && json_is_number(b)) {
 		if (json_is_integer(a) && json_is_integer(b))
 			return json_integer_value(a) == json_integer_value(b);
-		return json_num(a) == json_num(b);
+		return tp_json_num(a) == tp_json_num(b);
 	}
 	/* Python: True == 1 */
 	if ((json_is_boolean(a) && json_is_number(b)) || (json_is_number(a) && json_is_boolean(b)))
-		return json_num(a) == json_num(b);
+		return tp_json_num(a) == tp_json_num(b);
 	if (json_typeof(a) != json_typeof(b))
 		return false;
 	if (json_is_array(a)) {
 		if (json_array_size(a) != json_array_size(b))
 			return false;
 		for (size_t i = 0; i < json_array_size(a); i++)
-			if (!json_equal_py(json_array_get(a, i), json_array_get(b, i)))
+			if (!tp_json_equal_py(json_array_get(a, i), json_array_get(b, i)))
 				return false;
 		return true;
 	}
@@ -558,7 +558,7 @@ bool json_equal_py(const json_t *a, const json_t *b)
 		json_t *v;
 		json_object_foreach((json_t *)a, k, v) {
 			json_t *w = json_object_get(b, k);
-			if (!w || !json_equal_py(v, w))
+			if (!w || !tp_json_equal_py(v, w))
 				return false;
 		}
 		return true;
@@ -566,7 +566,7 @@ bool json_equal_py(const json_t *a, const json_t *b)
 	return json_equal(a, b);
 }
 
-int json_cmp_py(const json_t *a, const json_t *b, int *res)
+int tp_json_cmp_py(const json_t *a, const json_t *b, int *res)
 {
 	bool an = json_is_number(a) || json_is_boolean(a), bn = json_is_number(b) || json_is_boolean(b);
 	if (an && bn) {
@@ -574,7 +574,7 @@ int json_cmp_py(const json_t *a, const json_t *b, int *res)
 			long long x = json_integer_value(a), y = json_integer_value(b);
 			*res = x < y ? -1 : x > y;
 		} else {
-			double x = json_num(a), y = json_num(b);
+			double x = tp_json_num(a), y = tp_json_num(b);
 			*res = x < y ? -1 : x > y;
 		}
 		return 0;
@@ -588,9 +588,9 @@ int json_cmp_py(const json_t *a, const json_t *b, int *res)
 	if (json_is_array(a) && json_is_array(b)) {
 		size_t la = json_array_size(a), lb = json_array_size(b);
 		for (size_t i = 0; i < la && i < lb; i++) {
-			if (json_equal_py(json_array_get(a, i), json_array_get(b, i)))
+			if (tp_json_equal_py(json_array_get(a, i), json_array_get(b, i)))
 				continue;
-			return json_cmp_py(json_array_get(a, i), json_array_get(b, i), res);
+			return tp_json_cmp_py(json_array_get(a, i), json_array_get(b, i), res);
 		}
 		*res = la < lb ? -1 : la > lb;
 		return 0;
@@ -598,19 +598,19 @@ int json_cmp_py(const json_t *a, const json_t *b, int *res)
 	return -1;
 }
 
-bool json_contains(const json_t *hay, const json_t *needle)
+bool tp_json_contains(const json_t *hay, const json_t *needle)
 {
 	if (hay == needle)
 		return true;
 	if (json_is_array(hay)) {
 		for (size_t i = 0; i < json_array_size(hay); i++)
-			if (json_contains(json_array_get(hay, i), needle))
+			if (tp_json_contains(json_array_get(hay, i), needle))
 				return true;
 	} else if (json_is_object(hay)) {
 		const char *k;
 		json_t *v;
 		json_object_foreach((json_t *)hay, k, v)
-			if (json_contains(v, needle))
+			if (tp_json_contains(v, needle))
 				return true;
 	}
 	return false;

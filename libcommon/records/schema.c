@@ -43,13 +43,17 @@ static const struct field node_fields[] = {
 	OPT("flops", F_NUM), OPT("compatible", F_BOOL), OPT("verdict", F_STR), OPT("time", F_NUM),
 	OPT("bench", F_OBJ), END,
 };
+static const struct field model_file_fields[] = {
+	REQ("name", F_STR), OPT("size", F_INT), OPT("sha256", F_STR), OPT("blob_id", F_STR), END,
+};
 static const struct field model_fields[] = {
 	REQ("id", F_STR), REQ("architecture", F_STR), REQ("layers", F_INT),
 	OPT("revision", F_STR), OPT("path", F_STR), OPT("dtype", F_STR), OPT("hidden", F_INT),
 	OPT("intermediate", F_INT), OPT("heads", F_INT), OPT("kv_heads", F_INT),
 	OPT("vocab", F_INT), OPT("context", F_INT), OPT("bytes_per_layer", F_INT),
 	OPT("embed_bytes", F_INT), OPT("head_bytes", F_INT), OPT("kv_bytes_per_token", F_INT),
-	OPT("total_bytes", F_INT), OPT("tied_embeddings", F_BOOL), OPT("head_dim", F_INT), END,
+	OPT("total_bytes", F_INT), OPT("tied_embeddings", F_BOOL), OPT("head_dim", F_INT),
+	ARR_OF("files", model_file_fields, false), OPT("layer_start", F_INT), OPT("layer_end", F_INT), END,
 };
 static const struct field bench_fields[] = {
 	REQ("suite", F_STR), REQ("name", F_STR), REQ("value", F_NUM),

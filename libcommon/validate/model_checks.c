@@ -100,10 +100,11 @@ static void emit_hashes(const char *model, const char *dir, struct vcheck_out *o
 		if (!sha256 && !sha1)
 			continue;
 		checked++;
+		hex[0] = 0;
 		if (file_digest(path, sha1, hex) < 0 || strcmp(hex, blob)) {
 			if (!bad++)
-				snprintf(first_bad, sizeof first_bad, "%s: content hashes to %s, its blob is named %s",
-					 de->d_name, hex, blob);
+				snprintf(first_bad, sizeof first_bad, "%.255s: content hashes to %.64s, its blob is named %.64s",
+					 de->d_name, *hex ? hex : "(unreadable)", blob);
 		}
 	}
 	if (d)

@@ -71,7 +71,7 @@ for model in llama3-tiny qwen2-tiny mistral-tiny; do
 			chain $model $stages $off &&
 			exo-validate model $M/$model --reference $M/$model/reference \
 				--connect 127.0.0.1:$(port $off) -o json >$TMP/v.$model.$stages &&
-			test \"\$(levels <$TMP/v.$model.$stages)\" = 'ok ok ok ok ok ok ' &&
+			test \"\$(levels <$TMP/v.$model.$stages)\" = 'ok ok ok ok ok ok ok ' &&
 			grep -q 'all 16 greedy tokens match' $TMP/v.$model.$stages &&
 			grep -q 'skipped' $TMP/v.$model.$stages
 		"
@@ -96,6 +96,24 @@ for model in llama3-tiny qwen2-tiny mistral-tiny; do
 	done
 done
 
+test_expect_success "--handover bf16 between stages: half the bytes, the same greedy tokens" "
+	start h1 --model $M/llama3-tiny --layers 2:4 --stage 1 --listen 127.0.0.1:$(port 45) &&
+	start h0 --model $M/llama3-tiny --layers 0:2 --stage 0 --listen 127.0.0.1:$(port 44) \
+		--next 127.0.0.1:$(port 45) --handover bf16 &&
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 44) -o json >$TMP/vh;
+	grep -q 'all 16 greedy tokens match' $TMP/vh && stop_all &&
+	in=\$(sed -n 's/.*stage 1: .* closed after [0-9]* frames: \([0-9]*\) bytes in.*/\1/p' $TMP/h1.log | sort -n | tail -1) &&
+	test \$in -gt 0 && echo \$in >$TMP/bf16.bytes &&
+	start f1 --model $M/llama3-tiny --layers 2:4 --stage 1 --listen 127.0.0.1:$(port 45) &&
+	start f0 --model $M/llama3-tiny --layers 0:2 --stage 0 --listen 127.0.0.1:$(port 44) --next 127.0.0.1:$(port 45) &&
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 44) -o json >$TMP/vf && stop_all &&
+	f32=\$(sed -n 's/.*stage 1: .* closed after [0-9]* frames: \([0-9]*\) bytes in.*/\1/p' $TMP/f1.log | sort -n | tail -1) &&
+	echo \"bf16 \$in f32 \$f32\" && test \$((in * 3)) -lt \$((f32 * 2))
+"
+stop_all
+
 # A plan written by hand (JSON): llama3-tiny over 3 stages on this node.
 cat >$TMP/plan.json <<EOF
 {"kind": "plan", "v": 1, "model": "llama3-tiny", "path": "$M/llama3-tiny", "strategy": "manual",
@@ -111,7 +129,7 @@ test_expect_success "--plan --stage N starts each stage of a plan" "
 	grep -q 'layers 2..2 of llama3-tiny@' $TMP/p1.log &&
 	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
 		--connect 127.0.0.1:$(port 40) -o json >$TMP/vp &&
-	test \"\$(levels <$TMP/vp)\" = 'ok ok ok ok ok ok '
+	test \"\$(levels <$TMP/vp)\" = 'ok ok ok ok ok ok ok '
 "
 stop_all
 
@@ -148,5 +166,8 @@ test_expect_code 65 "a plan whose ranges leave a gap is refused naming the stage
 test_expect_code 64 "a stage that does not end the model needs --next" "
 	exo-shard-serve --model $M/llama3-tiny --layers 0:2 --listen 127.0.0.1:$(port 50) 2>$TMP/err; rc=\$?
 	grep -q 'need.* a next stage' $TMP/err && exit \$rc
+"
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
 "
 test_done

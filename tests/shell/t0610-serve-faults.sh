@@ -52,8 +52,9 @@ test_expect_success "a middle stage killed and restarted mid-generation: the sam
 	chain3 &&
 	$CLIENT --model $L --next $A0 --tokens 16 --seed 11 --temperature 0.9 >$TMP/ref &&
 	test \$(wc -w <$TMP/ref) -eq 16 &&
+: >$TMP/got &&
 	{ $CLIENT --model $L --next $A0 --tokens 16 --seed 11 --temperature 0.9 --pause-ms 100 --stats \
-		>$TMP/got 2>$TMP/got.err & } && client=\$! &&
+		>>$TMP/got 2>$TMP/got.err & } && client=\$! &&
 	while [ \$(wc -w <$TMP/got) -lt 5 ]; do sleep 0.02; done &&
 	kill -9 \$(pid_of s1) && sleep 0.3 &&
 	start s1 --model $L --layers 2:3 --stage 1 --listen $A1 --next $A2 &&
@@ -113,9 +114,9 @@ test_expect_success "--max-sessions 1: two interleaved generations evict each ot
 	chain3 --max-sessions 1 &&
 	$CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 >$TMP/a.ref &&
 	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' >$TMP/b.ref &&
-	{ $CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 --pause-ms 30 --stats >$TMP/a 2>$TMP/a.err & } &&
+	{ $CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 --pause-ms 100 --stats >$TMP/a 2>$TMP/a.err & } &&
 	pa=\$! &&
-	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' --pause-ms 30 --stats >$TMP/b 2>$TMP/b.err &&
+	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' --pause-ms 100 --stats >$TMP/b 2>$TMP/b.err &&
 	wait \$pa && cmp $TMP/a.ref $TMP/a && cmp $TMP/b.ref $TMP/b &&
 	cat $TMP/a.err $TMP/b.err | grep -q ' [1-9][0-9]* re-sends' &&
 	grep -q 'evicted session' $TMP/s0.log
@@ -164,4 +165,7 @@ open('$TMP/llama3-tiny/model.safetensors', 'wb').write(struct.pack('<Q', len(h))
 	grep -q 'of llama3-tiny@[0-9a-f]*; the peer serves llama3-tiny@' $TMP/err
 "
 stop_all
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
+"
 test_done

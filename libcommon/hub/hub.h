@@ -1,0 +1,156 @@
+/* Hugging Face hub client and cache: download a model repository with the
+ * hub's protocol into the cache layout huggingface_hub uses, so that either
+ * tool finds what the other wrote:
+ *
+ *   CACHE/models--ORG--NAME/blobs/ETAG           content, named by its etag
+ *   CACHE/models--ORG--NAME/snapshots/COMMIT/F   relative symlink to a blob
+ *   CACHE/models--ORG--NAME/refs/REV             the commit REV resolved to
+ *   CACHE/models--ORG--NAME/trees/COMMIT.json    the file listing at COMMIT
+ *   CACHE/.locks/models--ORG--NAME/ETAG.lock     flock while a blob is written
+ *   CACHE/.locks/models--ORG--NAME/repo.lock     flock while a run works on it
+ *
+ * An etag of 64 hex digits is the SHA-256 of an LFS file, one of 40 the git
+ * blob id (SHA-1 of "blob SIZE\0" + content) of a regular file; every file is
+ * checked against it before it is renamed into blobs/, and a snapshot link
+ * is made only after that, so nothing half-written is ever visible there.
+ *
+ * Errors carry exit statuses: EXO_UNAVAILABLE network, EXO_DATAERR a hash
+ * or size mismatch, EXO_IOERR a write error (disk full), EXO_NOINPUT a
+ * repository, revision or file the hub (or the offline cache) does not have,
+ * EXO_NOPERM 401/403, EXO_TEMPFAIL a lock held elsewhere with no_wait. */
+#ifndef EXO_HUB_HUB_H
+#define EXO_HUB_HUB_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "util/err.h"
+
+#define HUB_ETAG_MAX 65
+
+/* One file of a repository at a commit. */
+struct hub_file {
+	char *name;                 /* path in the repository, '/'-separated */
+	int64_t size;               /* bytes; -1 unknown */
+	char etag[HUB_ETAG_MAX];    /* normalised: sha256 (LFS) or git blob sha1 */
+	char *url;                  /* where to GET the content (a CDN for LFS) */
+	bool present;               /* blobs/ETAG already there */
+};
+
+struct hub_opts {
+	const char *endpoint;       /* "https://huggingface.co" or $HF_ENDPOINT */
+	const char *token;          /* NULL: no Authorization */
+	const char *cache;          /* the hub cache directory */
+	const char *local_dir;      /* non-NULL: plain files there, no cache layout */
+	const char *revision;       /* "main" by default */
+	bool offline;               /* HF_HUB_OFFLINE: no HTTP at all */
+	bool no_wait;               /* a held lock is EXO_TEMPFAIL at once */
+	bool dry_run;               /* list what would be fetched, write nothing */
+	bool progress;              /* draw a progress bar on stderr */
+	int jobs;                   /* parallel transfers (>= 1) */
+	int64_t limit_rate;         /* bytes/s over all transfers, 0: none */
+	int layer_start, layer_end; /* weights for [start, end) only; end < 0: all */
+	const char *const *include; /* NULL-terminated fnmatch globs, or NULL */
+	const char *const *exclude;
+	int retries;                /* attempts after the first on 5xx/timeouts */
+	int backoff_ms;             /* first retry delay, doubled each time */
+};
+void hub_opts_init(struct hub_opts *o);
+
+/* What a fetch produced: the snapshot and its files. */
+struct hub_model {
+	char *id, *commit, *path;   /* path: the snapshot (or local) directory */
+	struct hub_file *files;
+	size_t n_files;
+	int64_t fetched_bytes;      /* downloaded by this run */
+	int layer_start, layer_end;
+};
+void hub_model_free(struct hub_model *m);
+
+/* Download repo (ORG/NAME) at o->revision.  Files already in the cache are
+ * not fetched again.  With dry_run, m lists the files and which are present. */
+int hub_fetch(const struct hub_opts *o, const char *repo, struct hub_model *m, struct exo_err *e);
+
+/* The model record for m: id, revision, path, files, architecture and
+ * layers from config.json, layer_start/layer_end held. */
+json_t *hub_model_record(const struct hub_model *m, struct exo_err *e);
+
+/* ---- cache layout (cache.c) ---- */
+/* "ORG/NAME" is well formed (no "..", no empty part, one '/'). */
+bool hub_repo_id_ok(const char *repo);
+/* A file name from the hub is safe to use as a path under a directory: not
+ * empty, not absolute, no "." or ".." component, no empty component. */
+bool hub_file_name_ok(const char *name);
+/* CACHE/models--ORG--NAME */
+char *hub_repo_dir(const char *cache, const char *repo);
+/* The commit rev resolves to in the cache ("" if unknown): rev itself when
+ * it is 40 hex digits, else refs/REV. */
+int hub_ref_read(const char *repo_dir, const char *rev, char commit[41]);
+int hub_ref_write(const char *repo_dir, const char *rev, const char *commit, struct exo_err *e);
+/* snapshots/COMMIT/NAME -> ../../blobs/ETAG (one more ../ per subdirectory),
+ * made through a temporary link renamed into place. */
+int hub_snapshot_link(const char *repo_dir, const char *commit, const char *name,
+		      const char *etag, struct exo_err *e);
+/* The relative target of that link (caller frees). */
+char *hub_link_target(const char *name, const char *etag);
+/* "W/\"abc\"" or "\"abc-gzip\"" -> "abc"; false unless 40 or 64 hex digits. */
+bool hub_etag_normalise(const char *raw, char out[HUB_ETAG_MAX]);
+/* mkdir -p path. */
+int hub_mkdirs(const char *path, struct exo_err *e);
+/* Percent-encode s; keep '/' when keep_slash (file names, not revisions). */
+char *hub_url_escape(const char *s, bool keep_slash);
+
+/* ---- verification (verify.c) ---- */
+struct hub_hash;
+struct hub_hash *hub_hash_new(bool git_blob, int64_t size);   /* size: for the git header */
+void hub_hash_update(struct hub_hash *h, const void *p, size_t n);
+void hub_hash_reset(struct hub_hash *h);
+/* Finish into hex (41 or 65 bytes) and free h. */
+void hub_hash_final(struct hub_hash *h, char *hex);
+void hub_hash_free(struct hub_hash *h);
+/* Hash a file as etag says (64 hex: sha256, 40: git blob sha1) into hex. */
+int hub_hash_file(const char *path, const char *etag, char hex[HUB_ETAG_MAX], struct exo_err *e);
+/* Check path against etag: 0, or -1 EXO_DATAERR naming name and both hashes. */
+int hub_verify_file(const char *path, const char *name, const char *etag, struct exo_err *e);
+
+/* ---- locks (lock.c) ---- */
+/* Open and flock dir/NAME.lock (mode 0664, dir created).  wait false: a lock
+ * held elsewhere is -1 with EXO_TEMPFAIL.  Returns the fd to hub_unlock. */
+int hub_lock(const char *dir, const char *name, bool wait, struct exo_err *e);
+void hub_unlock(int fd);
+/* CACHE/.locks/models--ORG--NAME */
+char *hub_lock_dir(const char *cache, const char *repo);
+
+/* ---- file selection (select.c) ---- */
+/* Whether name passes the include and exclude globs. */
+bool hub_glob_ok(const char *name, const char *const *include, const char *const *exclude);
+/* Whether name is a weight file (safetensors, bin, pth, gguf ...). */
+bool hub_is_weights(const char *name);
+/* From model.safetensors.index.json text: which weight files hold layers
+ * [start, end) of an n_layers model, plus the embedding when start is 0 (or
+ * the head is tied to it) and the final norm and head when end is n_layers.
+ * *out is a NULL-terminated array of names (caller frees each and it). */
+int hub_select_layers(const char *index_json, const char *source, int start, int end,
+		      int n_layers, bool tied, char ***out, struct exo_err *e);
+/* Parse "A:B" into [a, b); false when malformed or a >= b. */
+bool hub_parse_layers(const char *s, int *a, int *b);
+
+/* ---- cache listing and eviction (gc.c) ---- */
+struct hub_rev {
+	char *repo, *commit, *refs;  /* refs: the names pointing at it, space-separated */
+	int64_t size;                /* bytes of blobs only this revision uses */
+	time_t last_used;            /* newest blob access or snapshot change */
+	bool in_use;                 /* a process has one of its blobs open or mapped */
+};
+/* Every revision in the cache, least recently used first. */
+int hub_scan(const char *cache, struct hub_rev **revs, size_t *n, struct exo_err *e);
+void hub_revs_free(struct hub_rev *revs, size_t n);
+/* Total bytes of blobs in the cache. */
+int64_t hub_cache_size(const char *cache);
+/* Evict least recently used revisions (never one in use, never one whose
+ * repository lock is held) until the cache holds at most max_size bytes.
+ * report is called for each eviction (or would-be eviction with dry_run). */
+int hub_gc(const char *cache, int64_t max_size, bool dry_run,
+	   void (*report)(const struct hub_rev *r, void *arg), void *arg, struct exo_err *e);
+#endif

@@ -46,22 +46,42 @@ const char *plan_source_name(enum plan_source s)
 }
 
 /* The value of the bench record (suite, name) for node, or 0. */
-static double bench(json_t *const *recs, size_t n, const char *node, const char *suite,
-		    const char *name)
+/* The best figure among the node's bench records of suite whose name is
+ * one of names (NULL-terminated): the largest rate, or with lowest set the
+ * smallest time.  exo-bench writes one record per thread count, so the best
+ * is what the node can do. */
+static double bench_best(json_t *const *recs, size_t n, const char *node, const char *suite,
+			 const char *const *names, int lowest)
 {
+	double best = 0;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *r = recs[i];
 		const char *k = json_string_value(json_object_get(r, "kind"));
 		const char *nd = json_string_value(json_object_get(r, "node"));
-		if (!k || strcmp(k, "bench") || !nd || strcmp(nd, node))
-			continue;
 		const char *su = json_string_value(json_object_get(r, "suite"));
 		const char *nm = json_string_value(json_object_get(r, "name"));
-		if (su && nm && strcmp(su, suite) == 0 && strcmp(nm, name) == 0 &&
-		    json_number_value(json_object_get(r, "value")) > 0)
-			return json_number_value(json_object_get(r, "value"));
+		double v = json_number_value(json_object_get(r, "value"));
+		if (!k || strcmp(k, "bench") || !nd || strcmp(nd, node) || !su || strcmp(su, suite) || !nm || v <= 0)
+			continue;
+		for (const char *const *w = names; *w; w++)
+			if (!strcmp(nm, *w) && (best == 0 || (lowest ? v < best : v > best)))
+				best = v;
 	}
-	return 0;
+	return best;
+}
+
+/* exo-bench's names first, then the short ones exo-partition(1) also reads. */
+static const char *const triad_names[] = {"triad_bytes_per_s", "triad", NULL};
+static const char *const rtt_names[] = {"rtt_seconds", "rtt", NULL};
+static const char *const net_bw_names[] = {"echo_bytes_per_s", "bandwidth", NULL};
+
+static double bench(json_t *const *recs, size_t n, const char *node, const char *suite,
+		    const char *name)
+{
+	const char *const one[] = {name, NULL};
+	const char *const *names = !strcmp(name, "triad") ? triad_names : !strcmp(name, "rtt") ? rtt_names
+		: !strcmp(name, "bandwidth") ? net_bw_names : one;
+	return bench_best(recs, n, node, suite, names, names == rtt_names);
 }
 
 static uint64_t uint_field(const json_t *o, const char *key)

@@ -77,6 +77,13 @@ test_expect_success 'a bench record makes the bandwidth measured' '
 	exo-partition --model "$M" -o json "$TMP/bench.json" >"$TMP/bench.out" &&
 	test "$(jv "$TMP/bench.out" "[(s[\"node\"], s[\"bandwidth\"], s[\"bandwidth_source\"]) for s in d[\"stages\"]]")" = "[('"'b', 10000000000.0, 'detected'), ('a', 30000000000.0, 'measured'"')]"
 '
+test_expect_success "exo-bench's names: the best of its per-thread triad records is used" '
+	{ cat "$TMP/two.json"
+	  echo "{\"kind\":\"bench\",\"v\":1,\"node\":\"a\",\"suite\":\"memory\",\"name\":\"triad_bytes_per_s\",\"threads\":1,\"value\":2e10}"
+	  echo "{\"kind\":\"bench\",\"v\":1,\"node\":\"a\",\"suite\":\"memory\",\"name\":\"triad_bytes_per_s\",\"threads\":2,\"value\":3.5e10}"; } >"$TMP/bench2.json" &&
+	exo-partition --model "$M" -o json "$TMP/bench2.json" >"$TMP/bench2.out" &&
+	test "$(jv "$TMP/bench2.out" "[(s[\"node\"], s[\"bandwidth\"], s[\"bandwidth_source\"]) for s in d[\"stages\"] if s[\"node\"] == \"a\"]")" = "[('"'a', 35000000000.0, 'measured'"')]"
+'
 test_expect_success 'text on request: the table and a summary line' '
 	exo-partition --model "$M" -o text "$TMP/two.json" >"$TMP/two.txt" &&
 	head -1 "$TMP/two.txt" | grep -q "^stage  node  device  address" &&

@@ -19,7 +19,7 @@ static const struct subcommand {
 	{"tokenizer", validate_tokenizer,
 	 "tokenizer DIR [--cases FILE] [--chat FILE] [--chat-template FILE] [-o FORMAT] [-q]"},
 	{"hardware", validate_hardware, "hardware [MODEL] [--sysroot DIR] [-o FORMAT] [-q]  (node records on stdin)"},
-	{"plan", validate_plan, "plan [FILE] [--nodes FILE] [-o FORMAT] [-q]"},
+	{"plan", validate_plan, "plan [FILE] [--nodes FILE] [--live [--key FILE]] [-o FORMAT] [-q]"},
 	{"records", validate_records, "records [FILE...] [--format msgpack|json|yaml] [-o FORMAT] [-q]"},
 };
 /* Options that stand for a subcommand; they parse the whole command line. */

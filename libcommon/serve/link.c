@@ -154,17 +154,18 @@ int serve_check_hello(const struct serve_ident *me, const struct proto_msg *peer
 			 PROTO_VERSION, peer->version);
 		return -1;
 	}
-	/* a checker without a model talks to whatever stage 0 serves */
+	/* a checker without a model (exo-bench, exo-validate plan --live) talks
+	 * to any stage: it pings, and a forward it sends must fit the stage */
 	bool anonymous = upstream ? strcmp(peer->role, "client") == 0 && !peer->model[0] : !me->model[0];
 	if (!anonymous && (strcmp(peer->model, me->model) || strcmp(peer->revision, me->revision))) {
 		snprintf(msg, msg_len, "%s; the peer serves %s@%s", mine, peer->model, peer->revision);
 		return -1;
 	}
-	if (upstream && peer->layer_end != me->first) {
+	if (upstream && !anonymous && peer->layer_end != me->first) {
 		snprintf(msg, msg_len, "%s; the peer's range ends at %d", mine, peer->layer_end - 1);
 		return -1;
 	}
-	if (!upstream && peer->layer_start != me->last) {
+	if (!upstream && !anonymous && peer->layer_start != me->last) {
 		char theirs[600];
 		describe(theirs, sizeof theirs, "stage", peer->stage, peer->model, peer->revision,
 			 peer->layer_start, peer->layer_end);

@@ -6,6 +6,9 @@
 #include "model/config.h"
 #include "model/checkpoint.h"
 #include "util/file.h"
+#include "config/config.h"
+#include "net/net.h"
+#include "validate/plan_live.h"
 #include "validate/facts.h"
 #include "validate/validate.h"
 
@@ -153,19 +156,45 @@ static void read_records(const char *path, json_t **plan, json_t *nodes)
 }
 
 static const char usage_text[] =
-	"usage: exo-validate plan [FILE] [--nodes FILE] [-o FORMAT] [-q]\n";
+	"usage: exo-validate plan [FILE] [--nodes FILE] [--live [--key FILE]] [-o FORMAT] [-q]\n";
+
+/* The cluster key: --key FILE, else networking.clusterKey of the
+ * configuration; NULL when neither names one. */
+static const uint8_t *cluster_key(const char *path, uint8_t key[NET_KEY_BYTES])
+{
+	struct exo_config conf;
+	struct exo_err e = {0};
+	char from_conf[4096] = "";
+	if (!path) {
+		conf_init(&conf);
+		if (conf_load(&conf, NULL, &e) < 0)
+			exo_die(&e);
+		snprintf(from_conf, sizeof from_conf, "%s", conf.networking.cluster_key);
+		conf_free(&conf);
+		path = *from_conf ? from_conf : NULL;
+	}
+	if (!path)
+		return NULL;
+	if (net_key_load(path, key, &e) < 0)
+		exo_die(&e);
+	return key;
+}
 
 int validate_plan(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"nodes", required_argument, NULL, 'n'}, {"output", required_argument, NULL, 'o'},
+		{"live", no_argument, NULL, 'L'}, {"key", required_argument, NULL, 'k'},
 		{"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	const char *nodes_file = NULL;
+	const char *nodes_file = NULL, *key_file = NULL;
+	int live = 0;
 	enum rec_format format = REC_AUTO;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n': nodes_file = optarg; break;
+		case 'L': live = 1; break;
+		case 'k': key_file = optarg; break;
 		case 'o': format = rec_format_option(optarg); break;
 		case 'q': break;
 		case 'h': fputs(usage_text, stdout); exit(0);
@@ -195,6 +224,9 @@ int validate_plan(int argc, char **argv)
 	json_array_foreach(json_object_get(plan, "stages"), i, s)
 		check_stage_fit(&c, i, s);
 	check_model(&c);
+	uint8_t key[NET_KEY_BYTES];
+	if (live)
+		plan_live_checks(plan, cluster_key(key_file, key), &out);
 	json_decref(plan);
 	json_decref(nodes);
 	return vcheck_close(&out, vcheck_status(&out));

@@ -103,8 +103,10 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 CLANG    := $(shell command -v clang 2>/dev/null)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
 FUZZERS  := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%))
-# Fuzzers link the libraries that parse untrusted bytes (not the engine and kernels).
-FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net api),$(LIB_SRC))
+# Fuzzers link the libraries that parse untrusted bytes (not the engine and kernels;
+# of the API only its request parser, the server needs the head).
+FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net) \
+                  libcommon/api/request.c,$(LIB_SRC))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(@D)
 	$(CLANG) -std=c17 -g -O1 -D_GNU_SOURCE -DEXO_VERSION='"$(VERSION)"' -I. -Ilibcommon $(PKG_CFLAGS) \

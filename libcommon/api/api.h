@@ -24,6 +24,8 @@ struct api_opts {
 struct api_server;
 struct api_server *api_start(struct head *h, const struct tok *t, const struct api_opts *o,
 			     struct exo_err *e);
+/* The port it listens on (useful when the address asked for port 0). */
+int api_port(const struct api_server *s);
 /* Stops accepting, lets running generations finish, frees everything. */
 void api_stop(struct api_server *s);
 #endif

@@ -107,7 +107,11 @@ static void hist_text(struct buf *b, const char *name, const char *label,
 		bprintf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label, sep, bounds[i], cum);
 	}
 	bprintf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep, h->n);
-	bprintf(b, "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", name, label, h->sum, name, label, h->n);
+	if (label[0])
+		bprintf(b, "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", name, label, h->sum, name, label,
+			h->n);
+	else
+		bprintf(b, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name, h->n);
 }
 
 char *metrics_text(struct api_metrics *m)

@@ -33,6 +33,10 @@ struct net_link;
 /* "HOST:PORT", "[V6]:PORT" or ":PORT" (all addresses).  Returns a listening
  * socket (SO_REUSEADDR, close-on-exec). */
 int net_listen(const char *addr, int *fd, struct exo_err *e);
+/* The local "ADDR:PORT" and port of a socket (after listening on port 0);
+ * -1 when it has none. */
+int net_local_addr(int fd, char *buf, size_t size);
+int net_local_port(int fd);
 /* True when addr binds only loopback (127.0.0.0/8, ::1, localhost). */
 int net_addr_is_loopback(const char *addr);
 /* Connect and, with a key, run the client side of the handshake.  Errors
@@ -52,10 +56,18 @@ int net_accept(int fd, const struct net_opts *o, struct net_link **l, struct exo
  * frames). */
 int net_send(struct net_link *l, const void *body, size_t len, struct exo_err *e);
 int net_recv(struct net_link *l, char **body, size_t *len, int timeout_ms, struct exo_err *e);
+/* The io_timeout_ms of one link from now on (0: 30000). */
+void net_set_timeout(struct net_link *l, int io_timeout_ms);
+/* The link's socket: non-blocking; poll it, but read and write only
+ * through net_recv and net_send. */
 int net_fd(const struct net_link *l);
 const char *net_peer(const struct net_link *l);   /* "ADDR:PORT" of the other end */
-/* Bytes sent and received on the wire, framing and encryption included. */
+/* Bytes sent and received on the wire, framing, handshake and encryption
+ * included. */
 void net_counters(const struct net_link *l, uint64_t *sent, uint64_t *received);
+/* With a key, first sends the end-of-stream mark if it can without waiting
+ * (the peer's net_recv then fails with EXO_NOINPUT as for a plain close).
+ * Accepts NULL. */
 void net_close(struct net_link *l);
 
 /* The cluster key file: exactly NET_KEY_BYTES bytes, mode 0600 or stricter

@@ -11,6 +11,7 @@
  * stage k computes another. */
 #ifndef EXO_SERVE_HEAD_H
 #define EXO_SERVE_HEAD_H
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,12 @@ struct head_opts {
 	struct net_opts net;
 	int retry_ms;               /* how long to keep retrying an unreachable stage; 0: 10000 */
 	int max_sessions;           /* local KV caches kept (LRU); 0: 16 */
+	/* A stage already open in this process holding layers [0, local_layers)
+	 * (stage 0's frame server), and the lock that guards it: the head then
+	 * shares its weights instead of loading them again.  NULL: head_open
+	 * loads them itself. */
+	struct eng_stage *stage;
+	pthread_mutex_t *stage_lock;
 };
 
 struct head;
@@ -44,6 +51,11 @@ struct head_request {
 	const int32_t *stop_ids;    /* generation ends after one of these */
 	size_t n_stop;
 	bool want_logits;           /* return the last position's logits instead of sampling */
+	/* When set, each step brings back the logits [vocab] of the position
+	 * that picks the next token (on_logits sees them), and the head draws
+	 * the token itself with the same rule as the last stage: same tokens. */
+	void (*on_logits)(void *arg, const float *logits, size_t vocab);
+	void *logits_arg;
 };
 
 struct head_result {
@@ -63,7 +75,10 @@ typedef int (*head_token_cb)(void *arg, int32_t token, float logprob);
  * naming the stage ("stage 1 (10.0.0.2:52416): connection refused"). */
 int head_generate(struct head *h, const struct head_request *r, head_token_cb cb, void *arg,
 		  struct head_result *res, struct exo_err *e);
-/* want_logits: the logits [vocab] of the last position of prompt. */
+/* The logits [vocab] of the last position of tokens (a fresh session). */
 int head_logits(struct head *h, const int32_t *tokens, size_t n, float *logits,
 		struct exo_err *e);
+/* The logits [n, vocab] of every position of tokens (a fresh session). */
+int head_logits_all(struct head *h, const int32_t *tokens, size_t n, float *logits,
+		    struct exo_err *e);
 #endif

@@ -4,6 +4,7 @@
 #include "engine/engine.h"
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
+#include "net/net.h"
 #include "records/record.h"
 #include "validate/reference.h"
 #include "validate/validate.h"
@@ -17,11 +18,12 @@
 static const char usage_text[] =
 	"usage: exo-validate model DIR|ORG/NAME [--reference REFDIR] [--stages N]\n"
 	"                    [--dtype f32|f16|bf16|q8_0|q4_0] [--handover f32|f16|bf16]\n"
-	"                    [--threads N] [-o msgpack|json|yaml|text] [-q]\n"
+	"                    [--threads N] [--connect HOST:PORT [--key FILE]]\n"
+	"                    [-o msgpack|json|yaml|text] [-q]\n"
 	"       exo-validate --help | --version\n";
 
 struct options {
-	const char *reference;
+	const char *reference, *connect, *key;
 	int stages, dtype, handover, threads, quiet;
 	enum rec_format format;
 };
@@ -60,6 +62,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"dtype", required_argument, NULL, 'd'}, {"handover", required_argument, NULL, 'H'},
 		{"threads", required_argument, NULL, 't'}, {"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+		{"connect", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
@@ -74,6 +77,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 't': o->threads = parse_count("--threads", optarg, 1); break;
 		case 'o': o->format = rec_format_option(optarg); break;
 		case 'q': o->quiet = 1; break;
+		case 'c': o->connect = optarg; break;
+		case 'k': o->key = optarg; break;
 		case 'h': usage(0); break;
 		default: usage(EXO_USAGE);
 		}
@@ -113,6 +118,8 @@ static void apply_config(struct options *o)
 		exo_die(&e);
 	if (!o->threads)
 		o->threads = conf.hardware.cpu.threads;
+	if (!o->key && o->connect && conf.networking.cluster_key[0])
+		o->key = xstrdup(conf.networking.cluster_key);
 	conf_free(&conf);
 }
 
@@ -122,8 +129,13 @@ static int cmd_model(const char *model, const struct options *o, struct vcheck_o
 	if (status || !o->reference)
 		return status;
 	struct refcheck_opts ro = {.model = model, .ref_dir = o->reference, .stages = o->stages,
-				   .dtype = o->dtype, .handover = o->handover, .threads = o->threads};
+				   .dtype = o->dtype, .handover = o->handover, .threads = o->threads,
+				   .connect = o->connect};
 	struct exo_err e = {0};
+	uint8_t key[NET_KEY_BYTES];
+	if (o->key && net_key_load(o->key, key, &e) < 0)
+		exo_die(&e);
+	ro.key = o->key ? key : NULL;
 	int worst = refcheck_run(&ro, vcheck_emit, out, &e);
 	if (worst < 0)
 		exo_die(&e);

@@ -5,6 +5,7 @@
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
 #include "records/record.h"
+#include "serve/head.h"
 #include "util/file.h"
 #include "wire/hidden.h"
 
@@ -222,6 +223,8 @@ static int chain_forward(struct run *run, const int32_t *tokens, size_t n, enum 
 
 static bool exact_mode(const struct refcheck_opts *o)
 {
+	if (o->connect) /* the stages' own --dtype is not known here: held to the bound */
+		return true;
 	/* stored weights are widened exactly; any rounding (--dtype, a narrower
 	 * hand-over) is reported against the reference, not held to its bound */
 	return (o->dtype < 0 || o->dtype == KD_F32) && o->handover == KD_F32;
@@ -367,6 +370,83 @@ static int run_checks(struct run *run, void (*emit)(void *, json_t *), void *arg
 	return worst;
 }
 
+static void emit_skipped(struct run *run, const char *what, void (*emit)(void *, json_t *), void *arg)
+{
+	char subject[256], code[64];
+	snprintf(subject, sizeof subject, "%s: %s", model_name(run->o->model), what);
+	snprintf(code, sizeof code, "reference.%s", what);
+	json_t *c = rec_new("check");
+	json_object_set_new(c, "subject", json_string(subject));
+	json_object_set_new(c, "level", json_string("ok"));
+	json_object_set_new(c, "code", json_string(code));
+	json_object_set_new(c, "message", json_string("skipped: per-layer hidden states do not cross the "
+						      "wire of a running pipeline"));
+	json_object_set_new(c, "skipped", json_true());
+	emit(arg, c);
+}
+
+struct remote_decode {
+	struct run *run;
+	struct stats *logits;
+	size_t step;
+};
+
+static void on_logits(void *arg, const float *logits, size_t vocab)
+{
+	struct remote_decode *d = arg;
+	struct reference *r = &d->run->ref;
+	if (d->step < r->N && vocab == (size_t)r->V)
+		compare_logits(d->logits, logits, r->decode_logits + d->step * vocab, 1, vocab, r);
+	d->step++;
+}
+
+static int collect_token(void *arg, int32_t token, float logprob)
+{
+	int32_t **out = arg;
+	(void)logprob;
+	*(*out)++ = token;
+	return 0;
+}
+
+/* The same comparisons through a running pipeline: prefill logits of every
+ * position, then a greedy generation whose every step brings its logits. */
+static int run_remote(struct run *run, void (*emit)(void *, json_t *), void *arg, struct exo_err *e)
+{
+	const struct refcheck_opts *o = run->o;
+	struct reference *r = &run->ref;
+	struct head_opts ho = {.model = o->model, .next = o->connect, .eng = {.dtype = -1},
+			       .net = {.key = o->key}, .retry_ms = 2000};
+	struct head *h = head_open(&ho, e);
+	if (!h)
+		return -1;
+	size_t V = (size_t)r->V;
+	float *out = malloc(size_mul(r->T, V * sizeof *out));
+	int32_t *tokens = calloc(r->N, sizeof *tokens), *cursor = tokens;
+	struct stats pl = {0}, dl = {0};
+	struct remote_decode d = {.run = run, .logits = &dl};
+	struct head_request req = {.prompt = (const int32_t *)r->prompt, .n_prompt = r->T,
+				   .max_tokens = (int)r->N, .on_logits = on_logits, .logits_arg = &d};
+	eng_sampling_defaults(&req.sampling);
+	req.sampling.temperature = 0;
+	int worst = -1;
+	if (!out || !tokens) {
+		exo_error(e, EXO_SOFTWARE, "out of memory");
+	} else if (head_logits_all(h, (const int32_t *)r->prompt, r->T, out, e) == 0 &&
+		   head_generate(h, &req, collect_token, &cursor, NULL, e) == 0) {
+		compare_logits(&pl, out, r->prefill_logits, r->T, V, r);
+		worst = emit_stats(run, "prefill_logits", &pl, r->atol, r->rtol, emit, arg);
+		emit_skipped(run, "layer_outputs", emit, arg);
+		int lv[] = {emit_stats(run, "decode_logits", &dl, r->atol, r->rtol, emit, arg),
+			    emit_tokens(run, tokens, emit, arg)};
+		emit_skipped(run, "decode_hidden_states", emit, arg);
+		for (size_t i = 0; i < 2; i++)
+			worst = lv[i] > worst ? lv[i] : worst;
+	}
+	free(out), free(tokens);
+	head_close(h);
+	return worst;
+}
+
 int refcheck_run(const struct refcheck_opts *o, void (*emit)(void *arg, json_t *check),
 		 void *arg, struct exo_err *e)
 {
@@ -385,7 +465,9 @@ int refcheck_run(const struct refcheck_opts *o, void (*emit)(void *arg, json_t *
 		exo_error(e, EXO_SOFTWARE, "out of memory");
 		goto out;
 	}
-	if (open_stages(&run, &cfg, e) == 0)
+	if (o->connect)
+		rc = run_remote(&run, emit, arg, e);
+	else if (open_stages(&run, &cfg, e) == 0)
 		rc = run_checks(&run, emit, arg, e);
 out:
 	for (int i = 0; i < run.n_stages; i++) {

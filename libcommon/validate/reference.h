@@ -18,6 +18,12 @@ struct refcheck_opts {
 	int dtype;              /* weight type (enum kern_dtype), -1 as stored */
 	int handover;           /* dtype of hidden states between stages: KD_F32, KD_F16, KD_BF16 */
 	int threads;            /* 0: the online cores */
+	/* A running pipeline to check instead of in-process stages: the address
+	 * of stage 0 (the comparison goes through the head client, serve/head.h);
+	 * per-layer hidden states do not cross the wire, so those checks are
+	 * reported as skipped. */
+	const char *connect;
+	const unsigned char *key;   /* cluster key for the links, or NULL */
 };
 
 enum { CHECK_OK, CHECK_WARN, CHECK_FAIL };

@@ -1,0 +1,276 @@
+/* exo-shard-serve: serve one stage of a pipeline (a range of layers) over
+ * the shard protocol, or with --all every stage of a plan placed on this
+ * host, each in its own process. */
+#include "config/config.h"
+#include "kernels/kern.h"
+#include "net/net.h"
+#include "serve/serve.h"
+#include "util/log.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+	"usage: exo-shard-serve --plan FILE --stage N [options]\n"
+	"       exo-shard-serve --plan FILE --all [--node NAME] [options]\n"
+	"       exo-shard-serve --model DIR|ORG/NAME --layers A:B --listen ADDR [--next ADDR] [options]\n"
+	"       exo-shard-serve --gen-key FILE\n"
+	"options: [--threads N] [--dtype f32|f16|bf16|q8_0|q4_0] [--handover f32|f16|bf16]\n"
+	"         [--ctx N] [--max-sessions N] [--max-connections N] [--key FILE] [--insecure]\n"
+	"         [--timeout MS] [-q] [--help] [--version]\n";
+
+struct options {
+	const char *plan, *model, *listen, *next, *key, *node, *gen_key;
+	int stage, all, first, last, threads, dtype, handover, ctx, max_sessions, max_conns;
+	int insecure, quiet, timeout_ms;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(int status)
+{
+	fputs(usage_text, status ? stderr : stdout);
+	if (!status)
+		fputs("\nServes a range of a model's layers to the previous stage of a pipeline and\n"
+		      "hands hidden states on to the next.  See exo-shard-serve(1).\n", stdout);
+	exit(status);
+}
+
+static int parse_int(const char *opt, const char *s, int min, int max)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end || v < min || v > max)
+		exo_errx(EXO_USAGE, "%s %s: expected an integer %d..%d", opt, s, min, max);
+	return (int)v;
+}
+
+static void parse_layers(const char *s, struct options *o)
+{
+	if (sscanf(s, "%d:%d", &o->first, &o->last) != 2 || o->first < 0 || o->last <= o->first)
+		exo_errx(EXO_USAGE, "--layers %s: expected A:B with 0 <= A < B (B exclusive)", s);
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"plan", required_argument, NULL, 'p'}, {"stage", required_argument, NULL, 's'},
+		{"all", no_argument, NULL, 'a'}, {"node", required_argument, NULL, 'N'},
+		{"model", required_argument, NULL, 'm'}, {"layers", required_argument, NULL, 'l'},
+		{"listen", required_argument, NULL, 'L'}, {"next", required_argument, NULL, 'n'},
+		{"threads", required_argument, NULL, 't'}, {"dtype", required_argument, NULL, 'd'},
+		{"handover", required_argument, NULL, 'H'}, {"ctx", required_argument, NULL, 'c'},
+		{"max-sessions", required_argument, NULL, 'S'},
+		{"max-connections", required_argument, NULL, 'C'}, {"key", required_argument, NULL, 'k'},
+		{"insecure", no_argument, NULL, 'i'}, {"gen-key", required_argument, NULL, 'g'},
+		{"timeout", required_argument, NULL, 'T'}, {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p': o->plan = optarg; break;
+		case 's': o->stage = parse_int("--stage", optarg, 0, 4096); break;
+		case 'a': o->all = 1; break;
+		case 'N': o->node = optarg; break;
+		case 'm': o->model = optarg; break;
+		case 'l': parse_layers(optarg, o); break;
+		case 'L': o->listen = optarg; break;
+		case 'n': o->next = optarg; break;
+		case 't': o->threads = parse_int("--threads", optarg, 1, 4096); break;
+		case 'd':
+			if ((o->dtype = kern_dtype_parse(optarg)) < 0)
+				exo_errx(EXO_USAGE, "--dtype %s: expected f32, f16, bf16, q8_0 or q4_0", optarg);
+			break;
+		case 'H':
+			if ((o->handover = kern_dtype_parse(optarg)) < 0 || o->handover > KD_BF16)
+				exo_errx(EXO_USAGE, "--handover %s: expected f32, f16 or bf16", optarg);
+			break;
+		case 'c': o->ctx = parse_int("--ctx", optarg, 1, PROTO_MAX_POS); break;
+		case 'S': o->max_sessions = parse_int("--max-sessions", optarg, 1, 65536); break;
+		case 'C': o->max_conns = parse_int("--max-connections", optarg, 1, 65536); break;
+		case 'k': o->key = optarg; break;
+		case 'i': o->insecure = 1; break;
+		case 'g': o->gen_key = optarg; break;
+		case 'T': o->timeout_ms = parse_int("--timeout", optarg, 1, 86400000); break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(0); break;
+		case 'V': printf("exo-shard-serve %s\n", EXO_VERSION); exit(0);
+		default: usage(EXO_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage(EXO_USAGE);
+}
+
+/* --all: every stage of the plan placed on this node, each its own process
+ * (this program again with --stage); signals are passed on, and the exit
+ * status is the first failure's. */
+static int run_all(int argc, char **argv, const struct options *o, const struct serve_plan *plan)
+{
+	char host[256];
+	const char *node = o->node;
+	if (!node) {
+		if (gethostname(host, sizeof host) < 0)
+			exo_errx(EXO_SOFTWARE, "gethostname failed");
+		host[sizeof host - 1] = '\0';
+		node = host;
+	}
+	pid_t pids[256];
+	size_t n = 0;
+	for (size_t i = 0; i < plan->n_stages && n < 256; i++) {
+		if (strcmp(plan->stages[i].node, node))
+			continue;
+		char **av = xcalloc((size_t)argc + 3, sizeof *av), idx[16];
+		int k = 0;
+		for (int j = 0; j < argc; j++) {
+			if (strcmp(argv[j], "--all") == 0)
+				continue;
+			if (strcmp(argv[j], "--node") == 0 && j + 1 < argc) {
+				j++;
+				continue;
+			}
+			if (strncmp(argv[j], "--node=", 7) == 0)
+				continue;
+			av[k++] = argv[j];
+		}
+		snprintf(idx, sizeof idx, "%d", plan->stages[i].index);
+		av[k++] = "--stage", av[k++] = idx;
+		pid_t pid = fork();
+		if (pid == 0) {
+			execv("/proc/self/exe", av);
+			execvp(argv[0], av);
+			_exit(EXO_SOFTWARE);
+		}
+		free(av);
+		if (pid > 0)
+			pids[n++] = pid;
+	}
+	if (n == 0)
+		exo_errx(EXO_USAGE, "%s: no stage of the plan is placed on node %s", o->plan, node);
+	int status = 0;
+	size_t left = n;
+	bool passed = false;
+	while (left > 0) {
+		int ws;
+		pid_t pid = waitpid(-1, &ws, 0);
+		if (pid < 0) {
+			if (stop && !passed) {
+				for (size_t i = 0; i < n; i++)
+					kill(pids[i], SIGTERM);
+				passed = true;
+			}
+			continue;
+		}
+		left--;
+		int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXO_SOFTWARE;
+		if (st && !status)
+			status = st;
+	}
+	return status;
+}
+
+static void load_key(const struct options *o, uint8_t key[NET_KEY_BYTES], bool *have)
+{
+	struct exo_config conf;
+	struct exo_err e = {0};
+	conf_init(&conf);
+	if (conf_load(&conf, NULL, &e) < 0)
+		exo_die(&e);
+	const char *path = o->key ? o->key : conf.networking.cluster_key[0] ? conf.networking.cluster_key : NULL;
+	*have = false;
+	if (path) {
+		if (net_key_load(path, key, &e) < 0)
+			exo_die(&e);
+		*have = true;
+	}
+	conf_free(&conf);
+}
+
+/* The stage's options from the plan (flags given override it). */
+static void from_plan(struct options *o, struct stage_opts *so, struct serve_plan *plan)
+{
+	struct exo_err e = {0};
+	if (serve_plan_load(o->plan, plan, &e) < 0)
+		exo_die(&e);
+	if (o->all)
+		return;
+	const struct plan_stage *ps = serve_plan_stage(plan, o->stage);
+	if (!ps)
+		exo_errx(EXO_USAGE, "%s: the plan has no stage %d", o->plan, o->stage);
+	const struct plan_stage *nx = serve_plan_stage(plan, o->stage + 1);
+	so->model = o->model ? o->model : plan->model;
+	so->first = o->last ? o->first : ps->first;
+	so->last = o->last ? o->last : ps->last;
+	so->listen = o->listen ? o->listen : ps->address[0] ? ps->address : NULL;
+	so->next = o->next ? o->next : nx && nx->address[0] ? nx->address : NULL;
+	if (nx && !so->next)
+		exo_errx(EXO_DATAERR, "%s: stage %d has no address", o->plan, nx->index);
+	if (!o->ctx && plan->context)
+		so->eng.ctx = plan->context;
+	if (o->dtype < 0 && plan->dtype[0] && kern_dtype_parse(plan->dtype) >= 0)
+		so->eng.dtype = kern_dtype_parse(plan->dtype);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.stage = -1, .dtype = -1, .handover = KD_F32};
+	exo_progname = "exo-shard-serve";
+	parse_options(argc, argv, &o);
+	if (!getenv("EXO_DEBUG"))
+		log_set_level(o.quiet ? LOG_WARN : LOG_INFO);
+	struct exo_err e = {0};
+	if (o.gen_key) {
+		if (net_key_generate(o.gen_key, &e) < 0)
+			exo_die(&e);
+		return 0;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL), sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct stage_opts so = {.model = o.model, .first = o.first, .last = o.last ? o.last : -1,
+				.index = o.stage, .listen = o.listen, .next = o.next,
+				.eng = {.dtype = o.dtype, .threads = o.threads, .ctx = o.ctx},
+				.handover = o.handover, .max_connections = o.max_conns,
+				.max_sessions = o.max_sessions,
+				.net = {.io_timeout_ms = o.timeout_ms, .connect_timeout_ms = o.timeout_ms}};
+	struct serve_plan plan = {0};
+	if (o.plan && o.stage < 0 && !o.all)
+		exo_errx(EXO_USAGE, "--plan needs --stage N or --all");
+	if (o.plan)
+		from_plan(&o, &so, &plan);
+	if (o.all) {
+		int st = run_all(argc, argv, &o, &plan);
+		serve_plan_free(&plan);
+		return st;
+	}
+	if (!so.model || !so.listen)
+		exo_errx(EXO_USAGE, "a stage needs --plan FILE --stage N, or --model, --layers and --listen");
+	uint8_t key[NET_KEY_BYTES];
+	bool have_key;
+	load_key(&o, key, &have_key);
+	so.net.key = have_key ? key : NULL;
+	if (!have_key && !o.insecure && !net_addr_is_loopback(so.listen))
+		exo_errx(EXO_CONFIG, "refusing to listen on %s without a cluster key (--key or "
+			 "networking.clusterKey; --insecure to allow it)", so.listen);
+	struct stage_server *s = stage_open(&so, &e);
+	if (!s)
+		exo_die(&e);
+	int rc = stage_run(s, &stop, &e);
+	stage_close(s);
+	serve_plan_free(&plan);
+	if (rc < 0)
+		exo_die(&e);
+	return 0;
+}

@@ -1,0 +1,503 @@
+/* A stage server: one thread per upstream connection, each with its own
+ * link to the next stage (opened at hello, reopened on the next request
+ * after a failure), so that requests on different connections pipeline:
+ * while the next stage computes one session this one computes another.
+ * One lock guards the engine and the session table; it is held only while
+ * computing, never across a network wait. */
+#include "serve/serve.h"
+#include "kernels/kern.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct stage_server {
+	struct stage_opts o;
+	struct eng_stage *eng;
+	pthread_mutex_t lock;            /* the engine and the sessions */
+	struct sess_table *sessions;
+	struct serve_ident me;
+	int listen_fd, hidden, vocab;
+	pthread_mutex_t conn_lock;
+	pthread_cond_t conn_done;
+	int active;
+	volatile sig_atomic_t *stop;
+};
+
+struct conn {
+	struct stage_server *srv;
+	int fd;
+	struct net_link *up, *down;
+	int down_context;
+	float *x, *y;                    /* inputs and outputs of eng_forward */
+	size_t xcap, ycap;
+	void *wire;                      /* the hidden block as it travels */
+	size_t wcap;
+	char peer[128];
+};
+
+static void kv_free(void *kv)
+{
+	eng_kv_free(kv);
+}
+
+struct stage_server *stage_open(const struct stage_opts *o, struct exo_err *e)
+{
+	struct stage_server *s = calloc(1, sizeof *s);
+	if (!s) {
+		exo_error(e, EXO_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	s->o = *o;
+	s->listen_fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->conn_lock, NULL);
+	pthread_cond_init(&s->conn_done, NULL);
+	if (serve_model_identity(o->model, s->me.model, sizeof s->me.model, s->me.revision,
+				 sizeof s->me.revision, e) < 0 ||
+	    !(s->eng = eng_stage_open(o->model, o->first, o->last, &o->eng, e)))
+		goto fail;
+	s->sessions = sess_table_new(o->max_sessions > 0 ? (size_t)o->max_sessions : 64, kv_free);
+	s->me.first = eng_first_layer(s->eng), s->me.last = eng_last_layer(s->eng);
+	s->me.stage = o->index, s->me.role = "stage";
+	s->me.context = eng_context(s->eng);
+	s->me.vocab = s->vocab = eng_config(s->eng)->vocab;
+	s->hidden = eng_config(s->eng)->hidden;
+	if (!eng_has_head(s->eng) && !o->next) {
+		exo_error(e, EXO_USAGE, "layers %d..%d do not end the model (%d layers): the stage needs "
+			  "a next stage (--next)", s->me.first, s->me.last - 1, eng_config(s->eng)->n_layers);
+		goto fail;
+	}
+	if (net_listen(o->listen, &s->listen_fd, e) < 0)
+		goto fail;
+	return s;
+fail:
+	stage_close(s);
+	return NULL;
+}
+
+struct eng_stage *stage_engine(struct stage_server *s)
+{
+	return s->eng;
+}
+
+pthread_mutex_t *stage_engine_lock(struct stage_server *s)
+{
+	return &s->lock;
+}
+
+void stage_close(struct stage_server *s)
+{
+	if (!s)
+		return;
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	sess_table_free(s->sessions);
+	eng_stage_close(s->eng);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->conn_lock);
+	pthread_cond_destroy(&s->conn_done);
+	free(s);
+}
+
+/* ---- answering ---- */
+
+static int reply_error(struct conn *c, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int reply_error(struct conn *c, const char *code, const char *fmt, ...)
+{
+	char msg[PROTO_MSG_MAX], *buf;
+	size_t len;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_debug("stage %d: to %s: %s: %s", c->srv->o.index, c->peer, code, msg);
+	if (proto_encode_error(code, c->srv->o.index, msg, &buf, &len) < 0)
+		return -1;
+	struct exo_err e;
+	int rc = net_send(c->up, buf, len, &e);
+	free(buf);
+	return rc;
+}
+
+static bool grow(void **p, size_t *cap, size_t want)
+{
+	if (*cap >= want)
+		return true;
+	void *n = realloc(*p, want);
+	if (!n)
+		return false;
+	*p = n, *cap = want;
+	return true;
+}
+
+/* The inputs of a forward as the engine takes them. */
+static int read_inputs(struct conn *c, const struct proto_msg *m)
+{
+	struct stage_server *s = c->srv;
+	if (s->me.first == 0) {
+		if (!m->tokens)
+			return reply_error(c, "bad_request", "stage %d holds layer 0: it takes token ids, not "
+					   "a hidden block", s->o.index), 1;
+		return 0;
+	}
+	if (m->tokens || m->hidden != (size_t)s->hidden)
+		return reply_error(c, "bad_request", "stage %d takes a hidden block of rows of %d values",
+				   s->o.index, s->hidden), 1;
+	size_t count = m->n * m->hidden;
+	if (!grow((void **)&c->x, &c->xcap, count * sizeof(float)) || !grow(&c->wire, &c->wcap, m->data_len))
+		return reply_error(c, "busy", "stage %d: out of memory", s->o.index), 1;
+	memcpy(c->wire, m->data, m->data_len); /* the bin sits at any offset: align it */
+	kern_select()->to_f32[m->dtype](c->wire, c->x, count);
+	return 0;
+}
+
+/* Compute under the lock: session lookup, position checks, eng_forward.
+ * Returns 0, or 1 when an error frame was sent instead. */
+static int compute(struct conn *c, const struct proto_msg *m, enum eng_output what, size_t out_count)
+{
+	struct stage_server *s = c->srv;
+	struct exo_err e = {0};
+	if (!grow((void **)&c->y, &c->ycap, out_count * sizeof(float)))
+		return reply_error(c, "busy", "stage %d: out of memory", s->o.index), 1;
+	pthread_mutex_lock(&s->lock);
+	struct eng_kv *kv = sess_get(s->sessions, m->session);
+	int have = kv ? eng_kv_len(kv) : 0;
+	if (have < m->pos) {
+		pthread_mutex_unlock(&s->lock);
+		return reply_error(c, "session_unknown", "stage %d holds %d positions of session %016llx, "
+				   "not %d: send the history from position 0", s->o.index, have,
+				   (unsigned long long)m->session, m->pos), 1;
+	}
+	if (m->pos + (int)m->n > eng_context(s->eng)) {
+		pthread_mutex_unlock(&s->lock);
+		return reply_error(c, "context_exceeded", "stage %d: positions %d..%zu exceed the context "
+				   "of %d", s->o.index, m->pos, m->pos + m->n - 1, eng_context(s->eng)), 1;
+	}
+	uint64_t evicted = 0;
+	if (!kv && ((kv = eng_kv_new(s->eng, &e)) == NULL ||
+		    sess_put(s->sessions, m->session, kv, &evicted) < 0)) {
+		pthread_mutex_unlock(&s->lock);
+		return reply_error(c, "busy", "stage %d: %s", s->o.index, e.msg[0] ? e.msg : "no session"), 1;
+	}
+	if (evicted)
+		log_info("stage %d: evicted session %016llx (--max-sessions %d)", s->o.index,
+			 (unsigned long long)evicted, s->o.max_sessions);
+	eng_kv_truncate(kv, m->pos);
+	int rc = eng_forward(s->eng, kv, m->tokens, c->x, m->n, what, c->y, &e);
+	if (rc < 0)
+		eng_kv_truncate(kv, m->pos);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		return reply_error(c, e.code == EXO_DATAERR ? "bad_request" : "internal", "stage %d: %s",
+				   s->o.index, e.msg), 1;
+	return 0;
+}
+
+static int answer_last(struct conn *c, const struct proto_msg *m)
+{
+	struct stage_server *s = c->srv;
+	size_t V = (size_t)s->vocab;
+	bool all = m->want == PROTO_WANT_ALL_LOGITS;
+	if (compute(c, m, all ? ENG_OUT_LOGITS : ENG_OUT_LAST_LOGITS, all ? m->n * V : V))
+		return 0;
+	struct proto_msg r;
+	proto_msg_init(&r, PROTO_RESULT);
+	r.session = m->session;
+	if (m->want == PROTO_WANT_TOKEN) {
+		struct eng_sampling sp;
+		eng_sampling_defaults(&sp);
+		sp.temperature = (float)m->sampling.temperature, sp.top_p = (float)m->sampling.top_p;
+		sp.min_p = (float)m->sampling.min_p, sp.top_k = m->sampling.top_k;
+		sp.seed = serve_sample_seed(m->sampling.seed, m->pos + (int)m->n);
+		struct eng_sampler *sm = eng_sampler_new(&sp, V);
+		float lp = 0;
+		if (!sm)
+			return reply_error(c, "busy", "stage %d: out of memory", s->o.index);
+		r.token = eng_sample(sm, c->y, NULL, 0, &lp);
+		r.logprob = lp;
+		eng_sampler_free(sm);
+	} else {
+		r.logits = c->y, r.rows = all ? m->n : 1, r.cols = V;
+	}
+	struct exo_err e;
+	return serve_send(c->up, &r, &e);
+}
+
+static int open_down(struct conn *c, struct exo_err *e)
+{
+	struct stage_server *s = c->srv;
+	struct proto_msg answer;
+	if (c->down)
+		return 0;
+	if (serve_connect(s->o.next, s->o.index >= 0 ? s->o.index + 1 : -1, &s->o.net, &s->me, &c->down,
+			  &answer, e) < 0)
+		return -1;
+	c->down_context = answer.context;
+	return 0;
+}
+
+static void close_down(struct conn *c)
+{
+	net_close(c->down);
+	c->down = NULL;
+}
+
+/* Hand the hidden block on and relay the answer, whatever it is. */
+static int pass_on(struct conn *c, const struct proto_msg *m)
+{
+	struct stage_server *s = c->srv;
+	size_t count = m->n * (size_t)s->hidden;
+	if (compute(c, m, ENG_OUT_HIDDEN, count))
+		return 0;
+	int dt = s->o.handover;
+	size_t width = dt == PROTO_F32 ? 4 : 2;
+	if (!grow(&c->wire, &c->wcap, count * width))
+		return reply_error(c, "busy", "stage %d: out of memory", s->o.index);
+	kern_select()->from_f32[dt](c->y, c->wire, count);
+	struct proto_msg f = *m;
+	f.tokens = NULL, f.owned_tokens = NULL;
+	f.dtype = dt, f.hidden = (size_t)s->hidden, f.data = c->wire, f.data_len = count * width;
+	struct exo_err e = {0};
+	char *reply = NULL;
+	size_t len;
+	if (open_down(c, &e) < 0 || serve_send(c->down, &f, &e) < 0 ||
+	    net_recv(c->down, &reply, &len, -1, &e) < 0) {
+		if (c->down) {
+			char name[300];
+			serve_stage_name(name, sizeof name, s->o.index >= 0 ? s->o.index + 1 : -1, s->o.next);
+			exo_error_prefix(&e, "%s", name);
+		}
+		close_down(c);
+		log_warn("stage %d: %s", s->o.index, e.msg);
+		return reply_error(c, e.code == EXO_CONFIG ? "mismatch" : "unavailable", "%s", e.msg);
+	}
+	int rc = net_send(c->up, reply, len, &e);
+	free(reply);
+	return rc;
+}
+
+static void forward_end(struct conn *c, const char *raw, size_t len, uint64_t session)
+{
+	struct stage_server *s = c->srv;
+	struct exo_err e;
+	pthread_mutex_lock(&s->lock);
+	sess_drop(s->sessions, session);
+	pthread_mutex_unlock(&s->lock);
+	if (c->down && net_send(c->down, raw, len, &e) < 0)
+		close_down(c);
+}
+
+static int echo(struct conn *c, const struct proto_msg *m)
+{
+	struct proto_msg r = *m;
+	struct exo_err e;
+	r.op = PROTO_ECHO;
+	return serve_send(c->up, &r, &e);
+}
+
+static int handle(struct conn *c, const char *buf, size_t len)
+{
+	struct proto_msg m;
+	struct exo_err e = {0};
+	if (proto_decode(buf, len, &m, &e) < 0) {
+		log_warn("stage %d: refused a frame from %s: %s", c->srv->o.index, c->peer, e.msg);
+		reply_error(c, "bad_frame", "%s", e.msg);
+		return -1;
+	}
+	int rc = 0;
+	switch (m.op) {
+	case PROTO_FORWARD:
+		rc = read_inputs(c, &m);
+		if (rc == 0)
+			rc = eng_has_head(c->srv->eng) ? answer_last(c, &m) : pass_on(c, &m);
+		else
+			rc = rc > 0 ? 0 : rc;
+		break;
+	case PROTO_END: forward_end(c, buf, len, m.session); break;
+	case PROTO_PING: rc = echo(c, &m); break;
+	default:
+		log_warn("stage %d: refused a %s frame from %s", c->srv->o.index, proto_op_name(m.op), c->peer);
+		reply_error(c, "bad_frame", "unexpected %s frame", proto_op_name(m.op));
+		rc = -1;
+	}
+	proto_msg_free(&m);
+	return rc;
+}
+
+/* ---- connections ---- */
+
+static int greet(struct conn *c)
+{
+	struct stage_server *s = c->srv;
+	struct exo_err e = {0};
+	char *buf = NULL, why[PROTO_MSG_MAX];
+	size_t len;
+	struct proto_msg m;
+	if (net_recv(c->up, &buf, &len, -1, &e) < 0) {
+		log_warn("stage %d: refused %s: %s", s->o.index, c->peer, e.msg);
+		return -1;
+	}
+	int rc = proto_decode(buf, len, &m, &e);
+	free(buf);
+	if (rc == 0 && m.op != PROTO_HELLO)
+		rc = exo_error(&e, EXO_DATAERR, "expected a hello frame, got %s", proto_op_name(m.op));
+	if (rc < 0) {
+		log_warn("stage %d: refused %s: %s", s->o.index, c->peer, e.msg);
+		reply_error(c, "bad_frame", "%s", e.msg);
+		return -1;
+	}
+	if (serve_check_hello(&s->me, &m, true, why, sizeof why) < 0) {
+		log_warn("stage %d: refused %s: %s", s->o.index, c->peer, why);
+		reply_error(c, "mismatch", "%s", why);
+		return -1;
+	}
+	struct serve_ident me = s->me;
+	if (s->o.next && open_down(c, &e) < 0)
+		log_info("stage %d: %s (retried on the first request)", s->o.index, e.msg);
+	if (c->down && c->down_context > 0 && c->down_context < me.context)
+		me.context = c->down_context;
+	struct proto_msg h;
+	proto_msg_init(&h, PROTO_HELLO);
+	snprintf(h.model, sizeof h.model, "%s", me.model);
+	snprintf(h.revision, sizeof h.revision, "%s", me.revision);
+	snprintf(h.role, sizeof h.role, "stage");
+	h.layer_start = me.first, h.layer_end = me.last, h.stage = me.stage;
+	h.context = me.context, h.vocab = me.vocab;
+	log_info("stage %d: %s (%s) connected", s->o.index, c->peer, m.role);
+	return serve_send(c->up, &h, &e);
+}
+
+/* Wait for the next frame, waking to notice a stop. 1: readable, 0: stop. */
+static int wait_frame(struct conn *c)
+{
+	struct pollfd p = {.fd = net_fd(c->up), .events = POLLIN};
+	while (!*c->srv->stop) {
+		int r = poll(&p, 1, 200);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 1; /* net_recv reports it */
+	}
+	return 0;
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct stage_server *s = c->srv;
+	struct exo_err e = {0};
+	if (net_accept(c->fd, &s->o.net, &c->up, &e) < 0) {
+		log_warn("stage %d: refused %s: %s", s->o.index, c->peer, e.msg);
+	} else if (greet(c) == 0) {
+		char *buf;
+		size_t len;
+		while (wait_frame(c)) {
+			if (net_recv(c->up, &buf, &len, 0, &e) < 0) {
+				if (e.code != EXO_NOINPUT)
+					log_warn("stage %d: dropped %s: %s", s->o.index, c->peer, e.msg);
+				break;
+			}
+			int rc = handle(c, buf, len);
+			free(buf);
+			if (rc < 0)
+				break;
+		}
+	}
+	net_close(c->up);
+	close_down(c);
+	free(c->x), free(c->y), free(c->wire);
+	free(c);
+	pthread_mutex_lock(&s->conn_lock);
+	s->active--;
+	pthread_cond_broadcast(&s->conn_done);
+	pthread_mutex_unlock(&s->conn_lock);
+	return NULL;
+}
+
+static void peer_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char host[64] = "?";
+	int port = 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+			port = ntohs(a->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+			port = ntohs(a->sin6_port);
+		}
+	}
+	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+static void accept_one(struct stage_server *s)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->srv = s, c->fd = fd;
+	peer_name(fd, c->peer, sizeof c->peer);
+	int limit = s->o.max_connections > 0 ? s->o.max_connections : 64;
+	pthread_mutex_lock(&s->conn_lock);
+	bool full = s->active >= limit;
+	if (!full)
+		s->active++;
+	pthread_mutex_unlock(&s->conn_lock);
+	pthread_t t;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (full || pthread_create(&t, &at, conn_main, c) != 0) {
+		log_warn("stage %d: refused %s: %s", s->o.index, c->peer,
+			 full ? "too many connections (--max-connections)" : "cannot start a thread");
+		close(fd);
+		free(c);
+		if (!full) {
+			pthread_mutex_lock(&s->conn_lock);
+			s->active--;
+			pthread_mutex_unlock(&s->conn_lock);
+		}
+	}
+	pthread_attr_destroy(&at);
+}
+
+int stage_run(struct stage_server *s, volatile sig_atomic_t *stop, struct exo_err *e)
+{
+	s->stop = stop;
+	log_info("stage %d: layers %d..%d of %s@%s on %s", s->o.index, s->me.first, s->me.last - 1,
+		 s->me.model, s->me.revision, s->o.listen);
+	struct pollfd p = {.fd = s->listen_fd, .events = POLLIN};
+	while (!*stop) {
+		int r = poll(&p, 1, 200);
+		if (r > 0)
+			accept_one(s);
+		else if (r < 0 && errno != EINTR)
+			return exo_error(e, EXO_IOERR, "%s: poll: %s", s->o.listen, strerror(errno));
+	}
+	close(s->listen_fd);
+	s->listen_fd = -1;
+	pthread_mutex_lock(&s->conn_lock); /* frames in flight finish; idle links notice the stop */
+	while (s->active > 0)
+		pthread_cond_wait(&s->conn_done, &s->conn_lock);
+	pthread_mutex_unlock(&s->conn_lock);
+	log_info("stage %d: stopped", s->o.index);
+	return 0;
+}

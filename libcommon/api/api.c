@@ -392,7 +392,6 @@ struct api_server *api_start(struct head *h, const struct tok *t, const struct a
 	s->tok = t;
 	s->model_id = xstrdup(o->model_id ? o->model_id : "exo");
 	s->max_body = o->max_body ? o->max_body : 4u << 20;
-	s->ctx = head_context(h);
 	s->max_tokens_cap = o->max_tokens_cap;
 	s->created = time(NULL);
 	pthread_mutex_init(&s->mu, NULL);

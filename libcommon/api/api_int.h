@@ -39,7 +39,7 @@ struct api_server {
 	char *model_id;
 	char *auth;                  /* "Bearer KEY", or NULL */
 	size_t max_body;
-	int ctx, max_tokens_cap, port;
+	int max_tokens_cap, port;
 	time_t created;
 	pthread_mutex_t mu;
 	pthread_cond_t idle;         /* signalled when a generation ends */

@@ -161,7 +161,8 @@ static int prompt_ids(struct gen *g, int32_t **ids, size_t *n)
 static int check_context(struct gen *g, size_t n, int *max_tokens)
 {
 	const char *param = g->req.kind == API_CHAT ? "messages" : "prompt";
-	long long room = (long long)g->s->ctx - (long long)n, mt = g->req.max_tokens;
+	int ctx = head_context(g->s->head);
+	long long room = (long long)ctx - (long long)n, mt = g->req.max_tokens;
 
 	if (n == 0)
 		return api_fault_set(&g->fault, 400, "invalid_request_error", "invalid_value",
@@ -170,7 +171,7 @@ static int check_context(struct gen *g, size_t n, int *max_tokens)
 		return api_fault_set(&g->fault, 400, "invalid_request_error",
 				     "context_length_exceeded", param,
 				     "%s: the prompt is %zu tokens, the context holds %d", param, n,
-				     g->s->ctx);
+				     ctx);
 	if (mt < 0 || mt > room)
 		mt = room;
 	if (g->s->max_tokens_cap > 0 && mt > g->s->max_tokens_cap)

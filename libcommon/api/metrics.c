@@ -141,8 +141,10 @@ char *metrics_text(struct api_metrics *m)
 	bprintf(&b, "# HELP exo_decode_token_seconds Mean time per generated token, by generation.\n"
 		    "# TYPE exo_decode_token_seconds histogram\n");
 	hist_text(&b, "exo_decode_token_seconds", "", &m->decode_token);
+	/* stage 0 is the whole chain: the head reports no per-stage times */
 	if (m->n_stages > 0)
-		bprintf(&b, "# HELP exo_stage_latency_seconds Round trip of a health probe to each stage.\n"
+		bprintf(&b, "# HELP exo_stage_latency_seconds Round trip of a one-token /healthz probe "
+			    "from the stage through every stage after it.\n"
 			    "# TYPE exo_stage_latency_seconds histogram\n");
 	for (int i = 0; i < m->n_stages; i++) {
 		snprintf(label, sizeof label, "stage=\"%d\"", i);

@@ -362,24 +362,28 @@ static void raise_fd_limit(int connections)
 	}
 }
 
+/* A template given with --chat-template must work; the model's own one
+ * may not (a construct the interpreter lacks): then completions still work
+ * and chat requests are told why they cannot. */
 static int load_template(struct api_server *s, const char *file, struct exo_err *e)
 {
 	char *src = NULL;
 	size_t len;
 	const char *text = tok_chat_template(s->tok);
-	int rc;
+	struct exo_err te = {0};
 
 	if (file) {
 		if (!(src = file_read_all(file, &len, e)))
 			return -1;
-		text = src;
+		s->tmpl = tmpl_parse(src, file, e);
+		free(src);
+		return s->tmpl ? 0 : -1;
 	}
-	if (!text)
-		return 0;
-	s->tmpl = tmpl_parse(text, file ? file : "chat_template", e);
-	rc = s->tmpl ? 0 : -1;
-	free(src);
-	return rc;
+	if (text && !(s->tmpl = tmpl_parse(text, "chat_template", &te))) {
+		snprintf(s->tmpl_error, sizeof s->tmpl_error, "%s", te.msg);
+		log_warn("api: the model's chat template cannot be used: %s", te.msg);
+	}
+	return 0;
 }
 
 struct api_server *api_start(struct head *h, const struct tok *t, const struct api_opts *o,

@@ -35,7 +35,8 @@ struct api_server {
 	struct MHD_Daemon *daemon;
 	struct head *head;
 	const struct tok *tok;
-	struct tmpl *tmpl;           /* NULL: the model has no chat template */
+	struct tmpl *tmpl;           /* NULL: the model has no usable chat template */
+	char tmpl_error[sizeof ((struct exo_err *)0)->msg];        /* why the model's template is not usable */
 	char *model_id;
 	char *auth;                  /* "Bearer KEY", or NULL */
 	size_t max_body;

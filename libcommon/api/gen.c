@@ -119,8 +119,9 @@ static int render_chat(struct gen *g, char **text)
 	if (!g->s->tmpl)
 		return api_fault_set(&g->fault, 400, "invalid_request_error", "no_chat_template",
 				     "messages",
-				     "the model has no chat template (start the server with "
-				     "--chat-template FILE, or use /v1/completions)");
+				     "the model has no usable chat template%s%s (start the server "
+				     "with --chat-template FILE, or use /v1/completions)",
+				     g->s->tmpl_error[0] ? ": " : "", g->s->tmpl_error);
 	if (chat_render(g->s->tmpl, tok_config(g->s->tok), g->req.messages, NULL, true, NULL,
 			text, &e))
 		return api_fault_set(&g->fault, 400, "invalid_request_error", "invalid_value",

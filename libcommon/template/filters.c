@@ -1,0 +1,992 @@
+/* Jinja2's filters and tests, as Jinja2 3.1 defines them, on the
+ * interpreter's values.  tojson is transformers' json.dumps(ensure_ascii=False). */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "template/tmpl_impl.h"
+
+static const char *const filter_names[] = {
+	"abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first",
+	"float", "forceescape", "format", "indent", "int", "items", "join", "last", "length", "list",
+	"lower", "map", "max", "min", "pprint", "reject", "rejectattr", "replace", "reverse", "round",
+	"safe", "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique",
+	"upper", "wordcount", NULL,
+};
+
+static const char *const test_names[] = {
+	"boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false",
+	"filter", "float", "ge", "greaterthan", "gt", "in", "integer", "iterable", "le", "lessthan",
+	"lower", "lt", "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string", "test",
+	"true", "undefined", "upper", "==", "!=", "<", "<=", ">", ">=", NULL,
+};
+
+static bool listed(const char *const *names, const char *name)
+{
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+bool tmpl_filter_known(const char *name)
+{
+	return listed(filter_names, name);
+}
+
+bool tmpl_test_known(const char *name)
+{
+	return listed(test_names, name);
+}
+
+/* str(v) as a string value (v itself when it is one). */
+struct val v_string_of(struct ctx *c, int line, const struct val *v, int *rc)
+{
+	*rc = 0;
+	if (v_is_str(v))
+		return *v;
+	struct strbuf b = { 0 };
+	v_to_str(c, line, v, &b);
+	*rc = v_strcheck(c, line, b.len);
+	struct val s = v_str(c, b.s, b.len);
+	sb_free(&b);
+	return s;
+}
+
+static struct val sb_val(struct ctx *c, struct strbuf *b)
+{
+	struct val v = v_str(c, b->s, b->len);
+	sb_free(b);
+	return v;
+}
+
+static bool is_list(const struct val *v)
+{
+	return v->k == V_JSON && json_is_array(v->j);
+}
+
+static bool is_dict(const struct val *v)
+{
+	return (v->k == V_JSON || v->k == V_NS || v->k == V_LOOP) && json_is_object(v->j);
+}
+
+static bool arg_bool(const struct val *v, bool dflt)
+{
+	return v ? v_truthy(v) : dflt;
+}
+
+static int arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out)
+{
+	*out = dflt;
+	if (!v || (v->k == V_JSON && json_is_null(v->j)))
+		return 0;
+	if (v->k != V_JSON || !(json_is_integer(v->j) || json_is_boolean(v->j)))
+		return terr(c, line, "expected an integer argument, got %s", v_typename(v));
+	*out = json_is_integer(v->j) ? json_integer_value(v->j) : json_is_true(v->j);
+	return 0;
+}
+
+static int arg_str(struct ctx *c, int line, const struct val *v, const char **s, size_t *n)
+{
+	if (!v_is_str(v))
+		return terr(c, line, "expected a string argument, got %s", v ? v_typename(v) : "nothing");
+	*s = json_string_value(v->j);
+	*n = json_string_length(v->j);
+	return 0;
+}
+
+/* A sequence's items as a list: lists themselves, dict keys, string characters. */
+static int as_list(struct ctx *c, int line, const struct val *v, json_t **out)
+{
+	if (v->k == V_UNDEF) {
+		*out = keep(c, json_array());
+		return 0;
+	}
+	if (is_list(v)) {
+		*out = v->j;
+		return 0;
+	}
+	if (is_dict(v)) {
+		json_t *keys = keep(c, json_array());
+		const char *k;
+		json_t *x;
+		json_object_foreach(v->j, k, x)
+			json_array_append_new(keys, json_string_nocheck(k));
+		*out = keys;
+		return 0;
+	}
+	if (v_is_str(v)) {
+		json_t *chars = keep(c, json_array());
+		const char *s = json_string_value(v->j);
+		size_t n = json_string_length(v->j);
+		for (size_t i = 0; i < n;) {
+			size_t k = utf8_offset(s + i, n - i, 1);
+			json_array_append_new(chars, json_stringn_nocheck(s + i, k));
+			i += k;
+		}
+		*out = chars;
+		return 0;
+	}
+	return terr(c, line, "'%s' object is not iterable", v_typename(v));
+}
+
+/* attribute "a.b" or item index of an element, as Jinja's make_attrgetter */
+static int attr_of(struct ctx *c, int line, const json_t *item, const char *path, struct val *out)
+{
+	*out = v_json((json_t *)item);
+	char part[256];
+	while (*path) {
+		size_t n = strcspn(path, ".");
+		if (n >= sizeof part)
+			n = sizeof part - 1;
+		memcpy(part, path, n);
+		part[n] = 0;
+		path += n + (path[n] == '.');
+		struct val cur = *out;
+		char *end;
+		long long idx = strtoll(part, &end, 10);
+		if (*part && !*end && cur.k == V_JSON && json_is_array(cur.j)) {
+			struct val key = v_int(c, idx);
+			if (v_getitem(c, line, &cur, &key, out) < 0)
+				return -1;
+		} else {
+			if (cur.k == V_UNDEF)
+				return terr(c, line, "'%s' is undefined", part);
+			if (v_getattr(c, line, &cur, part, out) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- sorting (stable, as Python's) ---- */
+
+struct sortkey {
+	json_t *key;
+	json_t *item;
+};
+
+static int key_cmp(const struct sortkey *a, const struct sortkey *b, bool *bad)
+{
+	int r;
+	if (json_cmp_py(a->key, b->key, &r) < 0) {
+		*bad = true;
+		return 0;
+	}
+	return r;
+}
+
+static void merge_sort(struct sortkey *v, struct sortkey *tmp, size_t n, bool reverse, bool *bad)
+{
+	if (n < 2 || *bad)
+		return;
+	size_t h = n / 2;
+	merge_sort(v, tmp, h, reverse, bad);
+	merge_sort(v + h, tmp, n - h, reverse, bad);
+	size_t i = 0, j = h, k = 0;
+	while (i < h && j < n) {
+		int r = key_cmp(&v[i], &v[j], bad);
+		if (reverse ? r >= 0 : r <= 0)
+			tmp[k++] = v[i++];
+		else
+			tmp[k++] = v[j++];
+	}
+	while (i < h)
+		tmp[k++] = v[i++];
+	while (j < n)
+		tmp[k++] = v[j++];
+	memcpy(v, tmp, n * sizeof *v);
+}
+
+/* The sort key of an item: its attribute, lower-cased unless case-sensitive. */
+static int sort_key(struct ctx *c, int line, json_t *item, const char *attr, bool cs, json_t **key)
+{
+	struct val k = v_json(item);
+	if (attr && attr_of(c, line, item, attr, &k) < 0)
+		return -1;
+	if (k.k != V_JSON)
+		return terr(c, line, "cannot sort by an undefined attribute '%s'", attr);
+	if (!cs && json_is_string(k.j)) {
+		struct strbuf b = { 0 };
+		str_case(json_string_value(k.j), json_string_length(k.j), CASE_LOWER, &b);
+		k = sb_val(c, &b);
+	}
+	*key = k.j;
+	return 0;
+}
+
+static int sorted(struct ctx *c, int line, json_t *items, const char *attr, bool cs, bool reverse, json_t **out)
+{
+	size_t n = json_array_size(items);
+	struct sortkey *v = xcalloc(n + 1, sizeof *v), *tmp = xcalloc(n + 1, sizeof *tmp);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		v[i].item = json_array_get(items, i);
+		rc = sort_key(c, line, v[i].item, attr, cs, &v[i].key);
+	}
+	bool bad = false;
+	if (rc == 0)
+		merge_sort(v, tmp, n, reverse, &bad);
+	if (rc == 0 && bad)
+		rc = terr(c, line, "cannot sort values of different types");
+	if (rc == 0) {
+		*out = keep(c, json_array());
+		for (size_t i = 0; i < n; i++)
+			json_array_append(*out, v[i].item);
+	}
+	free(v);
+	free(tmp);
+	return rc;
+}
+
+/* ---- tests ---- */
+
+static int number_arg(struct ctx *c, int line, const struct val *in, const char *test)
+{
+	if (!v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
+		return terr(c, line, "test '%s' needs a number, got %s", test, v_typename(in));
+	return 0;
+}
+
+static int compare_test(struct ctx *c, int line, const char *name, const struct val *in, const struct val *other,
+			bool *res)
+{
+	int r;
+	if (!other)
+		return terr(c, line, "test '%s' needs an argument", name);
+	if (!strcmp(name, "eq") || !strcmp(name, "equalto") || !strcmp(name, "==") || !strcmp(name, "ne") ||
+	    !strcmp(name, "!=")) {
+		bool eq = in->k == V_JSON && other->k == V_JSON ? json_equal_py(in->j, other->j) : in->k == other->k;
+		*res = (name[0] == 'e' || name[0] == '=') ? eq : !eq;
+		return 0;
+	}
+	if (in->k != V_JSON || other->k != V_JSON || json_cmp_py(in->j, other->j, &r) < 0)
+		return terr(c, line, "test '%s' cannot compare %s and %s", name, v_typename(in), v_typename(other));
+	if (!strcmp(name, "lt") || !strcmp(name, "lessthan") || !strcmp(name, "<"))
+		*res = r < 0;
+	else if (!strcmp(name, "le") || !strcmp(name, "<="))
+		*res = r <= 0;
+	else if (!strcmp(name, "gt") || !strcmp(name, "greaterthan") || !strcmp(name, ">"))
+		*res = r > 0;
+	else
+		*res = r >= 0;
+	return 0;
+}
+
+int apply_test(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a, bool *res)
+{
+	const struct val *arg = arg_get(a, 0, NULL);
+	bool json = in->k == V_JSON;
+	json_t *j = in->j;
+	if (!strcmp(name, "defined"))
+		*res = in->k != V_UNDEF;
+	else if (!strcmp(name, "undefined"))
+		*res = in->k == V_UNDEF;
+	else if (!strcmp(name, "none"))
+		*res = json && json_is_null(j);
+	else if (!strcmp(name, "string"))
+		*res = json && json_is_string(j);
+	else if (!strcmp(name, "mapping"))
+		*res = is_dict(in);
+	else if (!strcmp(name, "iterable"))
+		*res = (json && (json_is_array(j) || json_is_object(j) || json_is_string(j))) || in->k == V_UNDEF;
+	else if (!strcmp(name, "sequence"))
+		*res = (json && (json_is_array(j) || json_is_object(j) || json_is_string(j))) || in->k == V_UNDEF;
+	else if (!strcmp(name, "number"))
+		*res = json && (json_is_number(j) || json_is_boolean(j));
+	else if (!strcmp(name, "integer"))
+		*res = json && json_is_integer(j);
+	else if (!strcmp(name, "float"))
+		*res = json && json_is_real(j);
+	else if (!strcmp(name, "boolean"))
+		*res = json && json_is_boolean(j);
+	else if (!strcmp(name, "true"))
+		*res = json && json_is_true(j);
+	else if (!strcmp(name, "false"))
+		*res = json && json_is_false(j);
+	else if (!strcmp(name, "callable"))
+		*res = in->k == V_MACRO || in->k == V_FUNC;
+	else if (!strcmp(name, "escaped"))
+		*res = false;
+	else if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
+		*res = false;
+		if (json && json_is_string(j)) {
+			struct strbuf b = { 0 };
+			str_case(json_string_value(j), json_string_length(j), name[0] == 'l' ? CASE_LOWER : CASE_UPPER, &b);
+			*res = b.len == json_string_length(j) && !memcmp(b.s ? b.s : "", json_string_value(j), b.len);
+			sb_free(&b);
+		}
+	} else if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {
+		if (number_arg(c, line, in, name) < 0)
+			return -1;
+		long long x = json_is_integer(j) ? json_integer_value(j) : (long long)json_num(j), d = 2;
+		if (name[0] == 'd' && arg_int(c, line, arg, 1, &d) < 0)
+			return -1;
+		if (d == 0)
+			return terr(c, line, "divisibleby 0");
+		if (d == -1)
+			d = 1;
+		long long r = x % d;
+		*res = name[0] == 'o' ? r != 0 : r == 0;
+	} else if (!strcmp(name, "sameas"))
+		*res = arg && in->k == arg->k && (json ? (in->j == arg->j || (json_is_null(j) && json_is_null(arg->j))) : true);
+	else if (!strcmp(name, "in")) {
+		if (!arg)
+			return terr(c, line, "test 'in' needs an argument");
+		*res = false;
+		if (arg->k == V_JSON && json_is_string(arg->j) && v_is_str(in))
+			*res = memmem(json_string_value(arg->j), json_string_length(arg->j), json_string_value(j),
+				      json_string_length(j)) != NULL;
+		else if (arg->k == V_JSON && json_is_array(arg->j) && json)
+			for (size_t i = 0; i < json_array_size(arg->j) && !*res; i++)
+				*res = json_equal_py(json_array_get(arg->j, i), j);
+		else if (is_dict(arg) && v_is_str(in))
+			*res = json_object_get(arg->j, json_string_value(j)) != NULL;
+	} else if (!strcmp(name, "filter"))
+		*res = v_is_str(in) && tmpl_filter_known(json_string_value(j));
+	else if (!strcmp(name, "test"))
+		*res = v_is_str(in) && tmpl_test_known(json_string_value(j));
+	else
+		return compare_test(c, line, name, in, arg, res);
+	return 0;
+}
+
+/* select/reject/selectattr/rejectattr */
+static int filter_select(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+			 struct val *out)
+{
+	bool attr = strstr(name, "attr") != NULL, keep_true = name[0] == 's';
+	json_t *items, *res = keep(c, json_array());
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	size_t first = 0;
+	const char *attrname = NULL, *test = NULL;
+	size_t n;
+	if (attr) {
+		if (arg_str(c, line, arg_get(a, 0, NULL), &attrname, &n) < 0)
+			return -1;
+		first = 1;
+	}
+	if (a->npos > first) {
+		if (arg_str(c, line, &a->pos[first], &test, &n) < 0)
+			return -1;
+		if (!tmpl_test_known(test))
+			return terr(c, line, "unsupported test '%s'", test);
+	}
+	struct args targs = { .npos = 0 };
+	for (size_t i = first + 1; i < a->npos; i++)
+		targs.pos[targs.npos++] = a->pos[i];
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *item = json_array_get(items, i);
+		struct val v = v_json(item);
+		bool r;
+		if (attr && attr_of(c, line, item, attrname, &v) < 0)
+			return -1;
+		if (test) {
+			if (apply_test(c, line, test, &v, &targs, &r) < 0)
+				return -1;
+		} else {
+			r = v_truthy(&v);
+		}
+		if (r == keep_true)
+			json_array_append(res, item);
+	}
+	*out = v_json(res);
+	return 0;
+}
+
+static int filter_map(struct ctx *c, int line, const struct val *in, const struct args *a, struct frame *fr,
+		      struct val *out)
+{
+	json_t *items, *res = keep(c, json_array());
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	const struct val *attr = arg_get(a, (size_t)-1, "attribute"), *dflt = arg_get(a, (size_t)-1, "default");
+	const char *fname = NULL;
+	size_t n;
+	if (!attr && arg_str(c, line, arg_get(a, 0, NULL), &fname, &n) < 0)
+		return -1;
+	if (attr && !v_is_str(attr))
+		return terr(c, line, "map: attribute must be a string");
+	if (fname && !tmpl_filter_known(fname))
+		return terr(c, line, "unsupported filter '%s'", fname);
+	struct args fargs = { .npos = 0 };
+	for (size_t i = 1; fname && i < a->npos; i++)
+		fargs.pos[fargs.npos++] = a->pos[i];
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		struct val v = v_json(json_array_get(items, i)), r;
+		if (attr) {
+			if (attr_of(c, line, v.j, json_string_value(attr->j), &r) < 0)
+				return -1;
+			if (r.k == V_UNDEF && dflt)
+				r = *dflt;
+		} else if (apply_filter(c, line, fname, &v, &fargs, fr, &r) < 0) {
+			return -1;
+		}
+		json_array_append(res, r.k == V_JSON ? r.j : json_null());
+	}
+	*out = v_json(res);
+	return 0;
+}
+
+static int filter_join(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+{
+	json_t *items;
+	const struct val *sep = arg_get(a, 0, "d"), *attr = arg_get(a, 1, "attribute");
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	struct strbuf b = { 0 };
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		if (i && sep)
+			v_to_str(c, line, sep, &b);
+		struct val v = v_json(json_array_get(items, i));
+		if (attr && v_is_str(attr) && attr_of(c, line, v.j, json_string_value(attr->j), &v) < 0) {
+			sb_free(&b);
+			return -1;
+		}
+		v_to_str(c, line, &v, &b);
+		if (b.len > TMPL_MAX_OUTPUT) {
+			sb_free(&b);
+			return v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
+		}
+	}
+	int rc = v_strcheck(c, line, b.len);
+	*out = sb_val(c, &b);
+	return rc;
+}
+
+static int filter_indent(struct ctx *c, int line, const struct val *s, const struct args *a, struct val *out)
+{
+	const struct val *w = arg_get(a, 0, "width");
+	bool first = arg_bool(arg_get(a, 1, "first"), false), blank = arg_bool(arg_get(a, 2, "blank"), false);
+	struct strbuf pad = { 0 }, b = { 0 };
+	if (w && v_is_str(w)) {
+		sb_add(&pad, json_string_value(w->j), json_string_length(w->j));
+	} else {
+		long long n;
+		if (arg_int(c, line, w, 4, &n) < 0)
+			return -1;
+		for (long long i = 0; i < n && i < 1000; i++)
+			sb_addc(&pad, ' ');
+	}
+	const char *p = json_string_value(s->j), *end = p + json_string_length(s->j);
+	bool first_line = true;
+	while (p <= end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		bool empty = le == p;
+		if ((first_line ? first : true) && (blank || !empty))
+			sb_add(&b, pad.s, pad.len);
+		sb_add(&b, p, (size_t)(le - p));
+		if (!nl)
+			break;
+		sb_addc(&b, '\n');
+		p = nl + 1;
+		first_line = false;
+	}
+	sb_free(&pad);
+	int rc = v_strcheck(c, line, b.len);
+	*out = sb_val(c, &b);
+	return rc;
+}
+
+static int filter_round(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+{
+	long long prec;
+	const struct val *m = arg_get(a, 1, "method");
+	if (!v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
+		return terr(c, line, "round needs a number, got %s", v_typename(in));
+	if (arg_int(c, line, arg_get(a, 0, "precision"), 0, &prec) < 0)
+		return -1;
+	if (prec > 300 || prec < -300)
+		prec = prec > 0 ? 300 : -300;
+	const char *method = m && v_is_str(m) ? json_string_value(m->j) : "common";
+	double x = json_num(in->j), f = pow(10, (double)prec), r;
+	if (!strcmp(method, "common")) {
+		if (!json_is_real(in->j)) {
+			*out = *in;  /* Python's round() of an int is the int */
+			return 0;
+		}
+		if (prec >= 0 && isfinite(x)) {
+			/* correctly rounded, ties to even, as Python's round(x, n) */
+			char buf[400];
+			snprintf(buf, sizeof buf, "%.*f", (int)(prec < 60 ? prec : 60), x);
+			r = strtod(buf, NULL);
+		} else {
+			r = nearbyint(x * f) / f;
+		}
+	} else if (!strcmp(method, "ceil")) {
+		r = ceil(x * f) / f;
+	} else if (!strcmp(method, "floor")) {
+		r = floor(x * f) / f;
+	} else {
+		return terr(c, line, "round: method must be common, ceil or floor");
+	}
+	*out = v_real(c, r);
+	return 0;
+}
+
+static int filter_int(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+{
+	const struct val *d = arg_get(a, 0, "default");
+	if (in->k == V_JSON && json_is_integer(in->j)) {
+		*out = *in;
+		return 0;
+	}
+	if (in->k == V_JSON && (json_is_real(in->j) || json_is_boolean(in->j))) {
+		double x = json_num(in->j);
+		if (!isfinite(x) || fabs(x) > 9.2e18)
+			return terr(c, line, "cannot convert %g to an integer", x);
+		*out = v_int(c, (long long)x);
+		return 0;
+	}
+	if (v_is_str(in)) {
+		const char *s = json_string_value(in->j), *end;
+		size_t n;
+		str_strip(s, json_string_length(in->j), NULL, 0, 3, &s, &n);
+		char buf[64];
+		if (n < sizeof buf) {
+			memcpy(buf, s, n);
+			buf[n] = 0;
+			errno = 0;
+			char *e;
+			long long v = strtoll(buf, &e, 10);
+			if (n && !*e && !errno) {
+				*out = v_int(c, v);
+				return 0;
+			}
+			double x = strtod(buf, &e);
+			end = e;
+			if (n && !*end && isfinite(x) && fabs(x) < 9.2e18) {
+				*out = v_int(c, (long long)x);
+				return 0;
+			}
+		}
+	}
+	*out = d ? *d : v_int(c, 0);
+	return 0;
+}
+
+static int filter_float(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+{
+	const struct val *d = arg_get(a, 0, "default");
+	if (in->k == V_JSON && (json_is_number(in->j) || json_is_boolean(in->j))) {
+		*out = v_real(c, json_num(in->j));
+		return 0;
+	}
+	if (v_is_str(in)) {
+		const char *s;
+		size_t n;
+		str_strip(json_string_value(in->j), json_string_length(in->j), NULL, 0, 3, &s, &n);
+		char buf[64];
+		if (n && n < sizeof buf) {
+			memcpy(buf, s, n);
+			buf[n] = 0;
+			char *e;
+			double x = strtod(buf, &e);
+			if (!*e) {
+				*out = v_real(c, x);
+				return 0;
+			}
+		}
+	}
+	*out = d ? *d : v_real(c, 0);
+	return 0;
+}
+
+/* printf-style "%s" % args, the format filter */
+static int filter_format(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out)
+{
+	const char *s = json_string_value(fmt->j);
+	size_t n = json_string_length(fmt->j), ai = 0;
+	struct strbuf b = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%' || i + 1 >= n) {
+			sb_addc(&b, s[i]);
+			continue;
+		}
+		char conv = s[++i];
+		if (conv == '%') {
+			sb_addc(&b, '%');
+			continue;
+		}
+		if (ai >= a->npos) {
+			sb_free(&b);
+			return terr(c, line, "not enough arguments for format string");
+		}
+		const struct val *v = &a->pos[ai++];
+		if (conv == 's') {
+			v_to_str(c, line, v, &b);
+		} else if (conv == 'r' && v->k == V_JSON) {
+			json_repr(v->j, &b);
+		} else if ((conv == 'd' || conv == 'i') && v->k == V_JSON && (json_is_number(v->j) || json_is_boolean(v->j))) {
+			char num[32];
+			snprintf(num, sizeof num, "%lld",
+				 json_is_integer(v->j) ? (long long)json_integer_value(v->j) : (long long)json_num(v->j));
+			sb_addstr(&b, num);
+		} else {
+			sb_free(&b);
+			return terr(c, line, "unsupported format '%%%c'", conv);
+		}
+	}
+	int rc = v_strcheck(c, line, b.len);
+	*out = sb_val(c, &b);
+	return rc;
+}
+
+static int filter_minmax(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+			 struct val *out)
+{
+	json_t *items, *sorted_items;
+	const struct val *attr = arg_get(a, 1, "attribute");
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	if (sorted(c, line, items, attr && v_is_str(attr) ? json_string_value(attr->j) : NULL,
+		   arg_bool(arg_get(a, 0, "case_sensitive"), false), name[1] == 'a', &sorted_items) < 0)
+		return -1;
+	*out = json_array_size(sorted_items) ? v_json(json_array_get(sorted_items, 0)) : v_undef(name);
+	return 0;
+}
+
+static int filter_sum(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+{
+	json_t *items;
+	const struct val *attr = arg_get(a, 0, "attribute"), *start = arg_get(a, 1, "start");
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	long long isum = 0;
+	double fsum = 0;
+	bool real = false;
+	if (start && v_is_num(start)) {
+		real = json_is_real(start->j);
+		isum = json_is_integer(start->j) ? json_integer_value(start->j) : 0;
+		fsum = json_num(start->j);
+	}
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		struct val v = v_json(json_array_get(items, i));
+		if (attr && v_is_str(attr) && attr_of(c, line, v.j, json_string_value(attr->j), &v) < 0)
+			return -1;
+		if (v.k != V_JSON || !(json_is_number(v.j) || json_is_boolean(v.j)))
+			return terr(c, line, "sum: cannot add %s", v_typename(&v));
+		real |= json_is_real(v.j);
+		long long x = json_is_integer(v.j) ? json_integer_value(v.j) : json_is_true(v.j);
+		if (__builtin_add_overflow(isum, x, &isum))
+			return terr(c, line, "integer overflow");
+		fsum += json_num(v.j);
+	}
+	*out = real ? v_real(c, fsum) : v_int(c, isum);
+	return 0;
+}
+
+static int filter_dictsort(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+{
+	if (!is_dict(in))
+		return terr(c, line, "dictsort needs a mapping, got %s", v_typename(in));
+	bool cs = arg_bool(arg_get(a, 0, "case_sensitive"), false), rev = arg_bool(arg_get(a, 2, "reverse"), false);
+	const struct val *by = arg_get(a, 1, "by");
+	const char *pos = by && v_is_str(by) && !strcmp(json_string_value(by->j), "value") ? "1" : "0";
+	json_t *pairs = keep(c, json_array());
+	const char *k;
+	json_t *v;
+	json_object_foreach(in->j, k, v)
+		json_array_append_new(pairs, json_pack("[sO]", k, v));
+	json_t *res;
+	if (sorted(c, line, pairs, pos, cs, rev, &res) < 0)
+		return -1;
+	*out = v_json(res);
+	return 0;
+}
+
+static int filter_unique(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+{
+	json_t *items, *res = keep(c, json_array()), *seen = keep(c, json_array());
+	bool cs = arg_bool(arg_get(a, 0, "case_sensitive"), false);
+	const struct val *attr = arg_get(a, 1, "attribute");
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *item = json_array_get(items, i), *key;
+		if (sort_key(c, line, item, attr && v_is_str(attr) ? json_string_value(attr->j) : NULL, cs, &key) < 0)
+			return -1;
+		bool dup = false;
+		for (size_t k = 0; k < json_array_size(seen) && !dup; k++)
+			dup = json_equal_py(json_array_get(seen, k), key);
+		if (!dup) {
+			json_array_append(seen, key);
+			json_array_append(res, item);
+		}
+		c->steps += (long)json_array_size(seen);  /* quadratic: charge for it */
+		if (c->steps > TMPL_MAX_STEPS)
+			return terr(c, line, "template ran more than %ld steps", TMPL_MAX_STEPS);
+	}
+	*out = v_json(res);
+	return 0;
+}
+
+static int filter_string_ops(struct ctx *c, int line, const char *name, const struct val *s, const struct args *a,
+			     struct val *out)
+{
+	const char *p = json_string_value(s->j);
+	size_t n = json_string_length(s->j);
+	struct strbuf b = { 0 };
+	if (!strcmp(name, "trim")) {
+		const struct val *chars = arg_get(a, 0, "chars");
+		const char *r;
+		size_t rn;
+		bool given = chars && v_is_str(chars);
+		str_strip(p, n, given ? json_string_value(chars->j) : NULL, given ? json_string_length(chars->j) : 0, 3,
+			  &r, &rn);
+		*out = v_str(c, r, rn);
+		return 0;
+	}
+	if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "capitalize") || !strcmp(name, "title")) {
+		enum str_case how = name[0] == 'u' ? CASE_UPPER : name[0] == 'l' ? CASE_LOWER
+				    : name[0] == 'c' ? CASE_CAPITALIZE : CASE_JINJA_TITLE;
+		str_case(p, n, how, &b);
+	} else if (!strcmp(name, "replace")) {
+		const char *old, *new_;
+		size_t nold, nnew;
+		long long count;
+		if (arg_str(c, line, arg_get(a, 0, "old"), &old, &nold) < 0 ||
+		    arg_str(c, line, arg_get(a, 1, "new"), &new_, &nnew) < 0 ||
+		    arg_int(c, line, arg_get(a, 2, "count"), -1, &count) < 0)
+			return -1;
+		size_t hits = str_count(p, n, old, nold);
+		if (nnew > nold && hits && (nnew - nold) > TMPL_MAX_OUTPUT / hits)
+			return v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
+		str_replace(p, n, old, nold, new_, nnew, count, &b);
+	} else if (!strcmp(name, "escape") || !strcmp(name, "e") || !strcmp(name, "forceescape")) {
+		html_escape(p, n, &b);
+	} else if (!strcmp(name, "center")) {
+		long long w;
+		if (arg_int(c, line, arg_get(a, 0, "width"), 80, &w) < 0)
+			return -1;
+		long long len = (long long)utf8_len(p, n), padl = w > len ? (w - len) / 2 : 0;
+		long long padr = w > len ? w - len - padl : 0;
+		if (w > 10000)
+			return terr(c, line, "center: width too large");
+		if ((w - len) % 2 && len % 2 == 0 && w > len)
+			padl++, padr--;  /* Python puts the odd space on the left when the length is even */
+		for (long long i = 0; i < padl; i++)
+			sb_addc(&b, ' ');
+		sb_add(&b, p, n);
+		for (long long i = 0; i < padr; i++)
+			sb_addc(&b, ' ');
+	} else if (!strcmp(name, "wordcount")) {
+		long long words = 0;
+		bool in_word = false;
+		for (size_t i = 0; i < n;) {
+			int32_t cp;
+			int k = utf8_decode(p + i, n - i, &cp);
+			bool w = cp == '_' || (cp >= 0 && (cp < 128 ? isalnum(cp) : !py_isspace(cp) && cp > 0xbf));
+			words += w && !in_word;
+			in_word = w;
+			i += (size_t)k;
+		}
+		*out = v_int(c, words);
+		return 0;
+	}
+	int rc = v_strcheck(c, line, b.len);
+	*out = sb_val(c, &b);
+	return rc;
+}
+
+static int filter_tojson(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+{
+	long long indent;
+	if (arg_int(c, line, arg_get(a, 0, "indent"), -1, &indent) < 0)
+		return -1;
+	if (indent > 64)
+		indent = 64;
+	if (in->k != V_JSON && !is_dict(in))
+		return terr(c, line, "Object of type %s is not JSON serializable", v_typename(in));
+	struct strbuf b = { 0 };
+	if (tojson_dump(in->j, (int)indent, &b) < 0) {
+		sb_free(&b);
+		return terr(c, line, "tojson: value nested too deeply");
+	}
+	int rc = v_strcheck(c, line, b.len);
+	*out = sb_val(c, &b);
+	return rc;
+}
+
+static int filter_items(struct ctx *c, int line, const struct val *in, struct val *out)
+{
+	json_t *res = keep(c, json_array());
+	*out = v_json(res);
+	if (in->k == V_UNDEF)
+		return 0;
+	if (!is_dict(in))
+		return terr(c, line, "items needs a mapping, got %s", v_typename(in));
+	const char *k;
+	json_t *v;
+	json_object_foreach(in->j, k, v)
+		json_array_append_new(res, json_pack("[sO]", k, v));
+	return 0;
+}
+
+static int filter_length(struct ctx *c, int line, const struct val *in, struct val *out)
+{
+	size_t n;
+	if (in->k == V_UNDEF)
+		n = 0;
+	else if (v_is_str(in))
+		n = utf8_len(json_string_value(in->j), json_string_length(in->j));
+	else if (is_list(in))
+		n = json_array_size(in->j);
+	else if (is_dict(in))
+		n = json_object_size(in->j);
+	else
+		return terr(c, line, "object of type '%s' has no len()", v_typename(in));
+	*out = v_int(c, (long long)n);
+	return 0;
+}
+
+static int filter_first_last(struct ctx *c, int line, const char *name, const struct val *in, struct val *out)
+{
+	json_t *items;
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	size_t n = json_array_size(items);
+	*out = n ? v_json(json_array_get(items, name[0] == 'f' ? 0 : n - 1)) : v_undef(name);
+	return 0;
+}
+
+static int filter_reverse(struct ctx *c, int line, const struct val *in, struct val *out)
+{
+	json_t *items, *res = keep(c, json_array());
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	for (size_t i = json_array_size(items); i-- > 0;)
+		json_array_append(res, json_array_get(items, i));
+	if (!v_is_str(in)) {
+		*out = v_json(res);
+		return 0;
+	}
+	struct strbuf b = { 0 };
+	for (size_t i = 0; i < json_array_size(res); i++)
+		sb_add(&b, json_string_value(json_array_get(res, i)), json_string_length(json_array_get(res, i)));
+	*out = sb_val(c, &b);
+	return 0;
+}
+
+static bool string_filter(const char *name)
+{
+	static const char *const names[] = { "trim", "upper", "lower", "capitalize", "title", "replace", "escape",
+					     "e", "forceescape", "center", "wordcount", NULL };
+	return listed(names, name);
+}
+
+int apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+		 struct frame *fr, struct val *out)
+{
+	int rc = 0;
+	if (!strcmp(name, "default") || !strcmp(name, "d")) {
+		const struct val *d = arg_get(a, 0, "default_value");
+		bool boolean = arg_bool(arg_get(a, 1, "boolean"), false);
+		if (in->k == V_UNDEF || (boolean && !v_truthy(in)))
+			*out = d ? *d : v_str(c, "", 0);
+		else
+			*out = *in;
+		return 0;
+	}
+	if (string_filter(name) || !strcmp(name, "string") || !strcmp(name, "safe") || !strcmp(name, "pprint")) {
+		if (!strcmp(name, "pprint") && in->k == V_JSON && json_is_string(in->j)) {
+			struct strbuf b = { 0 };
+			json_repr(in->j, &b);
+			*out = sb_val(c, &b);
+			return 0;
+		}
+		if (!strcmp(name, "safe") && in->k != V_UNDEF) {
+			*out = *in;
+			return 0;
+		}
+		struct val s = v_string_of(c, line, in, &rc);
+		if (rc < 0)
+			return -1;
+		if (!string_filter(name)) {
+			*out = s;
+			return 0;
+		}
+		return filter_string_ops(c, line, name, &s, a, out);
+	}
+	if (!strcmp(name, "tojson"))
+		return filter_tojson(c, line, in, a, out);
+	if (!strcmp(name, "length") || !strcmp(name, "count"))
+		return filter_length(c, line, in, out);
+	if (!strcmp(name, "items"))
+		return filter_items(c, line, in, out);
+	if (!strcmp(name, "list")) {
+		json_t *items;
+		if (as_list(c, line, in, &items) < 0)
+			return -1;
+		*out = v_new(c, json_copy(items));
+		return 0;
+	}
+	if (!strcmp(name, "first") || !strcmp(name, "last"))
+		return filter_first_last(c, line, name, in, out);
+	if (!strcmp(name, "join"))
+		return filter_join(c, line, in, a, out);
+	if (!strcmp(name, "int"))
+		return filter_int(c, line, in, a, out);
+	if (!strcmp(name, "float"))
+		return filter_float(c, line, in, a, out);
+	if (!strcmp(name, "abs")) {
+		if (!v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
+			return terr(c, line, "bad operand type for abs(): '%s'", v_typename(in));
+		if (json_is_real(in->j))
+			*out = v_real(c, fabs(json_real_value(in->j)));
+		else if (json_is_integer(in->j) && json_integer_value(in->j) == (json_int_t)(-9223372036854775807LL - 1))
+			return terr(c, line, "integer overflow");
+		else
+			*out = v_int(c, llabs((long long)json_num(in->j)));
+		return 0;
+	}
+	if (!strcmp(name, "round"))
+		return filter_round(c, line, in, a, out);
+	if (!strcmp(name, "map"))
+		return filter_map(c, line, in, a, fr, out);
+	if (!strcmp(name, "select") || !strcmp(name, "reject") || !strcmp(name, "selectattr") ||
+	    !strcmp(name, "rejectattr"))
+		return filter_select(c, line, name, in, a, out);
+	if (!strcmp(name, "sort")) {
+		json_t *items, *res;
+		const struct val *attr = arg_get(a, 2, "attribute");
+		if (as_list(c, line, in, &items) < 0 ||
+		    sorted(c, line, items, attr && v_is_str(attr) ? json_string_value(attr->j) : NULL,
+			   arg_bool(arg_get(a, 1, "case_sensitive"), false), arg_bool(arg_get(a, 0, "reverse"), false),
+			   &res) < 0)
+			return -1;
+		*out = v_json(res);
+		return 0;
+	}
+	if (!strcmp(name, "unique"))
+		return filter_unique(c, line, in, a, out);
+	if (!strcmp(name, "reverse"))
+		return filter_reverse(c, line, in, out);
+	if (!strcmp(name, "dictsort"))
+		return filter_dictsort(c, line, in, a, out);
+	if (!strcmp(name, "indent") || !strcmp(name, "format")) {
+		struct val s = v_string_of(c, line, in, &rc);
+		if (rc < 0)
+			return -1;
+		return name[0] == 'i' ? filter_indent(c, line, &s, a, out) : filter_format(c, line, &s, a, out);
+	}
+	if (!strcmp(name, "min") || !strcmp(name, "max"))
+		return filter_minmax(c, line, name, in, a, out);
+	if (!strcmp(name, "sum"))
+		return filter_sum(c, line, in, a, out);
+	if (!strcmp(name, "attr")) {
+		const char *attr;
+		size_t n;
+		if (arg_str(c, line, arg_get(a, 0, "name"), &attr, &n) < 0)
+			return -1;
+		if (in->k != V_NS && in->k != V_LOOP) {
+			*out = v_undef(attr);  /* only attributes, not the items of a dict */
+			return 0;
+		}
+		return v_getattr(c, line, in, attr, out);
+	}
+	return terr(c, line, "unsupported filter '%s'", name);
+}

@@ -1,0 +1,421 @@
+/* Methods of values (str, dict, list, the loop object) and the global
+ * functions of transformers' template environment: range, namespace, dict,
+ * raise_exception, strftime_now. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "template/tmpl_impl.h"
+
+static bool is(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+static int want_str(struct ctx *c, int line, const char *method, const struct val *v, const char **s, size_t *n)
+{
+	if (!v || !v_is_str(v))
+		return terr(c, line, "%s() argument must be str, not %s", method, v ? v_typename(v) : "nothing");
+	*s = json_string_value(v->j);
+	*n = json_string_length(v->j);
+	return 0;
+}
+
+static int want_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out)
+{
+	*out = dflt;
+	if (!v || (v->k == V_JSON && json_is_null(v->j)))
+		return 0;
+	if (v->k != V_JSON || !json_is_integer(v->j))
+		return terr(c, line, "an integer is required, not %s", v_typename(v));
+	*out = json_integer_value(v->j);
+	return 0;
+}
+
+static struct val sb_val(struct ctx *c, struct strbuf *b)
+{
+	struct val v = v_str(c, b->s, b->len);
+	sb_free(b);
+	return v;
+}
+
+static bool affix(const char *s, size_t n, const char *x, size_t nx, bool start)
+{
+	return nx <= n && !memcmp(start ? s : s + n - nx, x, nx);
+}
+
+static int str_affix(struct ctx *c, int line, const char *name, const char *s, size_t n, const struct val *x,
+		     struct val *out)
+{
+	bool start = name[0] == 's', res = false;
+	if (x && x->k == V_JSON && json_is_array(x->j)) {
+		for (size_t i = 0; i < json_array_size(x->j); i++) {
+			json_t *e = json_array_get(x->j, i);
+			if (!json_is_string(e))
+				return terr(c, line, "%s: tuple for %s must only contain str", name, name);
+			res |= affix(s, n, json_string_value(e), json_string_length(e), start);
+		}
+	} else {
+		const char *p;
+		size_t np;
+		if (want_str(c, line, name, x, &p, &np) < 0)
+			return -1;
+		res = affix(s, n, p, np, start);
+	}
+	*out = v_bool(res);
+	return 0;
+}
+
+/* str.format: {} {0} {name}, {{ and }}; no format specs */
+static int str_format(struct ctx *c, int line, const char *s, size_t n, const struct args *a, struct val *out)
+{
+	struct strbuf b = { 0 };
+	size_t auto_idx = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((s[i] == '{' || s[i] == '}') && i + 1 < n && s[i + 1] == s[i]) {
+			sb_addc(&b, s[i++]);
+			continue;
+		}
+		if (s[i] == '}') {
+			sb_free(&b);
+			return terr(c, line, "format: single '}' encountered in format string");
+		}
+		if (s[i] != '{') {
+			sb_addc(&b, s[i]);
+			continue;
+		}
+		const char *close = memchr(s + i, '}', n - i);
+		if (!close) {
+			sb_free(&b);
+			return terr(c, line, "format: single '{' encountered in format string");
+		}
+		char field[128];
+		size_t fl = (size_t)(close - (s + i + 1));
+		if (fl >= sizeof field || memchr(s + i + 1, ':', fl) || memchr(s + i + 1, '!', fl)) {
+			sb_free(&b);
+			return terr(c, line, "unsupported: format field '%.*s'", (int)(fl < 100 ? fl : 100), s + i + 1);
+		}
+		memcpy(field, s + i + 1, fl);
+		field[fl] = 0;
+		const struct val *v = NULL;
+		char *end;
+		long idx = strtol(field, &end, 10);
+		if (!*field)
+			v = auto_idx < a->npos ? &a->pos[auto_idx++] : NULL;
+		else if (!*end)
+			v = idx >= 0 && (size_t)idx < a->npos ? &a->pos[idx] : NULL;
+		else
+			v = arg_get(a, (size_t)-1, field);
+		if (!v) {
+			sb_free(&b);
+			return terr(c, line, "format: no argument for field '{%s}'", field);
+		}
+		v_to_str(c, line, v, &b);
+		i = (size_t)(close - s);
+	}
+	int rc = v_strcheck(c, line, b.len);
+	*out = sb_val(c, &b);
+	return rc;
+}
+
+static bool all_chars(const char *s, size_t n, int kind)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n;) {
+		int32_t cp;
+		int k = utf8_decode(s + i, n - i, &cp);
+		bool ok = kind == 's' ? py_isspace(cp)
+			: kind == 'd' ? (cp >= '0' && cp <= '9')
+			: kind == 'a' ? ((cp | 32) >= 'a' && (cp | 32) <= 'z') || cp >= 0xc0
+			: ((cp | 32) >= 'a' && (cp | 32) <= 'z') || (cp >= '0' && cp <= '9') || cp >= 0xc0;
+		if (!ok)
+			return false;
+		i += (size_t)k;
+	}
+	return true;
+}
+
+static int str_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
+		      struct val *out)
+{
+	const char *s = json_string_value(obj->j), *p;
+	size_t n = json_string_length(obj->j), np;
+	const struct val *a0 = arg_get(a, 0, NULL);
+	struct strbuf b = { 0 };
+	if (is(name, "strip") || is(name, "lstrip") || is(name, "rstrip")) {
+		bool given = a0 && !(a0->k == V_JSON && json_is_null(a0->j));
+		if (given && want_str(c, line, name, a0, &p, &np) < 0)
+			return -1;
+		str_strip(s, n, given ? p : NULL, given ? np : 0, name[0] == 'l' ? 1 : name[0] == 'r' ? 2 : 3, &p, &np);
+		*out = v_str(c, p, np);
+		return 0;
+	}
+	if (is(name, "upper") || is(name, "lower") || is(name, "title") || is(name, "capitalize")) {
+		str_case(s, n, name[0] == 'u' ? CASE_UPPER : name[0] == 'l' ? CASE_LOWER : name[0] == 't' ? CASE_TITLE
+			 : CASE_CAPITALIZE, &b);
+		*out = sb_val(c, &b);
+		return 0;
+	}
+	if (is(name, "startswith") || is(name, "endswith"))
+		return str_affix(c, line, name, s, n, a0, out);
+	if (is(name, "split") || is(name, "rsplit")) {
+		const struct val *sep = arg_get(a, 0, "sep");
+		long long maxsplit;
+		bool given = sep && !(sep->k == V_JSON && json_is_null(sep->j));
+		if ((given && want_str(c, line, name, sep, &p, &np) < 0) ||
+		    want_int(c, line, arg_get(a, 1, "maxsplit"), -1, &maxsplit) < 0)
+			return -1;
+		if (given && np == 0)
+			return terr(c, line, "empty separator");
+		if (name[0] == 'r' && maxsplit >= 0)
+			return terr(c, line, "unsupported: rsplit with maxsplit");
+		*out = v_new(c, str_split(s, n, given ? p : NULL, given ? np : 0, maxsplit));
+		return 0;
+	}
+	if (is(name, "replace")) {
+		const char *old, *new_;
+		size_t nold, nnew;
+		long long count;
+		if (want_str(c, line, name, arg_get(a, 0, NULL), &old, &nold) < 0 ||
+		    want_str(c, line, name, arg_get(a, 1, NULL), &new_, &nnew) < 0 ||
+		    want_int(c, line, arg_get(a, 2, "count"), -1, &count) < 0)
+			return -1;
+		size_t hits = str_count(s, n, old, nold);
+		if (nnew > nold && hits && (nnew - nold) > TMPL_MAX_OUTPUT / hits)
+			return v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
+		str_replace(s, n, old, nold, new_, nnew, count, &b);
+		int rc = v_strcheck(c, line, b.len);
+		*out = sb_val(c, &b);
+		return rc;
+	}
+	if (is(name, "format"))
+		return str_format(c, line, s, n, a, out);
+	if (is(name, "find") || is(name, "rfind") || is(name, "index") || is(name, "count")) {
+		if (want_str(c, line, name, a0, &p, &np) < 0)
+			return -1;
+		if (is(name, "count")) {
+			*out = v_int(c, (long long)str_count(s, n, p, np));
+			return 0;
+		}
+		const char *hit = NULL;
+		if (name[0] == 'r') {
+			for (size_t i = n + 1; i-- > 0 && !hit;)
+				if (i + np <= n && !memcmp(s + i, p, np))
+					hit = s + i;
+		} else {
+			hit = np ? memmem(s, n, p, np) : s;
+		}
+		if (!hit && is(name, "index"))
+			return terr(c, line, "substring not found");
+		*out = v_int(c, hit ? (long long)utf8_len(s, (size_t)(hit - s)) : -1);
+		return 0;
+	}
+	if (is(name, "join")) {
+		if (!a0 || a0->k != V_JSON || !json_is_array(a0->j))
+			return terr(c, line, "join() needs a list");
+		for (size_t i = 0; i < json_array_size(a0->j); i++) {
+			json_t *e = json_array_get(a0->j, i);
+			if (!json_is_string(e)) {
+				sb_free(&b);
+				return terr(c, line, "sequence item %zu: expected str instance", i);
+			}
+			if (i)
+				sb_add(&b, s, n);
+			sb_add(&b, json_string_value(e), json_string_length(e));
+			if (b.len > TMPL_MAX_OUTPUT)
+				break;
+		}
+		int rc = v_strcheck(c, line, b.len);
+		*out = sb_val(c, &b);
+		return rc;
+	}
+	if (is(name, "isdigit") || is(name, "isalpha") || is(name, "isalnum") || is(name, "isspace")) {
+		*out = v_bool(all_chars(s, n, name[2] == 'd' ? 'd' : name[2] == 's' ? 's' : name[4] == 'n' ? 'n' : 'a'));
+		return 0;
+	}
+	if (is(name, "splitlines")) {
+		json_t *lines = json_array();
+		size_t st = 0;
+		for (size_t i = 0; i < n; i++)
+			if (s[i] == '\n' || s[i] == '\r') {
+				json_array_append_new(lines, json_stringn_nocheck(s + st, i - st));
+				if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+					i++;
+				st = i + 1;
+			}
+		if (st < n)
+			json_array_append_new(lines, json_stringn_nocheck(s + st, n - st));
+		*out = v_new(c, lines);
+		return 0;
+	}
+	return terr(c, line, "unsupported method '%s' of str", name);
+}
+
+static int dict_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
+		       struct val *out)
+{
+	json_t *d = obj->j;
+	if (is(name, "items") || is(name, "keys") || is(name, "values")) {
+		json_t *res = keep(c, json_array());
+		const char *k;
+		json_t *v;
+		json_object_foreach(d, k, v) {
+			if (name[0] == 'i')
+				json_array_append_new(res, json_pack("[sO]", k, v));
+			else if (name[0] == 'k')
+				json_array_append_new(res, json_string_nocheck(k));
+			else
+				json_array_append(res, v);
+		}
+		*out = v_json(res);
+		return 0;
+	}
+	if (is(name, "get")) {
+		const struct val *key = arg_get(a, 0, NULL), *dflt = arg_get(a, 1, "default");
+		json_t *v = key && v_is_str(key) ? json_object_get(d, json_string_value(key->j)) : NULL;
+		*out = v ? v_json(v) : dflt ? *dflt : v_none();
+		return 0;
+	}
+	return terr(c, line, "unsupported method '%s' of dict", name);
+}
+
+static int list_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
+		       struct val *out)
+{
+	const struct val *a0 = arg_get(a, 0, NULL);
+	if (is(name, "append")) {
+		if (!a0 || a0->k != V_JSON)
+			return terr(c, line, "unsupported: appending a %s", a0 ? v_typename(a0) : "nothing");
+		if (json_contains(a0->j, obj->j))
+			return terr(c, line, "a list cannot contain itself");
+		if (json_array_size(obj->j) >= TMPL_MAX_ITEMS)
+			return terr(c, line, "list longer than %d items", TMPL_MAX_ITEMS);
+		json_array_append(obj->j, a0->j);
+		*out = v_none();
+		return 0;
+	}
+	if (is(name, "index") || is(name, "count")) {
+		long long count = 0, first = -1;
+		for (size_t i = 0; a0 && a0->k == V_JSON && i < json_array_size(obj->j); i++)
+			if (json_equal_py(json_array_get(obj->j, i), a0->j)) {
+				count++;
+				if (first < 0)
+					first = (long long)i;
+			}
+		if (name[0] == 'i' && first < 0)
+			return terr(c, line, "value is not in list");
+		*out = v_int(c, name[0] == 'i' ? first : count);
+		return 0;
+	}
+	return terr(c, line, "unsupported method '%s' of list", name);
+}
+
+int call_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
+		struct val *out)
+{
+	if (obj->k == V_LOOP && is(name, "cycle")) {
+		if (a->npos == 0)
+			return terr(c, line, "no items for cycling given");
+		long long i = json_integer_value(json_object_get(obj->j, "index0"));
+		*out = a->pos[(size_t)i % a->npos];
+		return 0;
+	}
+	if (v_is_str(obj))
+		return str_method(c, line, obj, name, a, out);
+	if (obj->k == V_JSON && json_is_object(obj->j))
+		return dict_method(c, line, obj, name, a, out);
+	if (obj->k == V_JSON && json_is_array(obj->j))
+		return list_method(c, line, obj, name, a, out);
+	return terr(c, line, "unsupported method '%s' of %s", name, v_typename(obj));
+}
+
+static const char *const builtins[] = { "range", "namespace", "dict", "raise_exception", "strftime_now", NULL };
+
+bool builtin_known(const char *name)
+{
+	for (size_t i = 0; builtins[i]; i++)
+		if (is(builtins[i], name))
+			return true;
+	return false;
+}
+
+static int range(struct ctx *c, int line, const struct args *a, struct val *out)
+{
+	long long start = 0, stop, step = 1;
+	if (a->npos == 0 || a->npos > 3)
+		return terr(c, line, "range expected 1 to 3 arguments, got %zu", a->npos);
+	for (size_t i = 0; i < a->npos; i++)
+		if (a->pos[i].k != V_JSON || !json_is_integer(a->pos[i].j))
+			return terr(c, line, "range: '%s' object cannot be interpreted as an integer",
+				    v_typename(&a->pos[i]));
+	if (a->npos == 1) {
+		stop = json_integer_value(a->pos[0].j);
+	} else {
+		start = json_integer_value(a->pos[0].j);
+		stop = json_integer_value(a->pos[1].j);
+		if (a->npos == 3)
+			step = json_integer_value(a->pos[2].j);
+	}
+	if (step == 0)
+		return terr(c, line, "range() arg 3 must not be zero");
+	json_t *res = keep(c, json_array());
+	size_t n = 0;
+	for (long long i = start; step > 0 ? i < stop : i > stop; n++) {
+		if (n >= TMPL_MAX_ITEMS)
+			return terr(c, line, "range longer than %d items", TMPL_MAX_ITEMS);
+		json_array_append_new(res, json_integer(i));
+		if (__builtin_add_overflow(i, step, &i))
+			break;
+	}
+	*out = v_json(res);
+	return 0;
+}
+
+static int make_dict(struct ctx *c, int line, const struct args *a, bool ns, struct val *out)
+{
+	json_t *d = keep(c, json_object());
+	if (a->npos > 1)
+		return terr(c, line, "%s expected at most 1 argument", ns ? "namespace" : "dict");
+	if (a->npos == 1) {
+		if (!(a->pos[0].k == V_JSON || a->pos[0].k == V_NS) || !json_is_object(a->pos[0].j))
+			return terr(c, line, "unsupported: %s from a %s", ns ? "namespace" : "dict",
+				    v_typename(&a->pos[0]));
+		json_object_update(d, a->pos[0].j);
+	}
+	for (size_t i = 0; i < a->nkw; i++) {
+		if (a->kw[i].k != V_JSON)
+			return terr(c, line, "unsupported: a %s in a %s", v_typename(&a->kw[i]), ns ? "namespace" : "dict");
+		json_object_set_nocheck(d, a->kwname[i], a->kw[i].j);
+	}
+	*out = ns ? (struct val){ .k = V_NS, .j = d } : v_json(d);
+	return 0;
+}
+
+int call_builtin(struct ctx *c, int line, const char *name, const struct args *a, struct val *out)
+{
+	if (is(name, "range"))
+		return range(c, line, a, out);
+	if (is(name, "namespace") || is(name, "dict"))
+		return make_dict(c, line, a, name[0] == 'n', out);
+	if (is(name, "raise_exception")) {
+		struct strbuf b = { 0 };
+		if (a->npos)
+			v_to_str(c, line, &a->pos[0], &b);
+		terr(c, line, "%s", b.s ? b.s : "raise_exception called");
+		sb_free(&b);
+		return -1;
+	}
+	if (is(name, "strftime_now")) {
+		const struct val *fmt = arg_get(a, 0, NULL);
+		if (!fmt || !v_is_str(fmt))
+			return terr(c, line, "strftime_now needs a format string");
+		char buf[512];
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		size_t n = json_string_length(fmt->j) < 200 ? strftime(buf, sizeof buf, json_string_value(fmt->j), &tm) : 0;
+		*out = v_str(c, buf, n);
+		return 0;
+	}
+	return terr(c, line, "unsupported function '%s'", name);
+}

@@ -1,0 +1,570 @@
+/* Values of the interpreter and their Python behaviour: truthiness, str()
+ * and repr(), json.dumps as transformers' tojson, equality and ordering,
+ * float repr, and code-point arithmetic on UTF-8 strings. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+#include "template/tmpl_impl.h"
+#include "util/err.h"
+
+int sb_add(struct strbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->s = xrealloc(b->s, cap);
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = 0;
+	return 0;
+}
+
+int sb_addc(struct strbuf *b, char ch)
+{
+	return sb_add(b, &ch, 1);
+}
+
+int sb_addstr(struct strbuf *b, const char *s)
+{
+	return sb_add(b, s, strlen(s));
+}
+
+void sb_free(struct strbuf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+int terr(struct ctx *c, int line, const char *fmt, ...)
+{
+	char msg[700];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->e && c->e->code == 0)
+		exo_error(c->e, EXO_DATAERR, "%s:%d: %s", c->t->name, line, msg);
+	return -1;
+}
+
+struct val v_undef(const char *name)
+{
+	return (struct val){ .k = V_UNDEF, .name = name };
+}
+
+struct val v_json(json_t *j)
+{
+	return (struct val){ .k = V_JSON, .j = j };
+}
+
+struct val v_new(struct ctx *c, json_t *fresh)
+{
+	return v_json(keep(c, fresh));
+}
+
+int v_strcheck(struct ctx *c, int line, size_t n)
+{
+	if (n > TMPL_MAX_OUTPUT)
+		return terr(c, line, "string longer than %u bytes", TMPL_MAX_OUTPUT);
+	c->alloced += n;
+	if (c->alloced > TMPL_MAX_ALLOC)
+		return terr(c, line, "template built more than %u bytes of strings", TMPL_MAX_ALLOC);
+	return 0;
+}
+
+struct val v_str(struct ctx *c, const char *s, size_t n)
+{
+	return v_new(c, json_stringn_nocheck(s ? s : "", n));
+}
+
+struct val v_int(struct ctx *c, long long i)
+{
+	return v_new(c, json_integer(i));
+}
+
+struct val v_real(struct ctx *c, double d)
+{
+	return v_new(c, json_real(d));
+}
+
+struct val v_bool(bool b)
+{
+	return v_json(b ? json_true() : json_false());  /* singletons: no reference to hold */
+}
+
+struct val v_none(void)
+{
+	return v_json(json_null());
+}
+
+bool v_is_str(const struct val *v)
+{
+	return v->k == V_JSON && json_is_string(v->j);
+}
+
+bool v_is_num(const struct val *v)
+{
+	return v->k == V_JSON && json_is_number(v->j);
+}
+
+double json_num(const json_t *j)
+{
+	if (json_is_integer(j))
+		return (double)json_integer_value(j);
+	if (json_is_real(j))
+		return json_real_value(j);
+	return json_is_true(j) ? 1 : 0;
+}
+
+bool v_truthy(const struct val *v)
+{
+	if (v->k == V_UNDEF)
+		return false;
+	if (v->k != V_JSON)
+		return true;
+	const json_t *j = v->j;
+	switch (json_typeof(j)) {
+	case JSON_NULL: case JSON_FALSE: return false;
+	case JSON_TRUE: return true;
+	case JSON_INTEGER: return json_integer_value(j) != 0;
+	case JSON_REAL: return json_real_value(j) != 0;
+	case JSON_STRING: return json_string_length(j) != 0;
+	case JSON_ARRAY: return json_array_size(j) != 0;
+	case JSON_OBJECT: return json_object_size(j) != 0;
+	}
+	return false;
+}
+
+const char *v_typename(const struct val *v)
+{
+	switch (v->k) {
+	case V_UNDEF: return "undefined";
+	case V_NS: return "Namespace";
+	case V_MACRO: return "Macro";
+	case V_FUNC: return "function";
+	case V_LOOP: return "LoopContext";
+	case V_JSON: break;
+	}
+	switch (json_typeof(v->j)) {
+	case JSON_NULL: return "NoneType";
+	case JSON_TRUE: case JSON_FALSE: return "bool";
+	case JSON_INTEGER: return "int";
+	case JSON_REAL: return "float";
+	case JSON_STRING: return "str";
+	case JSON_ARRAY: return "list";
+	case JSON_OBJECT: return "dict";
+	}
+	return "object";
+}
+
+/* Python's repr(float): the shortest digits that read back the same, in
+ * fixed notation for exponents -4..15 and scientific otherwise. */
+void py_float_repr(double d, struct strbuf *b)
+{
+	if (isnan(d)) {
+		sb_addstr(b, "nan");
+		return;
+	}
+	if (isinf(d)) {
+		sb_addstr(b, d < 0 ? "-inf" : "inf");
+		return;
+	}
+	char buf[64];
+	int prec;
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+	/* buf: [-]D[.DDD]e[+-]XX */
+	char digits[32];
+	int nd = 0;
+	const char *p = buf;
+	bool neg = *p == '-';
+	if (neg)
+		p++;
+	for (; *p && *p != 'e'; p++)
+		if (*p != '.')
+			digits[nd++] = *p;
+	int exp = atoi(p + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	digits[nd] = 0;
+	if (neg)
+		sb_addc(b, '-');
+	if (exp < -4 || exp >= 16) {
+		sb_addc(b, digits[0]);
+		if (nd > 1) {
+			sb_addc(b, '.');
+			sb_addstr(b, digits + 1);
+		}
+		snprintf(buf, sizeof buf, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+		sb_addstr(b, buf);
+	} else if (exp < 0) {
+		sb_addstr(b, "0.");
+		for (int i = 0; i < -exp - 1; i++)
+			sb_addc(b, '0');
+		sb_addstr(b, digits);
+	} else {
+		for (int i = 0; i <= exp; i++)
+			sb_addc(b, i < nd ? digits[i] : '0');
+		sb_addc(b, '.');
+		if (nd > exp + 1)
+			sb_addstr(b, digits + exp + 1);
+		else
+			sb_addc(b, '0');
+	}
+}
+
+/* Decode one UTF-8 sequence at s (n bytes left); invalid bytes read as
+ * themselves (one byte, cp = -1). */
+static int utf8_next(const char *s, size_t n, int32_t *cp)
+{
+	utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, cp);
+	if (k <= 0) {
+		*cp = -1;
+		return 1;
+	}
+	return (int)k;
+}
+
+size_t utf8_len(const char *s, size_t n)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; count++) {
+		int32_t cp;
+		i += (size_t)utf8_next(s + i, n - i, &cp);
+	}
+	return count;
+}
+
+size_t utf8_offset(const char *s, size_t n, long long cp)
+{
+	size_t i = 0;
+	for (long long k = 0; k < cp && i < n; k++) {
+		int32_t c;
+		i += (size_t)utf8_next(s + i, n - i, &c);
+	}
+	return i;
+}
+
+static bool py_printable(int32_t cp)
+{
+	if (cp == ' ')
+		return true;
+	if (cp < 0)
+		return false;
+	switch (utf8proc_category(cp)) {
+	case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CS:
+	case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CN: case UTF8PROC_CATEGORY_ZL:
+	case UTF8PROC_CATEGORY_ZP: case UTF8PROC_CATEGORY_ZS:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void str_repr(const char *s, size_t n, struct strbuf *b)
+{
+	bool has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
+	char q = has_sq && !has_dq ? '"' : '\'';
+	sb_addc(b, q);
+	for (size_t i = 0; i < n;) {
+		int32_t cp;
+		int k = utf8_next(s + i, n - i, &cp);
+		char esc[16];
+		if (cp == q || cp == '\\') {
+			sb_addc(b, '\\');
+			sb_addc(b, (char)cp);
+		} else if (cp == '\n') {
+			sb_addstr(b, "\\n");
+		} else if (cp == '\r') {
+			sb_addstr(b, "\\r");
+		} else if (cp == '\t') {
+			sb_addstr(b, "\\t");
+		} else if (cp < 0) {
+			snprintf(esc, sizeof esc, "\\x%02x", (unsigned char)s[i]);
+			sb_addstr(b, esc);
+		} else if (!py_printable(cp)) {
+			if (cp < 0x100)
+				snprintf(esc, sizeof esc, "\\x%02x", cp);
+			else if (cp < 0x10000)
+				snprintf(esc, sizeof esc, "\\u%04x", cp);
+			else
+				snprintf(esc, sizeof esc, "\\U%08x", cp);
+			sb_addstr(b, esc);
+		} else {
+			sb_add(b, s + i, (size_t)k);
+		}
+		i += (size_t)k;
+	}
+	sb_addc(b, q);
+}
+
+/* Python repr of a JSON value: what Jinja prints for lists and dicts. */
+void json_repr(const json_t *j, struct strbuf *b)
+{
+	char buf[32];
+	switch (json_typeof(j)) {
+	case JSON_NULL: sb_addstr(b, "None"); break;
+	case JSON_TRUE: sb_addstr(b, "True"); break;
+	case JSON_FALSE: sb_addstr(b, "False"); break;
+	case JSON_INTEGER:
+		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(j));
+		sb_addstr(b, buf);
+		break;
+	case JSON_REAL: py_float_repr(json_real_value(j), b); break;
+	case JSON_STRING: str_repr(json_string_value(j), json_string_length(j), b); break;
+	case JSON_ARRAY: {
+		sb_addc(b, '[');
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			if (i)
+				sb_addstr(b, ", ");
+			json_repr(json_array_get(j, i), b);
+		}
+		sb_addc(b, ']');
+		break;
+	}
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *v;
+		bool first = true;
+		sb_addc(b, '{');
+		json_object_foreach((json_t *)j, k, v) {
+			if (!first)
+				sb_addstr(b, ", ");
+			first = false;
+			str_repr(k, strlen(k), b);
+			sb_addstr(b, ": ");
+			json_repr(v, b);
+		}
+		sb_addc(b, '}');
+		break;
+	}
+	}
+}
+
+int v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b)
+{
+	switch (v->k) {
+	case V_UNDEF: return 0;
+	case V_NS: sb_addstr(b, "<Namespace>"); return 0;
+	case V_MACRO: sb_addstr(b, "<Macro>"); return 0;
+	case V_FUNC: sb_addstr(b, "<function>"); return 0;
+	case V_LOOP: sb_addstr(b, "<LoopContext>"); return 0;
+	case V_JSON: break;
+	}
+	if (json_is_string(v->j))
+		sb_add(b, json_string_value(v->j), json_string_length(v->j));
+	else
+		json_repr(v->j, b);
+	return 0;
+}
+
+static void json_str_escaped(const char *s, size_t n, struct strbuf *b)
+{
+	sb_addc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char esc[8];
+		switch (ch) {
+		case '"': sb_addstr(b, "\\\""); break;
+		case '\\': sb_addstr(b, "\\\\"); break;
+		case '\n': sb_addstr(b, "\\n"); break;
+		case '\r': sb_addstr(b, "\\r"); break;
+		case '\t': sb_addstr(b, "\\t"); break;
+		case '\b': sb_addstr(b, "\\b"); break;
+		case '\f': sb_addstr(b, "\\f"); break;
+		default:
+			if (ch < 0x20) {
+				snprintf(esc, sizeof esc, "\\u%04x", ch);
+				sb_addstr(b, esc);
+			} else {
+				sb_addc(b, (char)ch);
+			}
+		}
+	}
+	sb_addc(b, '"');
+}
+
+static void newline_indent(struct strbuf *b, int indent, int level)
+{
+	sb_addc(b, '\n');
+	for (int i = 0; i < indent * level; i++)
+		sb_addc(b, ' ');
+}
+
+static int dump(const json_t *j, int indent, int level, struct strbuf *b)
+{
+	char buf[32];
+	if (level > TMPL_MAX_DEPTH)
+		return -1;
+	switch (json_typeof(j)) {
+	case JSON_NULL: sb_addstr(b, "null"); return 0;
+	case JSON_TRUE: sb_addstr(b, "true"); return 0;
+	case JSON_FALSE: sb_addstr(b, "false"); return 0;
+	case JSON_INTEGER:
+		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(j));
+		sb_addstr(b, buf);
+		return 0;
+	case JSON_REAL: {
+		double d = json_real_value(j);
+		if (isnan(d))
+			sb_addstr(b, "NaN");
+		else if (isinf(d))
+			sb_addstr(b, d < 0 ? "-Infinity" : "Infinity");
+		else
+			py_float_repr(d, b);
+		return 0;
+	}
+	case JSON_STRING: json_str_escaped(json_string_value(j), json_string_length(j), b); return 0;
+	case JSON_ARRAY:
+		if (json_array_size(j) == 0) {
+			sb_addstr(b, "[]");
+			return 0;
+		}
+		sb_addc(b, '[');
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			if (i)
+				sb_addc(b, ',');
+			if (indent >= 0)
+				newline_indent(b, indent, level + 1);
+			else if (i)
+				sb_addc(b, ' ');
+			if (dump(json_array_get(j, i), indent, level + 1, b) < 0)
+				return -1;
+		}
+		if (indent >= 0)
+			newline_indent(b, indent, level);
+		sb_addc(b, ']');
+		return 0;
+	case JSON_OBJECT: {
+		if (json_object_size(j) == 0) {
+			sb_addstr(b, "{}");
+			return 0;
+		}
+		const char *k;
+		json_t *v;
+		bool first = true;
+		sb_addc(b, '{');
+		json_object_foreach((json_t *)j, k, v) {
+			if (!first)
+				sb_addc(b, ',');
+			if (indent >= 0)
+				newline_indent(b, indent, level + 1);
+			else if (!first)
+				sb_addc(b, ' ');
+			first = false;
+			json_str_escaped(k, strlen(k), b);
+			sb_addstr(b, ": ");
+			if (dump(v, indent, level + 1, b) < 0)
+				return -1;
+		}
+		if (indent >= 0)
+			newline_indent(b, indent, level);
+		sb_addc(b, '}');
+		return 0;
+	}
+	}
+	return -1;
+}
+
+/* json.dumps(j, ensure_ascii=False, indent=indent); indent < 0 for none. */
+int tojson_dump(const json_t *j, int indent, struct strbuf *b)
+{
+	return dump(j, indent, 0, b);
+}
+
+bool json_equal_py(const json_t *a, const json_t *b)
+{
+	if (json_is_number(a) && json_is_number(b)) {
+		if (json_is_integer(a) && json_is_integer(b))
+			return json_integer_value(a) == json_integer_value(b);
+		return json_num(a) == json_num(b);
+	}
+	/* Python: True == 1 */
+	if ((json_is_boolean(a) && json_is_number(b)) || (json_is_number(a) && json_is_boolean(b)))
+		return json_num(a) == json_num(b);
+	if (json_typeof(a) != json_typeof(b))
+		return false;
+	if (json_is_array(a)) {
+		if (json_array_size(a) != json_array_size(b))
+			return false;
+		for (size_t i = 0; i < json_array_size(a); i++)
+			if (!json_equal_py(json_array_get(a, i), json_array_get(b, i)))
+				return false;
+		return true;
+	}
+	if (json_is_object(a)) {
+		if (json_object_size(a) != json_object_size(b))
+			return false;
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)a, k, v) {
+			json_t *w = json_object_get(b, k);
+			if (!w || !json_equal_py(v, w))
+				return false;
+		}
+		return true;
+	}
+	return json_equal(a, b);
+}
+
+int json_cmp_py(const json_t *a, const json_t *b, int *res)
+{
+	bool an = json_is_number(a) || json_is_boolean(a), bn = json_is_number(b) || json_is_boolean(b);
+	if (an && bn) {
+		if (json_is_integer(a) && json_is_integer(b)) {
+			long long x = json_integer_value(a), y = json_integer_value(b);
+			*res = x < y ? -1 : x > y;
+		} else {
+			double x = json_num(a), y = json_num(b);
+			*res = x < y ? -1 : x > y;
+		}
+		return 0;
+	}
+	if (json_is_string(a) && json_is_string(b)) {
+		size_t la = json_string_length(a), lb = json_string_length(b);
+		int r = memcmp(json_string_value(a), json_string_value(b), la < lb ? la : lb);
+		*res = r ? (r < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
+		return 0;
+	}
+	if (json_is_array(a) && json_is_array(b)) {
+		size_t la = json_array_size(a), lb = json_array_size(b);
+		for (size_t i = 0; i < la && i < lb; i++) {
+			if (json_equal_py(json_array_get(a, i), json_array_get(b, i)))
+				continue;
+			return json_cmp_py(json_array_get(a, i), json_array_get(b, i), res);
+		}
+		*res = la < lb ? -1 : la > lb;
+		return 0;
+	}
+	return -1;
+}
+
+bool json_contains(const json_t *hay, const json_t *needle)
+{
+	if (hay == needle)
+		return true;
+	if (json_is_array(hay)) {
+		for (size_t i = 0; i < json_array_size(hay); i++)
+			if (json_contains(json_array_get(hay, i), needle))
+				return true;
+	} else if (json_is_object(hay)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)hay, k, v)
+			if (json_contains(v, needle))
+				return true;
+	}
+	return false;
+}

@@ -88,7 +88,7 @@ static int send_sealed(struct net_link *l, const void *body, size_t len, int fin
 
 int net_send(struct net_link *l, const void *body, size_t len, struct exo_err *e)
 {
-	if (l->broken)
+	if (l->tx_broken)
 		return exo_error(e, EXO_IOERR, "%s: link unusable after an earlier error", l->peer);
 	if (len > l->max_frame || len > UINT32_MAX - NET_SEAL_BYTES)
 		return exo_error(e, EXO_DATAERR, "%s: frame of %zu bytes, more than the maximum of %zu",
@@ -104,14 +104,14 @@ int net_send(struct net_link *l, const void *body, size_t len, struct exo_err *e
 		rc = net_write_full(l, hdr, sizeof hdr, body, len, &w, e);
 	}
 	if (rc < 0 && l->sent != before)
-		l->broken = 1;   /* the peer holds part of a frame */
+		l->tx_broken = 1;   /* the peer holds part of a frame */
 	return rc;
 }
 
 /* Best effort, never waiting: tells a keyed peer the link ends here. */
 void net_send_final(struct net_link *l)
 {
-	if (!l->keyed || l->broken)
+	if (!l->keyed || l->tx_broken)
 		return;
 	struct net_wait w = { net_deadline(0), 0, "the end mark" };
 	send_sealed(l, NULL, 0, 1, &w, NULL);
@@ -129,8 +129,7 @@ static int recv_frame(struct net_link *l, char **body, size_t *len, const struct
 	uint8_t *buf = malloc(n ? n : 1);
 	if (!buf)
 		return exo_error(e, EXO_SOFTWARE, "%s: out of memory for a frame of %zu bytes", l->peer, n);
-	struct net_wait rest = *w;
-	if (net_read_full(l, buf, n, &rest, e) < 0) {
+	if (net_read_full(l, buf, n, w, e) < 0) {
 		if (e && e->code == EXO_NOINPUT)
 			exo_error(e, EXO_IOERR, "%s: closed the link in the middle of a frame (0 of %zu bytes)",
 				  l->peer, n);
@@ -153,7 +152,7 @@ int net_recv(struct net_link *l, char **body, size_t *len, int timeout_ms, struc
 {
 	*body = NULL;
 	*len = 0;
-	if (l->broken)
+	if (l->rx_broken)
 		return exo_error(e, EXO_IOERR, "%s: link unusable after an earlier error", l->peer);
 	if (timeout_ms == 0 && net_wait_readable(l, e) < 0)
 		return -1;
@@ -165,6 +164,6 @@ int net_recv(struct net_link *l, char **body, size_t *len, int timeout_ms, struc
 	/* Part of a frame was consumed, or the streams are out of step:
 	 * whatever follows cannot be read as frames. */
 	if (l->received != before)
-		l->broken = 1;
+		l->rx_broken = 1;
 	return -1;
 }

@@ -29,19 +29,18 @@ static int handshake(struct net_link *l, int role, const uint8_t *key, int ms, s
 {
 	if (sodium_init() < 0)
 		return exo_error(e, EXO_SOFTWARE, "libsodium: cannot initialise");
-	struct net_hs *h = sodium_malloc(sizeof *h);
-	if (!h)
-		return exo_error(e, EXO_SOFTWARE, "%s: out of memory for the handshake", l->peer);
+	struct net_hs hs, *h = &hs;
 	struct net_wait w = { net_deadline(ms), ms, "the handshake" };
 	uint8_t in[NET_HS_HELLO_BYTES];
 	int rc = -1;
 	if (net_hs_init(h, role, key, NULL, e) < 0 ||
 	    net_write_full(l, h->hello, sizeof h->hello, NULL, 0, &w, e) < 0)
 		goto out;
-	/* The first bytes decide whether the peer speaks this at all. */
-	if (net_read_full(l, in, NET_HS_MAGIC_BYTES, &w, e) < 0 ||
-	    net_hs_check_start(h, in, NET_HS_MAGIC_BYTES, e) < 0 ||
-	    net_read_full(l, in + NET_HS_MAGIC_BYTES, sizeof in - NET_HS_MAGIC_BYTES, &w, e) < 0 ||
+	/* The first 4 bytes decide whether the peer speaks this at all: a
+	 * plaintext peer's first frame may be no longer than its prefix. */
+	if (net_read_full(l, in, NET_FRAME_HEADER, &w, e) < 0 ||
+	    net_hs_check_start(h, in, NET_FRAME_HEADER, e) < 0 ||
+	    net_read_full(l, in + NET_FRAME_HEADER, sizeof in - NET_FRAME_HEADER, &w, e) < 0 ||
 	    net_hs_read_hello(h, in, e) < 0 ||
 	    net_write_full(l, h->finish, sizeof h->finish, NULL, 0, &w, e) < 0 ||
 	    net_read_full(l, in, NET_HS_FINISH_BYTES, &w, e) < 0 ||
@@ -62,7 +61,6 @@ out:
 	}
 	sodium_memzero(in, sizeof in);
 	net_hs_wipe(h);
-	sodium_free(h);
 	return rc;
 }
 

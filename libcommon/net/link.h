@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include "net/net.h"
 
-#define NET_PEER_MAX 80
+#define NET_PEER_MAX 300
 #define NET_FRAME_HEADER 4
 #define NET_SEAL_BYTES crypto_secretstream_xchacha20poly1305_ABYTES   /* 17 */
 
@@ -20,7 +20,10 @@ struct net_link {
 	int io_timeout_ms;
 	size_t max_frame;
 	int keyed;
-	int broken;       /* a frame failed to decrypt: the streams are out of step */
+	/* A frame went out or came in part way, or failed to decrypt: that
+	 * direction is out of step.  One flag per direction, each touched only
+	 * by its own side, so one thread may send while another receives. */
+	int tx_broken, rx_broken;
 	crypto_secretstream_xchacha20poly1305_state tx, rx;
 	uint64_t sent, received;
 };

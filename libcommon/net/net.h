@@ -11,7 +11,8 @@
  * Every wait has a deadline: a peer that sends too slowly, or nothing, gets
  * a timeout error, never a hang.  A frame announcing more than max_frame
  * bytes is refused before anything is allocated.  A link is used by one
- * thread at a time. */
+ * thread at a time, except that one thread may send while another
+ * receives. */
 #ifndef EXO_NET_NET_H
 #define EXO_NET_NET_H
 #include <stddef.h>
@@ -40,8 +41,11 @@ int net_local_port(int fd);
 /* True when addr binds only loopback (127.0.0.0/8, ::1, localhost). */
 int net_addr_is_loopback(const char *addr);
 /* Connect and, with a key, run the client side of the handshake.  Errors
- * name the address (EXO_UNAVAILABLE when it cannot be reached, EXO_NOPERM
- * when the handshake proves a different key). */
+ * name the address (EXO_UNAVAILABLE when it cannot be reached, does not
+ * answer within connect_timeout_ms or hangs up during the handshake,
+ * EXO_NOPERM when the handshake proves a different key or a peer without
+ * one, EXO_TEMPFAIL when the handshake does not finish within
+ * connect_timeout_ms, EXO_USAGE for a malformed address). */
 int net_connect(const char *addr, const struct net_opts *o, struct net_link **l,
 		struct exo_err *e);
 /* Wrap an accepted socket (takes ownership of fd) and run the server side
@@ -53,7 +57,9 @@ int net_accept(int fd, const struct net_opts *o, struct net_link **l, struct exo
  * then io_timeout_ms for the rest.  Returns 0, or -1 with e->code
  * EXO_TEMPFAIL (timeout), EXO_IOERR (reset, closed mid-frame), EXO_DATAERR
  * (oversized, undecryptable, tampered), EXO_NOINPUT (closed cleanly between
- * frames). */
+ * frames), EXO_NOPERM (a keyed peer on a plaintext link).  After a timeout
+ * with nothing read the link is still usable; after any other error, or a
+ * frame read in part, it refuses further frames: close it. */
 int net_send(struct net_link *l, const void *body, size_t len, struct exo_err *e);
 int net_recv(struct net_link *l, char **body, size_t *len, int timeout_ms, struct exo_err *e);
 /* The io_timeout_ms of one link from now on (0: 30000). */

@@ -121,7 +121,7 @@ int net_local_port(int fd)
 
 /* Non-blocking (every wait is a poll with a deadline), close-on-exec, no
  * Nagle delay for small frames, and keepalive probes so an idle link to a
- * vanished host is noticed within a minute rather than hours. */
+ * vanished host is noticed in about 40 s rather than hours. */
 int net_sock_setup(int fd, struct exo_err *e)
 {
 	int one = 1, idle = 20, intvl = 5, cnt = 4;
@@ -160,11 +160,13 @@ int net_listen(const char *addr, int *fd, struct exo_err *e)
 	struct addrinfo *res;
 	if (resolve(addr, 1, &res, e) < 0)
 		return -1;
-	/* With no host, prefer the dual-stack "::"; fall back to what binds. */
+	/* With no host, prefer the dual-stack "::"; with a name that has both
+	 * (localhost), IPv4, which plans and peers name most; then whatever binds. */
+	int prefer = addr[0] == ':' ? AF_INET6 : AF_INET;
 	int s = -1, err = 0;
 	for (int pass = 0; pass < 2 && s < 0; pass++)
 		for (struct addrinfo *ai = res; ai && s < 0; ai = ai->ai_next) {
-			if ((pass == 0) != (ai->ai_family == AF_INET6))
+			if ((pass == 0) != (ai->ai_family == prefer))
 				continue;
 			s = listen_one(ai);
 			if (s < 0 && !err)
@@ -172,7 +174,8 @@ int net_listen(const char *addr, int *fd, struct exo_err *e)
 		}
 	freeaddrinfo(res);
 	if (s < 0)
-		return exo_error(e, err == EADDRINUSE || err == EACCES ? EXO_UNAVAILABLE : EXO_IOERR,
+		return exo_error(e, err == EACCES ? EXO_NOPERM
+				 : err == EADDRINUSE || err == EADDRNOTAVAIL ? EXO_UNAVAILABLE : EXO_IOERR,
 				 "%s: listen: %s", addr, strerror(err));
 	*fd = s;
 	return 0;

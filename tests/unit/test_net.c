@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -396,6 +397,17 @@ static void test_addresses(void)
 	} else {
 		skip("no IPv6 loopback here");
 	}
+	if (net_listen("localhost:0", &fd, &e) == 0) {
+		char a[64], to[64];
+		net_local_addr(fd, a, sizeof a);
+		snprintf(to, sizeof to, "127.0.0.1:%d", net_local_port(fd));
+		struct net_link *l;
+		ok(net_connect(to, NULL, &l, &e) == 0, "listen localhost:0 (%s): reachable on 127.0.0.1", a);
+		net_close(l);
+		close(fd);
+	} else {
+		ok(0, "listen localhost:0: %s", e.msg);
+	}
 	int fd2;
 	net_listen("127.0.0.1:0", &fd, &e);
 	char busy[64];
@@ -403,6 +415,336 @@ static void test_addresses(void)
 	ok(net_listen(busy, &fd2, &e) < 0 && e.code == EXO_UNAVAILABLE && contains(e.msg, busy),
 	   "listen: a port in use is EXO_UNAVAILABLE naming it");
 	close(fd);
+}
+
+/* --- keyed --- */
+
+static const uint8_t key_a[NET_KEY_BYTES] = "0123456789abcdef0123456789abcde";
+static const uint8_t key_b[NET_KEY_BYTES] = "0123456789abcdef0123456789abcdX";
+
+static struct net_link *keyed_pair(struct peer *p, char addr[64])
+{
+	p->o = (struct net_opts){ .key = key_a, .connect_timeout_ms = 5000, .io_timeout_ms = 20000 };
+	peer_start(p, echo_main, addr);
+	struct net_link *l;
+	struct exo_err e;
+	struct net_opts o = { .key = key_a, .io_timeout_ms = 20000 };
+	if (net_connect(addr, &o, &l, &e) < 0) {
+		printf("Bail out! keyed connect: %s\n", e.msg);
+		exit(1);
+	}
+	return l;
+}
+
+static void test_keyed_round_trips(void)
+{
+	char addr[64];
+	struct peer p = { 0 };
+	struct net_link *l = keyed_pair(&p, addr);
+	size_t sizes[] = { 0, 1, 4096, 16384, 1 << 20, 16u << 20 };
+	round_trips("keyed", l, sizes, 6);
+	uint64_t sent, received, body = 0;
+	for (int i = 0; i < 6; i++)
+		body += sizes[i];
+	net_counters(l, &sent, &received);
+	is_int(sent, NET_HS_HELLO_BYTES + NET_HS_FINISH_BYTES + body + 6 * (4 + 17),
+	       "keyed: bytes sent are the handshake (128) plus each body and 21");
+	is_int(received, sent, "keyed: as many bytes received");
+	net_close(l);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOINPUT && p.frames == 6, "keyed: the peer echoed every frame, then saw a clean close");
+	diag("%s", p.e.msg);
+}
+
+static void test_wrong_key(void)
+{
+	char addr[64];
+	struct peer p = { .o = { .key = key_a } };
+	peer_start(&p, echo_main, addr);
+	struct net_link *l = NULL;
+	struct exo_err e;
+	struct net_opts o = { .key = key_b };
+	ok(net_connect(addr, &o, &l, &e) < 0 && e.code == EXO_NOPERM && contains(e.msg, addr) &&
+	   contains(e.msg, "handshake failed: the peer holds a different cluster key") && !l,
+	   "wrong key: the client refuses the server");
+	diag("%s", e.msg);
+	peer_join(&p);
+	ok(p.rc < 0 && p.e.code == EXO_NOPERM && contains(p.e.msg, "127.0.0.1:") &&
+	   contains(p.e.msg, "different cluster key"), "wrong key: the server refuses the client");
+	diag("%s", p.e.msg);
+}
+
+static void test_plain_meets_keyed(void)
+{
+	char addr[64];
+	struct peer p = { .o = { .key = key_a } };
+	peer_start(&p, echo_main, addr);
+	struct net_link *l;
+	struct exo_err e;
+	net_connect(addr, NULL, &l, &e);
+	net_send(l, "\x81\xa2op\xa5hello", 10, &e);
+	char *body = NULL;
+	size_t len;
+	ok(net_recv(l, &body, &len, 2000, &e) < 0 && !body, "plain client, keyed server: the client gets no frame");
+	diag("%s", e.msg);
+	net_close(l);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "does not start a keyed link"),
+	   "plain client, keyed server: the server refuses it");
+	diag("%s", p.e.msg);
+
+	p.o.key = NULL;
+	peer_start(&p, echo_main, addr);
+	struct net_opts o = { .key = key_a };
+	ok(net_connect(addr, &o, &l, &e) < 0 && contains(e.msg, "handshake failed"),
+	   "keyed client, plain server: the client's handshake fails");
+	diag("%s", e.msg);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "starts an encrypted link"),
+	   "keyed client, plain server: the server says the peer holds a key");
+	diag("%s", p.e.msg);
+}
+
+static void test_garbage_to_keyed(void)
+{
+	char addr[64];
+	struct peer p = { .o = { .key = key_a, .connect_timeout_ms = 500 } };
+	peer_start(&p, echo_main, addr);
+	int fd = raw_connect(addr);
+	uint8_t *junk = pattern(200, 9);
+	send(fd, junk, 200, MSG_NOSIGNAL);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "handshake failed"), "garbage: refused at the handshake");
+	diag("%s", p.e.msg);
+	close(fd);
+
+	/* The right magic, version and role, then junk: the proof fails. */
+	peer_start(&p, echo_main, addr);
+	fd = raw_connect(addr);
+	memcpy(junk, "exolnk\x01" "c", 8);
+	send(fd, junk, 200, MSG_NOSIGNAL);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "different cluster key"), "garbage: a forged hello fails the proof");
+	diag("%s", p.e.msg);
+	close(fd);
+
+	memcpy(junk, "exolnk\x09" "c", 8);
+	peer_start(&p, echo_main, addr);
+	fd = raw_connect(addr);
+	send(fd, junk, 200, MSG_NOSIGNAL);
+	peer_join(&p);
+	ok(p.e.code == EXO_DATAERR && contains(p.e.msg, "version 9"), "garbage: another link version is named");
+	close(fd);
+
+	/* A plaintext peer's empty frame, then nothing: told at once, not timed out. */
+	peer_start(&p, echo_main, addr);
+	fd = raw_connect(addr);
+	send(fd, "\0\0\0\0", 4, MSG_NOSIGNAL);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "does not start a keyed link"),
+	   "garbage: a plaintext empty frame is refused from its 4 bytes");
+	close(fd);
+
+	/* Silence: the handshake has its own deadline. */
+	peer_start(&p, echo_main, addr);
+	fd = raw_connect(addr);
+	peer_join(&p);
+	ok(p.e.code == EXO_TEMPFAIL && contains(p.e.msg, "handshake"), "silence: the handshake times out");
+	diag("%s", p.e.msg);
+	close(fd);
+	free(junk);
+}
+
+struct sender {
+	struct net_link *l;
+	int sent;
+};
+
+static void *send_main(void *arg)
+{
+	struct sender *s = arg;
+	struct exo_err e;
+	for (int i = 0; i < 200; i++) {
+		uint8_t *b = pattern(10000, (unsigned)i);
+		int rc = net_send(s->l, b, 10000, &e);
+		free(b);
+		if (rc < 0)
+			break;
+		s->sent++;
+	}
+	return NULL;
+}
+
+/* One thread sends while another receives, as a pipelined stage does. */
+static void test_full_duplex(void)
+{
+	char addr[64];
+	struct peer p = { 0 };
+	struct net_link *l = keyed_pair(&p, addr);
+	struct sender s = { .l = l };
+	pthread_t th;
+	pthread_create(&th, NULL, send_main, &s);
+	int good = 0;
+	struct exo_err e;
+	for (int i = 0; i < 200; i++) {
+		char *body;
+		size_t len;
+		if (net_recv(l, &body, &len, -1, &e) < 0)
+			break;
+		uint8_t *want = pattern(10000, (unsigned)i);
+		good += len == 10000 && memcmp(body, want, len) == 0;
+		free(want);
+		free(body);
+	}
+	pthread_join(th, NULL);
+	ok(s.sent == 200 && good == 200, "duplex: 200 frames sent by one thread, echoed, received intact by another");
+	net_close(l);
+	peer_join(&p);
+}
+
+/* Frames sealed on the client's stream but written raw, as an attacker on
+ * the wire would rewrite them. */
+static size_t seal(struct net_link *l, const char *text, uint8_t *out)
+{
+	net_frame_seal(&l->tx, text, strlen(text), 0, out);
+	return 4 + 17 + strlen(text);
+}
+
+static void expect_refused(const char *what, struct peer *p, int code, const char *sub)
+{
+	peer_join(p);
+	ok(p->rc < 0 && p->e.code == code && contains(p->e.msg, sub), "%s", what);
+	diag("%s", p->e.msg);
+}
+
+static void test_tampering(void)
+{
+	char addr[64];
+	struct peer p = { 0 };
+	uint8_t a[64], b[64];
+	struct net_link *l = keyed_pair(&p, addr);
+	size_t n = seal(l, "forward layer 3", a);
+	a[12] ^= 1;
+	send(net_fd(l), a, n, MSG_NOSIGNAL);
+	expect_refused("tamper: a flipped ciphertext bit is refused", &p, EXO_DATAERR, "fails authentication");
+	net_close(l);
+
+	l = keyed_pair(&p, addr);
+	n = seal(l, "forward layer 3", a);
+	a[3] -= 1;   /* the length prefix is authenticated too */
+	send(net_fd(l), a, n - 1, MSG_NOSIGNAL);
+	expect_refused("tamper: a shortened length prefix is refused", &p, EXO_DATAERR, "fails authentication");
+	net_close(l);
+
+	l = keyed_pair(&p, addr);
+	n = seal(l, "token 42", a);
+	send(net_fd(l), a, n, MSG_NOSIGNAL);
+	char *body = NULL;
+	size_t len;
+	struct exo_err e;
+	ok(net_recv(l, &body, &len, -1, &e) == 0 && len == 8 && !memcmp(body, "token 42", 8),
+	   "replay: the first copy is accepted");
+	free(body);
+	send(net_fd(l), a, n, MSG_NOSIGNAL);
+	expect_refused("replay: the second copy is refused", &p, EXO_DATAERR, "replayed");
+	net_close(l);
+
+	l = keyed_pair(&p, addr);
+	size_t na = seal(l, "first", a), nb = seal(l, "second", b);
+	send(net_fd(l), b, nb, MSG_NOSIGNAL);
+	send(net_fd(l), a, na, MSG_NOSIGNAL);
+	expect_refused("reorder: frames out of order are refused", &p, EXO_DATAERR, "reordered");
+	net_close(l);
+
+	l = keyed_pair(&p, addr);
+	n = seal(l, "forward layer 3", a);
+	send(net_fd(l), a, n - 5, MSG_NOSIGNAL);
+	shutdown(net_fd(l), SHUT_WR);
+	expect_refused("cut: a sealed frame cut short is refused", &p, EXO_IOERR, "middle of a frame");
+	net_close(l);
+
+	/* The server's frames to the client are checked the same way. */
+	l = keyed_pair(&p, addr);
+	net_send(l, "ping", 4, &e);
+	uint8_t *raw = malloc(64);
+	ssize_t got = 0;
+	while (got < 4 + 17 + 4) {   /* read the sealed echo raw (the socket does not block) */
+		struct pollfd pf = { .fd = net_fd(l), .events = POLLIN };
+		if (poll(&pf, 1, 10000) <= 0)
+			break;
+		ssize_t r = recv(net_fd(l), raw + got, (size_t)(25 - got), 0);
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	ok(got == 25 && memcmp(raw + 4, "ping", 4) != 0, "keyed: the echo is 25 bytes on the wire, not in the clear");
+	free(raw);
+	net_close(l);
+	peer_join(&p);
+}
+
+/* --- the key file --- */
+
+static void put_key(const char *path, size_t n, mode_t mode)
+{
+	uint8_t *b = pattern(n, 5);
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, b, n) != (ssize_t)n || fchmod(fd, mode) < 0) {
+		printf("Bail out! %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	close(fd);
+	free(b);
+}
+
+static void test_key_file(void)
+{
+	char path[128], gen[128];
+	uint8_t key[NET_KEY_BYTES];
+	struct exo_err e;
+	snprintf(path, sizeof path, "%s/cluster.key", tmp);
+	put_key(path, 32, 0644);
+	ok(net_key_load(path, key, &e) < 0 && e.code == EXO_NOPERM && contains(e.msg, path) &&
+	   contains(e.msg, "0644") && contains(e.msg, "chmod 600"), "key file: mode 0644 is refused");
+	diag("%s", e.msg);
+	put_key(path, 32, 0640);
+	ok(net_key_load(path, key, &e) < 0 && e.code == EXO_NOPERM && contains(e.msg, "0640"),
+	   "key file: mode 0640 is refused");
+	put_key(path, 32, 0600);
+	uint8_t *want = pattern(32, 5);
+	ok(net_key_load(path, key, &e) == 0 && memcmp(key, want, 32) == 0, "key file: mode 0600 is read");
+	put_key(path, 32, 0400);
+	ok(net_key_load(path, key, &e) == 0, "key file: mode 0400 is read");
+	free(want);
+	put_key(path, 31, 0600);
+	ok(net_key_load(path, key, &e) < 0 && e.code == EXO_DATAERR && contains(e.msg, "31 bytes") &&
+	   contains(e.msg, "32"), "key file: 31 bytes is refused");
+	diag("%s", e.msg);
+	put_key(path, 33, 0600);
+	ok(net_key_load(path, key, &e) < 0 && e.code == EXO_DATAERR, "key file: 33 bytes is refused");
+	unlink(path);
+	ok(net_key_load(path, key, &e) < 0 && e.code == EXO_NOINPUT && contains(e.msg, "--gen-key"),
+	   "key file: a missing file is EXO_NOINPUT and says how to make one");
+	ok(net_key_load(tmp, key, &e) < 0 && e.code == EXO_DATAERR, "key file: a directory is refused");
+
+	snprintf(gen, sizeof gen, "%s/new.key", tmp);
+	struct stat st;
+	ok(net_key_generate(gen, &e) == 0 && stat(gen, &st) == 0 && (st.st_mode & 0777) == 0600 &&
+	   st.st_size == 32, "key generate: 32 bytes, mode 0600");
+	uint8_t k1[NET_KEY_BYTES], k2[NET_KEY_BYTES];
+	ok(net_key_load(gen, k1, &e) == 0, "key generate: the new key loads");
+	ok(net_key_generate(gen, &e) < 0 && contains(e.msg, gen) && contains(e.msg, "exists"),
+	   "key generate: refuses to overwrite");
+	diag("%s", e.msg);
+	ok(net_key_load(gen, k2, &e) == 0 && memcmp(k1, k2, 32) == 0, "key generate: the old key is untouched");
+	char gen2[160];
+	snprintf(gen2, sizeof gen2, "%s/other.key", tmp);
+	net_key_generate(gen2, &e);
+	ok(net_key_load(gen2, k2, &e) == 0 && memcmp(k1, k2, 32) != 0, "key generate: two keys differ");
+	char bad[160];
+	snprintf(bad, sizeof bad, "%s/no/such/dir.key", tmp);
+	ok(net_key_generate(bad, &e) < 0 && contains(e.msg, "no/such"), "key generate: an unwritable path names it");
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -424,6 +766,13 @@ int main(void)
 	test_unreachable();
 	test_connect_timeout();
 	test_addresses();
+	test_keyed_round_trips();
+	test_wrong_key();
+	test_plain_meets_keyed();
+	test_garbage_to_keyed();
+	test_full_duplex();
+	test_tampering();
+	test_key_file();
 	nftw(tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
 }

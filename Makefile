@@ -83,8 +83,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XFLAGS) -MMD -MP -c $< -o $@
 
+# Rebuilt whole, so that members keep the sorted order (ar r appends new
+# ones, and a weak stub in an older member would win over a new definition).
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BIN)/%: $(BUILD)/cmd/%.o $(LIB)

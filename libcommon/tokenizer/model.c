@@ -201,7 +201,7 @@ static size_t initial_symbols(struct enc *x, const char *s, size_t n)
 		b->syms = xrealloc(b->syms, b->cap * sizeof *b->syms);
 	}
 	for (size_t i = 0; i < n;) {
-		size_t l = t->bytelevel ? 1 : utf8_len((unsigned char)s[i]);
+		size_t l = t->bytelevel ? 1 : tok_utf8_len((unsigned char)s[i]);
 		if (l > n - i)
 			l = n - i;
 		int32_t id = l == 1 && t->bytelevel ? t->byte_id[(unsigned char)s[i]]

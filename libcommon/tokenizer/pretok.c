@@ -69,7 +69,7 @@ void regex_replace(const struct regex *re, const char *s, size_t n, const char *
 				pos = n;
 				break;
 			}
-			size_t l = utf8_len((unsigned char)s[ms]);
+			size_t l = tok_utf8_len((unsigned char)s[ms]);
 			tbuf_put(out, s + ms, l);
 			me = ms + l;
 		}
@@ -99,7 +99,7 @@ static void find_regex(const struct regex *re, pcre2_match_data *md, const char 
 			span_add(sp, prev, ms, false);
 		span_add(sp, ms, me, true);
 		prev = me;
-		pos = me > ms ? me : ms < n ? ms + utf8_len((unsigned char)s[ms]) : n + 1;
+		pos = me > ms ? me : ms < n ? ms + tok_utf8_len((unsigned char)s[ms]) : n + 1;
 	}
 	if (prev != n)
 		span_add(sp, prev, n, false);

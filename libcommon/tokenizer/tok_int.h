@@ -17,7 +17,7 @@ void tbuf_putc(struct tbuf *b, int c);
 void tbuf_free(struct tbuf *b);
 
 /* UTF-8 */
-size_t utf8_len(unsigned char lead);                   /* 1..4, or 1 for a stray byte */
+size_t tok_utf8_len(unsigned char lead);                   /* 1..4, or 1 for a stray byte */
 /* Decodes one character of s[0..n) (valid input); *cp gets it, returns its length. */
 size_t utf8_get(const char *s, size_t n, uint32_t *cp);
 size_t utf8_put(char *out, uint32_t cp);                /* out: 4 bytes */

@@ -33,7 +33,7 @@ void tbuf_free(struct tbuf *b)
 	memset(b, 0, sizeof *b);
 }
 
-size_t utf8_len(unsigned char c)
+size_t tok_utf8_len(unsigned char c)
 {
 	return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 1;
 }
@@ -41,7 +41,7 @@ size_t utf8_len(unsigned char c)
 size_t utf8_get(const char *s, size_t n, uint32_t *cp)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t l = utf8_len(u[0]);
+	size_t l = tok_utf8_len(u[0]);
 	if (l > n || u[0] < 0xC0)
 		l = 1;
 	uint32_t c = l == 1 ? u[0] : l == 2 ? u[0] & 0x1F : l == 3 ? u[0] & 0x0F : u[0] & 0x07;

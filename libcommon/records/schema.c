@@ -49,7 +49,7 @@ static const struct field model_fields[] = {
 	OPT("intermediate", F_INT), OPT("heads", F_INT), OPT("kv_heads", F_INT),
 	OPT("vocab", F_INT), OPT("context", F_INT), OPT("bytes_per_layer", F_INT),
 	OPT("embed_bytes", F_INT), OPT("head_bytes", F_INT), OPT("kv_bytes_per_token", F_INT),
-	OPT("total_bytes", F_INT), OPT("tied_embeddings", F_BOOL), END,
+	OPT("total_bytes", F_INT), OPT("tied_embeddings", F_BOOL), OPT("head_dim", F_INT), END,
 };
 static const struct field bench_fields[] = {
 	REQ("suite", F_STR), REQ("name", F_STR), REQ("value", F_NUM),
@@ -57,15 +57,20 @@ static const struct field bench_fields[] = {
 	OPT("max", F_NUM), OPT("samples", F_INT), OPT("seconds", F_NUM), OPT("threads", F_INT),
 	OPT("stage", F_INT), OPT("bytes", F_INT), END,
 };
+static const char *const sources[] = { "measured", "detected", "estimated", "default", NULL };
 static const struct field stage_fields[] = {
 	REQ("index", F_INT), REQ("node", F_STR), REQ("layer_start", F_INT), REQ("layer_end", F_INT),
 	OPT("address", F_STR), OPT("device", F_STR), OPT("bytes", F_INT), OPT("kv_bytes", F_INT),
-	OPT("seconds_per_token", F_NUM), END,
+	OPT("seconds_per_token", F_NUM), OPT("activation_bytes", F_INT), OPT("memory", F_INT),
+	OPT("bandwidth", F_NUM), { .name = "bandwidth_source", .type = F_STR, .choices = sources },
+	{ .name = "rtt_source", .type = F_STR, .choices = sources }, END,
 };
 static const struct field plan_fields[] = {
 	REQ("model", F_STR), REQ("strategy", F_STR), REQ("layers", F_INT),
 	ARR_OF("stages", stage_fields, true), OPT("revision", F_STR), OPT("dtype", F_STR),
-	OPT("context", F_INT), OPT("tokens_per_s", F_NUM), OPT("seconds_per_token", F_NUM), END,
+	OPT("context", F_INT), OPT("tokens_per_s", F_NUM), OPT("seconds_per_token", F_NUM),
+	OPT("path", F_STR), OPT("sessions", F_INT), OPT("aggregate_tokens_per_s", F_NUM),
+	OPT("hop_seconds", F_NUM), ARR("notes", F_STR), END,
 };
 static const char *const levels[] = { "ok", "warn", "fail", NULL };
 static const struct field check_kind_fields[] = {

@@ -1,0 +1,156 @@
+/* The planner: turns a model's profile and the devices of a cluster into a
+ * chain of stages, each a contiguous range of layers on one device, with its
+ * memory need and its predicted time per token.  exo-partition(1) is its
+ * command; the strategies, the cost model and the estimate table are
+ * documented there.
+ *
+ * Units: sizes in bytes (uint64_t), bandwidths in bytes/s, times in seconds.
+ * Layer ranges are half-open: [layer_start, layer_end). */
+#ifndef EXO_PLANNER_PLANNER_H
+#define EXO_PLANNER_PLANNER_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "util/err.h"
+
+#define PLAN_MAX_UNITS 256
+#define PLAN_PORT_BASE 52416
+
+/* One weight tensor of the checkpoint, by role, so that its size can be
+ * computed for any --dtype.  rows x cols for a matrix; cols == 0 for a
+ * vector (rows elements), which stays f32. */
+enum plan_role { PR_LAYER, PR_EMBED, PR_HEAD, PR_NORM };
+struct plan_tensor {
+	enum plan_role role;
+	int layer;             /* PR_LAYER: the layer index */
+	uint64_t rows, cols;
+	int stored;            /* enum kern_dtype as stored */
+};
+
+/* The model's profile: what the planner needs to know of it. */
+struct plan_model {
+	char id[512];          /* ORG/NAME, or the directory's name */
+	char path[4096];       /* the directory ("" for a profile read from a record) */
+	char revision[128];
+	char architecture[64];
+	int layers, hidden, ffn, heads, kv_heads, head_dim, vocab, max_pos;
+	bool tied;
+	int dtype;             /* enum kern_dtype the stages will hold */
+	uint64_t *layer_bytes; /* [layers] at dtype */
+	uint64_t embed_bytes;  /* the embedding matrix (first stage) */
+	uint64_t head_bytes;   /* LM head + final norm (last stage); the embedding when tied */
+	uint64_t kv_bytes_token_layer; /* K and V of one position in one layer (f32 cache) */
+	struct plan_tensor *tensors;   /* NULL for a profile read from a record */
+	size_t n_tensors;
+};
+
+/* Profile of a checkpoint directory or ORG/NAME[@REV] in the HF cache, from
+ * config.json and the safetensors headers; dtype -1 keeps the stored type. */
+int plan_model_load(struct plan_model *m, const char *model, int dtype, struct exo_err *e);
+/* The same from a `model` record (as --profile prints it). */
+int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_err *e);
+/* Recompute the sizes for another dtype; -1 if a matrix does not fit its blocks. */
+int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e);
+void plan_model_free(struct plan_model *m);
+json_t *plan_model_record(const struct plan_model *m);
+uint64_t plan_model_total(const struct plan_model *m);
+/* "f32", "f16", "bf16", "q8_0", "q4_0"; -1 when unknown. */
+int plan_dtype_parse(const char *name);
+const char *plan_dtype_name(int dtype);
+
+/* Where a figure came from. */
+enum plan_source { PS_MEASURED, PS_DETECTED, PS_ESTIMATED, PS_DEFAULT };
+const char *plan_source_name(enum plan_source s);
+
+/* A device a stage can run on: a node's CPU with its RAM, or one of its GPUs. */
+struct plan_unit {
+	char node[128];
+	char device[32];       /* "cpu" or "cuda:N" */
+	char host[256];        /* where the node is reached, without port */
+	int port;              /* the node's advertised port, 0 if none */
+	bool no_address;       /* the record names no routable address: host is 127.0.0.1 */
+	uint64_t mem_total;    /* weight for ring-memory, as exo uses */
+	uint64_t mem_budget;   /* available x memory fraction: what a stage may use */
+	double bandwidth;      /* bytes/s read from memory */
+	enum plan_source bw_source;
+	double rtt;            /* seconds, to reach this node */
+	enum plan_source rtt_source;
+	double net_bandwidth;  /* bytes/s into this node */
+	enum plan_source net_source;
+};
+
+struct plan_cluster {
+	struct plan_unit *units;
+	size_t n;
+	json_t *notes;         /* array of strings: what was ignored and why */
+};
+
+/* Cluster from node and bench records (bench records may come in any order;
+ * they are matched to nodes by name).  fraction <= 0: the node's
+ * memory_fraction, else 0.9.  Errors: no node record (EXO_DATAERR). */
+int plan_cluster_build(struct plan_cluster *c, json_t *const *records, size_t n,
+		       double fraction, struct exo_err *e);
+void plan_cluster_free(struct plan_cluster *c);
+/* GPU memory bandwidth from the table by name, 0 when unknown. */
+double plan_gpu_bandwidth(const char *name);
+
+/* Round as Python's round(x, 5) does (see ring.c). */
+double plan_round5(double x);
+
+enum plan_strategy { PLAN_LATENCY, PLAN_THROUGHPUT, PLAN_RING_MEMORY };
+int plan_strategy_parse(const char *name);
+const char *plan_strategy_name(enum plan_strategy s);
+
+struct plan_request {
+	enum plan_strategy strategy;
+	int ctx;               /* tokens of KV cache per session */
+	int sessions;
+	int port_base;         /* PLAN_PORT_BASE by default */
+};
+
+struct plan_stage {
+	size_t unit;           /* index into the cluster's units */
+	int layer_start, layer_end;
+	uint64_t weight_bytes, kv_bytes, act_bytes;
+	double seconds;        /* predicted compute time per token */
+};
+
+struct plan_result {
+	struct plan_stage *stages;
+	size_t n;
+	double seconds_per_token;  /* stages plus network hops */
+	double hop_seconds;
+	double aggregate_tokens_per_s;  /* with the request's sessions pipelined */
+	json_t *notes;
+};
+
+/* Memory one stage needs for layers [a, b) (first and last stage roles
+ * follow from the range). */
+uint64_t plan_stage_weights(const struct plan_model *m, int a, int b);
+uint64_t plan_stage_kv(const struct plan_model *m, int a, int b, const struct plan_request *r);
+uint64_t plan_stage_act(const struct plan_model *m, int a, int b, const struct plan_request *r);
+/* Bytes a stage reads per decoded token, and its time on unit u. */
+double plan_stage_seconds(const struct plan_model *m, int a, int b, const struct plan_request *r,
+			  const struct plan_unit *u);
+
+/* Plan.  Returns 0, or -1 with EXO_FAIL when no assignment fits memory; the
+ * message then says what is needed, what is available and what would fit. */
+int plan_make(const struct plan_model *m, const struct plan_cluster *c,
+	      const struct plan_request *r, struct plan_result *out, struct exo_err *e);
+void plan_result_free(struct plan_result *p);
+
+/* The strategies themselves (plan_make adds costs and checks): fill out->stages. */
+int plan_ring_memory(const struct plan_model *m, const struct plan_cluster *c,
+		     const struct plan_request *r, struct plan_result *out);
+int plan_fastest(const struct plan_model *m, const struct plan_cluster *c,
+		 const struct plan_request *r, struct plan_result *out);
+/* Finish a result: stage sizes and times, hops, totals. */
+void plan_cost(const struct plan_model *m, const struct plan_cluster *c,
+	       const struct plan_request *r, struct plan_result *p);
+
+/* The plan record, and its table for a terminal (a NUL-terminated string
+ * the caller frees). */
+json_t *plan_record(const struct plan_model *m, const struct plan_cluster *c,
+		    const struct plan_request *r, const struct plan_result *p);
+char *plan_table(const json_t *plan);
+#endif

@@ -1,0 +1,343 @@
+/* The model's profile: sizes of each layer, of the embedding and of the
+ * head for a weight type, and the KV cache per token, from config.json and
+ * the safetensors headers (the tensors' shapes, so any --dtype can be sized
+ * without reading weights), or from a `model` record. */
+#include "planner/planner.h"
+#include "kernels/kern.h"
+#include "model/checkpoint.h"
+#include "records/record.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
+
+int plan_dtype_parse(const char *name)
+{
+	for (int t = 0; t < KD_COUNT; t++)
+		if (strcasecmp(name, dtype_names[t]) == 0)
+			return t;
+	return -1;
+}
+
+const char *plan_dtype_name(int dtype)
+{
+	return dtype >= 0 && dtype < KD_COUNT ? dtype_names[dtype] : "?";
+}
+
+/* Bytes of one tensor at dtype; matrices convert, vectors stay f32 (the
+ * engine widens norms and biases).  0 when the row does not fit the blocks. */
+static uint64_t tensor_bytes(const struct plan_tensor *t, int dtype)
+{
+	if (!t->cols)
+		return t->rows * 4;
+	return t->rows * kern_row_bytes((enum kern_dtype)(dtype < 0 ? t->stored : dtype), t->cols);
+}
+
+int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
+{
+	if (!m->tensors) {  /* from a record: scale by bytes per weight */
+		static const double per_weight[] = { 4, 2, 2, 34.0 / 32, 18.0 / 32 };
+		double k = per_weight[dtype] / per_weight[m->dtype];
+		for (int i = 0; i < m->layers; i++)
+			m->layer_bytes[i] = (uint64_t)((double)m->layer_bytes[i] * k);
+		m->embed_bytes = (uint64_t)((double)m->embed_bytes * k);
+		m->head_bytes = (uint64_t)((double)m->head_bytes * k);
+		m->dtype = dtype;
+		return 0;
+	}
+	memset(m->layer_bytes, 0, sizeof *m->layer_bytes * (size_t)m->layers);
+	uint64_t embed = 0, head = 0, norm = 0;
+	for (size_t i = 0; i < m->n_tensors; i++) {
+		const struct plan_tensor *t = &m->tensors[i];
+		uint64_t b = tensor_bytes(t, dtype);
+		if (!b && t->rows)
+			return exo_error(e, EXO_USAGE, "--dtype %s: a matrix of %llu columns does not "
+					 "divide into blocks of 32", plan_dtype_name(dtype),
+					 (unsigned long long)t->cols);
+		switch (t->role) {
+		case PR_LAYER: m->layer_bytes[t->layer] += b; break;
+		case PR_EMBED: embed += b; break;
+		case PR_HEAD: head += b; break;
+		case PR_NORM: norm += b; break;
+		}
+	}
+	m->embed_bytes = embed;
+	/* Tied embeddings: the last stage holds the embedding as its LM head. */
+	m->head_bytes = (m->tied ? embed : head) + norm;
+	m->dtype = dtype;
+	return 0;
+}
+
+static int add_tensor(struct plan_model *m, const struct st_tensor *t, const char *file,
+		      struct exo_err *e)
+{
+	struct plan_tensor p = { .stored = t->dtype };
+	int layer;
+	char rest[256];
+	if (sscanf(t->name, "model.layers.%d.%255s", &layer, rest) == 2) {
+		if (layer < 0 || layer >= m->layers)
+			return exo_error(e, EXO_DATAERR, "%s: tensor %s: layer %d outside the config's "
+					 "%d layers", file, t->name, layer, m->layers);
+		p.role = PR_LAYER, p.layer = layer;
+	} else if (strcmp(t->name, "model.embed_tokens.weight") == 0) {
+		p.role = PR_EMBED;
+	} else if (strcmp(t->name, "lm_head.weight") == 0) {
+		p.role = PR_HEAD;
+	} else if (strcmp(t->name, "model.norm.weight") == 0) {
+		p.role = PR_NORM;
+	} else {
+		return 0;  /* buffers such as rotary inv_freq: not weights a stage holds */
+	}
+	if (t->n_dims == 2)
+		p.rows = (uint64_t)t->shape[0], p.cols = (uint64_t)t->shape[1];
+	else if (t->n_dims == 1)
+		p.rows = (uint64_t)t->shape[0];
+	else
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s: %d dimensions, expected 1 or 2", file,
+				 t->name, t->n_dims);
+	m->tensors = xrealloc(m->tensors, (m->n_tensors + 1) * sizeof *m->tensors);
+	m->tensors[m->n_tensors++] = p;
+	return 0;
+}
+
+static int scan_file(struct plan_model *m, const char *dir, const char *name, struct exo_err *e)
+{
+	char path[4600];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	struct st_file *f = st_open(path, e);
+	if (!f)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < f->n_tensors && rc == 0; i++)
+		rc = add_tensor(m, &f->tensors[i], path, e);
+	st_close(f);
+	return rc;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every safetensors file of the checkpoint, once each, in name order. */
+static int scan_files(struct plan_model *m, const char *dir, struct exo_err *e)
+{
+	char index[4600];
+	snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
+	if (access(index, F_OK) != 0)
+		return scan_file(m, dir, "model.safetensors", e);
+	json_error_t je;
+	json_t *root = json_load_file(index, 0, &je), *files = json_object(), *v;
+	json_t *map = json_object_get(root, "weight_map");
+	const char *k;
+	int rc = 0;
+	if (!json_is_object(map))
+		rc = exo_error(e, EXO_DATAERR, "%s: no weight_map object", index);
+	json_object_foreach(map, k, v) {
+		const char *f = json_string_value(v);
+		if (!f || strchr(f, '/')) {
+			rc = exo_error(e, EXO_DATAERR, "%s: weight_map.%s: expected a file name", index, k);
+			break;
+		}
+		json_object_set_new(files, f, json_true());
+	}
+	const char **names = xcalloc(json_object_size(files) + 1, sizeof *names);
+	size_t n = 0;
+	json_object_foreach(files, k, v)
+		names[n++] = k;
+	qsort(names, n, sizeof *names, strcmp_ptr);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = scan_file(m, dir, names[i], e);
+	free(names);
+	json_decref(files);
+	json_decref(root);
+	return rc;
+}
+
+/* id and revision: ORG/NAME from an HF cache snapshot path, else the
+ * directory's name. */
+static void name_model(struct plan_model *m, const char *arg, const char *dir)
+{
+	char real[PATH_MAX];
+	if (!realpath(dir, real))
+		snprintf(real, sizeof real, "%s", dir);
+	snprintf(m->path, sizeof m->path, "%s", real);
+	const char *repo = strstr(real, "/models--"), *snap = strstr(real, "/snapshots/");
+	if (repo && snap && snap > repo) {
+		/* models--org--name: the first "--" is the slash of ORG/NAME */
+		int n = (int)(snap - repo - 9);
+		snprintf(m->id, sizeof m->id, "%.*s", n, repo + 9);
+		char *dash = strstr(m->id, "--");
+		if (dash) {
+			*dash = '/';
+			memmove(dash + 1, dash + 2, strlen(dash + 2) + 1);
+		}
+		snprintf(m->revision, sizeof m->revision, "%s", snap + 11);
+		m->revision[strcspn(m->revision, "/")] = '\0';
+		return;
+	}
+	const char *base = strrchr(real, '/');
+	snprintf(m->id, sizeof m->id, "%.511s", base && base[1] ? base + 1 : real);
+	(void)arg;
+}
+
+static int stored_dtype(const struct plan_model *m)
+{
+	for (size_t i = 0; i < m->n_tensors; i++)
+		if (m->tensors[i].cols)
+			return m->tensors[i].stored;
+	return KD_F32;
+}
+
+int plan_model_load(struct plan_model *m, const char *model, int dtype, struct exo_err *e)
+{
+	char dir[4096];
+	struct model_config cfg;
+	memset(m, 0, sizeof *m);
+	if (ckpt_resolve(model, dir, sizeof dir, e) < 0 || model_config_load(&cfg, dir, e) < 0)
+		return -1;
+	name_model(m, model, dir);
+	snprintf(m->architecture, sizeof m->architecture, "%s", cfg.architecture);
+	m->layers = cfg.n_layers, m->hidden = cfg.hidden, m->ffn = cfg.ffn;
+	m->heads = cfg.n_heads, m->kv_heads = cfg.n_kv_heads, m->head_dim = cfg.head_dim;
+	m->vocab = cfg.vocab, m->max_pos = cfg.max_pos, m->tied = cfg.tied_embeddings;
+	m->kv_bytes_token_layer = 2ull * (uint64_t)cfg.n_kv_heads * (uint64_t)cfg.head_dim * 4;
+	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);
+	if (scan_files(m, dir, e) < 0)
+		goto fail;
+	for (int i = 0; i < m->layers; i++) {
+		bool found = false;
+		for (size_t t = 0; t < m->n_tensors; t++)
+			found |= m->tensors[t].role == PR_LAYER && m->tensors[t].layer == i;
+		if (!found) {
+			exo_error(e, EXO_DATAERR, "%s: no tensors for layer %d of %d", dir, i, m->layers);
+			goto fail;
+		}
+	}
+	m->dtype = stored_dtype(m);
+	if (plan_model_set_dtype(m, dtype < 0 ? m->dtype : dtype, e) < 0)
+		goto fail;
+	if (!m->embed_bytes) {
+		exo_error(e, EXO_DATAERR, "%s: no tensor model.embed_tokens.weight", dir);
+		goto fail;
+	}
+	return 0;
+fail:
+	plan_model_free(m);
+	return -1;
+}
+
+static int64_t get_int(const json_t *rec, const char *key, bool *missing)
+{
+	const json_t *v = json_object_get(rec, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		*missing = true;
+		return 0;
+	}
+	return json_integer_value(v);
+}
+
+static const char *str_or_empty(const json_t *rec, const char *key)
+{
+	const char *s = json_string_value(json_object_get(rec, key));
+	return s ? s : "";
+}
+
+int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_err *e)
+{
+	static const char *const need[] = { "layers", "bytes_per_layer", "embed_bytes", "head_bytes",
+					    "kv_bytes_per_token", "hidden", NULL };
+	memset(m, 0, sizeof *m);
+	for (const char *const *k = need; *k; k++) {
+		bool missing = false;
+		get_int(rec, *k, &missing);
+		if (missing)
+			return exo_error(e, EXO_DATAERR, "model record '%s': field '%s': a non-negative "
+					 "integer is needed to plan", str_or_empty(rec, "id"),
+					 *k);
+	}
+	bool unused = false;
+	snprintf(m->id, sizeof m->id, "%s", str_or_empty(rec, "id"));
+	snprintf(m->architecture, sizeof m->architecture, "%s", str_or_empty(rec, "architecture"));
+	snprintf(m->revision, sizeof m->revision, "%s", str_or_empty(rec, "revision"));
+	snprintf(m->path, sizeof m->path, "%s", str_or_empty(rec, "path"));
+	m->layers = (int)get_int(rec, "layers", &unused);
+	if (m->layers < 1 || m->layers > 100000)
+		return exo_error(e, EXO_DATAERR, "model record '%s': field 'layers': %d is not a layer "
+				 "count", m->id, m->layers);
+	m->hidden = (int)get_int(rec, "hidden", &unused);
+	m->ffn = (int)get_int(rec, "intermediate", &unused);
+	m->heads = (int)get_int(rec, "heads", &unused);
+	m->kv_heads = (int)get_int(rec, "kv_heads", &unused);
+	m->head_dim = (int)get_int(rec, "head_dim", &unused);
+	m->vocab = (int)get_int(rec, "vocab", &unused);
+	m->max_pos = (int)get_int(rec, "context", &unused);
+	m->tied = json_is_true(json_object_get(rec, "tied_embeddings"));
+	const char *s = json_string_value(json_object_get(rec, "dtype"));
+	m->dtype = s ? plan_dtype_parse(s) : KD_BF16;
+	if (m->dtype < 0)
+		return exo_error(e, EXO_DATAERR, "model record '%s': field 'dtype': unknown type '%s'",
+				 m->id, s);
+	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);
+	for (int i = 0; i < m->layers; i++)
+		m->layer_bytes[i] = (uint64_t)get_int(rec, "bytes_per_layer", &unused);
+	if (!m->layer_bytes[0] || !m->hidden) {
+		plan_model_free(m);
+		return exo_error(e, EXO_DATAERR, "model record '%s': fields 'bytes_per_layer' and "
+				 "'hidden' must be positive", m->id);
+	}
+	m->embed_bytes = (uint64_t)get_int(rec, "embed_bytes", &unused);
+	m->head_bytes = (uint64_t)get_int(rec, "head_bytes", &unused);
+	m->kv_bytes_token_layer = (uint64_t)get_int(rec, "kv_bytes_per_token", &unused) /
+				  (uint64_t)m->layers;
+	return 0;
+}
+
+void plan_model_free(struct plan_model *m)
+{
+	free(m->layer_bytes);
+	free(m->tensors);
+	m->layer_bytes = NULL;
+	m->tensors = NULL;
+}
+
+uint64_t plan_model_total(const struct plan_model *m)
+{
+	uint64_t t = m->head_bytes + (m->tied ? 0 : m->embed_bytes);
+	for (int i = 0; i < m->layers; i++)
+		t += m->layer_bytes[i];
+	return t;
+}
+
+json_t *plan_model_record(const struct plan_model *m)
+{
+	json_t *r = rec_new("model");
+	json_object_set_new(r, "id", json_string(m->id));
+	json_object_set_new(r, "architecture", json_string(m->architecture));
+	json_object_set_new(r, "layers", json_integer(m->layers));
+	if (m->revision[0])
+		json_object_set_new(r, "revision", json_string(m->revision));
+	if (m->path[0])
+		json_object_set_new(r, "path", json_string(m->path));
+	json_object_set_new(r, "dtype", json_string(plan_dtype_name(m->dtype)));
+	json_object_set_new(r, "hidden", json_integer(m->hidden));
+	json_object_set_new(r, "intermediate", json_integer(m->ffn));
+	json_object_set_new(r, "heads", json_integer(m->heads));
+	json_object_set_new(r, "kv_heads", json_integer(m->kv_heads));
+	json_object_set_new(r, "head_dim", json_integer(m->head_dim));
+	json_object_set_new(r, "vocab", json_integer(m->vocab));
+	json_object_set_new(r, "context", json_integer(m->max_pos));
+	json_object_set_new(r, "bytes_per_layer", json_integer((json_int_t)m->layer_bytes[0]));
+	json_object_set_new(r, "embed_bytes", json_integer((json_int_t)m->embed_bytes));
+	json_object_set_new(r, "head_bytes", json_integer((json_int_t)m->head_bytes));
+	json_object_set_new(r, "kv_bytes_per_token",
+			    json_integer((json_int_t)(m->kv_bytes_token_layer * (uint64_t)m->layers)));
+	json_object_set_new(r, "total_bytes", json_integer((json_int_t)plan_model_total(m)));
+	json_object_set_new(r, "tied_embeddings", json_boolean(m->tied));
+	return r;
+}

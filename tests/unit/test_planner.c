@@ -1,0 +1,429 @@
+/* Planner: ring-memory ranges worked out by hand from exo's definition,
+ * Python's round(x, 5), latency against ring-memory on a mixed cluster,
+ * throughput, one node, a one-layer model, more nodes than layers, equal
+ * memory, infeasible requests and their messages, the profile of the tiny
+ * checkpoints. */
+#include "kernels/kern.h"
+#include "planner/planner.h"
+#include "tests/tap.h"
+
+#define GiB (1ull << 30)
+
+/* A cluster from "name:mem_GiB:bandwidth_GBps" items: CPU nodes whose
+ * mem_total and mem_available are mem GiB (budget 0.9 of it). */
+static void cluster(struct plan_cluster *c, const char *spec)
+{
+	json_t *recs[32];
+	size_t n = 0;
+	char buf[512], *save = NULL;
+	snprintf(buf, sizeof buf, "%s", spec);
+	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		char name[64];
+		double mem, bw;
+		if (sscanf(t, "%63[^:]:%lf:%lf", name, &mem, &bw) != 3)
+			abort();
+		recs[n++] = json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:f}", "kind", "node", "v", 1,
+				      "name", name, "arch", "x86_64", "mem_total", (json_int_t)(mem * GiB),
+				      "mem_available", (json_int_t)(mem * GiB), "mem_bandwidth", bw * 1e9);
+	}
+	struct exo_err e;
+	if (plan_cluster_build(c, recs, n, 0, &e) < 0)
+		diag("cluster: %s", e.msg);
+	for (size_t i = 0; i < n; i++)
+		json_decref(recs[i]);
+}
+
+/* A model of L layers of layer_gib each; embedding and head of 1/4 GiB. */
+static void model(struct plan_model *m, int layers, double layer_gib, uint64_t kv_token)
+{
+	json_t *r = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:s}",
+			      "kind", "model", "v", 1, "id", "test/m", "architecture", "LlamaForCausalLM",
+			      "layers", layers, "hidden", 4096,
+			      "bytes_per_layer", (json_int_t)(layer_gib * GiB), "embed_bytes",
+			      (json_int_t)(GiB / 4), "head_bytes", (json_int_t)(GiB / 4),
+			      "kv_bytes_per_token", (json_int_t)kv_token * layers, "vocab", 32000,
+			      "context", 8192, "head_dim", 128, "dtype", "bf16");
+	struct exo_err e;
+	if (plan_model_from_record(m, r, &e) < 0)
+		diag("model: %s", e.msg);
+	json_decref(r);
+}
+
+static struct plan_request req(enum plan_strategy s)
+{
+	return (struct plan_request){ .strategy = s, .ctx = 1024, .sessions = 1,
+				      .port_base = PLAN_PORT_BASE };
+}
+
+/* "node:start-end node:start-end" (end exclusive) of a result. */
+static const char *ranges(const struct plan_cluster *c, const struct plan_result *p)
+{
+	static char buf[1024];
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->n && n < sizeof buf; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s:%d-%d", i ? " " : "",
+				      c->units[p->stages[i].unit].node, p->stages[i].layer_start,
+				      p->stages[i].layer_end);
+	return buf;
+}
+
+static void ring_case(const char *nodes, int layers, const char *want, const char *why)
+{
+	struct plan_cluster c;
+	struct plan_model m;
+	struct plan_result p;
+	struct plan_request r = req(PLAN_RING_MEMORY);
+	struct exo_err e;
+	cluster(&c, nodes);
+	model(&m, layers, 0.001, 0);
+	if (plan_make(&m, &c, &r, &p, &e) < 0) {
+		ok(0, "ring-memory %s: %s", why, e.msg);
+	} else {
+		is_str(ranges(&c, &p), want, "ring-memory %s: %s", why, want);
+		plan_result_free(&p);
+	}
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+}
+
+static void test_round5(void)
+{
+	/* The values Python 3 prints for round(x, 5). */
+	ok(plan_round5(0.015625) == 0.01562, "round5(1/64) = 0.01562: an exact tie goes to even");
+	ok(plan_round5(0.046875) == 0.04688, "round5(3/64) = 0.04688: an exact tie goes to even");
+	ok(plan_round5(0.984375) == 0.98438, "round5(63/64) = 0.98438");
+	ok(plan_round5(0.123455) == 0.12345, "round5(0.123455) = 0.12345: the double is below the tie");
+	ok(plan_round5(0.33333 + 1.0 / 3) == 0.66666, "round5(0.33333 + 1/3) = 0.66666");
+	ok(plan_round5(1.000005) == 1.00001, "round5(1.000005) = 1.00001");
+}
+
+/* Each case worked out by hand from exo's code (see ring.c):
+ *   sort by (memory, name) descending; end = round(start + mem/total, 5);
+ *   layers int(start*L) .. int(end*L)-1 inclusive, the last to L-1. */
+static void test_ring(void)
+{
+	/* a 16, c 8, b 8 (tie: name descending puts c first); total 32.
+	 * a: end 0.5 -> 0..15; c: end 0.75 -> 16..23; b: end 1.0 -> 24..31. */
+	ring_case("a:16:50 b:8:50 c:8:50", 32, "a:0-16 c:16-24 b:24-32", "16/8/8 GiB, 32 layers");
+	/* z, y, x equal: ends 0.33333, round(0.33333+1/3)=0.66666, 0.99999.
+	 * z: int(0)..int(1.33332)-1 = 0..0; y: 1..int(2.66664)-1 = 1..1; x: 2..3. */
+	ring_case("x:8:50 y:8:50 z:8:50", 4, "z:0-1 y:1-2 x:2-4", "three equal nodes, 4 layers");
+	/* 5, 3, 2, 1 GiB over 7 layers: ends 0.45455, round(0.45455+3/11)=0.72728,
+	 * round(0.72728+2/11)=0.9091, 1.00001.  a: 0..int(3.18185)-1=2;
+	 * b: 3..int(5.09096)-1=4; c: 5..int(6.3637)-1=5; d: 6..6. */
+	ring_case("d:1:50 c:2:50 b:3:50 a:5:50", 7, "a:0-3 b:3-5 c:5-6 d:6-7", "5/3/2/1 GiB, 7 layers");
+	/* 63 and 1 GiB over 64 layers: 63/64 = 0.984375 is a tie at the 6th
+	 * decimal; Python rounds it to 0.98438, so int(0.98438*64)-1 = 62 and
+	 * big gets 63 layers (0.98437 would give it 62). */
+	ring_case("big:63:50 small:1:50", 64, "big:0-63 small:63-64", "63/1 GiB: round half even");
+	/* One layer, three equal nodes: c: 0..int(0.33333)-1 = -1, empty; b:
+	 * int(0.33333)=0..int(0.66666)-1 = -1, empty; a (last): 0..0.  c and b are
+	 * left out of the chain instead of breaking it. */
+	ring_case("a:8:50 b:8:50 c:8:50", 1, "a:0-1", "one layer, three nodes (more nodes than layers)");
+	ring_case("solo:8:50", 5, "solo:0-5", "one node");
+}
+
+static void test_ring_notes(void)
+{
+	struct plan_cluster c;
+	struct plan_model m;
+	struct plan_result p;
+	struct plan_request r = req(PLAN_RING_MEMORY);
+	struct exo_err e;
+	cluster(&c, "a:8:50 b:8:50 c:8:50");
+	model(&m, 1, 0.001, 0);
+	if (plan_make(&m, &c, &r, &p, &e) == 0) {
+		is_int(json_array_size(p.notes), 2, "ring-memory: a note for each node left out");
+		ok(strstr(json_string_value(json_array_get(p.notes, 0)), "'c' (cpu) left out") != NULL,
+		   "the note names the node: %s", json_string_value(json_array_get(p.notes, 0)));
+		plan_result_free(&p);
+	} else {
+		ok(0, "one-layer ring: %s", e.msg);
+		ok(0, "no notes");
+	}
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+}
+
+/* fast: 24 GiB at 100 GB/s; slow: 64 GiB at 20 GB/s; 32 layers of 1 GiB. */
+static void test_latency_vs_ring(void)
+{
+	struct plan_cluster c;
+	struct plan_model m;
+	struct plan_result lat, ring;
+	struct plan_request rl = req(PLAN_LATENCY), rr = req(PLAN_RING_MEMORY);
+	struct exo_err e;
+	cluster(&c, "fast:24:100 slow:64:20");
+	model(&m, 32, 1.0, 4096);
+	int a = plan_make(&m, &c, &rl, &lat, &e), b = plan_make(&m, &c, &rr, &ring, &e);
+	ok(a == 0 && b == 0, "both strategies fit");
+	if (a || b)
+		return;
+	/* ring-memory: slow 64/88 -> end 0.72727 -> layers 0..22; fast 23..31. */
+	is_str(ranges(&c, &ring), "slow:0-23 fast:23-32", "ring-memory weights by memory");
+	/* latency: fast is the last stage and takes what fits in 21.6 GiB:
+	 * head 0.25 + 4 MiB KV per layer + activations -> 21 layers (11..31). */
+	is_str(ranges(&c, &lat), "slow:0-11 fast:11-32", "latency fills the faster node first");
+	ok(lat.stages[1].layer_end - lat.stages[1].layer_start >
+	   ring.stages[1].layer_end - ring.stages[1].layer_start,
+	   "latency puts more layers on the fast node than ring-memory");
+	ok(lat.seconds_per_token < ring.seconds_per_token,
+	   "latency predicts less time per token: %.3f s < %.3f s", lat.seconds_per_token,
+	   ring.seconds_per_token);
+	struct plan_result thr;
+	struct plan_request rt = req(PLAN_THROUGHPUT);
+	rt.sessions = 8;
+	if (plan_make(&m, &c, &rt, &thr, &e) == 0) {
+		ok(thr.aggregate_tokens_per_s >= lat.aggregate_tokens_per_s,
+		   "throughput: aggregate %.2f t/s >= latency's %.2f", thr.aggregate_tokens_per_s,
+		   lat.aggregate_tokens_per_s);
+		plan_result_free(&thr);
+	} else {
+		ok(0, "throughput: %s", e.msg);
+	}
+	plan_result_free(&lat);
+	plan_result_free(&ring);
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+}
+
+static void test_throughput_balances(void)
+{
+	/* Two equal nodes with room for everything: latency keeps one stage,
+	 * throughput with 2 sessions splits 16/16 to halve the bottleneck. */
+	struct plan_cluster c;
+	struct plan_model m;
+	struct plan_result p;
+	struct plan_request r = req(PLAN_THROUGHPUT);
+	struct exo_err e;
+	r.sessions = 2;
+	cluster(&c, "p:64:50 q:64:50");
+	model(&m, 32, 1.0, 0);
+	if (plan_make(&m, &c, &r, &p, &e) == 0) {
+		is_str(ranges(&c, &p), "q:0-16 p:16-32", "throughput balances two equal nodes");
+		plan_result_free(&p);
+	} else {
+		ok(0, "throughput: %s", e.msg);
+	}
+	r = req(PLAN_LATENCY);
+	if (plan_make(&m, &c, &r, &p, &e) == 0) {
+		is_str(ranges(&c, &p), "p:0-32", "latency keeps one stage when it fits (no hop)");
+		plan_result_free(&p);
+	} else {
+		ok(0, "latency: %s", e.msg);
+	}
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+}
+
+static void test_small_cases(void)
+{
+	struct plan_cluster c;
+	struct plan_model m;
+	struct plan_result p;
+	struct exo_err e;
+	for (int s = PLAN_LATENCY; s <= PLAN_RING_MEMORY; s++) {
+		struct plan_request r = req((enum plan_strategy)s);
+		cluster(&c, "a:8:50 b:8:60 c:8:70");
+		model(&m, 1, 0.5, 0);
+		if (plan_make(&m, &c, &r, &p, &e) == 0) {
+			ok(p.n == 1 && p.stages[0].layer_start == 0 && p.stages[0].layer_end == 1,
+			   "%s: a one-layer model on three nodes is one stage (%s)",
+			   plan_strategy_name(r.strategy), ranges(&c, &p));
+			plan_result_free(&p);
+		} else {
+			ok(0, "%s: %s", plan_strategy_name(r.strategy), e.msg);
+		}
+		plan_model_free(&m);
+		plan_cluster_free(&c);
+	}
+	/* The slowest device holds one layer but not the embedding as well:
+	 * latency moves mid (1.35 GiB budget) to the front.  4 x 1 GiB layers. */
+	{
+		struct plan_request rl = req(PLAN_LATENCY);
+		cluster(&c, "fast:3:100 mid:1.5:80 tiny:1.2:20");
+		model(&m, 4, 1.0, 0);
+		if (plan_make(&m, &c, &rl, &p, &e) == 0) {
+			is_str(ranges(&c, &p), "mid:0-1 tiny:1-2 fast:2-4",
+			       "latency: another device leads when the slowest cannot hold the embedding");
+			plan_result_free(&p);
+		} else {
+			ok(0, "lead: %s", e.msg);
+		}
+		plan_model_free(&m);
+		plan_cluster_free(&c);
+	}
+	/* Equal memory and bandwidth: the name decides, every time. */
+	struct plan_request r = req(PLAN_LATENCY);
+	cluster(&c, "m2:8:50 m1:8:50");
+	model(&m, 10, 0.5, 0);
+	if (plan_make(&m, &c, &r, &p, &e) == 0) {
+		is_str(ranges(&c, &p), "m1:0-10", "latency tie-break: the first name wins");
+		plan_result_free(&p);
+	}
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+}
+
+static void infeasible(const char *nodes, int layers, double gib, uint64_t kv, int ctx,
+		       enum plan_strategy s, const char *const *want)
+{
+	struct plan_cluster c;
+	struct plan_model m;
+	struct plan_result p;
+	struct plan_request r = req(s);
+	struct exo_err e;
+	r.ctx = ctx;
+	cluster(&c, nodes);
+	model(&m, layers, gib, kv);
+	int rc = plan_make(&m, &c, &r, &p, &e);
+	is_int(rc, -1, "%s: %d x %.1f GiB on %s does not fit", plan_strategy_name(s), layers, gib, nodes);
+	is_int(e.code, EXO_FAIL, "status 1");
+	ok(!strchr(e.msg, '\n'), "one line: %s", e.msg);
+	for (; *want; want++)
+		ok(strstr(e.msg, *want) != NULL, "the message says '%s'", *want);
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+}
+
+static void test_infeasible(void)
+{
+	/* 80 x 1 GiB on 2 x 14.4 GiB: q4_0 (80 x 0.28 GiB) fits; the context
+	 * does not help; 4 more 16 GiB nodes would. */
+	static const char *const w1[] = { "needs 80.5 GiB", "offer 28.8 GiB", "--dtype q4_0",
+					  "4 more devices like 'a' (cpu)", NULL };
+	infeasible("a:16:50 b:16:50", 80, 1.0, 0, 1024, PLAN_LATENCY, w1);
+	/* 16.5 GiB of weights fit in 21.6 GiB, but not with 64 KiB of KV per
+	 * token and layer at 4096 positions (8 GiB): 2 MiB a position leaves
+	 * room for 2611 positions, so --ctx 2560; q8_0 halves the weights. */
+	static const char *const w2[] = { "KV 8.0 GiB", "--ctx 2560", "--dtype q8_0",
+					  "device offers 21.6 GiB", NULL };
+	infeasible("a:24:50", 32, 0.5, 64u << 10, 4096, PLAN_LATENCY, w2);
+	/* ring-memory overflows one node although the total would do. */
+	static const char *const w3[] = { "ring-memory gives 'small' (cpu) layers", NULL };
+	infeasible("big:40:50 small:2:50", 32, 1.0, 0, 1024, PLAN_RING_MEMORY, w3);
+}
+
+static void test_profile(void)
+{
+	char dir[4096];
+	struct plan_model m;
+	struct exo_err e;
+	snprintf(dir, sizeof dir, "%s/fixtures/models/llama3-tiny", tap_shared());
+	if (plan_model_load(&m, dir, -1, &e) < 0) {
+		ok(0, "llama3-tiny: %s", e.msg);
+		return;
+	}
+	/* q, k, v, o: 64x64, 32x64, 32x64, 64x64; gate, up, down: 160x64 each;
+	 * 43008 weights + two norms of 64 f32. */
+	is_int(m.dtype, KD_F32, "llama3-tiny is stored f32");
+	is_int(m.layer_bytes[0], 43008 * 4 + 512, "f32 layer: 172544 bytes");
+	is_int(m.embed_bytes, 512 * 64 * 4, "embedding 512 x 64 f32");
+	is_int(m.head_bytes, 512 * 64 * 4 + 256, "head: lm_head + final norm");
+	is_int(m.kv_bytes_token_layer, 2 * 2 * 16 * 4, "KV per token and layer: K and V, 2 heads of 16, f32");
+	is_int(plan_model_total(&m), 952576, "total: the checkpoint's tensor bytes");
+	plan_model_set_dtype(&m, KD_Q4_0, &e);
+	is_int(m.layer_bytes[0], 43008 / 32 * 18 + 512, "q4_0 layer: 18 bytes per 32 weights, norms f32");
+	plan_model_set_dtype(&m, KD_Q8_0, &e);
+	is_int(m.layer_bytes[0], 43008 / 32 * 34 + 512, "q8_0 layer: 34 bytes per 32 weights");
+	plan_model_free(&m);
+	snprintf(dir, sizeof dir, "%s/fixtures/models/qwen2-tiny", tap_shared());
+	if (plan_model_load(&m, dir, KD_BF16, &e) < 0) {
+		ok(0, "qwen2-tiny: %s", e.msg);
+		return;
+	}
+	ok(m.tied, "qwen2-tiny ties its embeddings");
+	is_int(m.head_bytes, 512 * 64 * 2 + 256, "tied: the head stage holds the embedding (bf16) + norm");
+	is_int(plan_stage_weights(&m, 0, m.layers), plan_model_total(&m),
+	       "one stage holds a tied embedding once");
+	plan_model_free(&m);
+	snprintf(dir, sizeof dir, "%s/fixtures/models/llama3-tiny-sharded", tap_shared());
+	if (plan_model_load(&m, dir, -1, &e) == 0) {
+		is_int(plan_model_total(&m), 952576, "sharded checkpoint: the same sizes");
+		plan_model_free(&m);
+	} else {
+		ok(0, "sharded: %s", e.msg);
+	}
+}
+
+/* Devices and addresses from node records as exo-detect writes them. */
+static void test_cluster(void)
+{
+	const char *text =
+		"[{\"kind\":\"node\",\"v\":1,\"name\":\"g\",\"arch\":\"x86_64\",\"mem_total\":68719476736,"
+		"\"advertise\":\"[fd00::5]:7000\",\"memory_fraction\":0.8,\"gpus\":["
+		"{\"name\":\"NVIDIA GeForce RTX 4090\",\"backend\":\"cuda\",\"used\":true,\"device_ordinal\":1,"
+		"\"memory_total\":25757220864,\"memory_free\":25000000000},"
+		"{\"name\":\"NVIDIA T400\",\"backend\":\"cuda\",\"used\":false,\"memory_total\":2147483648}]},"
+		"{\"kind\":\"node\",\"v\":1,\"name\":\"r\",\"arch\":\"x86_64\",\"mem_total\":34359738368,"
+		"\"mem_available\":30000000000,\"gpus\":[{\"name\":\"Radeon RX 7900 XTX\",\"backend\":\"rocm\","
+		"\"used\":true,\"memory_total\":25769803776}],\"net\":[{\"name\":\"lo2\",\"state\":\"up\","
+		"\"addresses\":[\"fe80::1/64\",\"192.168.1.7/24\"],\"speed\":1250000000}]},"
+		"{\"kind\":\"bench\",\"v\":1,\"node\":\"r\",\"suite\":\"memory\",\"name\":\"triad\",\"value\":4.5e10},"
+		"{\"kind\":\"bench\",\"v\":1,\"node\":\"g\",\"suite\":\"network\",\"name\":\"rtt\",\"value\":0.002}]";
+	json_t *arr = json_loads(text, 0, NULL);
+	json_t *recs[4];
+	for (size_t i = 0; i < 4; i++)
+		recs[i] = json_array_get(arr, i);
+	struct plan_cluster c;
+	struct exo_err e;
+	if (plan_cluster_build(&c, recs, 4, 0, &e) < 0) {
+		ok(0, "cluster: %s", e.msg);
+		json_decref(arr);
+		return;
+	}
+	is_int(c.n, 2, "two devices: the used CUDA GPU of g, the CPU of r");
+	is_str(c.units[0].device, "cuda:1", "the GPU is named by its device ordinal");
+	is_int(c.units[0].mem_budget, 20000000000, "GPU budget: memory_free x the node's fraction 0.8");
+	ok(c.units[0].bandwidth == 1.008e12 && c.units[0].bw_source == PS_ESTIMATED,
+	   "RTX 4090: 1008 GB/s from the table, estimated");
+	ok(c.units[0].rtt == 0.002 && c.units[0].rtt_source == PS_MEASURED, "rtt from the bench record");
+	is_str(c.units[0].host, "fd00::5", "advertised IPv6 host");
+	is_int(c.units[0].port, 7000, "advertised port");
+	is_str(c.units[1].device, "cpu", "a node whose only GPU is ROCm plans on its CPU");
+	is_int(c.units[1].mem_budget, 27000000000, "CPU budget: mem_available x 0.9");
+	ok(c.units[1].bandwidth == 4.5e10 && c.units[1].bw_source == PS_MEASURED, "triad measured");
+	is_str(c.units[1].host, "192.168.1.7", "the first routable address, link-local skipped");
+	ok(c.units[1].net_bandwidth == 1.25e9 && c.units[1].net_source == PS_DETECTED,
+	   "network bandwidth: the interface speed");
+	ok(json_array_size(c.notes) == 1 &&
+	   strstr(json_string_value(json_array_get(c.notes, 0)), "rocm") != NULL,
+	   "a note says why the ROCm GPU is left out");
+	/* Addresses in a plan: g has one stage and its advertised address; r
+	 * has no port, so base + index. */
+	struct plan_model m;
+	struct plan_result p;
+	struct plan_request r = req(PLAN_RING_MEMORY);
+	model(&m, 8, 0.5, 0);
+	if (plan_make(&m, &c, &r, &p, &e) == 0) {
+		json_t *plan = plan_record(&m, &c, &r, &p);
+		json_t *st = json_object_get(plan, "stages");
+		is_str(json_string_value(json_object_get(json_array_get(st, 0), "address")),
+		       "192.168.1.7:52416", "stage 0 (r, 32 GiB first): host:52416");
+		is_str(json_string_value(json_object_get(json_array_get(st, 1), "address")),
+		       "[fd00::5]:7000", "stage 1 (g): its advertised address");
+		json_decref(plan);
+		plan_result_free(&p);
+	} else {
+		ok(0, "plan: %s", e.msg);
+		ok(0, "no plan");
+	}
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+	json_decref(arr);
+}
+
+int main(void)
+{
+	test_cluster();
+	test_round5();
+	test_ring();
+	test_ring_notes();
+	test_latency_vs_ring();
+	test_throughput_balances();
+	test_small_cases();
+	test_infeasible();
+	test_profile();
+	return done_testing();
+}

@@ -8,9 +8,12 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# make_model DIR: the demo model (scripts/make-demo-model).
-make_model() {
-	EXO_BUILD=$EXO_BUILD sh scripts/make-demo-model "$1" >/dev/null
+# demo_model: the demo model (scripts/make-demo-model), made once into
+# build/demo-model as make demo does; its path on stdout.
+demo_model() {
+	dm=$(dirname "$EXO_BUILD")/demo-model
+	[ -d "$dm" ] || EXO_BUILD=$EXO_BUILD sh scripts/make-demo-model "$dm" >&2 || return 1
+	echo "$dm"
 }
 
 # start_pipeline MODEL [HEAD OPTIONS...]: stages 0 (layer 0), 1 (1-2), 2 (3)

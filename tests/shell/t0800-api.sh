@@ -9,7 +9,7 @@
 
 CHAT='{"model":"demo","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Say hello"}],"max_tokens":24,"temperature":0.8,"seed":11'
 
-make_model "$TMP/model" && start_pipeline "$TMP/model"
+MODEL=$(demo_model) && start_pipeline "$MODEL"
 
 test_expect_success "a 3-stage pipeline of the demo model answers /healthz" '
 	curl -sf "$BASE/healthz" | pycheck "assert j[\"status\"] == \"ok\""

@@ -7,7 +7,7 @@
 . ./tests/shell/api-lib.sh
 
 printf 'sekret-key\n' >"$TMP/key"
-make_model "$TMP/model" && start_pipeline "$TMP/model" --api-key-file "$TMP/key" --timeout 3000
+MODEL=$(demo_model) && start_pipeline "$MODEL" --api-key-file "$TMP/key" --timeout 3000
 AUTH='Authorization: Bearer sekret-key'
 
 # err STATUS PARAM CODE ROUTE BODY: the answer is an OpenAI error object.

@@ -339,7 +339,7 @@ static int listen_socket(const char *addr, int *fd, int *port, struct exo_err *e
 		freeaddrinfo(ai);
 		if (*fd >= 0)
 			close(*fd);
-		return exo_error(e, EXO_UNAVAILABLE, "api address %s: %s", addr, strerror(rc));
+		return exo_error(e, EXO_IOERR, "api address %s: %s", addr, strerror(rc));
 	}
 	freeaddrinfo(ai);
 	struct sockaddr_storage ss;

@@ -226,11 +226,10 @@ static void api_open(const struct options *o, const struct stage_opts *so, struc
 			       .retry_ms = o->timeout_ms};
 	if (!(a->head = head_open(&ho, &e)))
 		exo_die(&e);
-	const char *slash = strrchr(so->model, '/');
+	char name[512];
+	api_model_name(so->model, name, sizeof name);
 	struct api_opts ao = {.listen = o->api, .api_key = key, .chat_template = o->chat_template,
-			      .model_id = o->model_name ? o->model_name
-					  : access(so->model, F_OK) == 0 && slash ? slash + 1
-					  : so->model};
+			      .model_id = o->model_name ? o->model_name : name};
 	if (!(a->api = api_start(a->head, a->tok, &ao, &e)))
 		exo_die(&e);
 	free(key);

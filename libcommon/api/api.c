@@ -429,6 +429,33 @@ fail:
 	return NULL;
 }
 
+void api_model_name(const char *model, char *out, size_t len)
+{
+	const char *cache = strstr(model, "/models--"), *at = strchr(model, '@');
+	size_t n;
+
+	if (cache) {            /* .../models--ORG--NAME/snapshots/REV */
+		cache += 9;
+		n = strcspn(cache, "/");
+		snprintf(out, len, "%.*s", (int)n, cache);
+		char *sep = strstr(out, "--");
+		if (sep)
+			memmove(sep + 1, sep + 2, strlen(sep + 2) + 1), *sep = '/';
+		return;
+	}
+	if (access(model, F_OK) == 0) {  /* a directory: its basename */
+		n = strlen(model);
+		while (n > 1 && model[n - 1] == '/')
+			n--;
+		const char *b = model + n;
+		while (b > model && b[-1] != '/')
+			b--;
+		snprintf(out, len, "%.*s", (int)(model + n - b), b);
+		return;
+	}
+	snprintf(out, len, "%.*s", (int)(at ? (size_t)(at - model) : strlen(model)), model);
+}
+
 int api_port(const struct api_server *s)
 {
 	return s->port;

@@ -24,6 +24,9 @@ struct api_opts {
 struct api_server;
 struct api_server *api_start(struct head *h, const struct tok *t, const struct api_opts *o,
 			     struct exo_err *e);
+/* The name clients use for a model given as a directory (its basename), a
+ * snapshot in the Hugging Face cache (ORG/NAME) or ORG/NAME[@REV] (ORG/NAME). */
+void api_model_name(const char *model, char *out, size_t len);
 /* The port it listens on (useful when the address asked for port 0). */
 int api_port(const struct api_server *s);
 /* Stops accepting, lets running generations finish, frees everything. */

@@ -1,6 +1,7 @@
 /* The API's request parser and stop-sequence helpers: accepted bodies give
  * the fields the server uses; each refused one names its field. */
 #include <string.h>
+#include "api/api.h"
 #include "api/request.h"
 #include "tests/tap.h"
 
@@ -103,8 +104,22 @@ static void stops(void)
 	is_int(api_stop_find("abc", 3, 0, stop, 2), -1, "no stop");
 }
 
+static void model_names(void)
+{
+	char n[256];
+
+	api_model_name("/root/.cache/huggingface/hub/models--meta-llama--Llama-3.2-1B/snapshots/abc123", n,
+		       sizeof n);
+	is_str(n, "meta-llama/Llama-3.2-1B", "a snapshot in the HF cache is ORG/NAME");
+	api_model_name("Qwen/Qwen2.5-0.5B@main", n, sizeof n);
+	is_str(n, "Qwen/Qwen2.5-0.5B", "ORG/NAME@REV is ORG/NAME");
+	api_model_name("/tmp/", n, sizeof n);
+	is_str(n, "tmp", "a directory is its basename");
+}
+
 int main(void)
 {
+	model_names();
 	accepted();
 	refusals();
 	stops();

@@ -18,7 +18,9 @@
 #include "util/file.h"
 #include "util/log.h"
 
-#define IDLE_TIMEOUT_S 30
+#ifndef API_IDLE_TIMEOUT_S
+#define API_IDLE_TIMEOUT_S 30
+#endif
 #define STACK_BYTES (1u << 20)
 
 /* One HTTP request: its body as it arrives. */
@@ -27,6 +29,7 @@ struct conn {
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	bool generating;            /* the idle timeout is off meanwhile */
 };
 
 static const char *const routes[] = {"/v1/chat/completions", "/v1/completions", "/v1/models",
@@ -206,6 +209,10 @@ static enum MHD_Result do_generate(struct api_server *s, struct conn *k, struct 
 		return queue_fault(s, k, c, &f);
 	}
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	/* the idle timeout is for idle clients, not for one waiting on a slow
+	 * prefill or token: off until this request completes */
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+	k->generating = true;
 	return answer(s, k, c, gen_start(s, &req, ci ? ci->connect_fd : -1));
 }
 
@@ -298,6 +305,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct conn *k = *con_cls;
 
+	if (k && k->generating && code == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+					  (unsigned)API_IDLE_TIMEOUT_S);
 	if (k) {
 		free(k->body);
 		free(k);
@@ -413,7 +423,7 @@ struct api_server *api_start(struct head *h, const struct tok *t, const struct a
 					     MHD_USE_POLL | MHD_USE_ITC,
 				     0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)conns,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
 				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_BYTES,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
 	if (!s->daemon) {

@@ -250,4 +250,8 @@ test_expect_success "SIGTERM stops the head and its API" '
 	! kill -0 $STAGE0 2>/dev/null &&
 	! curl -s -m 2 "$BASE/healthz"
 '
+stop_pipeline
+test_expect_success "the stages stopped without a sanitizer report" '
+	! grep -n "Sanitizer\|runtime error" "$TMP"/stage*.log
+'
 test_done

@@ -1,8 +1,9 @@
 /* The HTTP side of the API: a libmicrohttpd daemon with a thread per
  * connection (so a streaming reader may block on its generation), a
- * connection limit and an idle timeout (idle connections cost a thread
- * each until they time out), request bodies capped before they are read
- * whole, routing, the API key, and the JSON answers. */
+ * connection limit (half of it per client address) and an idle timeout
+ * (idle connections cost a thread each until they time out), request
+ * bodies capped before they are read whole, routing, the API key, and the
+ * JSON answers. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -423,6 +424,8 @@ struct api_server *api_start(struct head *h, const struct tok *t, const struct a
 					     MHD_USE_POLL | MHD_USE_ITC,
 				     0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)conns,
+				     /* one address cannot hold every slot */
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(conns > 1 ? conns / 2 : 1),
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
 				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_BYTES,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);

@@ -176,16 +176,17 @@ static int run_all(int argc, char **argv, const struct options *o, const struct 
 	size_t left = n;
 	bool passed = false;
 	while (left > 0) {
-		int ws;
-		pid_t pid = waitpid(-1, &ws, 0);
-		if (pid < 0) {
-			if (stop && !passed) {
-				for (size_t i = 0; i < n; i++)
-					kill(pids[i], SIGTERM);
-				passed = true;
-			}
-			continue;
+		if (stop && !passed) {
+			for (size_t i = 0; i < n; i++)
+				kill(pids[i], SIGTERM);
+			passed = true;
 		}
+		int ws;
+		pid_t pid = waitpid(-1, &ws, passed ? 0 : WNOHANG);
+		if (pid == 0) /* a signal between the check and the wait is seen within 100 ms */
+			usleep(100000);
+		if (pid <= 0)
+			continue;
 		left--;
 		int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXO_SOFTWARE;
 		if (st && !status)

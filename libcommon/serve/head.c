@@ -47,6 +47,7 @@ struct gen {
 	struct net_link *link;
 	struct hsess *s;
 	uint64_t wire_id;
+	size_t end;                 /* the step feeds history[sent, end) */
 	float *hidden, *out;        /* [n, hidden] and [n, vocab] */
 	size_t hidden_cap, out_cap;
 };
@@ -187,13 +188,13 @@ static bool grow(float **p, size_t *cap, size_t count)
 	return true;
 }
 
-/* The local layers over history[from, n); the last stage's outputs when
- * they are all the model's layers. */
+/* The local layers over history[from, g->end); the last stage's outputs
+ * when they are all the model's layers. */
 static int local_forward(struct gen *g, size_t from, enum eng_output what, struct exo_err *e)
 {
 	struct head *h = g->h;
 	struct hsess *s = g->s;
-	size_t n = s->n - from, width = what == ENG_OUT_HIDDEN ? (size_t)h->cfg.hidden : (size_t)h->cfg.vocab;
+	size_t n = g->end - from, width = what == ENG_OUT_HIDDEN ? (size_t)h->cfg.hidden : (size_t)h->cfg.vocab;
 	size_t rows = what == ENG_OUT_LAST_LOGITS ? 1 : n;
 	float **dst = what == ENG_OUT_HIDDEN ? &g->hidden : &g->out;
 	size_t *cap = what == ENG_OUT_HIDDEN ? &g->hidden_cap : &g->out_cap;
@@ -232,7 +233,7 @@ static int remote_answer(struct gen *g, enum proto_want want, int32_t *token, fl
 	char *buf = NULL;
 	size_t len;
 	struct proto_msg m;
-	if (net_recv(g->link, &buf, &len, -1, e) < 0) {
+	if (serve_recv_answer(g->link, &buf, &len, e) < 0) {
 		char name[300];
 		serve_stage_name(name, sizeof name, g->h->next_index, g->h->o.next);
 		exo_error_prefix(e, "%s", name);
@@ -243,7 +244,7 @@ static int remote_answer(struct gen *g, enum proto_want want, int32_t *token, fl
 		return STEP_RETRY;
 	}
 	int rc = STEP_OK;
-	size_t V = (size_t)g->h->cfg.vocab, rows = want == PROTO_WANT_ALL_LOGITS ? g->s->n - g->s->sent : 1;
+	size_t V = (size_t)g->h->cfg.vocab, rows = want == PROTO_WANT_ALL_LOGITS ? g->end - g->s->sent : 1;
 	if (m.op == PROTO_ERROR) {
 		exo_error(e, proto_error_status(m.code), "%s", m.message);
 		rc = strcmp(m.code, "session_unknown") == 0 ? STEP_LOST :
@@ -268,20 +269,24 @@ static int remote_answer(struct gen *g, enum proto_want want, int32_t *token, fl
 	return rc;
 }
 
-/* Feed history[sent, n) through the chain; the token that follows, or the
- * logits (in g->out) when want asks for them. */
+/* Feed history[sent, n) through the chain, at most opts.chunk positions (all of
+ * them for all_logits); the token that follows, or the logits (in g->out)
+ * when want asks for them. */
 static int step(struct gen *g, enum proto_want want, const struct eng_sampling *sp, int32_t *token,
 		float *lp, struct exo_err *e)
 {
 	struct head *h = g->h;
 	struct hsess *s = g->s;
-	size_t from = s->sent, n = s->n - from;
+	size_t from = s->sent;
+	size_t chunk = h->o.chunk > 0 ? (size_t)h->o.chunk : 256;
+	g->end = want == PROTO_WANT_ALL_LOGITS || s->n - from <= chunk ? s->n : from + chunk;
+	size_t n = g->end - from;
 	if (!h->o.next) { /* every layer here */
 		enum eng_output what = want == PROTO_WANT_ALL_LOGITS ? ENG_OUT_LOGITS : ENG_OUT_LAST_LOGITS;
 		if (local_forward(g, from, what, e) < 0)
 			return STEP_FAIL;
 		if (want == PROTO_WANT_TOKEN)
-			*token = draw(sp, g->out, (size_t)h->cfg.vocab, (int)s->n, lp);
+			*token = draw(sp, g->out, (size_t)h->cfg.vocab, (int)g->end, lp);
 		return STEP_OK;
 	}
 	if (h->eng && local_forward(g, from, ENG_OUT_HIDDEN, e) < 0)
@@ -317,7 +322,9 @@ static int step_retrying(struct gen *g, enum proto_want want, const struct eng_s
 	for (;;) {
 		int rc = step(g, want, sp, token, lp, e);
 		if (rc == STEP_OK) {
-			g->s->sent = g->s->n;
+			g->s->sent = g->end;
+			if (g->end < g->s->n) /* a chunk of a long prompt: its token is not wanted */
+				continue;
 			return 0;
 		}
 		if (rc == STEP_FAIL)

@@ -26,6 +26,8 @@ struct head_opts {
 	struct net_opts net;
 	int retry_ms;               /* how long to keep retrying an unreachable stage; 0: 10000 */
 	int max_sessions;           /* local KV caches kept (LRU); 0: 16 */
+	int chunk;                  /* positions one forward carries at most (long prompts
+	                             * go in pieces: bounded frames and compute); 0: 256 */
 	/* A stage already open in this process holding layers [0, local_layers)
 	 * (stage 0's frame server), and the lock that guards it: the head then
 	 * shares its weights instead of loading them again.  NULL: head_open
@@ -43,14 +45,18 @@ int head_context(const struct head *h);   /* the smallest context of the chain *
 enum head_finish { HEAD_LENGTH, HEAD_STOP, HEAD_CANCELLED };
 
 struct head_request {
-	uint64_t session;           /* 0: a new one, dropped at the end */
+	uint64_t session;           /* 0: a new one, dropped at the end; else kept (LRU,
+	                             * max_sessions) and continued when the next prompt
+	                             * extends it; one request at a time per session */
 	const int32_t *prompt;      /* the whole conversation so far, as ids */
 	size_t n_prompt;
-	struct eng_sampling sampling;
+	struct eng_sampling sampling;   /* repeat_penalty is not applied (the last stage
+	                                 * holds no history); the token at position p is
+	                                 * drawn with a seed mixed from seed and p */
 	int max_tokens;
 	const int32_t *stop_ids;    /* generation ends after one of these */
 	size_t n_stop;
-	bool want_logits;           /* return the last position's logits instead of sampling */
+	bool want_logits;           /* with on_logits: give the prompt's last logits and stop */
 	/* When set, each step brings back the logits [vocab] of the position
 	 * that picks the next token (on_logits sees them), and the head draws
 	 * the token itself with the same rule as the last stage: same tokens. */

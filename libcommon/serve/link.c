@@ -5,6 +5,8 @@
 #include "util/log.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,7 +154,8 @@ int serve_check_hello(const struct serve_ident *me, const struct proto_msg *peer
 			 PROTO_VERSION, peer->version);
 		return -1;
 	}
-	bool anonymous = upstream && strcmp(peer->role, "client") == 0 && !peer->model[0];
+	/* a checker without a model talks to whatever stage 0 serves */
+	bool anonymous = upstream ? strcmp(peer->role, "client") == 0 && !peer->model[0] : !me->model[0];
 	if (!anonymous && (strcmp(peer->model, me->model) || strcmp(peer->revision, me->revision))) {
 		snprintf(msg, msg_len, "%s; the peer serves %s@%s", mine, peer->model, peer->revision);
 		return -1;
@@ -226,4 +229,17 @@ int serve_connect(const char *addr, int index, const struct net_opts *no,
 		return -1;
 	}
 	return 0;
+}
+
+int serve_recv_answer(struct net_link *l, char **buf, size_t *len, struct exo_err *e)
+{
+	struct pollfd p = {.fd = net_fd(l), .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, SERVE_ANSWER_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return exo_error(e, EXO_TEMPFAIL, "%s: no answer within %d s", net_peer(l),
+				 SERVE_ANSWER_MS / 1000);
+	return net_recv(l, buf, len, -1, e);
 }

@@ -56,6 +56,11 @@ void serve_stage_name(char *buf, size_t len, int index, const char *addr);
 int serve_connect(const char *addr, int index, const struct net_opts *no,
 		  const struct serve_ident *me, struct net_link **l, struct proto_msg *answer,
 		  struct exo_err *e);
+/* The answer to a forward: its first byte may take as long as the
+ * computing down the chain (SERVE_ANSWER_MS), the rest of the frame the
+ * link's io timeout. */
+#define SERVE_ANSWER_MS 120000
+int serve_recv_answer(struct net_link *l, char **buf, size_t *len, struct exo_err *e);
 /* Encode m and send it. */
 int serve_send(struct net_link *l, const struct proto_msg *m, struct exo_err *e);
 

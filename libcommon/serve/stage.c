@@ -24,6 +24,7 @@ struct stage_server {
 	pthread_mutex_t lock;            /* the engine and the sessions */
 	struct sess_table *sessions;
 	struct serve_ident me;
+	char name[48];                   /* "stage N", or "layers A..B" without an index */
 	int listen_fd, hidden, vocab;
 	pthread_mutex_t conn_lock;
 	pthread_cond_t conn_done;
@@ -70,6 +71,10 @@ struct stage_server *stage_open(const struct stage_opts *o, struct exo_err *e)
 	s->me.context = eng_context(s->eng);
 	s->me.vocab = s->vocab = eng_config(s->eng)->vocab;
 	s->hidden = eng_config(s->eng)->hidden;
+	if (o->index >= 0)
+		snprintf(s->name, sizeof s->name, "stage %d", o->index);
+	else
+		snprintf(s->name, sizeof s->name, "layers %d..%d", s->me.first, s->me.last - 1);
 	if (!eng_has_head(s->eng) && !o->next) {
 		exo_error(e, EXO_USAGE, "layers %d..%d do not end the model (%d layers): the stage needs "
 			  "a next stage (--next)", s->me.first, s->me.last - 1, eng_config(s->eng)->n_layers);
@@ -119,7 +124,7 @@ static int reply_error(struct conn *c, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	log_debug("stage %d: to %s: %s: %s", c->srv->o.index, c->peer, code, msg);
+	log_debug("%s: to %s: %s: %s", c->srv->name, c->peer, code, msg);
 	if (proto_encode_error(code, c->srv->o.index, msg, &buf, &len) < 0)
 		return -1;
 	struct exo_err e;
@@ -145,16 +150,16 @@ static int read_inputs(struct conn *c, const struct proto_msg *m)
 	struct stage_server *s = c->srv;
 	if (s->me.first == 0) {
 		if (!m->tokens)
-			return reply_error(c, "bad_request", "stage %d holds layer 0: it takes token ids, not "
-					   "a hidden block", s->o.index), 1;
+			return reply_error(c, "bad_request", "%s holds layer 0: it takes token ids, not "
+					   "a hidden block", s->name), 1;
 		return 0;
 	}
 	if (m->tokens || m->hidden != (size_t)s->hidden)
-		return reply_error(c, "bad_request", "stage %d takes a hidden block of rows of %d values",
-				   s->o.index, s->hidden), 1;
+		return reply_error(c, "bad_request", "%s takes a hidden block of rows of %d values",
+				   s->name, s->hidden), 1;
 	size_t count = m->n * m->hidden;
 	if (!grow((void **)&c->x, &c->xcap, count * sizeof(float)) || !grow(&c->wire, &c->wcap, m->data_len))
-		return reply_error(c, "busy", "stage %d: out of memory", s->o.index), 1;
+		return reply_error(c, "busy", "%s: out of memory", s->name), 1;
 	memcpy(c->wire, m->data, m->data_len); /* the bin sits at any offset: align it */
 	kern_select()->to_f32[m->dtype](c->wire, c->x, count);
 	return 0;
@@ -167,29 +172,29 @@ static int compute(struct conn *c, const struct proto_msg *m, enum eng_output wh
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
 	if (!grow((void **)&c->y, &c->ycap, out_count * sizeof(float)))
-		return reply_error(c, "busy", "stage %d: out of memory", s->o.index), 1;
+		return reply_error(c, "busy", "%s: out of memory", s->name), 1;
 	pthread_mutex_lock(&s->lock);
 	struct eng_kv *kv = sess_get(s->sessions, m->session);
 	int have = kv ? eng_kv_len(kv) : 0;
 	if (have < m->pos) {
 		pthread_mutex_unlock(&s->lock);
-		return reply_error(c, "session_unknown", "stage %d holds %d positions of session %016llx, "
-				   "not %d: send the history from position 0", s->o.index, have,
+		return reply_error(c, "session_unknown", "%s holds %d positions of session %016llx, "
+				   "not %d: send the history from position 0", s->name, have,
 				   (unsigned long long)m->session, m->pos), 1;
 	}
 	if (m->pos + (int)m->n > eng_context(s->eng)) {
 		pthread_mutex_unlock(&s->lock);
-		return reply_error(c, "context_exceeded", "stage %d: positions %d..%zu exceed the context "
-				   "of %d", s->o.index, m->pos, m->pos + m->n - 1, eng_context(s->eng)), 1;
+		return reply_error(c, "context_exceeded", "%s: positions %d..%zu exceed the context "
+				   "of %d", s->name, m->pos, m->pos + m->n - 1, eng_context(s->eng)), 1;
 	}
 	uint64_t evicted = 0;
 	if (!kv && ((kv = eng_kv_new(s->eng, &e)) == NULL ||
 		    sess_put(s->sessions, m->session, kv, &evicted) < 0)) {
 		pthread_mutex_unlock(&s->lock);
-		return reply_error(c, "busy", "stage %d: %s", s->o.index, e.msg[0] ? e.msg : "no session"), 1;
+		return reply_error(c, "busy", "%s: %s", s->name, e.msg[0] ? e.msg : "no session"), 1;
 	}
 	if (evicted)
-		log_info("stage %d: evicted session %016llx (--max-sessions %d)", s->o.index,
+		log_info("%s: evicted session %016llx (--max-sessions %d)", s->name,
 			 (unsigned long long)evicted, s->o.max_sessions);
 	eng_kv_truncate(kv, m->pos);
 	int rc = eng_forward(s->eng, kv, m->tokens, c->x, m->n, what, c->y, &e);
@@ -197,8 +202,8 @@ static int compute(struct conn *c, const struct proto_msg *m, enum eng_output wh
 		eng_kv_truncate(kv, m->pos);
 	pthread_mutex_unlock(&s->lock);
 	if (rc < 0)
-		return reply_error(c, e.code == EXO_DATAERR ? "bad_request" : "internal", "stage %d: %s",
-				   s->o.index, e.msg), 1;
+		return reply_error(c, e.code == EXO_DATAERR ? "bad_request" : "internal", "%s: %s",
+				   s->name, e.msg), 1;
 	return 0;
 }
 
@@ -221,7 +226,7 @@ static int answer_last(struct conn *c, const struct proto_msg *m)
 		struct eng_sampler *sm = eng_sampler_new(&sp, V);
 		float lp = 0;
 		if (!sm)
-			return reply_error(c, "busy", "stage %d: out of memory", s->o.index);
+			return reply_error(c, "busy", "%s: out of memory", s->name);
 		r.token = eng_sample(sm, c->y, NULL, 0, &lp);
 		r.logprob = lp;
 		eng_sampler_free(sm);
@@ -261,7 +266,7 @@ static int pass_on(struct conn *c, const struct proto_msg *m)
 	int dt = s->o.handover;
 	size_t width = dt == PROTO_F32 ? 4 : 2;
 	if (!grow(&c->wire, &c->wcap, count * width))
-		return reply_error(c, "busy", "stage %d: out of memory", s->o.index);
+		return reply_error(c, "busy", "%s: out of memory", s->name);
 	kern_select()->from_f32[dt](c->y, c->wire, count);
 	struct proto_msg f = *m;
 	f.tokens = NULL, f.owned_tokens = NULL;
@@ -270,14 +275,14 @@ static int pass_on(struct conn *c, const struct proto_msg *m)
 	char *reply = NULL;
 	size_t len;
 	if (open_down(c, &e) < 0 || serve_send(c->down, &f, &e) < 0 ||
-	    net_recv(c->down, &reply, &len, -1, &e) < 0) {
+	    serve_recv_answer(c->down, &reply, &len, &e) < 0) {
 		if (c->down) {
 			char name[300];
 			serve_stage_name(name, sizeof name, s->o.index >= 0 ? s->o.index + 1 : -1, s->o.next);
 			exo_error_prefix(&e, "%s", name);
 		}
 		close_down(c);
-		log_warn("stage %d: %s", s->o.index, e.msg);
+		log_warn("%s: %s", s->name, e.msg);
 		return reply_error(c, e.code == EXO_CONFIG ? "mismatch" : "unavailable", "%s", e.msg);
 	}
 	int rc = net_send(c->up, reply, len, &e);
@@ -309,7 +314,7 @@ static int handle(struct conn *c, const char *buf, size_t len)
 	struct proto_msg m;
 	struct exo_err e = {0};
 	if (proto_decode(buf, len, &m, &e) < 0) {
-		log_warn("stage %d: refused a frame from %s: %s", c->srv->o.index, c->peer, e.msg);
+		log_warn("%s: refused a frame from %s: %s", c->srv->name, c->peer, e.msg);
 		reply_error(c, "bad_frame", "%s", e.msg);
 		return -1;
 	}
@@ -325,7 +330,7 @@ static int handle(struct conn *c, const char *buf, size_t len)
 	case PROTO_END: forward_end(c, buf, len, m.session); break;
 	case PROTO_PING: rc = echo(c, &m); break;
 	default:
-		log_warn("stage %d: refused a %s frame from %s", c->srv->o.index, proto_op_name(m.op), c->peer);
+		log_warn("%s: refused a %s frame from %s", c->srv->name, proto_op_name(m.op), c->peer);
 		reply_error(c, "bad_frame", "unexpected %s frame", proto_op_name(m.op));
 		rc = -1;
 	}
@@ -343,7 +348,7 @@ static int greet(struct conn *c)
 	size_t len;
 	struct proto_msg m;
 	if (net_recv(c->up, &buf, &len, -1, &e) < 0) {
-		log_warn("stage %d: refused %s: %s", s->o.index, c->peer, e.msg);
+		log_warn("%s: refused %s: %s", s->name, c->peer, e.msg);
 		return -1;
 	}
 	int rc = proto_decode(buf, len, &m, &e);
@@ -351,18 +356,18 @@ static int greet(struct conn *c)
 	if (rc == 0 && m.op != PROTO_HELLO)
 		rc = exo_error(&e, EXO_DATAERR, "expected a hello frame, got %s", proto_op_name(m.op));
 	if (rc < 0) {
-		log_warn("stage %d: refused %s: %s", s->o.index, c->peer, e.msg);
+		log_warn("%s: refused %s: %s", s->name, c->peer, e.msg);
 		reply_error(c, "bad_frame", "%s", e.msg);
 		return -1;
 	}
 	if (serve_check_hello(&s->me, &m, true, why, sizeof why) < 0) {
-		log_warn("stage %d: refused %s: %s", s->o.index, c->peer, why);
+		log_warn("%s: refused %s: %s", s->name, c->peer, why);
 		reply_error(c, "mismatch", "%s", why);
 		return -1;
 	}
 	struct serve_ident me = s->me;
 	if (s->o.next && open_down(c, &e) < 0)
-		log_info("stage %d: %s (retried on the first request)", s->o.index, e.msg);
+		log_info("%s: %s (retried on the first request)", s->name, e.msg);
 	if (c->down && c->down_context > 0 && c->down_context < me.context)
 		me.context = c->down_context;
 	struct proto_msg h;
@@ -372,7 +377,7 @@ static int greet(struct conn *c)
 	snprintf(h.role, sizeof h.role, "stage");
 	h.layer_start = me.first, h.layer_end = me.last, h.stage = me.stage;
 	h.context = me.context, h.vocab = me.vocab;
-	log_info("stage %d: %s (%s) connected", s->o.index, c->peer, m.role);
+	log_info("%s: %s (%s) connected", s->name, c->peer, m.role);
 	return serve_send(c->up, &h, &e);
 }
 
@@ -396,21 +401,26 @@ static void *conn_main(void *arg)
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
 	if (net_accept(c->fd, &s->o.net, &c->up, &e) < 0) {
-		log_warn("stage %d: refused %s: %s", s->o.index, c->peer, e.msg);
+		log_warn("%s: refused %s: %s", s->name, c->peer, e.msg);
 	} else if (greet(c) == 0) {
 		char *buf;
 		size_t len;
+		uint64_t frames = 0, in, out;
 		while (wait_frame(c)) {
 			if (net_recv(c->up, &buf, &len, 0, &e) < 0) {
 				if (e.code != EXO_NOINPUT)
-					log_warn("stage %d: dropped %s: %s", s->o.index, c->peer, e.msg);
+					log_warn("%s: dropped %s: %s", s->name, c->peer, e.msg);
 				break;
 			}
 			int rc = handle(c, buf, len);
 			free(buf);
+			frames++;
 			if (rc < 0)
 				break;
 		}
+		net_counters(c->up, &out, &in);
+		log_info("%s: %s closed after %llu frames: %llu bytes in, %llu bytes out", s->name,
+			 c->peer, (unsigned long long)frames, (unsigned long long)in, (unsigned long long)out);
 	}
 	net_close(c->up);
 	close_down(c);
@@ -466,7 +476,7 @@ static void accept_one(struct stage_server *s)
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	if (full || pthread_create(&t, &at, conn_main, c) != 0) {
-		log_warn("stage %d: refused %s: %s", s->o.index, c->peer,
+		log_warn("%s: refused %s: %s", s->name, c->peer,
 			 full ? "too many connections (--max-connections)" : "cannot start a thread");
 		close(fd);
 		free(c);
@@ -482,7 +492,7 @@ static void accept_one(struct stage_server *s)
 int stage_run(struct stage_server *s, volatile sig_atomic_t *stop, struct exo_err *e)
 {
 	s->stop = stop;
-	log_info("stage %d: layers %d..%d of %s@%s on %s", s->o.index, s->me.first, s->me.last - 1,
+	log_info("%s: layers %d..%d of %s@%s on %s", s->name, s->me.first, s->me.last - 1,
 		 s->me.model, s->me.revision, s->o.listen);
 	struct pollfd p = {.fd = s->listen_fd, .events = POLLIN};
 	while (!*stop) {
@@ -498,6 +508,6 @@ int stage_run(struct stage_server *s, volatile sig_atomic_t *stop, struct exo_er
 	while (s->active > 0)
 		pthread_cond_wait(&s->conn_done, &s->conn_lock);
 	pthread_mutex_unlock(&s->conn_lock);
-	log_info("stage %d: stopped", s->o.index);
+	log_info("%s: stopped", s->name);
 	return 0;
 }

@@ -63,6 +63,26 @@ test_expect_success "a middle stage killed and restarted mid-generation: the sam
 	grep -q ' [1-9][0-9]* re-sends' $TMP/got.err
 "
 
+test_expect_success "a long prompt sent in chunks of 3 positions: the same tokens" "
+	P='5 9 13 200 7 7 1 0 44 3 90 12 6' &&
+	$CLIENT --model $L --local 4 --prompt \"\$P\" --tokens 8 --seed 4 --temperature 0.9 >$TMP/c.ref &&
+	$CLIENT --model $L --next $A0 --prompt \"\$P\" --chunk 3 --tokens 8 --seed 4 --temperature 0.9 >$TMP/c.got &&
+	$CLIENT --model $L --local 2 --next $A1 --prompt \"\$P\" --chunk 3 --tokens 8 --seed 4 --temperature 0.9 >$TMP/c.got2 &&
+	cmp $TMP/c.ref $TMP/c.got && cmp $TMP/c.ref $TMP/c.got2
+"
+
+test_expect_success "three generations in flight at once on one chain: each gives its own tokens" "
+	for k in 1 2 3; do
+		$CLIENT --model $L --local 4 --prompt \"\$k 50 60\" --tokens 10 --seed \$k --temperature 0.9 >$TMP/p\$k.ref || exit 1
+	done &&
+	for k in 1 2 3; do
+		$CLIENT --model $L --next $A0 --prompt \"\$k 50 60\" --tokens 10 --seed \$k --temperature 0.9 \
+			--pause-ms 10 >$TMP/p\$k.got &
+	done && wait &&
+	cmp $TMP/p1.ref $TMP/p1.got && cmp $TMP/p2.ref $TMP/p2.got && cmp $TMP/p3.ref $TMP/p3.got &&
+	test \$(grep -c '(stage) connected' $TMP/s2.log) -ge 3
+"
+
 test_expect_code 69 "a dead last stage: a prompt error naming it" "
 	kill \$(pid_of s2); while kill -0 \$(pid_of s2) 2>/dev/null; do sleep 0.05; done
 	$CLIENT --model $L --next $A0 --tokens 4 --retry-ms 300 2>$TMP/err; rc=\$?; cat $TMP/err >&2

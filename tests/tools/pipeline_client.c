@@ -4,6 +4,7 @@
  * a stage in the middle of a generation: --pause-ms slows it down). */
 #include "net/net.h"
 #include "serve/head.h"
+#include "serve/serve.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -14,7 +15,9 @@
 static const char usage_text[] =
 	"usage: pipeline_client --model M [--next ADDR] [--local N] [--prompt 'ID ...'] [--tokens N]\n"
 	"                       [--seed S] [--temperature T] [--top-k K] [--top-p P] [--pause-ms MS]\n"
-	"                       [--retry-ms MS] [--timeout-ms MS] [--key FILE] [--session ID] [--stats]\n";
+	"                       [--retry-ms MS] [--timeout-ms MS] [--key FILE] [--session ID] [--stats]\n"
+	"                       [--threads N] [--chunk N]\n"
+	"       pipeline_client --next ADDR --ping N [--ping-bytes B] [--key FILE]\n";
 
 struct opts {
 	int pause_ms, stats;
@@ -30,6 +33,51 @@ static int on_token(void *arg, int32_t token, float logprob)
 		struct timespec ts = {o->pause_ms / 1000, (long)(o->pause_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 	}
+	return 0;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* --ping N: round trips of ping frames of `bytes` payload to the stage at
+ * addr (one hop there and back, the stage's decode and encode included). */
+static int ping(const char *addr, const struct net_opts *no, int n, size_t bytes)
+{
+	struct serve_ident me = {.role = "client", .stage = -1};
+	struct net_link *l;
+	struct exo_err e = {0};
+	if (serve_connect(addr, 0, no, &me, &l, NULL, &e) < 0)
+		exo_die(&e);
+	char *payload = xcalloc(1, bytes + 1), *buf;
+	double *t = xcalloc((size_t)n, sizeof *t);
+	size_t len;
+	for (int i = 0; i < n; i++) {
+		struct proto_msg m, r;
+		proto_msg_init(&m, PROTO_PING);
+		m.seq = (uint64_t)i, m.payload = payload, m.payload_len = bytes;
+		double t0 = now_us();
+		if (serve_send(l, &m, &e) < 0 || net_recv(l, &buf, &len, -1, &e) < 0)
+			exo_die(&e);
+		t[i] = now_us() - t0;
+		if (proto_decode(buf, len, &r, &e) < 0 || r.op != PROTO_ECHO || r.seq != (uint64_t)i ||
+		    r.payload_len != bytes)
+			exo_errx(EXO_DATAERR, "%s: a bad echo", addr);
+		free(buf);
+	}
+	qsort(t, (size_t)n, sizeof *t, cmp_double);
+	printf("%d pings of %zu bytes: median %.1f us, min %.1f us a round trip\n", n, bytes, t[n / 2], t[0]);
+	free(payload), free(t);
+	net_close(l);
 	return 0;
 }
 
@@ -57,10 +105,14 @@ int main(int argc, char **argv)
 		{"top-p", required_argument, NULL, 'P'}, {"pause-ms", required_argument, NULL, 'w'},
 		{"retry-ms", required_argument, NULL, 'r'}, {"timeout-ms", required_argument, NULL, 'o'},
 		{"key", required_argument, NULL, 'K'}, {"session", required_argument, NULL, 'S'},
-		{"stats", no_argument, NULL, 'x'}, {NULL, 0, NULL, 0}};
+		{"stats", no_argument, NULL, 'x'}, {"threads", required_argument, NULL, 'j'},
+		{"chunk", required_argument, NULL, 'c'}, {"ping", required_argument, NULL, 'g'}, {"ping-bytes", required_argument, NULL, 'b'},
+		{NULL, 0, NULL, 0}};
 	struct head_opts ho = {.eng = {.dtype = -1}};
 	struct head_request r = {.max_tokens = 8};
 	struct opts o = {0};
+	int pings = 0;
+	size_t ping_bytes = 8192;
 	int32_t prompt[4096] = {1, 2, 3, 4};
 	size_t n_prompt = 4;
 	uint8_t key[NET_KEY_BYTES];
@@ -89,9 +141,15 @@ int main(int argc, char **argv)
 			break;
 		case 'S': r.session = strtoull(optarg, NULL, 10); break;
 		case 'x': o.stats = 1; break;
+		case 'j': ho.eng.threads = atoi(optarg); break;
+		case 'g': pings = atoi(optarg); break;
+		case 'c': ho.chunk = atoi(optarg); break;
+		case 'b': ping_bytes = (size_t)atol(optarg); break;
 		default: fputs(usage_text, stderr); return EXO_USAGE;
 		}
 	}
+	if (pings > 0 && ho.next && optind == argc)
+		return ping(ho.next, &ho.net, pings, ping_bytes);
 	if (!ho.model || optind != argc) {
 		fputs(usage_text, stderr);
 		return EXO_USAGE;

@@ -74,7 +74,7 @@ static int load_one(struct tok *t, json_t *a, size_t i, struct exo_err *e)
 	snprintf(field, sizeof field, "added_tokens[%zu]", i);
 	json_t *id = json_object_get(a, "id"), *content = json_object_get(a, "content");
 	if (!json_is_object(a) || !json_is_integer(id) || json_integer_value(id) < 0 ||
-	    json_integer_value(id) >= (1 << 24) || !json_is_string(content) ||
+	    json_integer_value(id) >= TOK_MAX_ID || !json_is_string(content) ||
 	    !*json_string_value(content))
 		return tok_field_error(t, e, field, "expected {\"id\": 0.., \"content\": \"...\"}");
 	struct added_tok *at = &t->added[t->n_added];

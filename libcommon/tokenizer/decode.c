@@ -86,13 +86,19 @@ static void dec_replace(const struct decoder *d, const struct strs *in, struct s
 	}
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* <0xXX>: the byte, else -1. */
 static int byte_piece(const char *s, size_t n)
 {
-	unsigned v;
-	char tail;
-	if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>' || sscanf(s + 3, "%2X%c", &v, &tail) != 2)
+	if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>')
 		return -1;
-	return (int)v;
+	int hi = hex_digit(s[3]), lo = hex_digit(s[4]);
+	return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
 static void flush_bytes(struct tbuf *bytes, struct strs *out)
@@ -173,21 +179,41 @@ static void apply(const struct decoder *d, const struct strs *in, struct strs *o
 	}
 }
 
+/* The first decoder's work when it is ByteLevel: the bytes of each id
+ * concatenated (as from_utf8_lossy sees them). */
+static void bytelevel_direct(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
+			     struct strs *a)
+{
+	struct tbuf raw = {0};
+	for (size_t i = 0; i < n; i++)
+		if (!(skip_special && t->special[ids[i]]))
+			tbuf_put(&raw, t->raw.p + t->raw_off[ids[i]],
+				 t->raw_off[ids[i] + 1] - t->raw_off[ids[i]]);
+	strs_begin(a);
+	utf8_lossy(&a->text, raw.p ? raw.p : "", raw.n);
+	strs_end(a);
+	tbuf_free(&raw);
+}
+
 int decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
 		    struct tbuf *out, struct exo_err *e)
 {
 	struct strs a = {0}, b = {0};
-	for (size_t i = 0; i < n; i++) {
-		const char *p = tok_piece(t, ids[i]);
-		if (!p) {
-			strs_free(&a);
+	for (size_t i = 0; i < n; i++)
+		if (!tok_piece(t, ids[i]))
 			return exo_error(e, EXO_DATAERR, "token id %d: not in the vocabulary (%zu ids)",
 					 (int)ids[i], t->n_ids);
-		}
-		if (!(skip_special && t->special[ids[i]]))
-			strs_add(&a, p, strlen(p));
-	}
-	for (size_t k = 0; k < t->n_decs; k++) {
+	size_t k = 0;
+	if (t->raw_off) {
+		bytelevel_direct(t, ids, n, skip_special, &a);
+		k = 1;
+	} else
+		for (size_t i = 0; i < n; i++)
+			if (!(skip_special && t->special[ids[i]])) {
+				const char *p = tok_piece(t, ids[i]);
+				strs_add(&a, p, strlen(p));
+			}
+	for (; k < t->n_decs; k++) {
 		b.n = 0;
 		b.text.n = 0;
 		apply(&t->decs[k], &a, &b);

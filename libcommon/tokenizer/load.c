@@ -145,6 +145,22 @@ static int load_around(struct tok *t, const char *dir, struct exo_err *e)
 	return 0;
 }
 
+/* What ByteLevel decoding makes of each piece, ready to be concatenated. */
+static void index_raw(struct tok *t)
+{
+	if (!t->n_decs || t->decs[0].type != DEC_BYTELEVEL)
+		return;
+	t->raw_off = xmalloc((t->n_ids + 1) * sizeof *t->raw_off);
+	tbuf_put(&t->raw, "", 0);
+	for (size_t id = 0; id < t->n_ids; id++) {
+		t->raw_off[id] = (uint32_t)t->raw.n;
+		const char *p = tok_piece(t, (int32_t)id);
+		if (p && !bytelevel_unmap(p, strlen(p), &t->raw))
+			tbuf_put(&t->raw, p, strlen(p));
+	}
+	t->raw_off[t->n_ids] = (uint32_t)t->raw.n;
+}
+
 static int load_json(struct tok *t, json_t *j, struct exo_err *e)
 {
 	if (!json_is_object(j))
@@ -158,7 +174,26 @@ static int load_json(struct tok *t, json_t *j, struct exo_err *e)
 	    tok_load_post(t, json_object_get(j, "post_processor"), e) < 0 ||
 	    tok_load_decoder(t, json_object_get(j, "decoder"), e) < 0)
 		return -1;
+	index_raw(t);
 	return 0;
+}
+
+struct tok *tok_load_buffer(const char *json, size_t len, const char *name, struct exo_err *e)
+{
+	struct tok *t = xcalloc(1, sizeof *t);
+	t->path = xstrdup(name);
+	t->unk = t->bos = -1;
+	json_error_t je;
+	json_t *j = json_loadb(json, len, 0, &je);
+	if (!j)
+		exo_error(e, EXO_DATAERR, "%s: line %d column %d: %s", name, je.line, je.column, je.text);
+	if (!j || load_json(t, j, e) < 0 || load_around(t, NULL, e) < 0) {
+		json_decref(j);
+		tok_free(t);
+		return NULL;
+	}
+	json_decref(j);
+	return t;
 }
 
 struct tok *tok_load(const char *path, struct exo_err *e)
@@ -193,6 +228,8 @@ void tok_free(struct tok *t)
 	pairmap_free(&t->merges);
 	tbuf_free(&t->pieces);
 	free(t->piece_off);
+	tbuf_free(&t->raw);
+	free(t->raw_off);
 	free(t->special);
 	for (size_t i = 0; i < t->n_added; i++)
 		free(t->added[i].content);

@@ -10,22 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ID (1 << 24)        /* refuse ids that would make absurd tables */
 
 void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n)
 {
-	if ((size_t)id >= t->n_ids) {
-		size_t want = (size_t)id + 1, cap = t->n_ids ? t->n_ids : 256;
-		while (cap < want)
+	if ((size_t)id >= t->ids_cap) {
+		size_t cap = t->ids_cap ? t->ids_cap : 256;
+		while (cap <= (size_t)id)
 			cap *= 2;
 		t->piece_off = xrealloc(t->piece_off, cap * sizeof *t->piece_off);
 		t->special = xrealloc(t->special, cap * sizeof *t->special);
-		for (size_t i = t->n_ids; i < cap; i++) {
+		for (size_t i = t->ids_cap; i < cap; i++) {
 			t->piece_off[i] = UINT32_MAX;
 			t->special[i] = false;
 		}
-		t->n_ids = want;
+		t->ids_cap = cap;
 	}
+	if ((size_t)id >= t->n_ids)
+		t->n_ids = (size_t)id + 1;
 	t->piece_off[id] = (uint32_t)t->pieces.n;
 	tbuf_put(&t->pieces, s, n);
 	tbuf_putc(&t->pieces, 0);
@@ -54,10 +55,10 @@ static int load_vocab(struct tok *t, json_t *vocab, struct exo_err *e)
 	struct tbuf tmp = {0};
 	json_object_foreach(vocab, k, v) {
 		json_int_t id = json_integer_value(v);
-		if (!json_is_integer(v) || id < 0 || id >= MAX_ID) {
+		if (!json_is_integer(v) || id < 0 || id >= TOK_MAX_ID) {
 			tbuf_free(&tmp);
 			return tok_field_error(t, e, "model.vocab", "'%s': expected an id from 0 to %d", k,
-					       MAX_ID - 1);
+					       TOK_MAX_ID - 1);
 		}
 		size_t n = strlen(k), kl;
 		const char *key = piece_key(t, k, n, &tmp, &kl);
@@ -158,6 +159,24 @@ static int check_affix(const struct tok *t, json_t *model, const char *key, stru
 	return 0;
 }
 
+#define META "\xE2\x96\x81"     /* ▁, SentencePiece's space */
+
+/* Whether a piece has ▁ after some other character, so that a merge could
+ * reach across the start of a ▁-word. */
+static bool meta_inside(const struct tok *t)
+{
+	const struct strmap *v = &t->vocab;
+	for (size_t i = 0; i < v->n; i++) {
+		const char *k = v->keys.p + v->ents[i].off;
+		size_t n = v->ents[i].len, j = 0;
+		while (j + 3 <= n && !memcmp(k + j, META, 3))
+			j += 3;
+		if (j < n && memmem(k + j, n - j, META, 3))
+			return true;
+	}
+	return false;
+}
+
 int tok_load_model(struct tok *t, json_t *model, struct exo_err *e)
 {
 	json_t *type = json_object_get(model, "type");
@@ -185,6 +204,7 @@ int tok_load_model(struct tok *t, json_t *model, struct exo_err *e)
 	} else if (unk && !json_is_null(unk))
 		return tok_field_error(t, e, "model.unk_token", "expected a string or null");
 	load_byte_ids(t);
+	t->meta_chunks = !t->bytelevel && !meta_inside(t);
 	return 0;
 }
 
@@ -304,6 +324,15 @@ static void merge_all(struct enc *x, size_t k)
 	}
 }
 
+static void merge_word(struct enc *x, const char *s, size_t n)
+{
+	size_t k = initial_symbols(x, s, n);
+	if (k > 1)
+		merge_all(x, k);
+	for (int32_t i = k ? 0 : -1; i >= 0; i = x->bpe.syms[i].next)
+		enc_push(x, x->bpe.syms[i].id);
+}
+
 void bpe_word(struct enc *x, const char *s, size_t n)
 {
 	if (!n)
@@ -315,9 +344,17 @@ void bpe_word(struct enc *x, const char *s, size_t n)
 			return;
 		}
 	}
-	size_t k = initial_symbols(x, s, n);
-	if (k > 1)
-		merge_all(x, k);
-	for (int32_t i = k ? 0 : -1; i >= 0; i = x->bpe.syms[i].next)
-		enc_push(x, x->bpe.syms[i].id);
+	if (!x->t->meta_chunks) {
+		merge_word(x, s, n);
+		return;
+	}
+	/* No merge crosses the start of a ▁-word here, so each is merged on
+	 * its own: the same ids, and no heap of the size of a whole text. */
+	size_t start = 0;
+	for (size_t i = 1; i + 3 <= n; i++)
+		if (!memcmp(s + i, META, 3) && !(i >= 3 && !memcmp(s + i - 3, META, 3))) {
+			merge_word(x, s + start, i - start);
+			start = i;
+		}
+	merge_word(x, s + start, n - start);
 }

@@ -83,17 +83,8 @@ int tok_load_normalizer(struct tok *t, json_t *j, struct exo_err *e)
 	return load_one(t, j, "normalizer", e);
 }
 
-/* Text below U+0300 is stable under every normalization form but NFK*. */
-static bool below_combining(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0xCC)
-			return false;
-	return true;
-}
-
-static int unicode_form(const struct normalizer *nm, const struct tbuf *in, struct tbuf *out,
-			struct exo_err *e)
+static int utf8proc_form(enum norm_type type, const char *s, size_t n, struct tbuf *out,
+			 struct exo_err *e)
 {
 	static const int opts[] = {
 		[NORM_NFC] = UTF8PROC_STABLE | UTF8PROC_COMPOSE,
@@ -101,17 +92,39 @@ static int unicode_form(const struct normalizer *nm, const struct tbuf *in, stru
 		[NORM_NFKC] = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT,
 		[NORM_NFKD] = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT,
 	};
-	if ((nm->type == NORM_NFC || nm->type == NORM_NFD) && below_combining(in->p, in->n)) {
-		tbuf_put(out, in->p, in->n);
-		return 0;
-	}
 	utf8proc_uint8_t *dst = NULL;
-	utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)in->p, (utf8proc_ssize_t)in->n,
-					  &dst, (utf8proc_option_t)opts[nm->type]);
+	utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
+					  (utf8proc_option_t)opts[type]);
 	if (r < 0)
 		return exo_error(e, EXO_DATAERR, "normalizer: %s", utf8proc_errmsg(r));
 	tbuf_put(out, dst, (size_t)r);
 	free(dst);
+	return 0;
+}
+
+/* NFC and NFD leave text below U+0300 alone, and no ASCII character ever
+ * combines with what precedes it, so the text is cut before each ASCII
+ * character and only the chunks with a character from U+0300 up go
+ * through utf8proc. */
+static int unicode_form(const struct normalizer *nm, const struct tbuf *in, struct tbuf *out,
+			struct exo_err *e)
+{
+	if (nm->type != NORM_NFC && nm->type != NORM_NFD)
+		return utf8proc_form(nm->type, in->p, in->n, out, e);
+	size_t start = 0;
+	bool hot = false;
+	for (size_t i = 0; i <= in->n; i++) {
+		unsigned char c = i < in->n ? (unsigned char)in->p[i] : 0;
+		if (i == in->n || (c < 0x80 && i > start)) {
+			if (!hot)
+				tbuf_put(out, in->p + start, i - start);
+			else if (utf8proc_form(nm->type, in->p + start, i - start, out, e) < 0)
+				return -1;
+			start = i;
+			hot = false;
+		}
+		hot |= c >= 0xCC;
+	}
 	return 0;
 }
 

@@ -7,6 +7,10 @@
 #include <pcre2.h>
 #include "tokenizer/tokenizer.h"
 
+/* Ids from 0 to TOK_MAX_ID - 1: ten times the largest real vocabulary, and
+ * no absurd tables from a broken file. */
+#define TOK_MAX_ID (1 << 21)
+
 /* Growable byte buffer. */
 struct tbuf {
 	char *p;
@@ -132,12 +136,17 @@ struct tok {
 	int32_t byte_id[256];           /* bytelevel: id of each single byte; fallback: <0xXX> */
 	int32_t unk;
 	bool byte_fallback, fuse_unk, ignore_merges, bytelevel;
+	bool meta_chunks;               /* no piece has ▁ after another character */
 	/* every id: its piece as written in the file, at piece_off[id] in
 	 * pieces (UINT32_MAX: no such id) */
 	struct tbuf pieces;
 	uint32_t *piece_off;
+	/* when the first decoder is ByteLevel: each id's bytes, at raw_off[id]
+	 * in raw, raw_off[id + 1] - raw_off[id] long */
+	struct tbuf raw;
+	uint32_t *raw_off;
 	bool *special;
-	size_t n_ids;
+	size_t n_ids, ids_cap;
 	/* added tokens */
 	struct added_tok *added;
 	size_t n_added;

@@ -18,11 +18,13 @@ struct tok;
  * tokenizer_config.json, generation_config.json, chat_template.jinja), or a
  * tokenizer.json file.  Errors name the file and the JSON path of the field. */
 struct tok *tok_load(const char *path, struct exo_err *e);
+/* tokenizer.json's content from memory (tests, fuzzing); name is used in errors. */
+struct tok *tok_load_buffer(const char *json, size_t len, const char *name, struct exo_err *e);
 void tok_free(struct tok *t);
 
 /* add_special: apply the post-processor (BOS for Llama 3.2, Mistral ...).
  * Added tokens found literally in the text are always recognised, as HF does.
- * *ids is malloc'd. */
+ * Invalid UTF-8 in text is read as U+FFFD.  *ids is malloc'd. */
 int tok_encode(const struct tok *t, const char *text, size_t len, bool add_special,
 	       int32_t **ids, size_t *n, struct exo_err *e);
 /* The decoders of the file; *text is malloc'd and NUL-terminated. */
@@ -47,7 +49,9 @@ int32_t tok_bos(const struct tok *t);                 /* -1 when none */
 /* Ids that end a generation: eos_token of tokenizer_config.json and
  * eos_token_id of generation_config.json (a number or a list). */
 size_t tok_eos_ids(const struct tok *t, const int32_t **ids);
-/* tokenizer_config.json (NULL when absent): for chat template variables. */
+/* tokenizer_config.json (NULL when absent): for chat template variables.
+ * Integers too big for json_int_t (model_max_length 1e30) make the whole
+ * file read with integers as reals. */
 const json_t *tok_config(const struct tok *t);
 /* The chat template: tokenizer_config.json's chat_template (a string, or the
  * one named "default" in a list), else chat_template.jinja; NULL when none. */

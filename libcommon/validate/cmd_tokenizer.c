@@ -354,6 +354,8 @@ static struct tmpl *open_template(struct run *r)
 			 "chat_template.jinja); give one with --chat-template", r->o->dir);
 	struct tmpl *t = tmpl_parse(src, name, &e);
 	free(owned);
+	if (!t && e.code == EXO_SOFTWARE)
+		exo_die(&e);    /* no interpreter in this build: not a finding about the template */
 	if (!t) {
 		emit(r, vcheck_new(r->o->dir, "tokenizer.chat.parse", "fail", e.msg));
 		return NULL;

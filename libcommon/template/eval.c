@@ -68,7 +68,7 @@ static struct binding *frame_special(struct frame *f, const char *name)
 static void bind(struct frame *f, const char *name, const struct val *v)
 {
 	struct binding *b = frame_special(f, name);
-	if (v->k == V_JSON) {
+	if (v->k == V_JSON && !v->gen) {
 		if (b) {
 			json_decref(b->v.j);
 			*b = f->sp[--f->nsp];
@@ -268,8 +268,9 @@ static int arith_int(struct ctx *c, int line, int op, long long x, long long y, 
 		break;
 	case OP2('*', '*'):
 		if (y < 0) {
-			*out = v_real(c, pow((double)x, (double)y));
-			return 0;
+			if (x == 0)
+				return terr(c, line, "0 cannot be raised to a negative power");
+			return v_real_finite(c, line, pow((double)x, (double)y), out);
 		}
 		r = 1;
 		for (long long i = 0; i < y && !over; i++) {
@@ -314,8 +315,7 @@ static int arith_real(struct ctx *c, int line, int op, double x, double y, struc
 	case OP2('*', '*'): r = pow(x, y); break;
 	default: return terr(c, line, "bad operator");
 	}
-	*out = v_real(c, r);
-	return 0;
+	return v_real_finite(c, line, r, out);
 }
 
 static int repeat(struct ctx *c, int line, const struct val *seq, long long times, struct val *out)
@@ -392,10 +392,10 @@ static int binop(struct ctx *c, const struct node *n, const struct val *a, const
 		*out = v_new(c, res);
 		return 0;
 	}
-	if (op == '*' && (v_is_str(a) || (a->k == V_JSON && json_is_array(a->j))) && bn && json_is_integer(b->j))
-		return repeat(c, n->line, a, json_integer_value(b->j), out);
-	if (op == '*' && (v_is_str(b) || (b->k == V_JSON && json_is_array(b->j))) && an && json_is_integer(a->j))
-		return repeat(c, n->line, b, json_integer_value(a->j), out);
+	if (op == '*' && (v_is_str(a) || (a->k == V_JSON && json_is_array(a->j))) && bn && !json_is_real(b->j))
+		return repeat(c, n->line, a, json_is_integer(b->j) ? json_integer_value(b->j) : json_is_true(b->j), out);
+	if (op == '*' && (v_is_str(b) || (b->k == V_JSON && json_is_array(b->j))) && an && !json_is_real(a->j))
+		return repeat(c, n->line, b, json_is_integer(a->j) ? json_integer_value(a->j) : json_is_true(a->j), out);
 	char ops[3] = { (char)(op > 255 ? op >> 8 : op), (char)(op > 255 ? op & 255 : 0), 0 };
 	return terr(c, n->line, "unsupported operand type(s) for %s: '%s' and '%s'", ops, v_typename(a),
 		    v_typename(b));
@@ -504,7 +504,8 @@ static int capture(struct ctx *c, const struct node *body, struct frame *f, stru
 }
 
 int call_macro(struct ctx *c, int line, const struct val *m, const struct val *args, size_t nargs,
-	       const char *const *kwnames, const struct val *kwvals, size_t nkw, struct val *out)
+	       const char *const *kwnames, const struct val *kwvals, size_t nkw, const struct val *caller,
+	       struct val *out)
 {
 	const struct node *def = m->n;
 	bool is_caller = def->kind == N_CALLBLOCK;
@@ -540,10 +541,8 @@ int call_macro(struct ctx *c, int line, const struct val *m, const struct val *a
 	struct val va = v_json(varargs), kv = v_json(kwargs);
 	bind(&f, "varargs", &va);
 	bind(&f, "kwargs", &kv);
-	if (!is_caller && c->caller) {
-		bind(&f, "caller", c->caller);
-		c->caller = NULL;
-	}
+	if (!is_caller && caller)
+		bind(&f, "caller", caller);
 	c->calls++;
 	if (rc == 0)
 		rc = capture(c, is_caller ? def->b : def->a, &f, out);
@@ -572,7 +571,8 @@ static int eval_call(struct ctx *c, const struct node *n, struct frame *fr, stru
 	if (f.k == V_FUNC)
 		return call_builtin(c, n->line, f.name, &a, out);
 	if (f.k == V_MACRO)
-		return call_macro(c, n->line, &f, a.pos, a.npos, a.kwname, a.kw, a.nkw, out);
+		return call_macro(c, n->line, &f, a.pos, a.npos, a.kwname, a.kw, a.nkw,
+				  n == c->caller_call ? c->caller : NULL, out);
 	if (f.k == V_UNDEF)
 		return undefined_error(c, n->line, &f);
 	return terr(c, n->line, "'%s' object is not callable", v_typename(&f));
@@ -934,9 +934,12 @@ static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr)
 	case N_CALLBLOCK: {
 		struct val caller = { .k = V_MACRO, .n = n, .fr = fr };
 		const struct val *saved = c->caller;
+		const struct node *saved_call = c->caller_call;
 		c->caller = &caller;
+		c->caller_call = n->a;
 		int rc = eval(c, n->a, fr, &v);
 		c->caller = saved;
+		c->caller_call = saved_call;
 		if (rc < 0)
 			return -1;
 		struct strbuf b = { 0 };

@@ -310,13 +310,17 @@ int apply_test(struct ctx *c, int line, const char *name, const struct val *in, 
 	else if (!strcmp(name, "escaped"))
 		*res = false;
 	else if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
-		*res = false;
-		if (json && json_is_string(j)) {
-			struct strbuf b = { 0 };
-			str_case(json_string_value(j), json_string_length(j), name[0] == 'l' ? CASE_LOWER : CASE_UPPER, &b);
-			*res = b.len == json_string_length(j) && !memcmp(b.s ? b.s : "", json_string_value(j), b.len);
-			sb_free(&b);
-		}
+		/* str(value).islower(): some cased character, none of the other case */
+		struct strbuf s = { 0 }, b = { 0 };
+		v_to_str(c, line, in, &s);
+		str_case(s.s ? s.s : "", s.len, name[0] == 'l' ? CASE_LOWER : CASE_UPPER, &b);
+		struct strbuf other = { 0 };
+		str_case(s.s ? s.s : "", s.len, name[0] == 'l' ? CASE_UPPER : CASE_LOWER, &other);
+		*res = b.len == s.len && !memcmp(b.s ? b.s : "", s.s ? s.s : "", s.len) &&
+		       !(other.len == s.len && !memcmp(other.s ? other.s : "", s.s ? s.s : "", s.len));
+		sb_free(&s);
+		sb_free(&b);
+		sb_free(&other);
 	} else if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {
 		if (number_arg(c, line, in, name) < 0)
 			return -1;
@@ -505,7 +509,8 @@ static int filter_round(struct ctx *c, int line, const struct val *in, const str
 	double x = json_num(in->j), f = pow(10, (double)prec), r;
 	if (!strcmp(method, "common")) {
 		if (!json_is_real(in->j)) {
-			*out = *in;  /* Python's round() of an int is the int */
+			/* Python's round() of an int is the int */
+			*out = json_is_boolean(in->j) ? v_int(c, json_is_true(in->j)) : *in;
 			return 0;
 		}
 		if (prec >= 0 && isfinite(x)) {
@@ -523,8 +528,7 @@ static int filter_round(struct ctx *c, int line, const struct val *in, const str
 	} else {
 		return terr(c, line, "round: method must be common, ceil or floor");
 	}
-	*out = v_real(c, r);
-	return 0;
+	return v_real_finite(c, line, r, out);
 }
 
 static int filter_int(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
@@ -585,7 +589,7 @@ static int filter_float(struct ctx *c, int line, const struct val *in, const str
 			buf[n] = 0;
 			char *e;
 			double x = strtod(buf, &e);
-			if (!*e) {
+			if (!*e && isfinite(x)) {
 				*out = v_real(c, x);
 				return 0;
 			}
@@ -675,7 +679,9 @@ static int filter_sum(struct ctx *c, int line, const struct val *in, const struc
 			return terr(c, line, "integer overflow");
 		fsum += json_num(v.j);
 	}
-	*out = real ? v_real(c, fsum) : v_int(c, isum);
+	if (real)
+		return v_real_finite(c, line, fsum, out);
+	*out = v_int(c, isum);
 	return 0;
 }
 
@@ -795,14 +801,24 @@ static int filter_string_ops(struct ctx *c, int line, const char *name, const st
 static int filter_tojson(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
 	long long indent;
-	if (arg_int(c, line, arg_get(a, 0, "indent"), -1, &indent) < 0)
+	if (arg_int(c, line, arg_get(a, 1, "indent"), -1, &indent) < 0)
 		return -1;
 	if (indent > 64)
 		indent = 64;
 	if (in->k != V_JSON && !is_dict(in))
 		return terr(c, line, "Object of type %s is not JSON serializable", v_typename(in));
+	struct json_style st = { .indent = (int)indent, .sort_keys = arg_bool(arg_get(a, 3, "sort_keys"), false),
+				.ensure_ascii = arg_bool(arg_get(a, 0, "ensure_ascii"), false) };
+	const struct val *sep = arg_get(a, 2, "separators");
+	if (sep && sep->k == V_JSON && json_is_array(sep->j)) {
+		if (json_array_size(sep->j) != 2 || !json_is_string(json_array_get(sep->j, 0)) ||
+		    !json_is_string(json_array_get(sep->j, 1)))
+			return terr(c, line, "tojson: separators must be two strings");
+		st.item_sep = json_string_value(json_array_get(sep->j, 0));
+		st.key_sep = json_string_value(json_array_get(sep->j, 1));
+	}
 	struct strbuf b = { 0 };
-	if (tojson_dump(in->j, (int)indent, &b) < 0) {
+	if (tojson_dump(in->j, &st, &b) < 0) {
 		sb_free(&b);
 		return terr(c, line, "tojson: value nested too deeply");
 	}
@@ -878,8 +894,29 @@ static bool string_filter(const char *name)
 	return listed(names, name);
 }
 
+static int apply_filter1(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+			 struct frame *fr, struct val *out);
+
+/* Filters that give a generator in Jinja2 (select, map, items ...): true
+ * whatever they hold, until | list makes a list of them. */
+static bool gives_generator(const char *name, const struct val *in)
+{
+	static const char *const names[] = { "select", "reject", "selectattr", "rejectattr", "map", "unique",
+					     "items", NULL };
+	return listed(names, name) || (!strcmp(name, "reverse") && !v_is_str(in));
+}
+
 int apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
 		 struct frame *fr, struct val *out)
+{
+	int rc = apply_filter1(c, line, name, in, a, fr, out);
+	if (rc == 0 && out->k == V_JSON)
+		out->gen = gives_generator(name, in);
+	return rc;
+}
+
+static int apply_filter1(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
+			 struct frame *fr, struct val *out)
 {
 	int rc = 0;
 	if (!strcmp(name, "default") || !strcmp(name, "d")) {

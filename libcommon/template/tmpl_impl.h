@@ -92,6 +92,7 @@ struct val {
 	const struct node *n;      /* V_MACRO: the macro or call block */
 	struct frame *fr;          /* V_MACRO of a call block: where its body runs */
 	const char *name;          /* V_UNDEF: what was looked up; V_FUNC: builtin */
+	bool gen;                  /* a list Jinja would give as a generator: always true, prints as one */
 };
 
 struct strbuf {
@@ -123,7 +124,8 @@ struct ctx {
 	long iters, steps;
 	size_t alloced;
 	int depth, calls;
-	const struct val *caller;
+	const struct val *caller;       /* caller() of the active {% call %} block */
+	const struct node *caller_call; /* the macro call that block makes */
 };
 
 /* errors: "NAME:LINE: message", EXO_DATAERR; return -1 */
@@ -137,6 +139,7 @@ struct val v_new(struct ctx *c, json_t *fresh);  /* v_json(keep(c, fresh)) */
 struct val v_str(struct ctx *c, const char *s, size_t n);
 struct val v_int(struct ctx *c, long long i);
 struct val v_real(struct ctx *c, double d);
+int v_real_finite(struct ctx *c, int line, double d, struct val *out); /* error for inf and nan */
 struct val v_bool(bool b);
 struct val v_none(void);
 int v_strcheck(struct ctx *c, int line, size_t n); /* a string of n bytes may be made */
@@ -148,7 +151,13 @@ const char *v_typename(const struct val *v);
 int v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b);
 void json_repr(const json_t *j, struct strbuf *b);
 void py_float_repr(double d, struct strbuf *b);
-int tojson_dump(const json_t *j, int indent, struct strbuf *b);
+/* json.dumps: indent < 0 for none; separators NULL for Python's defaults */
+struct json_style {
+	int indent;
+	const char *item_sep, *key_sep;
+	bool sort_keys, ensure_ascii;
+};
+int tojson_dump(const json_t *j, const struct json_style *st, struct strbuf *b);
 bool json_equal_py(const json_t *a, const json_t *b);
 int json_cmp_py(const json_t *a, const json_t *b, int *res); /* -1 when not orderable */
 double json_num(const json_t *j);
@@ -165,7 +174,8 @@ void sb_free(struct strbuf *b);
 /* evaluator (eval.c) */
 int eval(struct ctx *c, const struct node *n, struct frame *fr, struct val *out);
 int call_macro(struct ctx *c, int line, const struct val *m, const struct val *args, size_t nargs,
-	       const char *const *kwnames, const struct val *kwvals, size_t nkw, struct val *out);
+	       const char *const *kwnames, const struct val *kwvals, size_t nkw, const struct val *caller,
+	       struct val *out);
 struct val v_string_of(struct ctx *c, int line, const struct val *v, int *rc);
 int v_getattr(struct ctx *c, int line, const struct val *obj, const char *name, struct val *out);
 int v_getitem(struct ctx *c, int line, const struct val *obj, const struct val *key, struct val *out);

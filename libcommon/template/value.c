@@ -50,6 +50,9 @@ int terr(struct ctx *c, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';  /* one line, whatever raise_exception was given */
 	if (c->e && c->e->code == 0)
 		exo_error(c->e, EXO_DATAERR, "%s:%d: %s", c->t->name, line, msg);
 	return -1;
@@ -95,6 +98,14 @@ struct val v_real(struct ctx *c, double d)
 	return v_new(c, json_real(d));
 }
 
+int v_real_finite(struct ctx *c, int line, double d, struct val *out)
+{
+	if (!isfinite(d))
+		return terr(c, line, "unsupported: a float result that is not finite");
+	*out = v_real(c, d);
+	return 0;
+}
+
 struct val v_bool(bool b)
 {
 	return v_json(b ? json_true() : json_false());  /* singletons: no reference to hold */
@@ -107,12 +118,12 @@ struct val v_none(void)
 
 bool v_is_str(const struct val *v)
 {
-	return v->k == V_JSON && json_is_string(v->j);
+	return v && v->k == V_JSON && json_is_string(v->j);
 }
 
 bool v_is_num(const struct val *v)
 {
-	return v->k == V_JSON && json_is_number(v->j);
+	return v && v->k == V_JSON && json_is_number(v->j);
 }
 
 double json_num(const json_t *j)
@@ -128,7 +139,7 @@ bool v_truthy(const struct val *v)
 {
 	if (v->k == V_UNDEF)
 		return false;
-	if (v->k != V_JSON)
+	if (v->k != V_JSON || v->gen)
 		return true;
 	const json_t *j = v->j;
 	switch (json_typeof(j)) {
@@ -363,19 +374,35 @@ int v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b)
 	case V_LOOP: sb_addstr(b, "<LoopContext>"); return 0;
 	case V_JSON: break;
 	}
-	if (json_is_string(v->j))
+	if (v->gen)
+		sb_addstr(b, "<generator object>");
+	else if (json_is_string(v->j))
 		sb_add(b, json_string_value(v->j), json_string_length(v->j));
 	else
 		json_repr(v->j, b);
 	return 0;
 }
 
-static void json_str_escaped(const char *s, size_t n, struct strbuf *b)
+static void json_str_escaped(const char *s, size_t n, bool ascii, struct strbuf *b)
 {
 	sb_addc(b, '"');
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		char esc[8];
+		char esc[16];
+		if (ascii && ch >= 0x80) {
+			int32_t cp;
+			int k = utf8_next(s + i, n - i, &cp);
+			if (cp < 0)
+				cp = 0xFFFD;
+			if (cp >= 0x10000)
+				snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10),
+					 0xDC00 + ((cp - 0x10000) & 0x3FF));
+			else
+				snprintf(esc, sizeof esc, "\\u%04x", cp);
+			sb_addstr(b, esc);
+			i += (size_t)k - 1;
+			continue;
+		}
 		switch (ch) {
 		case '"': sb_addstr(b, "\\\""); break;
 		case '\\': sb_addstr(b, "\\\\"); break;
@@ -403,7 +430,48 @@ static void newline_indent(struct strbuf *b, int indent, int level)
 		sb_addc(b, ' ');
 }
 
-static int dump(const json_t *j, int indent, int level, struct strbuf *b)
+static int key_order(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int dump(const json_t *j, const struct json_style *st, int level, struct strbuf *b);
+
+/* Before the i-th element of a container: separator, newline and indent. */
+static void element_start(const struct json_style *st, size_t i, int level, struct strbuf *b)
+{
+	if (i)
+		sb_addstr(b, st->item_sep);
+	if (st->indent >= 0)
+		newline_indent(b, st->indent, level + 1);
+}
+
+static int dump_object(const json_t *j, const struct json_style *st, int level, struct strbuf *b)
+{
+	size_t n = json_object_size(j), k = 0;
+	const char **keys = xmalloc((n + 1) * sizeof *keys);
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)j, key, v)
+		keys[k++] = key;
+	if (st->sort_keys)
+		qsort(keys, n, sizeof *keys, key_order);
+	sb_addc(b, '{');
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		element_start(st, i, level, b);
+		json_str_escaped(keys[i], strlen(keys[i]), st->ensure_ascii, b);
+		sb_addstr(b, st->key_sep);
+		rc = dump(json_object_get(j, keys[i]), st, level + 1, b);
+	}
+	free(keys);
+	if (st->indent >= 0)
+		newline_indent(b, st->indent, level);
+	sb_addc(b, '}');
+	return rc;
+}
+
+static int dump(const json_t *j, const struct json_style *st, int level, struct strbuf *b)
 {
 	char buf[32];
 	if (level > TMPL_MAX_DEPTH)
@@ -426,7 +494,7 @@ static int dump(const json_t *j, int indent, int level, struct strbuf *b)
 			py_float_repr(d, b);
 		return 0;
 	}
-	case JSON_STRING: json_str_escaped(json_string_value(j), json_string_length(j), b); return 0;
+	case JSON_STRING: json_str_escaped(json_string_value(j), json_string_length(j), st->ensure_ascii, b); return 0;
 	case JSON_ARRAY:
 		if (json_array_size(j) == 0) {
 			sb_addstr(b, "[]");
@@ -434,54 +502,33 @@ static int dump(const json_t *j, int indent, int level, struct strbuf *b)
 		}
 		sb_addc(b, '[');
 		for (size_t i = 0; i < json_array_size(j); i++) {
-			if (i)
-				sb_addc(b, ',');
-			if (indent >= 0)
-				newline_indent(b, indent, level + 1);
-			else if (i)
-				sb_addc(b, ' ');
-			if (dump(json_array_get(j, i), indent, level + 1, b) < 0)
+			element_start(st, i, level, b);
+			if (dump(json_array_get(j, i), st, level + 1, b) < 0)
 				return -1;
 		}
-		if (indent >= 0)
-			newline_indent(b, indent, level);
+		if (st->indent >= 0)
+			newline_indent(b, st->indent, level);
 		sb_addc(b, ']');
 		return 0;
-	case JSON_OBJECT: {
+	case JSON_OBJECT:
 		if (json_object_size(j) == 0) {
 			sb_addstr(b, "{}");
 			return 0;
 		}
-		const char *k;
-		json_t *v;
-		bool first = true;
-		sb_addc(b, '{');
-		json_object_foreach((json_t *)j, k, v) {
-			if (!first)
-				sb_addc(b, ',');
-			if (indent >= 0)
-				newline_indent(b, indent, level + 1);
-			else if (!first)
-				sb_addc(b, ' ');
-			first = false;
-			json_str_escaped(k, strlen(k), b);
-			sb_addstr(b, ": ");
-			if (dump(v, indent, level + 1, b) < 0)
-				return -1;
-		}
-		if (indent >= 0)
-			newline_indent(b, indent, level);
-		sb_addc(b, '}');
-		return 0;
-	}
+		return dump_object(j, st, level, b);
 	}
 	return -1;
 }
 
-/* json.dumps(j, ensure_ascii=False, indent=indent); indent < 0 for none. */
-int tojson_dump(const json_t *j, int indent, struct strbuf *b)
+/* json.dumps(j, ensure_ascii=False, ...) as transformers' tojson. */
+int tojson_dump(const json_t *j, const struct json_style *st, struct strbuf *b)
 {
-	return dump(j, indent, 0, b);
+	struct json_style s = *st;
+	if (!s.item_sep)
+		s.item_sep = s.indent >= 0 ? "," : ", ";
+	if (!s.key_sep)
+		s.key_sep = ": ";
+	return dump(j, &s, 0, b);
 }
 
 bool json_equal_py(const json_t *a, const json_t *b)

@@ -120,7 +120,7 @@ check: deps
 	@EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_FUZZ="$(abspath $(FUZZERS))" \
 	  EXO_SHARED=$(abspath ../shared) ./tests/run $(TESTS)
 
-# The README's first command: the furthest pipeline that exists so far.
+# The README's first command: the demo model in 3 local stages, a streamed chat reply.
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@EXO_BIN=$(abspath $(BIN)) ./scripts/demo

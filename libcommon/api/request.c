@@ -185,8 +185,8 @@ static int get_stream(json_t *body, struct api_request *r, struct api_fault *f)
 	return 0;
 }
 
-/* content: a string, null (an assistant turn with tool calls), or an array
- * of parts of which the text ones are joined. */
+/* content: a string, null (an assistant turn with tool calls: templates get
+ * ""), or an array of parts of which the text ones are joined. */
 static int message_content(json_t *c, size_t idx, json_t **out, struct api_fault *f)
 {
 	char param[64];
@@ -196,7 +196,7 @@ static int message_content(json_t *c, size_t idx, json_t **out, struct api_fault
 
 	snprintf(param, sizeof param, "messages[%zu].content", idx);
 	if (!c || json_is_null(c) || json_is_string(c)) {
-		*out = c ? json_incref(c) : json_string("");
+		*out = json_is_string(c) ? json_incref(c) : json_string("");
 		return 0;
 	}
 	if (!json_is_array(c))

@@ -30,6 +30,7 @@ struct conn {
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	size_t dropped;             /* bytes of a too big body thrown away */
 	bool generating;            /* the idle timeout is off meanwhile */
 };
 
@@ -285,7 +286,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			k->body = NULL;
 			k->len = 0;
 		}
-		if (!k->too_big) {
+		if (k->too_big) {
+			/* a sender that goes on and on is cut off */
+			k->dropped += *upload_size;
+			if (k->dropped > 4 * s->max_body)
+				return MHD_NO;
+		} else {
 			if (k->len + *upload_size + 1 > k->cap) {
 				k->cap = 2 * (k->len + *upload_size + 1);
 				k->body = xrealloc(k->body, k->cap);

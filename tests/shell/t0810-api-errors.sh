@@ -97,8 +97,29 @@ test_expect_success "after all that the pipeline is healthy" '
 	curl -sf "$BASE/healthz" >/dev/null
 '
 
-test_expect_success "the last stage killed: /healthz and requests get 503 naming it" '
-	kill -9 $STAGE2 && while kill -0 $STAGE2 2>/dev/null; do sleep 0.1; done &&
+# A stream under way when the last stage dies: an error event naming it,
+# then [DONE], rather than a stream cut short.
+cat >"$TMP/midstream.py" <<'PY'
+import json, os, signal, sys, urllib.request
+base, pid, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+r = urllib.request.urlopen(urllib.request.Request(base + "/v1/completions",
+    data=b'{"model":"demo","prompt":[5,6,7],"max_tokens":240,"stream":true}',
+    headers={"Authorization": "Bearer sekret-key"}), timeout=60)
+assert r.status == 200
+first = r.readline()
+assert first.startswith(b"data: {"), first
+os.kill(pid, signal.SIGKILL)
+rest = r.read().decode()
+events = [b[6:] for b in rest.strip().split("\n\n") if b.startswith("data: ")]
+assert events[-1] == "[DONE]", rest[-500:]
+err = json.loads(events[-2])
+assert err["error"]["code"] == "stage_unavailable" and port in err["error"]["message"], err
+PY
+test_expect_success "the last stage killed mid-stream: an error event naming it, then [DONE]" '
+	python3 "$TMP/midstream.py" "$BASE" $STAGE2 $P2
+'
+test_expect_success "the last stage down: /healthz and requests get 503 naming it" '
+	while kill -0 $STAGE2 2>/dev/null; do sleep 0.1; done &&
 	code=$(curl -s -o "$TMP/h" -w "%{http_code}" "$BASE/healthz") &&
 	echo "healthz: $code $(cat "$TMP/h")" && test "$code" = 503 &&
 	pycheck "assert \"$P2\" in j[\"error\"][\"message\"] and j[\"error\"][\"code\"] == \"stage_unavailable\", j" <"$TMP/h" &&

@@ -281,6 +281,8 @@ static void from_plan(struct options *o, struct stage_opts *so, struct serve_pla
 		exo_errx(EXO_DATAERR, "%s: stage %d has no address", o->plan, nx->index);
 	if (!o->ctx && plan->context)
 		so->eng.ctx = plan->context;
+	if (!o->max_sessions && plan->sessions)
+		so->max_sessions = plan->sessions;
 	if (o->dtype < 0 && plan->dtype[0] && kern_dtype_parse(plan->dtype) >= 0)
 		so->eng.dtype = kern_dtype_parse(plan->dtype);
 }

@@ -123,6 +123,11 @@ struct head *head_open(const struct head_opts *o, struct exo_err *e)
 		}
 		if (!h->eng)
 			goto fail;
+		if (eng_first_layer(h->eng) != 0 || eng_last_layer(h->eng) != o->local_layers) {
+			exo_error(e, EXO_SOFTWARE, "head: the stage given holds layers %d..%d, not 0..%d",
+				  eng_first_layer(h->eng), eng_last_layer(h->eng) - 1, o->local_layers - 1);
+			goto fail;
+		}
 		h->context = eng_context(h->eng);
 	} else {
 		h->context = o->eng.ctx > 0 ? o->eng.ctx : h->cfg.max_pos < 4096 ? h->cfg.max_pos : 4096;

@@ -46,6 +46,9 @@ static int from_record(json_t *rec, const char *path, struct serve_plan *p, stru
 	snprintf(p->dtype, sizeof p->dtype, "%s", dtype ? dtype : "");
 	json_t *ctx = json_object_get(rec, "context");
 	p->context = json_is_integer(ctx) ? (int)json_integer_value(ctx) : 0;
+	json_t *sessions = json_object_get(rec, "sessions");
+	p->sessions = json_is_integer(sessions) && json_integer_value(sessions) > 0 &&
+		      json_integer_value(sessions) <= 65536 ? (int)json_integer_value(sessions) : 0;
 	p->n_stages = json_array_size(stages);
 	p->stages = xcalloc(p->n_stages ? p->n_stages : 1, sizeof *p->stages);
 	for (size_t i = 0; i < p->n_stages; i++) {

@@ -97,6 +97,7 @@ struct serve_plan {
 	char model[4096];           /* what to open: the plan's path when given, else model[@revision] */
 	char dtype[16];             /* "" when the plan names none */
 	int context;                /* 0 when the plan names none */
+	int sessions;               /* sessions planned for; 0 when the plan names none */
 	struct plan_stage *stages;  /* sorted by index */
 	size_t n_stages;
 };

@@ -171,6 +171,9 @@ static int compute(struct conn *c, const struct proto_msg *m, enum eng_output wh
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
+	if ((size_t)m->pos + m->n > (size_t)eng_context(s->eng)) /* before sizing anything by n */
+		return reply_error(c, "context_exceeded", "%s: positions %d..%zu exceed the context "
+				   "of %d", s->name, m->pos, m->pos + m->n - 1, eng_context(s->eng)), 1;
 	if (!grow((void **)&c->y, &c->ycap, out_count * sizeof(float)))
 		return reply_error(c, "busy", "%s: out of memory", s->name), 1;
 	pthread_mutex_lock(&s->lock);
@@ -181,11 +184,6 @@ static int compute(struct conn *c, const struct proto_msg *m, enum eng_output wh
 		return reply_error(c, "session_unknown", "%s holds %d positions of session %016llx, "
 				   "not %d: send the history from position 0", s->name, have,
 				   (unsigned long long)m->session, m->pos), 1;
-	}
-	if (m->pos + (int)m->n > eng_context(s->eng)) {
-		pthread_mutex_unlock(&s->lock);
-		return reply_error(c, "context_exceeded", "%s: positions %d..%zu exceed the context "
-				   "of %d", s->name, m->pos, m->pos + m->n - 1, eng_context(s->eng)), 1;
 	}
 	uint64_t evicted = 0;
 	if (!kv && ((kv = eng_kv_new(s->eng, &e)) == NULL ||

@@ -259,6 +259,11 @@ int main(int argc, char **argv)
 	put(argv[1], "server-wrong-key", b, n);
 	if (one_side(NET_HS_SERVER, b + 1, n - 1) != -1)
 		return 1;
+	b[8] = 's';
+	put(argv[1], "server-wrong-role", b, 1 + NET_HS_HELLO_BYTES);
+	b[8] = 'c';
+	memset(b + 9, 0, 32);
+	put(argv[1], "server-zero-public-key", b, 1 + NET_HS_HELLO_BYTES + NET_HS_FINISH_BYTES);
 	b[7] = 9;
 	put(argv[1], "server-version-9", b, 1 + NET_HS_HELLO_BYTES);
 	static const uint8_t plain[] = "\0\0\0\x0a\x81\xa2op\xa5hello";

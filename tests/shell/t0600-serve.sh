@@ -96,10 +96,28 @@ for model in llama3-tiny qwen2-tiny mistral-tiny; do
 	done
 done
 
+test_expect_success "--handover bf16 between stages: half the bytes, the same greedy tokens" "
+	start h1 --model $M/llama3-tiny --layers 2:4 --stage 1 --listen 127.0.0.1:$(port 45) &&
+	start h0 --model $M/llama3-tiny --layers 0:2 --stage 0 --listen 127.0.0.1:$(port 44) \
+		--next 127.0.0.1:$(port 45) --handover bf16 &&
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 44) -o json >$TMP/vh;
+	grep -q 'all 16 greedy tokens match' $TMP/vh && stop_all &&
+	in=\$(sed -n 's/.*stage 1: .* closed after [0-9]* frames: \([0-9]*\) bytes in.*/\1/p' $TMP/h1.log | sort -n | tail -1) &&
+	test \$in -gt 0 && echo \$in >$TMP/bf16.bytes &&
+	start f1 --model $M/llama3-tiny --layers 2:4 --stage 1 --listen 127.0.0.1:$(port 45) &&
+	start f0 --model $M/llama3-tiny --layers 0:2 --stage 0 --listen 127.0.0.1:$(port 44) --next 127.0.0.1:$(port 45) &&
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 44) -o json >$TMP/vf && stop_all &&
+	f32=\$(sed -n 's/.*stage 1: .* closed after [0-9]* frames: \([0-9]*\) bytes in.*/\1/p' $TMP/f1.log | sort -n | tail -1) &&
+	echo \"bf16 \$in f32 \$f32\" && test \$((in * 3)) -lt \$((f32 * 2))
+"
+stop_all
+
 # A plan written by hand (JSON): llama3-tiny over 3 stages on this node.
 cat >$TMP/plan.json <<EOF
 {"kind": "plan", "v": 1, "model": "llama3-tiny", "path": "$M/llama3-tiny", "strategy": "manual",
- "layers": 4, "context": 128, "stages": [
+ "layers": 4, "context": 128, "sessions": 8, "dtype": "f32", "revision": "ignored-with-path", "stages": [
  {"index": 0, "node": "testnode", "layer_start": 0, "layer_end": 2, "address": "127.0.0.1:$(port 40)"},
  {"index": 1, "node": "testnode", "layer_start": 2, "layer_end": 3, "address": "127.0.0.1:$(port 41)"},
  {"index": 2, "node": "othernode", "layer_start": 3, "layer_end": 4, "address": "127.0.0.1:$(port 42)"}]}
@@ -128,6 +146,11 @@ test_expect_success "--all starts the stages placed on this node; SIGTERM stops 
 "
 stop_all
 
+test_expect_code 69 "exo-validate --connect to nothing fails naming the address" "
+	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
+		--connect 127.0.0.1:$(port 49) -o json 2>$TMP/err; rc=\$?; cat $TMP/err >&2
+	grep -q 'stage 0 (127.0.0.1:$(port 49))' $TMP/err && exit \$rc
+"
 test_expect_code 64 "--plan without --stage or --all is a usage error" "
 	exo-shard-serve --plan $TMP/plan.json
 "
@@ -143,5 +166,8 @@ test_expect_code 65 "a plan whose ranges leave a gap is refused naming the stage
 test_expect_code 64 "a stage that does not end the model needs --next" "
 	exo-shard-serve --model $M/llama3-tiny --layers 0:2 --listen 127.0.0.1:$(port 50) 2>$TMP/err; rc=\$?
 	grep -q 'need.* a next stage' $TMP/err && exit \$rc
+"
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
 "
 test_done

@@ -113,12 +113,22 @@ test_expect_success "--max-sessions 1: two interleaved generations evict each ot
 	chain3 --max-sessions 1 &&
 	$CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 >$TMP/a.ref &&
 	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' >$TMP/b.ref &&
-	{ $CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 --pause-ms 30 --stats >$TMP/a 2>$TMP/a.err & } &&
+	{ $CLIENT --model $L --next $A0 --tokens 10 --seed 1 --temperature 0.9 --pause-ms 100 --stats >$TMP/a 2>$TMP/a.err & } &&
 	pa=\$! &&
-	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' --pause-ms 30 --stats >$TMP/b 2>$TMP/b.err &&
+	$CLIENT --model $L --next $A0 --tokens 10 --seed 2 --temperature 0.9 --prompt '9 8 7' --pause-ms 100 --stats >$TMP/b 2>$TMP/b.err &&
 	wait \$pa && cmp $TMP/a.ref $TMP/a && cmp $TMP/b.ref $TMP/b &&
 	cat $TMP/a.err $TMP/b.err | grep -q ' [1-9][0-9]* re-sends' &&
 	grep -q 'evicted session' $TMP/s0.log
+"
+stop_all
+
+test_expect_code 65 "a prompt over the chain's context (--ctx 8 on the last stage) is refused" "
+	start c1 --model $L --layers 2:4 --stage 1 --listen $A1 --ctx 8 &&
+	start c0 --model $L --layers 0:2 --stage 0 --listen $A0 --next $A1 &&
+	$CLIENT --model $L --next $A0 --tokens 4 --prompt '1 2 3 4 5 6' >$TMP/ctx.out &&
+	test \$(wc -w <$TMP/ctx.out) -eq 2 &&
+	$CLIENT --model $L --next $A0 --prompt '1 2 3 4 5 6 7 8 9' 2>$TMP/err; rc=\$?; cat $TMP/err >&2
+	grep -q 'prompt of 9 tokens exceeds the context of 8' $TMP/err && exit \$rc
 "
 stop_all
 
@@ -154,4 +164,7 @@ open('$TMP/llama3-tiny/model.safetensors', 'wb').write(struct.pack('<Q', len(h))
 	grep -q 'of llama3-tiny@[0-9a-f]*; the peer serves llama3-tiny@' $TMP/err
 "
 stop_all
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
+"
 test_done

@@ -40,11 +40,12 @@ stop_all() {
 	rm -f "$TMP/pids"
 }
 
-# raw PORT MODE: a hostile peer (python): garbage, oversized, slow, badhello, badforward.
+# raw PORT MODE: a hostile peer (python): garbage, oversized, slow, hold, badforward.
 cat >$TMP/raw.py <<'EOF'
 import socket, struct, sys, time
 port, mode = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port))
+print("connected", flush=True)
 def frame(b): return struct.pack(">I", len(b)) + b
 def mp_str(x): return bytes([0xa0 | len(x)]) + x.encode()
 hello = (b"\x87" + mp_str("op") + mp_str("hello") + mp_str("version") + b"\x01" + mp_str("model") +
@@ -57,6 +58,10 @@ elif mode == "oversized":
 elif mode == "slow":
     s.sendall(struct.pack(">I", 200) + b"\x87")
     time.sleep(float(sys.argv[3]))
+elif mode == "hold":  # half a frame, then go away
+    s.sendall(struct.pack(">I", 200) + b"\x87")
+    time.sleep(float(sys.argv[3]))
+    sys.exit(0)
 elif mode == "badforward":
     s.sendall(frame(hello))
     time.sleep(0.2)
@@ -125,6 +130,16 @@ test_expect_success "a slow sender is cut off at the timeout while others are se
 "
 stop_all
 
+test_expect_success "--max-connections 1: a second peer is refused and logged while the first holds it" "
+	start mc --model $L --listen $A2 --max-connections 1 &&
+	{ raw $P2 hold 1.5 >$TMP/holder & } && holder=\$! && wait_for $TMP/holder connected && sleep 0.1 &&
+	! $CLIENT --model $L --next $A2 --tokens 2 --retry-ms 200 2>$TMP/err &&
+	grep -q 'refused 127.0.0.1:[0-9]*: too many connections (--max-connections)' $TMP/mc.log &&
+	wait \$holder && sleep 0.2 &&
+	$CLIENT --model $L --next $A2 --tokens 8 --seed 3 --temperature 0.9 >$TMP/got7 && cmp $TMP/ref $TMP/got7
+"
+stop_all
+
 test_expect_code 78 "listening on a non-loopback address without a key is refused" "
 	exo-shard-serve --model $L --listen 0.0.0.0:$P1 2>$TMP/err; rc=\$?; cat $TMP/err >&2
 	test \$(wc -l <$TMP/err) -eq 1 && grep -q 'refusing to listen on 0.0.0.0:$P1 without a cluster key' $TMP/err && exit \$rc
@@ -147,5 +162,8 @@ test_expect_success "the key comes from networking.clusterKey of the configurati
 	wait_for $TMP/c.log ' on 0.0.0.0:' &&
 	$CLIENT --model $L --next $A1 --key $TMP/key --tokens 8 --seed 3 --temperature 0.9 >$TMP/got6 &&
 	cmp $TMP/ref $TMP/got6 && kill \$p && wait \$p
+"
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
 "
 test_done

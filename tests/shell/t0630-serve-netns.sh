@@ -83,4 +83,7 @@ test_expect_success "the middle host's link down for a second mid-generation: th
 	in_ns exoB$id ip link set vB$id down && sleep 1 && in_ns exoB$id ip link set vB$id up &&
 	wait \$client && cat $TMP/cut.err $TMP/b.log && test \$(wc -w <$TMP/cut) -eq 16 && cmp $TMP/ref $TMP/cut
 "
+test_expect_success "no sanitizer report in any stage's log" "
+	! grep -l 'Sanitizer\\|runtime error' $TMP/*.log
+"
 test_done

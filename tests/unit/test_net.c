@@ -528,6 +528,25 @@ static void test_garbage_to_keyed(void)
 	diag("%s", p.e.msg);
 	close(fd);
 
+	/* A low-order public key (all zeros) gives no shared secret. */
+	memset(junk + 8, 0, 32);
+	peer_start(&p, echo_main, addr);
+	fd = raw_connect(addr);
+	send(fd, junk, 200, MSG_NOSIGNAL);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "public key is invalid"), "garbage: a zero public key is refused");
+	diag("%s", p.e.msg);
+	close(fd);
+
+	memcpy(junk, "exolnk\x01" "s", 8);   /* a server's hello sent to a server */
+	peer_start(&p, echo_main, addr);
+	fd = raw_connect(addr);
+	send(fd, junk, 200, MSG_NOSIGNAL);
+	peer_join(&p);
+	ok(p.e.code == EXO_NOPERM && contains(p.e.msg, "server role"), "garbage: a hello for the wrong role is refused");
+	diag("%s", p.e.msg);
+	close(fd);
+
 	memcpy(junk, "exolnk\x09" "c", 8);
 	peer_start(&p, echo_main, addr);
 	fd = raw_connect(addr);

@@ -25,7 +25,7 @@ static int32_t trie_child(const struct trie *tr, int32_t node, unsigned char c)
 	return -1;
 }
 
-void trie_add(struct trie *tr, const char *s, size_t n, int32_t tok)
+void tok_trie_add(struct trie *tr, const char *s, size_t n, int32_t tok)
 {
 	if (!n)
 		return;
@@ -47,7 +47,7 @@ void trie_add(struct trie *tr, const char *s, size_t n, int32_t tok)
 		tr->nodes[node].tok = tok;
 }
 
-int32_t trie_match(const struct trie *tr, const char *s, size_t n, size_t *mlen)
+int32_t tok_trie_match(const struct trie *tr, const char *s, size_t n, size_t *mlen)
 {
 	int32_t best = -1, node = 0;
 	if (!tr->n || !n || !tr->first[(unsigned char)s[0]])
@@ -62,7 +62,7 @@ int32_t trie_match(const struct trie *tr, const char *s, size_t n, size_t *mlen)
 	return best;
 }
 
-void trie_free(struct trie *tr)
+void tok_trie_free(struct trie *tr)
 {
 	free(tr->nodes);
 	memset(tr, 0, sizeof *tr);
@@ -102,17 +102,17 @@ static int build_tries(struct tok *t, struct exo_err *e)
 	for (size_t i = 0; i < t->n_added; i++) {
 		struct added_tok *at = &t->added[i];
 		if (!at->normalized) {
-			trie_add(&t->raw_trie, at->content, at->len, (int32_t)i);
+			tok_trie_add(&t->raw_trie, at->content, at->len, (int32_t)i);
 			continue;
 		}
 		nb.n = 0;
-		if (normalize(t, at->content, at->len, &nb, e) < 0) {
-			tbuf_free(&nb);
+		if (tok_normalize(t, at->content, at->len, &nb, e) < 0) {
+			tok_buf_free(&nb);
 			return -1;
 		}
-		trie_add(&t->norm_trie, nb.p, nb.n, (int32_t)i);
+		tok_trie_add(&t->norm_trie, nb.p, nb.n, (int32_t)i);
 	}
-	tbuf_free(&nb);
+	tok_buf_free(&nb);
 	return 0;
 }
 

@@ -28,7 +28,7 @@ static void strs_add(struct strs *l, const char *s, size_t n)
 	}
 	l->off[l->n] = l->text.n;
 	l->len[l->n++] = n;
-	tbuf_put(&l->text, s, n);
+	tok_buf_put(&l->text, s, n);
 }
 
 /* Opens a new string that the caller appends to l->text, closed by strs_end. */
@@ -44,7 +44,7 @@ static void strs_end(struct strs *l)
 
 static void strs_free(struct strs *l)
 {
-	tbuf_free(&l->text);
+	tok_buf_free(&l->text);
 	free(l->off);
 	free(l->len);
 	memset(l, 0, sizeof *l);
@@ -56,12 +56,12 @@ static void dec_bytelevel(const struct strs *in, struct strs *out)
 {
 	struct tbuf raw = {0};
 	for (size_t i = 0; i < in->n; i++)
-		if (!bytelevel_unmap(STR(in, i), in->len[i], &raw))
-			tbuf_put(&raw, STR(in, i), in->len[i]);
+		if (!tok_bytelevel_unmap(STR(in, i), in->len[i], &raw))
+			tok_buf_put(&raw, STR(in, i), in->len[i]);
 	strs_begin(out);
-	utf8_lossy(&out->text, raw.p ? raw.p : "", raw.n);
+	tok_utf8_lossy(&out->text, raw.p ? raw.p : "", raw.n);
 	strs_end(out);
-	tbuf_free(&raw);
+	tok_buf_free(&raw);
 }
 
 static void replace_literal(struct tbuf *out, const char *s, size_t n, const char *pat, size_t pn,
@@ -69,12 +69,12 @@ static void replace_literal(struct tbuf *out, const char *s, size_t n, const cha
 {
 	const char *p;
 	while (pn && (p = memmem(s, n, pat, pn))) {
-		tbuf_put(out, s, (size_t)(p - s));
-		tbuf_put(out, with, wn);
+		tok_buf_put(out, s, (size_t)(p - s));
+		tok_buf_put(out, with, wn);
 		n -= (size_t)(p - s) + pn;
 		s = p + pn;
 	}
-	tbuf_put(out, s, n);
+	tok_buf_put(out, s, n);
 }
 
 static void dec_replace(const struct decoder *d, const struct strs *in, struct strs *out)
@@ -105,7 +105,7 @@ static void flush_bytes(struct tbuf *bytes, struct strs *out)
 {
 	if (!bytes->n)
 		return;
-	if (utf8_valid_prefix(bytes->p, bytes->n) == bytes->n)
+	if (tok_utf8_valid(bytes->p, bytes->n) == bytes->n)
 		strs_add(out, bytes->p, bytes->n);
 	else
 		for (size_t k = 0; k < bytes->n; k++)
@@ -119,28 +119,28 @@ static void dec_bytefallback(const struct strs *in, struct strs *out)
 	for (size_t i = 0; i < in->n; i++) {
 		int b = byte_piece(STR(in, i), in->len[i]);
 		if (b >= 0) {
-			tbuf_putc(&bytes, b);
+			tok_buf_putc(&bytes, b);
 			continue;
 		}
 		flush_bytes(&bytes, out);
 		strs_add(out, STR(in, i), in->len[i]);
 	}
 	flush_bytes(&bytes, out);
-	tbuf_free(&bytes);
+	tok_buf_free(&bytes);
 }
 
 static void dec_fuse(const struct strs *in, struct strs *out)
 {
 	strs_begin(out);
 	for (size_t i = 0; i < in->n; i++)
-		tbuf_put(&out->text, STR(in, i), in->len[i]);
+		tok_buf_put(&out->text, STR(in, i), in->len[i]);
 	strs_end(out);
 }
 
 static void dec_strip(const struct decoder *d, const struct strs *in, struct strs *out)
 {
 	char c[4];
-	size_t cl = utf8_put(c, d->strip_char);
+	size_t cl = tok_utf8_put(c, d->strip_char);
 	for (size_t i = 0; i < in->n; i++) {
 		const char *s = STR(in, i);
 		size_t a = 0, b = in->len[i];
@@ -152,17 +152,14 @@ static void dec_strip(const struct decoder *d, const struct strs *in, struct str
 	}
 }
 
+/* As HF: ▁ becomes a space, except in the first piece, where every ▁ is
+ * dropped unless the prepend scheme is never. */
 static void dec_metaspace(const struct decoder *d, const struct strs *in, struct strs *out)
 {
 	for (size_t i = 0; i < in->n; i++) {
-		const char *s = STR(in, i);
-		size_t n = in->len[i];
+		bool drop = i == 0 && d->scheme != PREPEND_NEVER;
 		strs_begin(out);
-		struct tbuf tmp = {0};
-		replace_literal(&tmp, s, n, d->repl, d->repl_len, " ", 1);
-		size_t skip = i == 0 && d->scheme != PREPEND_NEVER && tmp.n && tmp.p[0] == ' ';
-		tbuf_put(&out->text, tmp.p ? tmp.p + skip : "", tmp.n - skip);
-		tbuf_free(&tmp);
+		replace_literal(&out->text, STR(in, i), in->len[i], d->repl, d->repl_len, " ", !drop);
 		strs_end(out);
 	}
 }
@@ -187,15 +184,15 @@ static void bytelevel_direct(const struct tok *t, const int32_t *ids, size_t n, 
 	struct tbuf raw = {0};
 	for (size_t i = 0; i < n; i++)
 		if (!(skip_special && t->special[ids[i]]))
-			tbuf_put(&raw, t->raw.p + t->raw_off[ids[i]],
+			tok_buf_put(&raw, t->raw.p + t->raw_off[ids[i]],
 				 t->raw_off[ids[i] + 1] - t->raw_off[ids[i]]);
 	strs_begin(a);
-	utf8_lossy(&a->text, raw.p ? raw.p : "", raw.n);
+	tok_utf8_lossy(&a->text, raw.p ? raw.p : "", raw.n);
 	strs_end(a);
-	tbuf_free(&raw);
+	tok_buf_free(&raw);
 }
 
-int decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
+int tok_decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
 		    struct tbuf *out, struct exo_err *e)
 {
 	struct strs a = {0}, b = {0};
@@ -222,11 +219,11 @@ int decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool skip
 		b = tmp;
 	}
 	out->n = 0;
-	tbuf_put(out, "", 0);
+	tok_buf_put(out, "", 0);
 	for (size_t i = 0; i < a.n; i++) {
 		if (i && !t->n_decs)
-			tbuf_putc(out, ' ');
-		tbuf_put(out, STR(&a, i), a.len[i]);
+			tok_buf_putc(out, ' ');
+		tok_buf_put(out, STR(&a, i), a.len[i]);
 	}
 	strs_free(&a);
 	strs_free(&b);
@@ -237,8 +234,8 @@ int tok_decode(const struct tok *t, const int32_t *ids, size_t n, bool skip_spec
 	       char **text, size_t *len, struct exo_err *e)
 {
 	struct tbuf out = {0};
-	if (decode_pipeline(t, ids, n, skip_special, &out, e) < 0) {
-		tbuf_free(&out);
+	if (tok_decode_pipeline(t, ids, n, skip_special, &out, e) < 0) {
+		tok_buf_free(&out);
 		return -1;
 	}
 	*text = out.p;
@@ -276,7 +273,7 @@ static int load_strip(struct tok *t, json_t *j, struct decoder *d, const char *f
 	       *b = json_object_get(j, "stop");
 	uint32_t cp;
 	if (!json_is_string(c) || !json_string_length(c) ||
-	    utf8_get(json_string_value(c), json_string_length(c), &cp) != json_string_length(c) ||
+	    tok_utf8_get(json_string_value(c), json_string_length(c), &cp) != json_string_length(c) ||
 	    !json_is_integer(a) || !json_is_integer(b) || json_integer_value(a) < 0 ||
 	    json_integer_value(b) < 0)
 		return tok_field_error(t, e, field, "expected one 'content' character, 'start' and 'stop' counts");
@@ -367,8 +364,8 @@ struct tok_stream *tok_stream_new(const struct tok *t, bool skip_special)
 	struct tok_stream *s = xcalloc(1, sizeof *s);
 	s->t = t;
 	s->skip_special = skip_special;
-	tbuf_put(&s->prefix, "", 0);
-	tbuf_put(&s->out, "", 0);
+	tok_buf_put(&s->prefix, "", 0);
+	tok_buf_put(&s->out, "", 0);
 	return s;
 }
 
@@ -390,7 +387,7 @@ int tok_stream_push(struct tok_stream *s, int32_t id, const char **out, size_t *
 		s->ids = xrealloc(s->ids, s->cap * sizeof *s->ids);
 	}
 	s->ids[s->n++] = id;
-	if (decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->cur, NULL) < 0)
+	if (tok_decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->cur, NULL) < 0)
 		return -1;
 	if (s->cur.n <= s->prefix.n || ends_incomplete(&s->cur))
 		return 0;
@@ -399,11 +396,11 @@ int tok_stream_push(struct tok_stream *s, int32_t id, const char **out, size_t *
 	size_t from = s->prefix.n;
 	while (from < s->cur.n && ((unsigned char)s->cur.p[from] & 0xC0) == 0x80)
 		from++;
-	tbuf_put(&s->out, s->cur.p + from, s->cur.n - from);
+	tok_buf_put(&s->out, s->cur.p + from, s->cur.n - from);
 	size_t new_prefix_index = s->n - s->prefix_index;
 	memmove(s->ids, s->ids + s->prefix_index, new_prefix_index * sizeof *s->ids);
 	s->n = new_prefix_index;
-	if (decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->prefix, NULL) < 0)
+	if (tok_decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->prefix, NULL) < 0)
 		return -1;
 	s->prefix_index = new_prefix_index;
 	*out = s->out.p;
@@ -415,10 +412,10 @@ int tok_stream_flush(struct tok_stream *s, const char **out, size_t *len)
 {
 	s->out.n = 0;
 	s->out.p[0] = '\0';
-	if (decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->cur, NULL) < 0)
+	if (tok_decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->cur, NULL) < 0)
 		return -1;
 	if (s->cur.n > s->prefix.n)
-		tbuf_put(&s->out, s->cur.p + s->prefix.n, s->cur.n - s->prefix.n);
+		tok_buf_put(&s->out, s->cur.p + s->prefix.n, s->cur.n - s->prefix.n);
 	s->n = s->prefix_index = 0;
 	s->prefix.n = 0;
 	s->prefix.p[0] = '\0';
@@ -432,8 +429,8 @@ void tok_stream_free(struct tok_stream *s)
 	if (!s)
 		return;
 	free(s->ids);
-	tbuf_free(&s->prefix);
-	tbuf_free(&s->cur);
-	tbuf_free(&s->out);
+	tok_buf_free(&s->prefix);
+	tok_buf_free(&s->cur);
+	tok_buf_free(&s->out);
 	free(s);
 }

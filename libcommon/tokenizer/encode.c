@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void enc_push(struct enc *x, int32_t id)
+void tok_enc_push(struct enc *x, int32_t id)
 {
 	if (x->n == x->cap) {
 		x->cap = x->cap ? x->cap * 2 : 256;
@@ -23,9 +23,9 @@ static bool is_space_before(const char *s, size_t end, size_t *start)
 	while (b > 0 && ((unsigned char)s[b] & 0xC0) == 0x80)
 		b--;
 	uint32_t cp;
-	utf8_get(s + b, end - b, &cp);
+	tok_utf8_get(s + b, end - b, &cp);
 	*start = b;
-	return uni_is_space(cp);
+	return tok_is_space(cp);
 }
 
 /* Start of the whitespace that ends s[0..end). */
@@ -42,8 +42,8 @@ static size_t space_run_after(const char *s, size_t from, size_t n)
 {
 	while (from < n) {
 		uint32_t cp;
-		size_t l = utf8_get(s + from, n - from, &cp);
-		if (!uni_is_space(cp))
+		size_t l = tok_utf8_get(s + from, n - from, &cp);
+		if (!tok_is_space(cp))
 			break;
 		from += l;
 	}
@@ -58,8 +58,8 @@ static bool word_before(const char *s, size_t end)
 	while (b > 0 && ((unsigned char)s[b] & 0xC0) == 0x80)
 		b--;
 	uint32_t cp;
-	utf8_get(s + b, end - b, &cp);
-	return uni_is_alnum(cp);
+	tok_utf8_get(s + b, end - b, &cp);
+	return tok_is_alnum(cp);
 }
 
 static bool word_after(const char *s, size_t from, size_t n)
@@ -67,8 +67,8 @@ static bool word_after(const char *s, size_t from, size_t n)
 	uint32_t cp;
 	if (from >= n)
 		return false;
-	utf8_get(s + from, n - from, &cp);
-	return uni_is_alnum(cp);
+	tok_utf8_get(s + from, n - from, &cp);
+	return tok_is_alnum(cp);
 }
 
 typedef int (*text_fn)(struct enc *x, const char *s, size_t n, bool first, struct exo_err *e);
@@ -81,7 +81,7 @@ static int split_added(struct enc *x, const struct trie *tr, const char *s, size
 	const struct tok *t = x->t;
 	size_t done = 0, mlen = 0;
 	for (size_t i = 0; i < n;) {
-		int32_t k = tr->first[(unsigned char)s[i]] ? trie_match(tr, s + i, n - i, &mlen) : -1;
+		int32_t k = tr->first[(unsigned char)s[i]] ? tok_trie_match(tr, s + i, n - i, &mlen) : -1;
 		if (k < 0) {
 			i++;
 			continue;
@@ -101,7 +101,7 @@ static int split_added(struct enc *x, const struct trie *tr, const char *s, size
 			stop = space_run_after(s, stop, n);
 		if (done < start && fn(x, s + done, start - done, first && done == 0, e) < 0)
 			return -1;
-		enc_push(x, at->id);
+		tok_enc_push(x, at->id);
 		done = i = stop;
 	}
 	if (done < n)
@@ -111,7 +111,7 @@ static int split_added(struct enc *x, const struct trie *tr, const char *s, size
 
 static int model_text(struct enc *x, const char *s, size_t n, bool first, struct exo_err *e)
 {
-	pretokenize(x, 0, s, n, first);
+	tok_pretokenize(x, 0, s, n, first);
 	return 0;
 }
 
@@ -121,20 +121,19 @@ static int normalized_text(struct enc *x, const char *s, size_t n, bool first, s
 	if (!t->n_norms)
 		return split_added(x, &t->norm_trie, s, n, first, model_text, e);
 	struct tbuf nb = {0};
-	int rc = normalize(t, s, n, &nb, e);
+	int rc = tok_normalize(t, s, n, &nb, e);
 	if (rc == 0)
 		rc = split_added(x, &t->norm_trie, nb.p ? nb.p : "", nb.n, first, model_text, e);
-	tbuf_free(&nb);
+	tok_buf_free(&nb);
 	return rc;
 }
 
 static void enc_free(struct enc *x)
 {
 	for (size_t i = 0; i < sizeof x->bufs / sizeof x->bufs[0]; i++) {
-		tbuf_free(&x->bufs[i]);
+		tok_buf_free(&x->bufs[i]);
 		free(x->spans[i].v);
 	}
-	tbuf_free(&x->norm);
 	free(x->bpe.syms);
 	free(x->bpe.heap);
 	pcre2_match_data_free(x->md);
@@ -145,19 +144,19 @@ int tok_encode(const struct tok *t, const char *text, size_t len, bool add_speci
 {
 	struct enc x = {.t = t};
 	struct tbuf clean = {0};
-	if (utf8_valid_prefix(text, len) != len) {
-		utf8_lossy(&clean, text, len);
+	if (tok_utf8_valid(text, len) != len) {
+		tok_utf8_lossy(&clean, text, len);
 		text = clean.p, len = clean.n;
 	}
 	x.md = pcre2_match_data_create(16, NULL);
 	if (add_special)
 		for (size_t i = 0; i < t->post.nbefore; i++)
-			enc_push(&x, t->post.before[i]);
+			tok_enc_push(&x, t->post.before[i]);
 	int rc = split_added(&x, &t->raw_trie, text, len, true, normalized_text, e);
 	if (add_special)
 		for (size_t i = 0; i < t->post.nafter; i++)
-			enc_push(&x, t->post.after[i]);
-	tbuf_free(&clean);
+			tok_enc_push(&x, t->post.after[i]);
+	tok_buf_free(&clean);
 	enc_free(&x);
 	if (rc < 0) {
 		free(x.ids);

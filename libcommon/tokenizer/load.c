@@ -151,12 +151,12 @@ static void index_raw(struct tok *t)
 	if (!t->n_decs || t->decs[0].type != DEC_BYTELEVEL)
 		return;
 	t->raw_off = xmalloc((t->n_ids + 1) * sizeof *t->raw_off);
-	tbuf_put(&t->raw, "", 0);
+	tok_buf_put(&t->raw, "", 0);
 	for (size_t id = 0; id < t->n_ids; id++) {
 		t->raw_off[id] = (uint32_t)t->raw.n;
 		const char *p = tok_piece(t, (int32_t)id);
-		if (p && !bytelevel_unmap(p, strlen(p), &t->raw))
-			tbuf_put(&t->raw, p, strlen(p));
+		if (p && !tok_bytelevel_unmap(p, strlen(p), &t->raw))
+			tok_buf_put(&t->raw, p, strlen(p));
 	}
 	t->raw_off[t->n_ids] = (uint32_t)t->raw.n;
 }
@@ -203,9 +203,16 @@ struct tok *tok_load(const char *path, struct exo_err *e)
 		exo_error(e, errno == EACCES ? EXO_NOPERM : EXO_NOINPUT, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	char *dir = S_ISDIR(st.st_mode) ? xstrdup(path) : NULL;
+	char *dir = xstrdup(path);
+	if (!S_ISDIR(st.st_mode)) {     /* the files beside it */
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			slash[slash == dir] = '\0';
+		else
+			strcpy(dir, ".");
+	}
 	struct tok *t = xcalloc(1, sizeof *t);
-	t->path = dir ? join_path(dir, "tokenizer.json") : xstrdup(path);
+	t->path = S_ISDIR(st.st_mode) ? join_path(dir, "tokenizer.json") : xstrdup(path);
 	t->unk = t->bos = -1;
 	bool missing;
 	json_t *j = read_json(t->path, 0, &missing, e);
@@ -224,25 +231,25 @@ void tok_free(struct tok *t)
 {
 	if (!t)
 		return;
-	strmap_free(&t->vocab);
-	pairmap_free(&t->merges);
-	tbuf_free(&t->pieces);
+	tok_strmap_free(&t->vocab);
+	tok_pairmap_free(&t->merges);
+	tok_buf_free(&t->pieces);
 	free(t->piece_off);
-	tbuf_free(&t->raw);
+	tok_buf_free(&t->raw);
 	free(t->raw_off);
 	free(t->special);
 	for (size_t i = 0; i < t->n_added; i++)
 		free(t->added[i].content);
 	free(t->added);
-	trie_free(&t->raw_trie);
-	trie_free(&t->norm_trie);
+	tok_trie_free(&t->raw_trie);
+	tok_trie_free(&t->norm_trie);
 	for (size_t i = 0; i < t->n_norms; i++) {
 		free(t->norms[i].a);
-		regex_free(&t->norms[i].re);
+		tok_regex_free(&t->norms[i].re);
 	}
 	free(t->norms);
 	for (size_t i = 0; i < t->n_pres; i++)
-		regex_free(&t->pres[i].re);
+		tok_regex_free(&t->pres[i].re);
 	free(t->pres);
 	for (size_t i = 0; i < t->n_decs; i++) {
 		free(t->decs[i].pat);
@@ -270,11 +277,11 @@ int32_t tok_id(const struct tok *t, const char *piece)
 		if (t->added[i].len == n && !memcmp(t->added[i].content, piece, n))
 			return t->added[i].id;
 	if (!t->bytelevel)
-		return strmap_get(&t->vocab, piece, n);
+		return tok_strmap_get(&t->vocab, piece, n);
 	struct tbuf raw = {0};
-	int32_t id = bytelevel_unmap(piece, n, &raw) ? strmap_get(&t->vocab, raw.p ? raw.p : "", raw.n)
-						      : strmap_get(&t->vocab, piece, n);
-	tbuf_free(&raw);
+	int32_t id = tok_bytelevel_unmap(piece, n, &raw) ? tok_strmap_get(&t->vocab, raw.p ? raw.p : "", raw.n)
+						      : tok_strmap_get(&t->vocab, piece, n);
+	tok_buf_free(&raw);
 	return id;
 }
 

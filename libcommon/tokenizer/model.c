@@ -28,8 +28,8 @@ void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n)
 	if ((size_t)id >= t->n_ids)
 		t->n_ids = (size_t)id + 1;
 	t->piece_off[id] = (uint32_t)t->pieces.n;
-	tbuf_put(&t->pieces, s, n);
-	tbuf_putc(&t->pieces, 0);
+	tok_buf_put(&t->pieces, s, n);
+	tok_buf_putc(&t->pieces, 0);
 }
 
 /* The hash key of a piece: its raw bytes for byte-level models. */
@@ -37,7 +37,7 @@ static const char *piece_key(const struct tok *t, const char *s, size_t n, struc
 			     size_t *klen)
 {
 	tmp->n = 0;
-	if (t->bytelevel && bytelevel_unmap(s, n, tmp)) {
+	if (t->bytelevel && tok_bytelevel_unmap(s, n, tmp)) {
 		*klen = tmp->n;
 		return tmp->p ? tmp->p : "";
 	}
@@ -49,23 +49,23 @@ static int load_vocab(struct tok *t, json_t *vocab, struct exo_err *e)
 {
 	if (!json_is_object(vocab))
 		return tok_field_error(t, e, "model.vocab", "missing or not an object");
-	strmap_init(&t->vocab, json_object_size(vocab));
+	tok_strmap_init(&t->vocab, json_object_size(vocab));
 	const char *k;
 	json_t *v;
 	struct tbuf tmp = {0};
 	json_object_foreach(vocab, k, v) {
 		json_int_t id = json_integer_value(v);
 		if (!json_is_integer(v) || id < 0 || id >= TOK_MAX_ID) {
-			tbuf_free(&tmp);
+			tok_buf_free(&tmp);
 			return tok_field_error(t, e, "model.vocab", "'%s': expected an id from 0 to %d", k,
 					       TOK_MAX_ID - 1);
 		}
 		size_t n = strlen(k), kl;
 		const char *key = piece_key(t, k, n, &tmp, &kl);
-		strmap_put(&t->vocab, key, kl, (int32_t)id);
+		tok_strmap_put(&t->vocab, key, kl, (int32_t)id);
 		tok_set_piece(t, (int32_t)id, k, n);
 	}
-	tbuf_free(&tmp);
+	tok_buf_free(&tmp);
 	return 0;
 }
 
@@ -96,14 +96,14 @@ static int32_t lookup_piece(const struct tok *t, const char *s, size_t n, struct
 {
 	size_t kl;
 	const char *k = piece_key(t, s, n, tmp, &kl);
-	return strmap_get(&t->vocab, k, kl);
+	return tok_strmap_get(&t->vocab, k, kl);
 }
 
 static int load_merges(struct tok *t, json_t *merges, struct exo_err *e)
 {
 	if (!json_is_array(merges))
 		return tok_field_error(t, e, "model.merges", "missing or not an array");
-	pairmap_init(&t->merges, json_array_size(merges));
+	tok_pairmap_init(&t->merges, json_array_size(merges));
 	struct tbuf tmp = {0}, cat = {0};
 	size_t i;
 	json_t *m;
@@ -114,8 +114,8 @@ static int load_merges(struct tok *t, json_t *merges, struct exo_err *e)
 		if ((rc = merge_parts(t, m, i, &a, &an, &b, &bn, e)) < 0)
 			break;
 		cat.n = 0;
-		tbuf_put(&cat, a, an);
-		tbuf_put(&cat, b, bn);
+		tok_buf_put(&cat, a, an);
+		tok_buf_put(&cat, b, bn);
 		int32_t ia = lookup_piece(t, a, an, &tmp), ib = lookup_piece(t, b, bn, &tmp);
 		int32_t ic = lookup_piece(t, cat.p, cat.n, &tmp);
 		if (ia < 0 || ib < 0 || ic < 0) {
@@ -126,10 +126,10 @@ static int load_merges(struct tok *t, json_t *merges, struct exo_err *e)
 					     ia < 0 ? a : ib < 0 ? b : cat.p);
 			break;
 		}
-		pairmap_put(&t->merges, ia, ib, (int32_t)i, ic);
+		tok_pairmap_put(&t->merges, ia, ib, (int32_t)i, ic);
 	}
-	tbuf_free(&tmp);
-	tbuf_free(&cat);
+	tok_buf_free(&tmp);
+	tok_buf_free(&cat);
 	return rc;
 }
 
@@ -140,10 +140,10 @@ static void load_byte_ids(struct tok *t)
 		char s[8];
 		unsigned char c = (unsigned char)b;
 		if (t->bytelevel)
-			t->byte_id[b] = strmap_get(&t->vocab, (const char *)&c, 1);
+			t->byte_id[b] = tok_strmap_get(&t->vocab, (const char *)&c, 1);
 		else {
 			snprintf(s, sizeof s, "<0x%02X>", b);
-			t->byte_id[b] = strmap_get(&t->vocab, s, 6);
+			t->byte_id[b] = tok_strmap_get(&t->vocab, s, 6);
 		}
 	}
 }
@@ -198,7 +198,7 @@ int tok_load_model(struct tok *t, json_t *model, struct exo_err *e)
 		struct tbuf tmp = {0};
 		const char *u = json_string_value(unk);
 		t->unk = lookup_piece(t, u, strlen(u), &tmp);
-		tbuf_free(&tmp);
+		tok_buf_free(&tmp);
 		if (t->unk < 0)
 			return tok_field_error(t, e, "model.unk_token", "'%s' is not in the vocabulary", u);
 	} else if (unk && !json_is_null(unk))
@@ -206,6 +206,14 @@ int tok_load_model(struct tok *t, json_t *model, struct exo_err *e)
 	load_byte_ids(t);
 	t->meta_chunks = !t->bytelevel && !meta_inside(t);
 	return 0;
+}
+
+static bool all_bytes_known(const struct tok *t, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t->byte_id[(unsigned char)s[i]] < 0)
+			return false;
+	return true;
 }
 
 /* Initial symbols: bytes for byte-level models, else characters, unknown
@@ -225,8 +233,8 @@ static size_t initial_symbols(struct enc *x, const char *s, size_t n)
 		if (l > n - i)
 			l = n - i;
 		int32_t id = l == 1 && t->bytelevel ? t->byte_id[(unsigned char)s[i]]
-						     : strmap_get(&t->vocab, s + i, l);
-		if (id >= 0 || (t->byte_fallback && t->byte_id[(unsigned char)s[i]] >= 0)) {
+						     : tok_strmap_get(&t->vocab, s + i, l);
+		if (id >= 0 || (t->byte_fallback && all_bytes_known(t, s + i, l))) {
 			if (id >= 0)
 				b->syms[k++] = (struct sym){id, 0, 0, (uint32_t)l};
 			else
@@ -293,7 +301,7 @@ static void push_pair(struct enc *x, size_t *hn, int32_t pos)
 	struct sym *s = x->bpe.syms;
 	if (pos < 0 || s[pos].next < 0)
 		return;
-	const struct pair_ent *m = pairmap_get(&x->t->merges, s[pos].id, s[s[pos].next].id);
+	const struct pair_ent *m = tok_pairmap_get(&x->t->merges, s[pos].id, s[s[pos].next].id);
 	if (m)
 		heap_push(&x->bpe, hn, (struct heap_ent){m->rank, pos, m->id});
 }
@@ -309,7 +317,7 @@ static void merge_all(struct enc *x, size_t k)
 		struct sym *cur = &s[top.pos];
 		if (!cur->len || cur->next < 0)
 			continue;
-		const struct pair_ent *m = pairmap_get(&x->t->merges, cur->id, s[cur->next].id);
+		const struct pair_ent *m = tok_pairmap_get(&x->t->merges, cur->id, s[cur->next].id);
 		if (!m || m->id != top.id)
 			continue;       /* stale: one side merged since */
 		struct sym *right = &s[cur->next];
@@ -324,23 +332,63 @@ static void merge_all(struct enc *x, size_t k)
 	}
 }
 
+#define SMALL_WORD 16
+
+/* Short words (most of them) skip the heap: the lowest rank among the
+ * adjacent pairs, leftmost on ties, is found by a scan, which merges in the
+ * same order as merge_all. */
+static void merge_small(struct enc *x, size_t k)
+{
+	int32_t id[SMALL_WORD], rank[SMALL_WORD], to[SMALL_WORD];
+	for (size_t i = 0; i < k; i++)
+		id[i] = x->bpe.syms[i].id;
+	for (size_t i = 0; i + 1 < k; i++) {
+		const struct pair_ent *m = tok_pairmap_get(&x->t->merges, id[i], id[i + 1]);
+		rank[i] = m ? m->rank : INT32_MAX;
+		to[i] = m ? m->id : -1;
+	}
+	while (k > 1) {
+		size_t best = 0;
+		for (size_t i = 1; i + 1 < k; i++)
+			if (rank[i] < rank[best])
+				best = i;
+		if (rank[best] == INT32_MAX)
+			break;
+		id[best] = to[best];
+		memmove(id + best + 1, id + best + 2, (k - best - 2) * sizeof *id);
+		memmove(rank + best, rank + best + 1, (k - best - 2) * sizeof *rank);
+		memmove(to + best, to + best + 1, (k - best - 2) * sizeof *to);
+		k--;
+		for (size_t i = best ? best - 1 : 0; i <= best && i + 1 < k; i++) {
+			const struct pair_ent *m = tok_pairmap_get(&x->t->merges, id[i], id[i + 1]);
+			rank[i] = m ? m->rank : INT32_MAX;
+			to[i] = m ? m->id : -1;
+		}
+	}
+	for (size_t i = 0; i < k; i++)
+		tok_enc_push(x, id[i]);
+}
+
 static void merge_word(struct enc *x, const char *s, size_t n)
 {
 	size_t k = initial_symbols(x, s, n);
-	if (k > 1)
-		merge_all(x, k);
-	for (int32_t i = k ? 0 : -1; i >= 0; i = x->bpe.syms[i].next)
-		enc_push(x, x->bpe.syms[i].id);
+	if (k <= SMALL_WORD) {
+		merge_small(x, k);
+		return;
+	}
+	merge_all(x, k);
+	for (int32_t i = 0; i >= 0; i = x->bpe.syms[i].next)
+		tok_enc_push(x, x->bpe.syms[i].id);
 }
 
-void bpe_word(struct enc *x, const char *s, size_t n)
+void tok_bpe_word(struct enc *x, const char *s, size_t n)
 {
 	if (!n)
 		return;
 	if (x->t->ignore_merges) {
-		int32_t id = strmap_get(&x->t->vocab, s, n);
+		int32_t id = tok_strmap_get(&x->t->vocab, s, n);
 		if (id >= 0) {
-			enc_push(x, id);
+			tok_enc_push(x, id);
 			return;
 		}
 	}

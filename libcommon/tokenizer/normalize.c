@@ -20,10 +20,10 @@ int tok_load_pattern(const struct tok *t, json_t *pat, const char *field, struct
 {
 	json_t *s = json_object_get(pat, "String"), *r = json_object_get(pat, "Regex");
 	if (json_is_string(s))
-		return regex_compile(re, json_string_value(s), json_string_length(s), true, field, e) < 0
+		return tok_regex_compile(re, json_string_value(s), json_string_length(s), true, e) < 0
 			? tok_field_error(t, e, field, "%s", e->msg) : 0;
 	if (json_is_string(r))
-		return regex_compile(re, json_string_value(r), json_string_length(r), false, field, e) < 0
+		return tok_regex_compile(re, json_string_value(r), json_string_length(r), false, e) < 0
 			? tok_field_error(t, e, field, "%s", e->msg) : 0;
 	return tok_field_error(t, e, field, "expected {\"String\": ...} or {\"Regex\": ...}");
 }
@@ -69,8 +69,8 @@ static int load_one(struct tok *t, json_t *j, const char *field, struct exo_err 
 		return tok_load_pattern(t, json_object_get(j, "pattern"), sub, &n->re, e);
 	}
 	if (n->type == NORM_STRIP)
-		return tok_get_bool(t, j, "left", true, &n->left, field, e) < 0 ||
-		       tok_get_bool(t, j, "right", true, &n->right, field, e) < 0 ? -1 : 0;
+		return tok_get_bool(t, j, "strip_left", true, &n->left, field, e) < 0 ||
+		       tok_get_bool(t, j, "strip_right", true, &n->right, field, e) < 0 ? -1 : 0;
 	return 0;
 }
 
@@ -97,7 +97,7 @@ static int utf8proc_form(enum norm_type type, const char *s, size_t n, struct tb
 					  (utf8proc_option_t)opts[type]);
 	if (r < 0)
 		return exo_error(e, EXO_DATAERR, "normalizer: %s", utf8proc_errmsg(r));
-	tbuf_put(out, dst, (size_t)r);
+	tok_buf_put(out, dst, (size_t)r);
 	free(dst);
 	return 0;
 }
@@ -111,20 +111,23 @@ static int unicode_form(const struct normalizer *nm, const struct tbuf *in, stru
 {
 	if (nm->type != NORM_NFC && nm->type != NORM_NFD)
 		return utf8proc_form(nm->type, in->p, in->n, out, e);
-	size_t start = 0;
+	size_t start = 0, cold = 0;     /* chunk start; start of the text copied as is */
 	bool hot = false;
 	for (size_t i = 0; i <= in->n; i++) {
 		unsigned char c = i < in->n ? (unsigned char)in->p[i] : 0;
 		if (i == in->n || (c < 0x80 && i > start)) {
-			if (!hot)
-				tbuf_put(out, in->p + start, i - start);
-			else if (utf8proc_form(nm->type, in->p + start, i - start, out, e) < 0)
-				return -1;
+			if (hot) {
+				tok_buf_put(out, in->p + cold, start - cold);
+				if (utf8proc_form(nm->type, in->p + start, i - start, out, e) < 0)
+					return -1;
+				cold = i;
+			}
 			start = i;
 			hot = false;
 		}
 		hot |= c >= 0xCC;
 	}
+	tok_buf_put(out, in->p + cold, in->n - cold);
 	return 0;
 }
 
@@ -133,8 +136,8 @@ static void lowercase(const struct tbuf *in, struct tbuf *out)
 	for (size_t i = 0; i < in->n;) {
 		uint32_t cp;
 		char enc[4];
-		i += utf8_get(in->p + i, in->n - i, &cp);
-		tbuf_put(out, enc, utf8_put(enc, (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp)));
+		i += tok_utf8_get(in->p + i, in->n - i, &cp);
+		tok_buf_put(out, enc, tok_utf8_put(enc, (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp)));
 	}
 }
 
@@ -143,8 +146,8 @@ static void strip(const struct normalizer *nm, const struct tbuf *in, struct tbu
 	size_t a = 0, b = in->n;
 	uint32_t cp;
 	while (nm->left && a < b) {
-		size_t l = utf8_get(in->p + a, b - a, &cp);
-		if (!uni_is_space(cp))
+		size_t l = tok_utf8_get(in->p + a, b - a, &cp);
+		if (!tok_is_space(cp))
 			break;
 		a += l;
 	}
@@ -152,16 +155,13 @@ static void strip(const struct normalizer *nm, const struct tbuf *in, struct tbu
 		size_t s = b - 1;
 		while (s > a && ((unsigned char)in->p[s] & 0xC0) == 0x80)
 			s--;
-		utf8_get(in->p + s, b - s, &cp);
-		if (!uni_is_space(cp))
+		tok_utf8_get(in->p + s, b - s, &cp);
+		if (!tok_is_space(cp))
 			break;
 		b = s;
 	}
-	tbuf_put(out, in->p + a, b - a);
+	tok_buf_put(out, in->p + a, b - a);
 }
-
-void regex_replace(const struct regex *re, const char *s, size_t n, const char *with, size_t wn,
-		   struct tbuf *out);
 
 static int apply(const struct normalizer *nm, const struct tbuf *in, struct tbuf *out,
 		 struct exo_err *e)
@@ -170,11 +170,11 @@ static int apply(const struct normalizer *nm, const struct tbuf *in, struct tbuf
 	switch (nm->type) {
 	case NORM_PREPEND:
 		if (in->n)
-			tbuf_put(out, nm->a, nm->alen);
-		tbuf_put(out, in->p, in->n);
+			tok_buf_put(out, nm->a, nm->alen);
+		tok_buf_put(out, in->p, in->n);
 		return 0;
 	case NORM_REPLACE:
-		regex_replace(&nm->re, in->p, in->n, nm->a, nm->alen, out);
+		tok_regex_replace(&nm->re, in->p, in->n, nm->a, nm->alen, out);
 		return 0;
 	case NORM_LOWER:
 		lowercase(in, out);
@@ -187,10 +187,10 @@ static int apply(const struct normalizer *nm, const struct tbuf *in, struct tbuf
 	}
 }
 
-int normalize(const struct tok *t, const char *s, size_t n, struct tbuf *out, struct exo_err *e)
+int tok_normalize(const struct tok *t, const char *s, size_t n, struct tbuf *out, struct exo_err *e)
 {
 	struct tbuf a = {0}, b = {0};
-	tbuf_put(&a, s, n);
+	tok_buf_put(&a, s, n);
 	int rc = 0;
 	for (size_t i = 0; i < t->n_norms && rc == 0; i++) {
 		rc = apply(&t->norms[i], &a, &b, e);
@@ -199,8 +199,8 @@ int normalize(const struct tok *t, const char *s, size_t n, struct tbuf *out, st
 		b = tmp;
 	}
 	out->n = 0;
-	tbuf_put(out, a.p, a.n);
-	tbuf_free(&a);
-	tbuf_free(&b);
+	tok_buf_put(out, a.p, a.n);
+	tok_buf_free(&a);
+	tok_buf_free(&b);
 	return rc;
 }

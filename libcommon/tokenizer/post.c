@@ -25,8 +25,9 @@ static int template_special(struct tok *t, json_t *specials, json_t *item, bool 
 	size_t i;
 	json_array_foreach(ids, i, it) {
 		json_int_t v = json_integer_value(it);
-		if (!json_is_integer(it) || v < 0 || (size_t)v >= t->n_ids)
-			return tok_field_error(t, e, field, "special token '%s': id out of range", name);
+		if (!json_is_integer(it) || v < 0 || v >= TOK_MAX_ID || !tok_piece(t, (int32_t)v))
+			return tok_field_error(t, e, field, "special token '%s': id not in the vocabulary",
+					       name);
 		int32_t id = (int32_t)v;
 		if (after)
 			add_ids(&t->post.after, &t->post.nafter, &id, 1);
@@ -62,9 +63,10 @@ static int load_cls_sep(struct tok *t, json_t *j, const char *field, struct exo_
 	json_t *cls = json_array_get(json_object_get(j, "cls"), 1);
 	json_t *sep = json_array_get(json_object_get(j, "sep"), 1);
 	if (!json_is_integer(cls) || !json_is_integer(sep) || json_integer_value(cls) < 0 ||
-	    json_integer_value(sep) < 0 || (size_t)json_integer_value(cls) >= t->n_ids ||
-	    (size_t)json_integer_value(sep) >= t->n_ids)
-		return tok_field_error(t, e, field, "'cls' and 'sep': expected [piece, id]");
+	    json_integer_value(sep) < 0 || json_integer_value(cls) >= TOK_MAX_ID ||
+	    json_integer_value(sep) >= TOK_MAX_ID || !tok_piece(t, (int32_t)json_integer_value(cls)) ||
+	    !tok_piece(t, (int32_t)json_integer_value(sep)))
+		return tok_field_error(t, e, field, "'cls' and 'sep': expected [piece, id] of the vocabulary");
 	int32_t c = (int32_t)json_integer_value(cls), s = (int32_t)json_integer_value(sep);
 	add_ids(&t->post.before, &t->post.nbefore, &c, 1);
 	add_ids(&t->post.after, &t->post.nafter, &s, 1);
@@ -104,6 +106,5 @@ int tok_load_post(struct tok *t, json_t *j, struct exo_err *e)
 		return 0;
 	if (!json_is_object(j))
 		return tok_field_error(t, e, "post_processor", "expected an object or null");
-	t->has_post = true;
 	return load_one(t, j, "post_processor", e);
 }

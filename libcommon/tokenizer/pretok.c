@@ -15,8 +15,8 @@
 static const char gpt2_regex[] =
 	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
-int regex_compile(struct regex *re, const char *pat, size_t len, bool literal, const char *where,
-		  struct exo_err *e)
+int tok_regex_compile(struct regex *re, const char *pat, size_t len, bool literal,
+		      struct exo_err *e)
 {
 	int err;
 	PCRE2_SIZE off;
@@ -27,12 +27,11 @@ int regex_compile(struct regex *re, const char *pat, size_t len, bool literal, c
 		pcre2_get_error_message(err, msg, sizeof msg);
 		return exo_error(e, EXO_DATAERR, "regex at offset %zu: %s", (size_t)off, (char *)msg);
 	}
-	(void)where;
 	re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
 	return 0;
 }
 
-void regex_free(struct regex *re)
+void tok_regex_free(struct regex *re)
 {
 	pcre2_code_free(re->code);
 	re->code = NULL;
@@ -55,28 +54,28 @@ static int regex_next(const struct regex *re, pcre2_match_data *md, const char *
 	return 1;
 }
 
-void regex_replace(const struct regex *re, const char *s, size_t n, const char *with, size_t wn,
+void tok_regex_replace(const struct regex *re, const char *s, size_t n, const char *with, size_t wn,
 		   struct tbuf *out)
 {
 	pcre2_match_data *md = pcre2_match_data_create(16, NULL);
 	size_t pos = 0, ms, me;
-	tbuf_put(out, "", 0);
+	tok_buf_put(out, "", 0);
 	while (pos <= n && regex_next(re, md, s, n, pos, &ms, &me)) {
-		tbuf_put(out, s + pos, ms - pos);
-		tbuf_put(out, with, wn);
+		tok_buf_put(out, s + pos, ms - pos);
+		tok_buf_put(out, with, wn);
 		if (me == ms) {         /* empty match: keep one character and go on */
 			if (ms >= n) {
 				pos = n;
 				break;
 			}
 			size_t l = tok_utf8_len((unsigned char)s[ms]);
-			tbuf_put(out, s + ms, l);
+			tok_buf_put(out, s + ms, l);
 			me = ms + l;
 		}
 		pos = me;
 	}
 	if (pos < n)
-		tbuf_put(out, s + pos, n - pos);
+		tok_buf_put(out, s + pos, n - pos);
 	pcre2_match_data_free(md);
 }
 
@@ -175,7 +174,7 @@ static void apply_behavior(struct spans *sp, enum split_behavior how, bool inver
 static void each_span(struct enc *x, size_t level, const char *s, struct spans *sp, bool first)
 {
 	for (size_t i = 0; i < sp->n; i++)
-		pretokenize(x, level + 1, s + sp->v[i].a, sp->v[i].b - sp->v[i].a,
+		tok_pretokenize(x, level + 1, s + sp->v[i].a, sp->v[i].b - sp->v[i].a,
 			    first && sp->v[i].a == 0);
 }
 
@@ -191,16 +190,17 @@ static void metaspace(struct enc *x, size_t level, const struct pretok *p, const
 {
 	struct tbuf *b = &x->bufs[level];
 	b->n = 0;
-	bool has = n >= p->repl_len && !memcmp(s, p->repl, p->repl_len);
+	/* HF replaces the spaces first, so a leading space counts as ▁ */
+	bool has = s[0] == ' ' || (n >= p->repl_len && !memcmp(s, p->repl, p->repl_len));
 	if (!has && (p->scheme == PREPEND_ALWAYS || (p->scheme == PREPEND_FIRST && first)))
-		tbuf_put(b, p->repl, p->repl_len);
+		tok_buf_put(b, p->repl, p->repl_len);
 	for (size_t i = 0; i < n; i++)
 		if (s[i] == ' ')
-			tbuf_put(b, p->repl, p->repl_len);
+			tok_buf_put(b, p->repl, p->repl_len);
 		else
-			tbuf_putc(b, s[i]);
+			tok_buf_putc(b, s[i]);
 	if (!p->split) {
-		pretokenize(x, level + 1, b->p, b->n, first);
+		tok_pretokenize(x, level + 1, b->p, b->n, first);
 		return;
 	}
 	struct spans *sp = level_spans(x, level);
@@ -209,13 +209,13 @@ static void metaspace(struct enc *x, size_t level, const struct pretok *p, const
 	each_span(x, level, b->p, sp, first);
 }
 
-void pretokenize(struct enc *x, size_t level, const char *s, size_t n, bool first)
+void tok_pretokenize(struct enc *x, size_t level, const char *s, size_t n, bool first)
 {
 	const struct tok *t = x->t;
 	if (!n)
 		return;
 	if (level == t->n_pres) {
-		bpe_word(x, s, n);
+		tok_bpe_word(x, s, n);
 		return;
 	}
 	const struct pretok *p = &t->pres[level];
@@ -228,12 +228,12 @@ void pretokenize(struct enc *x, size_t level, const char *s, size_t n, bool firs
 		if (p->add_prefix_space && s[0] != ' ') {
 			struct tbuf *b = &x->bufs[level];
 			b->n = 0;
-			tbuf_putc(b, ' ');
-			tbuf_put(b, s, n);
+			tok_buf_putc(b, ' ');
+			tok_buf_put(b, s, n);
 			s = b->p, n = b->n;
 		}
 		if (!p->use_regex) {
-			pretokenize(x, level + 1, s, n, first);
+			tok_pretokenize(x, level + 1, s, n, first);
 			return;
 		}
 		/* split by GPT-2's regex */
@@ -261,9 +261,6 @@ static int parse_behavior(const struct tok *t, json_t *j, const char *field,
 			       "MergedWithPrevious, MergedWithNext or Contiguous");
 }
 
-int tok_load_pattern(const struct tok *t, json_t *pat, const char *field, struct regex *re,
-		     struct exo_err *e);
-
 static int load_metaspace(struct tok *t, json_t *j, struct pretok *p, const char *field,
 			  struct exo_err *e)
 {
@@ -290,7 +287,7 @@ static int load_metaspace(struct tok *t, json_t *j, struct pretok *p, const char
 static int compile_builtin(struct tok *t, struct pretok *p, const char *re, const char *field,
 			   struct exo_err *e)
 {
-	if (regex_compile(&p->re, re, strlen(re), false, field, e) < 0)
+	if (tok_regex_compile(&p->re, re, strlen(re), false, e) < 0)
 		return tok_field_error(t, e, field, "%s", e->msg);
 	return 0;
 }

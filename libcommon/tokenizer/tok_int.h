@@ -16,22 +16,22 @@ struct tbuf {
 	char *p;
 	size_t n, cap;
 };
-void tbuf_put(struct tbuf *b, const void *s, size_t n);
-void tbuf_putc(struct tbuf *b, int c);
-void tbuf_free(struct tbuf *b);
+void tok_buf_put(struct tbuf *b, const void *s, size_t n);
+void tok_buf_putc(struct tbuf *b, int c);
+void tok_buf_free(struct tbuf *b);
 
 /* UTF-8 */
 size_t tok_utf8_len(unsigned char lead);                   /* 1..4, or 1 for a stray byte */
 /* Decodes one character of s[0..n) (valid input); *cp gets it, returns its length. */
-size_t utf8_get(const char *s, size_t n, uint32_t *cp);
-size_t utf8_put(char *out, uint32_t cp);                /* out: 4 bytes */
+size_t tok_utf8_get(const char *s, size_t n, uint32_t *cp);
+size_t tok_utf8_put(char *out, uint32_t cp);                /* out: 4 bytes */
 /* Length of the longest valid prefix of s. */
-size_t utf8_valid_prefix(const char *s, size_t n);
+size_t tok_utf8_valid(const char *s, size_t n);
 /* s with every maximal invalid subpart replaced by U+FFFD (as Rust's
  * String::from_utf8_lossy), appended to out. */
-void utf8_lossy(struct tbuf *out, const char *s, size_t n);
-bool uni_is_space(uint32_t cp);                         /* White_Space */
-bool uni_is_alnum(uint32_t cp);                         /* letters and numbers */
+void tok_utf8_lossy(struct tbuf *out, const char *s, size_t n);
+bool tok_is_space(uint32_t cp);                         /* White_Space */
+bool tok_is_alnum(uint32_t cp);                         /* letters and numbers */
 
 /* String -> id hash (open addressing over an arena of keys). */
 struct strmap {
@@ -41,27 +41,26 @@ struct strmap {
 	size_t n, cap;
 	struct tbuf keys;
 };
-void strmap_init(struct strmap *m, size_t expect);
+void tok_strmap_init(struct strmap *m, size_t expect);
 /* Inserts or overwrites. */
-void strmap_put(struct strmap *m, const char *k, size_t n, int32_t id);
-int32_t strmap_get(const struct strmap *m, const char *k, size_t n); /* -1 absent */
-void strmap_free(struct strmap *m);
+void tok_strmap_put(struct strmap *m, const char *k, size_t n, int32_t id);
+int32_t tok_strmap_get(const struct strmap *m, const char *k, size_t n); /* -1 absent */
+void tok_strmap_free(struct strmap *m);
 
 /* (a, b) -> (rank, merged id) */
 struct pairmap {
 	struct pair_ent { uint64_t key; int32_t rank, id; } *slots;
 	size_t mask, n;
 };
-void pairmap_init(struct pairmap *m, size_t expect);
-void pairmap_put(struct pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t id);
-const struct pair_ent *pairmap_get(const struct pairmap *m, int32_t a, int32_t b);
-void pairmap_free(struct pairmap *m);
+void tok_pairmap_init(struct pairmap *m, size_t expect);
+void tok_pairmap_put(struct pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t id);
+const struct pair_ent *tok_pairmap_get(const struct pairmap *m, int32_t a, int32_t b);
+void tok_pairmap_free(struct pairmap *m);
 
-/* Byte-level alphabet of GPT-2: byte -> code point and back. */
-uint32_t bytelevel_char(unsigned char b);
-int bytelevel_byte(uint32_t cp);                        /* -1 when not in the alphabet */
+/* Byte-level alphabet of GPT-2: code point -> byte. */
+int tok_bytelevel_byte(uint32_t cp);                        /* -1 when not in the alphabet */
 /* piece (byte-level characters) -> raw bytes; false if a character is outside the alphabet. */
-bool bytelevel_unmap(const char *s, size_t n, struct tbuf *out);
+bool tok_bytelevel_unmap(const char *s, size_t n, struct tbuf *out);
 
 /* Normalizers */
 enum norm_type { NORM_NFC, NORM_NFD, NORM_NFKC, NORM_NFKD, NORM_LOWER, NORM_PREPEND,
@@ -156,7 +155,6 @@ struct tok {
 	struct pretok *pres;       size_t n_pres;
 	struct decoder *decs;      size_t n_decs;
 	struct post post;
-	bool has_post;
 	/* around the model */
 	json_t *config;
 	char *chat_template;
@@ -170,7 +168,7 @@ int tok_field_error(const struct tok *t, struct exo_err *e, const char *field, c
 /* A boolean member, default when absent or null; -1 when another type. */
 int tok_get_bool(const struct tok *t, json_t *obj, const char *key, bool def, bool *out,
 		 const char *field, struct exo_err *e);
-/* load_*.c: from the parsed tokenizer.json; path names the field in errors. */
+/* The loaders of each section of the parsed tokenizer.json. */
 void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n);
 int tok_load_model(struct tok *t, json_t *model, struct exo_err *e);
 int tok_load_added(struct tok *t, json_t *arr, struct exo_err *e);
@@ -178,13 +176,20 @@ int tok_load_normalizer(struct tok *t, json_t *j, struct exo_err *e);
 int tok_load_pretok(struct tok *t, json_t *j, struct exo_err *e);
 int tok_load_post(struct tok *t, json_t *j, struct exo_err *e);
 int tok_load_decoder(struct tok *t, json_t *j, struct exo_err *e);
-int regex_compile(struct regex *re, const char *pat, size_t len, bool literal,
-		  const char *where, struct exo_err *e);
-void regex_free(struct regex *re);
-void trie_add(struct trie *tr, const char *s, size_t n, int32_t tok);
-void trie_free(struct trie *tr);
+/* PCRE2 with UTF and UCP (a literal: UTF only), JIT-compiled when possible. */
+int tok_regex_compile(struct regex *re, const char *pat, size_t len, bool literal,
+		      struct exo_err *e);
+void tok_regex_free(struct regex *re);
+/* Every match of re in s[0..n) replaced by with, appended to out. */
+void tok_regex_replace(const struct regex *re, const char *s, size_t n, const char *with, size_t wn,
+		       struct tbuf *out);
+/* {"String": s} (literal) or {"Regex": r} of tokenizer.json, compiled. */
+int tok_load_pattern(const struct tok *t, json_t *pat, const char *field, struct regex *re,
+		     struct exo_err *e);
+void tok_trie_add(struct trie *tr, const char *s, size_t n, int32_t tok);
+void tok_trie_free(struct trie *tr);
 /* Longest added token starting at s[0..n), or -1; *mlen its length. */
-int32_t trie_match(const struct trie *tr, const char *s, size_t n, size_t *mlen);
+int32_t tok_trie_match(const struct trie *tr, const char *s, size_t n, size_t *mlen);
 
 /* Parts of a piece of text: matches and the text between them. */
 struct span { size_t a, b; bool m; };
@@ -195,8 +200,7 @@ struct enc {
 	const struct tok *t;
 	int32_t *ids;
 	size_t n, cap;
-	struct tbuf bufs[8];            /* per pre-tokenizer level and normalizer */
-	struct tbuf norm;
+	struct tbuf bufs[8];            /* per pre-tokenizer level */
 	struct bpe_scratch {
 		struct sym { int32_t id, prev, next; uint32_t len; } *syms;
 		size_t cap;
@@ -206,10 +210,10 @@ struct enc {
 	struct spans spans[8];
 	pcre2_match_data *md;
 };
-void enc_push(struct enc *x, int32_t id);
-int normalize(const struct tok *t, const char *s, size_t n, struct tbuf *out, struct exo_err *e);
-void pretokenize(struct enc *x, size_t level, const char *s, size_t n, bool first);
-void bpe_word(struct enc *x, const char *s, size_t n);
-int decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
+void tok_enc_push(struct enc *x, int32_t id);
+int tok_normalize(const struct tok *t, const char *s, size_t n, struct tbuf *out, struct exo_err *e);
+void tok_pretokenize(struct enc *x, size_t level, const char *s, size_t n, bool first);
+void tok_bpe_word(struct enc *x, const char *s, size_t n);
+int tok_decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
 		    struct tbuf *out, struct exo_err *e);
 #endif

@@ -16,7 +16,8 @@ struct tok;
 
 /* path: a directory holding tokenizer.json (and, when present,
  * tokenizer_config.json, generation_config.json, chat_template.jinja), or a
- * tokenizer.json file.  Errors name the file and the JSON path of the field. */
+ * tokenizer.json file (those files then come from its directory).  Errors
+ * name the file and the JSON path of the field. */
 struct tok *tok_load(const char *path, struct exo_err *e);
 /* tokenizer.json's content from memory (tests, fuzzing); name is used in errors. */
 struct tok *tok_load_buffer(const char *json, size_t len, const char *name, struct exo_err *e);
@@ -27,7 +28,9 @@ void tok_free(struct tok *t);
  * Invalid UTF-8 in text is read as U+FFFD.  *ids is malloc'd. */
 int tok_encode(const struct tok *t, const char *text, size_t len, bool add_special,
 	       int32_t **ids, size_t *n, struct exo_err *e);
-/* The decoders of the file; *text is malloc'd and NUL-terminated. */
+/* The decoders of the file; *text is malloc'd and NUL-terminated (the text
+ * itself may hold NUL bytes: use *len).  An id outside the vocabulary is an
+ * error naming it (EXO_DATAERR). */
 int tok_decode(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
 	       char **text, size_t *len, struct exo_err *e);
 
@@ -35,7 +38,8 @@ int tok_decode(const struct tok *t, const int32_t *ids, size_t n, bool skip_spec
  * text that is complete so far; never half a UTF-8 character. */
 struct tok_stream;
 struct tok_stream *tok_stream_new(const struct tok *t, bool skip_special);
-/* *out (valid until the next call) receives the new text, possibly empty. */
+/* *out (valid until the next call) receives the new text, possibly empty;
+ * -1 for an id outside the vocabulary (the stream is unchanged). */
 int tok_stream_push(struct tok_stream *s, int32_t id, const char **out, size_t *len);
 /* What is held back at the end (an incomplete character, as U+FFFD). */
 int tok_stream_flush(struct tok_stream *s, const char **out, size_t *len);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-void tbuf_put(struct tbuf *b, const void *s, size_t n)
+void tok_buf_put(struct tbuf *b, const void *s, size_t n)
 {
 	if (b->n + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
@@ -21,13 +21,13 @@ void tbuf_put(struct tbuf *b, const void *s, size_t n)
 	b->p[b->n] = '\0';
 }
 
-void tbuf_putc(struct tbuf *b, int c)
+void tok_buf_putc(struct tbuf *b, int c)
 {
 	char ch = (char)c;
-	tbuf_put(b, &ch, 1);
+	tok_buf_put(b, &ch, 1);
 }
 
-void tbuf_free(struct tbuf *b)
+void tok_buf_free(struct tbuf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof *b);
@@ -38,7 +38,7 @@ size_t tok_utf8_len(unsigned char c)
 	return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 1;
 }
 
-size_t utf8_get(const char *s, size_t n, uint32_t *cp)
+size_t tok_utf8_get(const char *s, size_t n, uint32_t *cp)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t l = tok_utf8_len(u[0]);
@@ -51,7 +51,7 @@ size_t utf8_get(const char *s, size_t n, uint32_t *cp)
 	return l;
 }
 
-size_t utf8_put(char *out, uint32_t cp)
+size_t tok_utf8_put(char *out, uint32_t cp)
 {
 	unsigned char *o = (unsigned char *)out;
 	if (cp < 0x80) {
@@ -108,7 +108,7 @@ static size_t utf8_char(const unsigned char *s, size_t n, size_t *part)
 	return need + 1;
 }
 
-size_t utf8_valid_prefix(const char *s, size_t n)
+size_t tok_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, part;
@@ -125,30 +125,30 @@ size_t utf8_valid_prefix(const char *s, size_t n)
 	return i;
 }
 
-void utf8_lossy(struct tbuf *out, const char *s, size_t n)
+void tok_utf8_lossy(struct tbuf *out, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, part;
 	while (i < n) {
-		size_t v = utf8_valid_prefix(s + i, n - i);
-		tbuf_put(out, s + i, v);
+		size_t v = tok_utf8_valid(s + i, n - i);
+		tok_buf_put(out, s + i, v);
 		i += v;
 		if (i >= n)
 			break;
 		utf8_char(u + i, n - i, &part);
-		tbuf_put(out, "\xEF\xBF\xBD", 3);
+		tok_buf_put(out, "\xEF\xBF\xBD", 3);
 		i += part;
 	}
 }
 
-bool uni_is_space(uint32_t c)
+bool tok_is_space(uint32_t c)
 {
 	return (c >= 9 && c <= 13) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
 	       (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
 	       c == 0x205F || c == 0x3000;
 }
 
-bool uni_is_alnum(uint32_t c)
+bool tok_is_alnum(uint32_t c)
 {
 	if (c < 0x80)
 		return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
@@ -166,7 +166,7 @@ static uint32_t hash_bytes(const char *k, size_t n)
 	return h ^ (h >> 15);
 }
 
-static void strmap_grow(struct strmap *m)
+static void tok_strmap_grow(struct strmap *m)
 {
 	size_t size = (m->mask + 1) * 2;
 	uint32_t *slots = xcalloc(size, sizeof *slots);
@@ -181,7 +181,7 @@ static void strmap_grow(struct strmap *m)
 	m->mask = size - 1;
 }
 
-void strmap_init(struct strmap *m, size_t expect)
+void tok_strmap_init(struct strmap *m, size_t expect)
 {
 	memset(m, 0, sizeof *m);
 	size_t size = 16;
@@ -191,7 +191,7 @@ void strmap_init(struct strmap *m, size_t expect)
 	m->mask = size - 1;
 }
 
-void strmap_put(struct strmap *m, const char *k, size_t n, int32_t id)
+void tok_strmap_put(struct strmap *m, const char *k, size_t n, int32_t id)
 {
 	uint32_t h = hash_bytes(k, n);
 	size_t j = h & m->mask;
@@ -210,13 +210,13 @@ void strmap_put(struct strmap *m, const char *k, size_t n, int32_t id)
 	m->ents[m->n].len = (uint32_t)n;
 	m->ents[m->n].id = id;
 	m->ents[m->n].hash = h;
-	tbuf_put(&m->keys, k, n);
+	tok_buf_put(&m->keys, k, n);
 	m->slots[j] = (uint32_t)++m->n;
 	if (m->n * 2 > m->mask + 1)
-		strmap_grow(m);
+		tok_strmap_grow(m);
 }
 
-int32_t strmap_get(const struct strmap *m, const char *k, size_t n)
+int32_t tok_strmap_get(const struct strmap *m, const char *k, size_t n)
 {
 	uint32_t h = hash_bytes(k, n);
 	for (size_t j = h & m->mask; m->slots[j]; j = (j + 1) & m->mask) {
@@ -227,11 +227,11 @@ int32_t strmap_get(const struct strmap *m, const char *k, size_t n)
 	return -1;
 }
 
-void strmap_free(struct strmap *m)
+void tok_strmap_free(struct strmap *m)
 {
 	free(m->slots);
 	free(m->ents);
-	tbuf_free(&m->keys);
+	tok_buf_free(&m->keys);
 	memset(m, 0, sizeof *m);
 }
 
@@ -243,7 +243,7 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-void pairmap_init(struct pairmap *m, size_t expect)
+void tok_pairmap_init(struct pairmap *m, size_t expect)
 {
 	size_t size = 16;
 	while (size < expect * 2)
@@ -255,10 +255,10 @@ void pairmap_init(struct pairmap *m, size_t expect)
 	m->n = 0;
 }
 
-static void pairmap_grow(struct pairmap *m)
+static void tok_pairmap_grow(struct pairmap *m)
 {
 	struct pairmap big;
-	pairmap_init(&big, m->mask + 1);
+	tok_pairmap_init(&big, m->mask + 1);
 	for (size_t i = 0; i <= m->mask; i++)
 		if (m->slots[i].key != UINT64_MAX) {
 			size_t j = mix64(m->slots[i].key) & big.mask;
@@ -271,7 +271,7 @@ static void pairmap_grow(struct pairmap *m)
 	*m = big;
 }
 
-void pairmap_put(struct pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t id)
+void tok_pairmap_put(struct pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t id)
 {
 	uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
 	size_t j = mix64(key) & m->mask;
@@ -281,10 +281,10 @@ void pairmap_put(struct pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t 
 		m->n++;
 	m->slots[j] = (struct pair_ent){key, rank, id};
 	if (m->n * 2 > m->mask + 1)
-		pairmap_grow(m);
+		tok_pairmap_grow(m);
 }
 
-const struct pair_ent *pairmap_get(const struct pairmap *m, int32_t a, int32_t b)
+const struct pair_ent *tok_pairmap_get(const struct pairmap *m, int32_t a, int32_t b)
 {
 	uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
 	for (size_t j = mix64(key) & m->mask; m->slots[j].key != UINT64_MAX; j = (j + 1) & m->mask)
@@ -293,31 +293,15 @@ const struct pair_ent *pairmap_get(const struct pairmap *m, int32_t a, int32_t b
 	return NULL;
 }
 
-void pairmap_free(struct pairmap *m)
+void tok_pairmap_free(struct pairmap *m)
 {
 	free(m->slots);
 	memset(m, 0, sizeof *m);
 }
 
-/* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves,
- * the others are shifted to U+0100 and up in byte order. */
-uint32_t bytelevel_char(unsigned char b)
-{
-	static uint32_t map[256];
-	static int ready;
-	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-		uint32_t tmp[256], next = 256;
-		for (int i = 0; i < 256; i++) {
-			bool keep = (i >= '!' && i <= '~') || (i >= 0xA1 && i <= 0xAC) || i >= 0xAE;
-			tmp[i] = keep ? (uint32_t)i : next++;
-		}
-		memcpy(map, tmp, sizeof map);
-		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-	}
-	return map[b];
-}
-
-int bytelevel_byte(uint32_t cp)
+/* GPT-2's bytes_to_unicode maps printable Latin-1 bytes to themselves and
+ * the others, in byte order, to U+0100 and up; this is its inverse. */
+int tok_bytelevel_byte(uint32_t cp)
 {
 	if (cp >= 256 + 68)
 		return -1;
@@ -334,20 +318,20 @@ int bytelevel_byte(uint32_t cp)
 	return k == 67 ? 0xAD : -1;
 }
 
-bool bytelevel_unmap(const char *s, size_t n, struct tbuf *out)
+bool tok_bytelevel_unmap(const char *s, size_t n, struct tbuf *out)
 {
 	size_t start = out->n;
 	for (size_t i = 0; i < n;) {
 		uint32_t cp;
-		i += utf8_get(s + i, n - i, &cp);
-		int b = bytelevel_byte(cp);
+		i += tok_utf8_get(s + i, n - i, &cp);
+		int b = tok_bytelevel_byte(cp);
 		if (b < 0) {
 			out->n = start;
 			if (out->p)
 				out->p[start] = '\0';
 			return false;
 		}
-		tbuf_putc(out, b);
+		tok_buf_putc(out, b);
 	}
 	return true;
 }

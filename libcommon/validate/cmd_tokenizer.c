@@ -354,8 +354,6 @@ static struct tmpl *open_template(struct run *r)
 			 "chat_template.jinja); give one with --chat-template", r->o->dir);
 	struct tmpl *t = tmpl_parse(src, name, &e);
 	free(owned);
-	if (!t && e.code == EXO_SOFTWARE)
-		exo_die(&e);    /* no interpreter in this build: not a finding about the template */
 	if (!t) {
 		emit(r, vcheck_new(r->o->dir, "tokenizer.chat.parse", "fail", e.msg));
 		return NULL;
@@ -412,23 +410,3 @@ int validate_tokenizer(int argc, char **argv)
 	return vcheck_close(&out, vcheck_status(&out));
 }
 
-/* Until the template interpreter (libcommon/template) is merged: weak
- * stand-ins that say so; the real ones replace them at link time. */
-__attribute__((weak)) struct tmpl *tmpl_parse(const char *src, const char *name, struct exo_err *e)
-{
-	(void)src;
-	exo_error(e, EXO_SOFTWARE, "%s: chat templates are not built into this exo-validate yet", name);
-	return NULL;
-}
-
-__attribute__((weak)) void tmpl_free(struct tmpl *t)
-{
-	(void)t;
-}
-
-__attribute__((weak)) int chat_render(const struct tmpl *t, const json_t *config,
-				      const json_t *messages, const json_t *tools, bool agp,
-				      const json_t *extra, char **out, struct exo_err *e)
-{
-	return exo_error(e, EXO_SOFTWARE, "chat templates are not built yet");
-}

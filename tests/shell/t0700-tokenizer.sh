@@ -13,17 +13,36 @@ for dir in "$T"/*/; do
 		grep -q '\"code\":\"tokenizer.cases\",\"level\":\"ok\"' \$TMP/$name.out &&
 		! grep -q '\"level\":\"fail\"' \$TMP/$name.out
 	"
-	if [ -f "$dir/chat.jsonl" ] &&
-	   exo-validate tokenizer "$dir" --chat "$dir/chat.jsonl" -o json 2>&1 >/dev/null |
-	   grep -q 'not built'; then
-		test_skip "$name: chat templates are not built yet"
-	elif [ -f "$dir/chat.jsonl" ]; then
+	if [ -f "$dir/chat.jsonl" ]; then
 		test_expect_success "$name: every chat case renders and encodes exactly" "
 			exo-validate tokenizer $dir --chat $dir/chat.jsonl -o json >\$TMP/$name.chat &&
 			grep -q '\"code\":\"tokenizer.chat\",\"level\":\"ok\"' \$TMP/$name.chat
 		"
 	fi
 done
+
+test_expect_success "--chat-template gives the template from a file" '
+	exo-validate tokenizer "$T/mistral" --chat "$T/mistral/chat.jsonl" \
+		--chat-template "$T/mistral/chat_template.jinja" -o json >"$TMP/tpl.out" &&
+	grep -q "\"code\":\"tokenizer.chat\",\"level\":\"ok\"" "$TMP/tpl.out"
+'
+printf '%s' '{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}' >"$TMP/other.jinja"
+test_expect_code 2 "another template's prompts are failures" '
+	exo-validate tokenizer "$T/mistral" --chat "$T/mistral/chat.jsonl" \
+		--chat-template "$TMP/other.jinja" -o json >"$TMP/other.out"
+'
+test_expect_success "... naming the line and the first differing byte" '
+	grep -F "chat.jsonl:1: rendered prompt differs at byte 3: expected" "$TMP/other.out" |
+		grep -q -F "[INST] Hello! [/INST]"
+'
+printf '%s' '{% if messages %}never closed' >"$TMP/broken.jinja"
+test_expect_code 2 "a template that does not parse is a failed check" '
+	exo-validate tokenizer "$T/mistral" --chat "$T/mistral/chat.jsonl" \
+		--chat-template "$TMP/broken.jinja" -o json >"$TMP/broken-tpl.out"
+'
+test_expect_success "... naming the template file" '
+	grep "tokenizer.chat.parse" "$TMP/broken-tpl.out" | grep -q "broken.jinja"
+'
 
 # One id changed on line 3 of a copy of the gpt2 cases.
 sed '3s/"ids": \[\([0-9]*\)/"ids": [99\1/' "$T/gpt2/cases.jsonl" >"$TMP/wrong.jsonl"

@@ -197,6 +197,13 @@ static void test_mistral(void)
 	ok(len >= 3 && !memcmp(out + len - 3, "\xEF\xBF\xBD", 3), "mistral: flush gives U+FFFD for it");
 	tok_stream_free(s);
 	free(ids);
+	char path[1024];
+	snprintf(path, sizeof path, "%s/fixtures/tokenizers/mistral/tokenizer.json", tap_shared());
+	struct exo_err e = {0};
+	struct tok *f = tok_load(path, &e);
+	ok(f && tok_bos(f) == 1 && tok_chat_template(f),
+	   "mistral: given the file, the files beside it are read too");
+	tok_free(f);
 	size_t held = stream_check("mistral", t, "héllo 世界 🦙 ok");
 	ok(held >= 3, "mistral: pushes inside split characters give nothing (%zu)", held);
 	tok_free(t);
@@ -267,6 +274,7 @@ static void test_tiny(void)
 	}
 	expect_ids(t, "ab ab", false, (int32_t[]){6, 6}, 2, "Metaspace splits and prepends ▁");
 	expect_ids(t, "ab ab", true, (int32_t[]){10, 6, 6}, 3, "TemplateProcessing adds <s>");
+	expect_ids(t, " ab", false, (int32_t[]){6}, 1, "a leading space is the ▁ itself, none prepended");
 	expect_ids(t, "ab  <x>ab", false, (int32_t[]){6, 7, 5}, 3,
 		   "lstrip takes the spaces before; no ▁ after an added token with prepend_scheme first");
 	expect_ids(t, "<y>  ab", false, (int32_t[]){8, 5}, 2, "rstrip takes the spaces after");

@@ -1,5 +1,5 @@
-/* Jinja2's filters and tests, as Jinja2 3.1 defines them, on the
- * interpreter's values.  tojson is transformers' json.dumps(ensure_ascii=False). */
+/* Jinja2's filters, as Jinja2 3.1 defines them, on the interpreter's
+ * values.  tojson is transformers' json.dumps(ensure_ascii=False). */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -15,14 +15,7 @@ static const char *const filter_names[] = {
 	"upper", "wordcount", NULL,
 };
 
-static const char *const test_names[] = {
-	"boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false",
-	"filter", "float", "ge", "greaterthan", "gt", "in", "integer", "iterable", "le", "lessthan",
-	"lower", "lt", "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string", "test",
-	"true", "undefined", "upper", "==", "!=", "<", "<=", ">", ">=", NULL,
-};
-
-static bool listed(const char *const *names, const char *name)
+bool name_listed(const char *const *names, const char *name)
 {
 	for (size_t i = 0; names[i]; i++)
 		if (!strcmp(names[i], name))
@@ -32,12 +25,7 @@ static bool listed(const char *const *names, const char *name)
 
 bool tmpl_filter_known(const char *name)
 {
-	return listed(filter_names, name);
-}
-
-bool tmpl_test_known(const char *name)
-{
-	return listed(test_names, name);
+	return name_listed(filter_names, name);
 }
 
 /* str(v) as a string value (v itself when it is one). */
@@ -66,7 +54,7 @@ static bool is_list(const struct val *v)
 	return v->k == V_JSON && json_is_array(v->j);
 }
 
-static bool is_dict(const struct val *v)
+bool v_is_dict(const struct val *v)
 {
 	return (v->k == V_JSON || v->k == V_NS || v->k == V_LOOP) && json_is_object(v->j);
 }
@@ -76,7 +64,7 @@ static bool arg_bool(const struct val *v, bool dflt)
 	return v ? v_truthy(v) : dflt;
 }
 
-static int arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out)
+int arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out)
 {
 	*out = dflt;
 	if (!v || (v->k == V_JSON && json_is_null(v->j)))
@@ -107,7 +95,7 @@ static int as_list(struct ctx *c, int line, const struct val *v, json_t **out)
 		*out = v->j;
 		return 0;
 	}
-	if (is_dict(v)) {
+	if (v_is_dict(v)) {
 		json_t *keys = keep(c, json_array());
 		const char *k;
 		json_t *x;
@@ -240,123 +228,6 @@ static int sorted(struct ctx *c, int line, json_t *items, const char *attr, bool
 	return rc;
 }
 
-/* ---- tests ---- */
-
-static int number_arg(struct ctx *c, int line, const struct val *in, const char *test)
-{
-	if (!v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
-		return terr(c, line, "test '%s' needs a number, got %s", test, v_typename(in));
-	return 0;
-}
-
-static int compare_test(struct ctx *c, int line, const char *name, const struct val *in, const struct val *other,
-			bool *res)
-{
-	int r;
-	if (!other)
-		return terr(c, line, "test '%s' needs an argument", name);
-	if (!strcmp(name, "eq") || !strcmp(name, "equalto") || !strcmp(name, "==") || !strcmp(name, "ne") ||
-	    !strcmp(name, "!=")) {
-		bool eq = in->k == V_JSON && other->k == V_JSON ? json_equal_py(in->j, other->j) : in->k == other->k;
-		*res = (name[0] == 'e' || name[0] == '=') ? eq : !eq;
-		return 0;
-	}
-	if (in->k != V_JSON || other->k != V_JSON || json_cmp_py(in->j, other->j, &r) < 0)
-		return terr(c, line, "test '%s' cannot compare %s and %s", name, v_typename(in), v_typename(other));
-	if (!strcmp(name, "lt") || !strcmp(name, "lessthan") || !strcmp(name, "<"))
-		*res = r < 0;
-	else if (!strcmp(name, "le") || !strcmp(name, "<="))
-		*res = r <= 0;
-	else if (!strcmp(name, "gt") || !strcmp(name, "greaterthan") || !strcmp(name, ">"))
-		*res = r > 0;
-	else
-		*res = r >= 0;
-	return 0;
-}
-
-int apply_test(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a, bool *res)
-{
-	const struct val *arg = arg_get(a, 0, NULL);
-	bool json = in->k == V_JSON;
-	json_t *j = in->j;
-	if (!strcmp(name, "defined"))
-		*res = in->k != V_UNDEF;
-	else if (!strcmp(name, "undefined"))
-		*res = in->k == V_UNDEF;
-	else if (!strcmp(name, "none"))
-		*res = json && json_is_null(j);
-	else if (!strcmp(name, "string"))
-		*res = json && json_is_string(j);
-	else if (!strcmp(name, "mapping"))
-		*res = is_dict(in);
-	else if (!strcmp(name, "iterable"))
-		*res = (json && (json_is_array(j) || json_is_object(j) || json_is_string(j))) || in->k == V_UNDEF;
-	else if (!strcmp(name, "sequence"))
-		*res = (json && (json_is_array(j) || json_is_object(j) || json_is_string(j))) || in->k == V_UNDEF;
-	else if (!strcmp(name, "number"))
-		*res = json && (json_is_number(j) || json_is_boolean(j));
-	else if (!strcmp(name, "integer"))
-		*res = json && json_is_integer(j);
-	else if (!strcmp(name, "float"))
-		*res = json && json_is_real(j);
-	else if (!strcmp(name, "boolean"))
-		*res = json && json_is_boolean(j);
-	else if (!strcmp(name, "true"))
-		*res = json && json_is_true(j);
-	else if (!strcmp(name, "false"))
-		*res = json && json_is_false(j);
-	else if (!strcmp(name, "callable"))
-		*res = in->k == V_MACRO || in->k == V_FUNC;
-	else if (!strcmp(name, "escaped"))
-		*res = false;
-	else if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
-		/* str(value).islower(): some cased character, none of the other case */
-		struct strbuf s = { 0 }, b = { 0 };
-		v_to_str(c, line, in, &s);
-		str_case(s.s ? s.s : "", s.len, name[0] == 'l' ? CASE_LOWER : CASE_UPPER, &b);
-		struct strbuf other = { 0 };
-		str_case(s.s ? s.s : "", s.len, name[0] == 'l' ? CASE_UPPER : CASE_LOWER, &other);
-		*res = b.len == s.len && !memcmp(b.s ? b.s : "", s.s ? s.s : "", s.len) &&
-		       !(other.len == s.len && !memcmp(other.s ? other.s : "", s.s ? s.s : "", s.len));
-		sb_free(&s);
-		sb_free(&b);
-		sb_free(&other);
-	} else if (!strcmp(name, "odd") || !strcmp(name, "even") || !strcmp(name, "divisibleby")) {
-		if (number_arg(c, line, in, name) < 0)
-			return -1;
-		long long x = json_is_integer(j) ? json_integer_value(j) : (long long)json_num(j), d = 2;
-		if (name[0] == 'd' && arg_int(c, line, arg, 1, &d) < 0)
-			return -1;
-		if (d == 0)
-			return terr(c, line, "divisibleby 0");
-		if (d == -1)
-			d = 1;
-		long long r = x % d;
-		*res = name[0] == 'o' ? r != 0 : r == 0;
-	} else if (!strcmp(name, "sameas"))
-		*res = arg && in->k == arg->k && (json ? (in->j == arg->j || (json_is_null(j) && json_is_null(arg->j))) : true);
-	else if (!strcmp(name, "in")) {
-		if (!arg)
-			return terr(c, line, "test 'in' needs an argument");
-		*res = false;
-		if (arg->k == V_JSON && json_is_string(arg->j) && v_is_str(in))
-			*res = memmem(json_string_value(arg->j), json_string_length(arg->j), json_string_value(j),
-				      json_string_length(j)) != NULL;
-		else if (arg->k == V_JSON && json_is_array(arg->j) && json)
-			for (size_t i = 0; i < json_array_size(arg->j) && !*res; i++)
-				*res = json_equal_py(json_array_get(arg->j, i), j);
-		else if (is_dict(arg) && v_is_str(in))
-			*res = json_object_get(arg->j, json_string_value(j)) != NULL;
-	} else if (!strcmp(name, "filter"))
-		*res = v_is_str(in) && tmpl_filter_known(json_string_value(j));
-	else if (!strcmp(name, "test"))
-		*res = v_is_str(in) && tmpl_test_known(json_string_value(j));
-	else
-		return compare_test(c, line, name, in, arg, res);
-	return 0;
-}
-
-/* select/reject/selectattr/rejectattr */
 static int filter_select(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
 			 struct val *out)
 {
@@ -480,7 +351,7 @@ static int filter_indent(struct ctx *c, int line, const struct val *s, const str
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		bool empty = le == p;
-		if ((first_line ? first : true) && (blank || !empty))
+		if (first_line ? first : (blank || !empty))
 			sb_add(&b, pad.s, pad.len);
 		sb_add(&b, p, (size_t)(le - p));
 		if (!nl)
@@ -687,7 +558,7 @@ static int filter_sum(struct ctx *c, int line, const struct val *in, const struc
 
 static int filter_dictsort(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
 {
-	if (!is_dict(in))
+	if (!v_is_dict(in))
 		return terr(c, line, "dictsort needs a mapping, got %s", v_typename(in));
 	bool cs = arg_bool(arg_get(a, 0, "case_sensitive"), false), rev = arg_bool(arg_get(a, 2, "reverse"), false);
 	const struct val *by = arg_get(a, 1, "by");
@@ -805,7 +676,7 @@ static int filter_tojson(struct ctx *c, int line, const struct val *in, const st
 		return -1;
 	if (indent > 64)
 		indent = 64;
-	if (in->k != V_JSON && !is_dict(in))
+	if (in->k != V_JSON && !v_is_dict(in))
 		return terr(c, line, "Object of type %s is not JSON serializable", v_typename(in));
 	struct json_style st = { .indent = (int)indent, .sort_keys = arg_bool(arg_get(a, 3, "sort_keys"), false),
 				.ensure_ascii = arg_bool(arg_get(a, 0, "ensure_ascii"), false) };
@@ -833,7 +704,7 @@ static int filter_items(struct ctx *c, int line, const struct val *in, struct va
 	*out = v_json(res);
 	if (in->k == V_UNDEF)
 		return 0;
-	if (!is_dict(in))
+	if (!v_is_dict(in))
 		return terr(c, line, "items needs a mapping, got %s", v_typename(in));
 	const char *k;
 	json_t *v;
@@ -851,7 +722,7 @@ static int filter_length(struct ctx *c, int line, const struct val *in, struct v
 		n = utf8_len(json_string_value(in->j), json_string_length(in->j));
 	else if (is_list(in))
 		n = json_array_size(in->j);
-	else if (is_dict(in))
+	else if (v_is_dict(in))
 		n = json_object_size(in->j);
 	else
 		return terr(c, line, "object of type '%s' has no len()", v_typename(in));
@@ -891,7 +762,7 @@ static bool string_filter(const char *name)
 {
 	static const char *const names[] = { "trim", "upper", "lower", "capitalize", "title", "replace", "escape",
 					     "e", "forceescape", "center", "wordcount", NULL };
-	return listed(names, name);
+	return name_listed(names, name);
 }
 
 static int apply_filter1(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
@@ -903,7 +774,7 @@ static bool gives_generator(const char *name, const struct val *in)
 {
 	static const char *const names[] = { "select", "reject", "selectattr", "rejectattr", "map", "unique",
 					     "items", NULL };
-	return listed(names, name) || (!strcmp(name, "reverse") && !v_is_str(in));
+	return name_listed(names, name) || (!strcmp(name, "reverse") && !v_is_str(in));
 }
 
 int apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,

@@ -324,7 +324,7 @@ static int lex_tag(struct lexer *lx, char kind)
 }
 
 /* {% raw %}: everything up to {% endraw %} is text.  pos is just past "{%". */
-static bool try_raw(struct lexer *lx, size_t tag, char sign)
+static bool try_raw(struct lexer *lx, char sign)
 {
 	size_t i = lx->pos + (sign ? 1 : 0);
 	while (i < lx->n && is_ws(lx->s[i]))
@@ -354,7 +354,6 @@ static bool try_raw(struct lexer *lx, size_t tag, char sign)
 		char s3 = k < lx->n && (lx->s[k] == '-' || lx->s[k] == '+') ? lx->s[k++] : 0;
 		if (lx->n - k < 2 || lx->s[k] != '%' || lx->s[k + 1] != '}')
 			continue;
-		(void)tag;
 		lx->pos = i + 2;
 		after_end(lx, esign, false);
 		text_before(lx, lx->pos, j, '%', s2);
@@ -402,7 +401,7 @@ int tmpl_lex(const char *src, const char *name, struct toklist *out, struct exo_
 		char sign = at + 2 < lx.n && (lx.s[at + 2] == '-' || lx.s[at + 2] == '+') ? lx.s[at + 2] : 0;
 		text_before(&lx, start, at, kind, sign);
 		lx.pos = at + 2;
-		if (kind == '%' && try_raw(&lx, at, sign))
+		if (kind == '%' && try_raw(&lx, sign))
 			continue;
 		lx.pos += sign ? 1 : 0;
 		if (kind == '#') {

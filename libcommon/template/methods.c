@@ -326,6 +326,8 @@ int call_method(struct ctx *c, int line, const struct val *obj, const char *name
 		return dict_method(c, line, obj, name, a, out);
 	if (obj->k == V_JSON && json_is_array(obj->j))
 		return list_method(c, line, obj, name, a, out);
+	if (obj->k == V_JSON)
+		return terr(c, line, "'%s' object has no attribute '%s'", v_typename(obj), name);
 	return terr(c, line, "unsupported method '%s' of %s", name, v_typename(obj));
 }
 

@@ -14,6 +14,7 @@ struct parser {
 	const char *name;
 	struct exo_err *e;
 	int depth;
+	int loops;  /* for loops around here, within the same macro or call body */
 	bool failed;
 };
 
@@ -665,7 +666,9 @@ static struct node *stmt_for(struct parser *p, int line)
 		perr(p, cur(p)->line, "unsupported loop 'recursive'");
 	if (p->failed || expect_end(p) < 0)
 		return n;
+	p->loops++;
 	n->c = body(p, ends);
+	p->loops--;
 	if (p->failed)
 		return n;
 	if (skip_name(p, "else")) {
@@ -743,7 +746,10 @@ static struct node *stmt_macro(struct parser *p, int line)
 		params(p, n);
 	if (p->failed || expect_end(p) < 0)
 		return n;
+	int loops = p->loops;
+	p->loops = 0;
 	n->a = body(p, ends);
+	p->loops = loops;
 	if (!p->failed) {
 		p->i++;
 		if (cur(p)->kind == TK_NAME)
@@ -765,7 +771,10 @@ static struct node *stmt_call(struct parser *p, int line)
 		perr(p, line, "expected a call in 'call' block");
 	if (p->failed || expect_end(p) < 0)
 		return n;
+	int loops = p->loops;
+	p->loops = 0;
 	n->b = body(p, ends);
+	p->loops = loops;
 	if (!p->failed) {
 		p->i++;
 		expect_end(p);
@@ -828,6 +837,8 @@ static struct node *statement(struct parser *p)
 		return stmt_block(p, line, N_PASSBLOCK, "endgeneration");
 	if (!strcmp(s, "break") || !strcmp(s, "continue")) {
 		struct node *n = node_new(s[0] == 'b' ? N_BREAK : N_CONTINUE, line);
+		if (p->loops == 0)
+			perr(p, line, "'%s' outside loop", s);
 		expect_end(p);
 		return n;
 	}

@@ -171,7 +171,20 @@ int sb_addc(struct strbuf *b, char ch);
 int sb_addstr(struct strbuf *b, const char *s);
 void sb_free(struct strbuf *b);
 
-/* evaluator (eval.c) */
+/* scopes and the arena (scope.c) */
+void arena_trim(struct ctx *c, size_t mark);
+void frame_init(struct frame *f, struct frame *parent);
+void frame_free(struct frame *f);
+void bind(struct frame *f, const char *name, const struct val *v);
+struct val lookup(struct frame *f, const char *name);
+
+/* statements (exec.c) */
+int exec_body(struct ctx *c, const struct node *n, struct frame *fr);
+/* Run body in frame f with its output captured as a string value; returns
+ * -1, 0, or the break or continue that left the body (its output is then lost). */
+int capture(struct ctx *c, const struct node *body, struct frame *f, struct val *out);
+
+/* expressions (eval.c) */
 int eval(struct ctx *c, const struct node *n, struct frame *fr, struct val *out);
 int call_macro(struct ctx *c, int line, const struct val *m, const struct val *args, size_t nargs,
 	       const char *const *kwnames, const struct val *kwvals, size_t nkw, const struct val *caller,
@@ -190,7 +203,10 @@ struct args {
 };
 const struct val *arg_get(const struct args *a, size_t i, const char *kw);
 
-/* filters.c, methods.c */
+/* filters.c, tests.c, methods.c */
+bool name_listed(const char *const *names, const char *name);
+bool v_is_dict(const struct val *v);  /* a dict, namespace or loop */
+int arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out);
 int apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
 		 struct frame *fr, struct val *out);
 int apply_test(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,

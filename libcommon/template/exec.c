@@ -1,0 +1,333 @@
+/* The statements: output, if, for (with loop variables, filters, else,
+ * break and continue), set, macro, call and filter blocks, with; and
+ * tmpl_render, which runs a template over its variables. */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "template/tmpl_impl.h"
+#include "util/err.h"
+
+enum { EXEC_OK = 0, EXEC_BREAK = 1, EXEC_CONTINUE = 2 };
+
+/* Run body in frame f with its output captured as a string value. */
+int capture(struct ctx *c, const struct node *body, struct frame *f, struct val *out)
+{
+	struct strbuf buf = { 0 }, *saved = c->out;
+	c->out = &buf;
+	int rc = body ? exec_body(c, body, f) : 0;
+	c->out = saved;
+	if (rc >= 0)
+		*out = v_str(c, buf.s, buf.len);
+	sb_free(&buf);
+	return rc;
+}
+
+/* ---- statements ---- */
+
+static int emit(struct ctx *c, int line, const char *s, size_t n)
+{
+	if (c->out->len + n > TMPL_MAX_OUTPUT)
+		return terr(c, line, "output longer than %u bytes", TMPL_MAX_OUTPUT);
+	sb_add(c->out, s, n);
+	return 0;
+}
+
+static int assign(struct ctx *c, const struct node *target, struct frame *fr, const struct val *v)
+{
+	if (target->kind == N_NAME) {
+		bind(fr, target->str, v);
+		return 0;
+	}
+	if (target->kind == N_GETATTR) {
+		struct val ns = lookup(fr, target->a->str);
+		if (ns.k != V_NS)
+			return terr(c, target->line, "cannot assign attribute on non-namespace object");
+		if (v->k == V_UNDEF) {
+			json_object_del(ns.j, target->str);  /* reads back as undefined */
+			return 0;
+		}
+		if (v->k != V_JSON)
+			return terr(c, target->line, "unsupported: a %s as a namespace attribute", v_typename(v));
+		if (json_contains(v->j, ns.j))
+			return terr(c, target->line, "a namespace cannot contain itself");
+		json_object_set_nocheck(ns.j, target->str, v->j);
+		return 0;
+	}
+	/* unpacking */
+	json_t *seq = v->k == V_JSON ? v->j : NULL;
+	if (!seq || !json_is_array(seq))
+		return terr(c, target->line, "cannot unpack a %s", v_typename(v));
+	if (json_array_size(seq) != target->nkids)
+		return terr(c, target->line, "cannot unpack %zu values into %zu names", json_array_size(seq),
+			    target->nkids);
+	for (size_t i = 0; i < target->nkids; i++) {
+		struct val e = v_json(json_array_get(seq, i));
+		bind(fr, target->kids[i]->str, &e);
+	}
+	return 0;
+}
+
+/* The items a for loop walks: a list (a copy of it), a dict's keys, a string's characters. */
+static int iterable(struct ctx *c, int line, const struct val *v, json_t **out)
+{
+	if (v->k == V_UNDEF) {
+		*out = keep(c, json_array());
+		return 0;
+	}
+	if (v->k == V_JSON && json_is_array(v->j)) {
+		*out = keep(c, json_copy(v->j));
+		return 0;
+	}
+	if ((v->k == V_JSON || v->k == V_NS) && json_is_object(v->j)) {
+		json_t *keys = keep(c, json_array());
+		const char *k;
+		json_t *x;
+		json_object_foreach(v->j, k, x)
+			json_array_append_new(keys, json_string_nocheck(k));
+		*out = keys;
+		return 0;
+	}
+	if (v_is_str(v)) {
+		json_t *chars = keep(c, json_array());
+		const char *s = json_string_value(v->j);
+		size_t n = json_string_length(v->j);
+		for (size_t i = 0; i < n;) {
+			size_t k = utf8_offset(s + i, n - i, 1);
+			json_array_append_new(chars, json_stringn_nocheck(s + i, k));
+			i += k;
+		}
+		*out = chars;
+		return 0;
+	}
+	return terr(c, line, "'%s' object is not iterable", v_typename(v));
+}
+
+static json_t *loop_object(size_t i, size_t n, json_t *items)
+{
+	json_t *l = json_object();
+	json_object_set_new(l, "index", json_integer((json_int_t)i + 1));
+	json_object_set_new(l, "index0", json_integer((json_int_t)i));
+	json_object_set_new(l, "revindex", json_integer((json_int_t)(n - i)));
+	json_object_set_new(l, "revindex0", json_integer((json_int_t)(n - i - 1)));
+	json_object_set_new(l, "first", json_boolean(i == 0));
+	json_object_set_new(l, "last", json_boolean(i + 1 == n));
+	json_object_set_new(l, "length", json_integer((json_int_t)n));
+	json_object_set_new(l, "depth", json_integer(1));
+	json_object_set_new(l, "depth0", json_integer(0));
+	if (i > 0)
+		json_object_set(l, "previtem", json_array_get(items, i - 1));
+	if (i + 1 < n)
+		json_object_set(l, "nextitem", json_array_get(items, i + 1));
+	return l;
+}
+
+static int count_iter(struct ctx *c, int line)
+{
+	if (++c->iters > TMPL_MAX_ITER)
+		return terr(c, line, "template ran more than %ld loop iterations", TMPL_MAX_ITER);
+	return 0;
+}
+
+/* The loop's items after its `if` filter. */
+static int loop_filter(struct ctx *c, const struct node *n, struct frame *fr, json_t *items, json_t **out)
+{
+	if (!n->f) {
+		*out = items;
+		return 0;
+	}
+	json_t *kept = keep(c, json_array());
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		struct frame f;
+		struct val item = v_json(json_array_get(items, i)), cond;
+		frame_init(&f, fr);
+		int rc = count_iter(c, n->line);
+		if (rc == 0)
+			rc = assign(c, n->a, &f, &item);
+		if (rc == 0)
+			rc = eval(c, n->f, &f, &cond);
+		frame_free(&f);
+		if (rc < 0)
+			return -1;
+		if (v_truthy(&cond))
+			json_array_append(kept, item.j);
+	}
+	*out = kept;
+	return 0;
+}
+
+static int exec_for(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct val seq;
+	json_t *all = NULL, *items = NULL;
+	if (eval(c, n->b, fr, &seq) < 0 || iterable(c, n->line, &seq, &all) < 0 ||
+	    loop_filter(c, n, fr, all, &items) < 0)
+		return -1;
+	size_t count = json_array_size(items), mark = c->narena;
+	bool completed = false;  /* an iteration ran to the end of the body: Jinja2's else flag */
+	for (size_t i = 0; i < count; i++) {
+		struct frame f;
+		struct val item = v_json(json_array_get(items, i));
+		frame_init(&f, fr);
+		struct val loop = { .k = V_LOOP, .j = loop_object(i, count, items) };
+		bind(&f, "loop", &loop);
+		json_decref(loop.j);
+		int rc = count_iter(c, n->line);
+		if (rc == 0)
+			rc = assign(c, n->a, &f, &item);
+		if (rc == 0)
+			rc = exec_body(c, n->c, &f);
+		frame_free(&f);
+		arena_trim(c, mark);
+		if (rc < 0)
+			return -1;
+		if (rc == EXEC_BREAK)
+			break;
+		completed |= rc == EXEC_OK;
+	}
+	if (!completed && n->d)
+		return exec_body(c, n->d, fr);
+	return 0;
+}
+
+static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct val v;
+	switch (n->kind) {
+	case N_TEXT: return emit(c, n->line, n->str, n->len);
+	case N_OUTPUT: {
+		if (eval(c, n->a, fr, &v) < 0)
+			return -1;
+		if (v_is_str(&v))
+			return emit(c, n->line, json_string_value(v.j), json_string_length(v.j));
+		struct strbuf b = { 0 };
+		v_to_str(c, n->line, &v, &b);
+		int rc = emit(c, n->line, b.s, b.len);
+		sb_free(&b);
+		return rc;
+	}
+	case N_IF:
+		if (eval(c, n->a, fr, &v) < 0)
+			return -1;
+		if (v_truthy(&v))
+			return exec_body(c, n->b, fr);
+		if (!n->c)
+			return 0;
+		return n->c->kind == N_IF ? exec_stmt(c, n->c, fr) : exec_body(c, n->c, fr);
+	case N_FOR: return exec_for(c, n, fr);
+	case N_SET:
+		if (eval(c, n->b, fr, &v) < 0)
+			return -1;
+		return assign(c, n->a, fr, &v);
+	case N_SETBLOCK: {
+		int rc = capture(c, n->b, fr, &v);
+		if (rc != EXEC_OK)
+			return rc;  /* break or continue in the block skip the assignment, as in Jinja2 */
+		if (n->c) {
+			struct val saved = c->hole;
+			c->hole = v;
+			rc = eval(c, n->c, fr, &v);
+			c->hole = saved;
+			if (rc < 0)
+				return -1;
+		}
+		return assign(c, n->a, fr, &v);
+	}
+	case N_MACRO: {
+		struct val m = { .k = V_MACRO, .n = n };
+		bind(fr, n->str, &m);
+		return 0;
+	}
+	case N_CALLBLOCK: {
+		struct val caller = { .k = V_MACRO, .n = n, .fr = fr };
+		const struct val *saved = c->caller;
+		const struct node *saved_call = c->caller_call;
+		c->caller = &caller;
+		c->caller_call = n->a;
+		int rc = eval(c, n->a, fr, &v);
+		c->caller = saved;
+		c->caller_call = saved_call;
+		if (rc < 0)
+			return -1;
+		struct strbuf b = { 0 };
+		v_to_str(c, n->line, &v, &b);
+		rc = emit(c, n->line, b.s, b.len);
+		sb_free(&b);
+		return rc;
+	}
+	case N_FILTERBLOCK: {
+		struct val saved = c->hole;
+		int rc = capture(c, n->b, fr, &c->hole);
+		if (rc == EXEC_OK)
+			rc = eval(c, n->a, fr, &v);
+		c->hole = saved;
+		if (rc != EXEC_OK)
+			return rc;  /* break or continue: the block's output is dropped, as in Jinja2 */
+		struct strbuf b = { 0 };
+		v_to_str(c, n->line, &v, &b);
+		rc = emit(c, n->line, b.s, b.len);
+		sb_free(&b);
+		return rc;
+	}
+	case N_WITH: {
+		struct frame f;
+		int rc = 0;
+		frame_init(&f, fr);
+		for (size_t i = 0; i < n->nkids && rc == 0; i++) {
+			rc = eval(c, n->kids[i]->b, fr, &v);
+			if (rc == 0)
+				rc = assign(c, n->kids[i]->a, &f, &v);
+		}
+		if (rc == 0)
+			rc = exec_body(c, n->b, &f);
+		frame_free(&f);
+		return rc;
+	}
+	case N_PASSBLOCK: return exec_body(c, n->b, fr);
+	case N_BREAK: return EXEC_BREAK;
+	case N_CONTINUE: return EXEC_CONTINUE;
+	default: return terr(c, n->line, "internal error: expression as a statement");
+	}
+}
+
+int exec_body(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	if (c->depth >= TMPL_MAX_EVAL_DEPTH)
+		return terr(c, n->line, "template recursion deeper than %d", TMPL_MAX_EVAL_DEPTH);
+	c->depth++;
+	int rc = 0;
+	for (size_t i = 0; i < n->nkids && rc == 0; i++)
+		rc = exec_stmt(c, n->kids[i], fr);
+	c->depth--;
+	return rc;
+}
+
+int tmpl_render(const struct tmpl *t, const json_t *vars, char **out, struct exo_err *e)
+{
+	struct exo_err local;
+	struct ctx c = { .t = t, .e = e ? e : &local };
+	struct strbuf buf = { 0 };
+	struct frame root;
+	c.e->code = 0;
+	c.e->msg[0] = 0;
+	*out = NULL;
+	frame_init(&root, NULL);
+	if (vars && json_is_object(vars)) {
+		json_decref(root.vars);
+		root.vars = json_deep_copy(vars);
+	}
+	c.root = &root;
+	c.out = &buf;
+	c.hole = v_undef("filter");
+	int rc = exec_body(&c, t->root, &root);
+	frame_free(&root);
+	for (size_t i = 0; i < c.narena; i++)
+		json_decref(c.arena[i]);
+	free(c.arena);
+	if (rc < 0) {
+		sb_free(&buf);
+		return -1;
+	}
+	*out = buf.s ? buf.s : xstrdup("");
+	return 0;
+}

@@ -409,7 +409,7 @@ int call_macro(struct ctx *c, int line, const struct val *m, const struct val *a
 				v = kwvals[k], set = true;
 		if (!set && p->b)
 			rc = eval(c, p->b, &f, &v);
-		bind(&f, p->str, &v);
+		tmpl_bind(&f, p->str, &v);
 	}
 	for (size_t k = 0; k < nkw; k++) {
 		bool param = false;
@@ -419,10 +419,10 @@ int call_macro(struct ctx *c, int line, const struct val *m, const struct val *a
 			json_object_set_nocheck(kwargs, kwnames[k], kwvals[k].j);
 	}
 	struct val va = v_json(varargs), kv = v_json(kwargs);
-	bind(&f, "varargs", &va);
-	bind(&f, "kwargs", &kv);
+	tmpl_bind(&f, "varargs", &va);
+	tmpl_bind(&f, "kwargs", &kv);
 	if (!is_caller && caller)
-		bind(&f, "caller", caller);
+		tmpl_bind(&f, "caller", caller);
 	c->calls++;
 	if (rc == 0)
 		rc = capture(c, is_caller ? def->b : def->a, &f, out) < 0 ? -1 : 0;

@@ -36,7 +36,7 @@ static int emit(struct ctx *c, int line, const char *s, size_t n)
 static int assign(struct ctx *c, const struct node *target, struct frame *fr, const struct val *v)
 {
 	if (target->kind == N_NAME) {
-		bind(fr, target->str, v);
+		tmpl_bind(fr, target->str, v);
 		return 0;
 	}
 	if (target->kind == N_GETATTR) {
@@ -63,7 +63,7 @@ static int assign(struct ctx *c, const struct node *target, struct frame *fr, co
 			    target->nkids);
 	for (size_t i = 0; i < target->nkids; i++) {
 		struct val e = v_json(json_array_get(seq, i));
-		bind(fr, target->kids[i]->str, &e);
+		tmpl_bind(fr, target->kids[i]->str, &e);
 	}
 	return 0;
 }
@@ -170,7 +170,7 @@ static int exec_for(struct ctx *c, const struct node *n, struct frame *fr)
 		struct val item = v_json(json_array_get(items, i));
 		frame_init(&f, fr);
 		struct val loop = { .k = V_LOOP, .j = loop_object(i, count, items) };
-		bind(&f, "loop", &loop);
+		tmpl_bind(&f, "loop", &loop);
 		json_decref(loop.j);
 		int rc = count_iter(c, n->line);
 		if (rc == 0)
@@ -235,7 +235,7 @@ static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr)
 	}
 	case N_MACRO: {
 		struct val m = { .k = V_MACRO, .n = n };
-		bind(fr, n->str, &m);
+		tmpl_bind(fr, n->str, &m);
 		return 0;
 	}
 	case N_CALLBLOCK: {

@@ -61,7 +61,7 @@ static struct binding *frame_special(struct frame *f, const char *name)
 	return NULL;
 }
 
-void bind(struct frame *f, const char *name, const struct val *v)
+void tmpl_bind(struct frame *f, const char *name, const struct val *v)
 {
 	struct binding *b = frame_special(f, name);
 	if (v->k == V_JSON && !v->gen) {

@@ -175,7 +175,7 @@ void sb_free(struct strbuf *b);
 void arena_trim(struct ctx *c, size_t mark);
 void frame_init(struct frame *f, struct frame *parent);
 void frame_free(struct frame *f);
-void bind(struct frame *f, const char *name, const struct val *v);
+void tmpl_bind(struct frame *f, const char *name, const struct val *v);
 struct val lookup(struct frame *f, const char *name);
 
 /* statements (exec.c) */

@@ -60,9 +60,10 @@ void metrics_generation(struct api_metrics *m, const struct head_result *r, bool
 	m->prompt_tokens += r->n_prompt;
 	m->completion_tokens += r->n_generated;
 	m->cancelled += cancelled;
-	if (r->decode_s > 0 && r->n_generated > 0) {
-		m->tokens_per_second = (double)r->n_generated / r->decode_s;
-		hist_observe(&m->decode_token, r->decode_s / (double)r->n_generated);
+	/* the first token comes with the prefill; decode_s times the others */
+	if (r->decode_s > 0 && r->n_generated > 1) {
+		m->tokens_per_second = (double)(r->n_generated - 1) / r->decode_s;
+		hist_observe(&m->decode_token, r->decode_s / (double)(r->n_generated - 1));
 	}
 	hist_observe(&m->prefill, r->prefill_s);
 	pthread_mutex_unlock(&m->mu);
@@ -129,13 +130,13 @@ char *metrics_text(struct api_metrics *m)
 		    "# TYPE exo_tokens_total counter\n"
 		    "exo_tokens_total{kind=\"prompt\"} %llu\nexo_tokens_total{kind=\"completion\"} %llu\n",
 		m->prompt_tokens, m->completion_tokens);
-	bprintf(&b, "# HELP exo_tokens_per_second Decode speed of the last generation.\n"
+	bprintf(&b, "# HELP exo_tokens_per_second Decode speed of the last generation of 2 tokens or more.\n"
 		    "# TYPE exo_tokens_per_second gauge\nexo_tokens_per_second %.6g\n",
 		m->tokens_per_second);
 	bprintf(&b, "# HELP exo_generations_cancelled_total Generations stopped because the client went away.\n"
 		    "# TYPE exo_generations_cancelled_total counter\nexo_generations_cancelled_total %llu\n",
 		m->cancelled);
-	bprintf(&b, "# HELP exo_prefill_seconds Time to process a prompt.\n"
+	bprintf(&b, "# HELP exo_prefill_seconds Time to process a prompt and draw the first token.\n"
 		    "# TYPE exo_prefill_seconds histogram\n");
 	hist_text(&b, "exo_prefill_seconds", "", &m->prefill);
 	bprintf(&b, "# HELP exo_decode_token_seconds Mean time per generated token, by generation.\n"

@@ -268,6 +268,18 @@ static int binop(struct ctx *c, const struct node *n, const struct val *a, const
 		}
 		return arith_real(c, n->line, op, json_num(a->j), json_num(b->j), out);
 	}
+	if (op == '%' && v_is_str(a)) {
+		struct args fa = { .npos = 0 };
+		if (b->k == V_JSON && json_is_array(b->j)) {  /* a tuple of arguments */
+			if (json_array_size(b->j) > 16)
+				return terr(c, n->line, "too many arguments for format string");
+			for (size_t i = 0; i < json_array_size(b->j); i++)
+				fa.pos[fa.npos++] = v_json(json_array_get(b->j, i));
+		} else {
+			fa.pos[fa.npos++] = *b;
+		}
+		return str_printf(c, n->line, a, &fa, out);
+	}
 	if (op == '+' && v_is_str(a) && v_is_str(b)) {
 		size_t la = json_string_length(a->j), lb = json_string_length(b->j);
 		if (v_strcheck(c, n->line, la + lb) < 0)

@@ -470,8 +470,8 @@ static int filter_float(struct ctx *c, int line, const struct val *in, const str
 	return 0;
 }
 
-/* printf-style "%s" % args, the format filter */
-static int filter_format(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out)
+/* printf-style "%s" % args: the format filter and the % operator */
+int str_printf(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out)
 {
 	const char *s = json_string_value(fmt->j);
 	size_t n = json_string_length(fmt->j), ai = 0;
@@ -504,6 +504,10 @@ static int filter_format(struct ctx *c, int line, const struct val *fmt, const s
 			sb_free(&b);
 			return terr(c, line, "unsupported format '%%%c'", conv);
 		}
+	}
+	if (ai < a->npos) {
+		sb_free(&b);
+		return terr(c, line, "not all arguments converted during string formatting");
 	}
 	int rc = v_strcheck(c, line, b.len);
 	*out = sb_val(c, &b);
@@ -879,7 +883,7 @@ static int apply_filter1(struct ctx *c, int line, const char *name, const struct
 		struct val s = v_string_of(c, line, in, &rc);
 		if (rc < 0)
 			return -1;
-		return name[0] == 'i' ? filter_indent(c, line, &s, a, out) : filter_format(c, line, &s, a, out);
+		return name[0] == 'i' ? filter_indent(c, line, &s, a, out) : str_printf(c, line, &s, a, out);
 	}
 	if (!strcmp(name, "min") || !strcmp(name, "max"))
 		return filter_minmax(c, line, name, in, a, out);

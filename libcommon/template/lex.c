@@ -45,9 +45,22 @@ static void count_lines(struct lexer *lx, size_t from, size_t to)
 		lx->line += lx->s[i] == '\n';
 }
 
-static bool is_ws(char ch)
+/* Bytes of the whitespace character at i (Python's \\s: Unicode spaces too), or 0. */
+static size_t ws_len(const struct lexer *lx, size_t i)
 {
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
+	int32_t cp;
+	if (i >= lx->n)
+		return 0;
+	int k = utf8_decode(lx->s + i, lx->n - i, &cp);
+	return py_isspace(cp) ? (size_t)k : 0;
+}
+
+static size_t skip_ws(const struct lexer *lx, size_t i)
+{
+	size_t k;
+	while ((k = ws_len(lx, i)) > 0)
+		i += k;
+	return i;
 }
 
 static void push_text(struct lexer *lx, size_t from, size_t to)
@@ -75,18 +88,16 @@ static void text_before(struct lexer *lx, size_t start, size_t at, char kind, ch
 {
 	size_t end = at;
 	if (sign == '-') {
-		while (end > start && is_ws(lx->s[end - 1]))
-			end--;
+		const char *kept;
+		str_strip(lx->s + start, end - start, NULL, 0, 2, &kept, &end);
+		end += start;
 	} else if (sign != '+' && kind != '{') {
 		size_t l = end;
 		while (l > start && lx->s[l - 1] != '\n')
 			l--;
 		bool line_starting = start == 0 || lx->s[start - 1] == '\n';
 		if (l > start || line_starting) {
-			size_t i = l;
-			while (i < end && is_ws(lx->s[i]))
-				i++;
-			if (i == end && end > l)
+			if (skip_ws(lx, l) >= end && end > l)
 				end = l;
 		}
 	}
@@ -100,10 +111,9 @@ static void text_before(struct lexer *lx, size_t start, size_t at, char kind, ch
 static void after_end(struct lexer *lx, char sign, bool block)
 {
 	if (sign == '-') {
-		while (lx->pos < lx->n && is_ws(lx->s[lx->pos])) {
-			lx->line += lx->s[lx->pos] == '\n';
-			lx->pos++;
-		}
+		size_t end = skip_ws(lx, lx->pos);
+		count_lines(lx, lx->pos, end);
+		lx->pos = end;
 	} else if (sign != '+' && block && lx->pos < lx->n && lx->s[lx->pos] == '\n') {
 		lx->line++;
 		lx->pos++;
@@ -284,8 +294,9 @@ static int lex_tag(struct lexer *lx, char kind)
 	char close = kind == '{' ? '}' : '%';
 	int depth = 0;
 	for (;;) {
-		while (lx->pos < lx->n && is_ws(lx->s[lx->pos]))
-			lx->line += lx->s[lx->pos++] == '\n';
+		size_t end = skip_ws(lx, lx->pos);
+		count_lines(lx, lx->pos, end);
+		lx->pos = end;
 		if (lx->pos >= lx->n)
 			return lerr(lx, "unexpected end of template, expected '%s'", kind == '{' ? "}}" : "%}");
 		const char *p = lx->s + lx->pos;
@@ -327,13 +338,11 @@ static int lex_tag(struct lexer *lx, char kind)
 static bool try_raw(struct lexer *lx, char sign)
 {
 	size_t i = lx->pos + (sign ? 1 : 0);
-	while (i < lx->n && is_ws(lx->s[i]))
-		i++;
+	i = skip_ws(lx, i);
 	if (lx->n - i < 3 || strncmp(lx->s + i, "raw", 3) != 0)
 		return false;
 	i += 3;
-	while (i < lx->n && is_ws(lx->s[i]))
-		i++;
+	i = skip_ws(lx, i);
 	char esign = 0;
 	if (i < lx->n && (lx->s[i] == '-' || lx->s[i] == '+'))
 		esign = lx->s[i++];
@@ -344,13 +353,11 @@ static bool try_raw(struct lexer *lx, char sign)
 			continue;
 		size_t k = j + 2;
 		char s2 = lx->s[k] == '-' || lx->s[k] == '+' ? lx->s[k++] : 0;
-		while (k < lx->n && is_ws(lx->s[k]))
-			k++;
+		k = skip_ws(lx, k);
 		if (lx->n - k < 6 || strncmp(lx->s + k, "endraw", 6) != 0)
 			continue;
 		k += 6;
-		while (k < lx->n && is_ws(lx->s[k]))
-			k++;
+		k = skip_ws(lx, k);
 		char s3 = k < lx->n && (lx->s[k] == '-' || lx->s[k] == '+') ? lx->s[k++] : 0;
 		if (lx->n - k < 2 || lx->s[k] != '%' || lx->s[k + 1] != '}')
 			continue;

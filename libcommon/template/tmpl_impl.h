@@ -205,6 +205,8 @@ const struct val *arg_get(const struct args *a, size_t i, const char *kw);
 
 /* filters.c, tests.c, methods.c */
 bool name_listed(const char *const *names, const char *name);
+/* fmt % args with %s %d %i %r %% */
+int str_printf(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out);
 bool v_is_dict(const struct val *v);  /* a dict, namespace or loop */
 int arg_int(struct ctx *c, int line, const struct val *v, long long dflt, long long *out);
 int apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,

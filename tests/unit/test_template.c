@@ -107,6 +107,8 @@ static const struct tcase cases[] = {
 	  "a\nb\nc d" },
 	{ "{%- set x = 1 -%}\n\n  {{ x }}  \n\n{%- if x %}  t  {% endif -%}  \n  ",
 	  "1  t  " },
+	{ "a\302\240\343\200\200 {%- if true %}\n\343\200\200\302\240{% if true %}b{% endif %}\034 {{- 'c' -}} \342\200\250\302\240d{% endif %}",
+	  "abcd" },
 	{ "{{ x is defined }} {{ n is defined }} {{ x is undefined }} {{ none is none }} {{ s is string }} {{ n is string }} {{ d is mapping }} {{ l is mapping }}",
 	  "False True True True True False True False" },
 	{ "{{ l is iterable }} {{ s is iterable }} {{ n is iterable }} {{ n is number }} {{ f is number }} {{ s is number }} {{ l is sequence }} {{ n is integer }} {{ f is float }}",
@@ -171,6 +173,8 @@ static const struct tcase cases[] = {
 	  "A3|" },
 	{ "{% set ns = namespace(a=1) %}{% set ns.a = nothing %}[{{ ns.a }}]{{ ns.a is defined }}",
 	  "[]False" },
+	{ "{{ '%s-%s' % ('a', 1) }} {{ '%d%%' % 5 }} {{ 'x=%r' % 'q' }} {{ '%s' % [1, 2] | length }} {{ 'id: %s' % n }}",
+	  "a-1 5% x='q' 2 id: 3" },
 	{ "[{{ '  x  '.strip() }}] [{{ '  x  '.lstrip() }}] [{{ '  x  '.rstrip() }}] [{{ 'xxaxx'.strip('x') }}] [{{ nl.strip() }}]",
 	  "[x] [x  ] [  x] [a] [a\nb\n\nc]" },
 	{ "{{ 'a,b,,c'.split(',') }} {{ ' a  b c '.split() }} {{ 'a b c'.split(' ', 1) }} {{ 'a,b,c'.rsplit(',') }} {{ nl.splitlines() }}",
@@ -248,6 +252,8 @@ static const struct tcase errors[] = {
 	{ "{{ x.y }}", "case:1: 'x' is undefined" },
 	{ "{{ x + 1 }}", "'x' is undefined" },
 	{ "{{ 1 / 0 }}", "division by zero" },
+	{ "{{ '%s' % (1, 2) }}", "not all arguments converted" },
+	{ "{{ '%s %s' | format(1) }}", "not enough arguments for format string" },
 	{ "{{ 1e300 * 1e10 }}", "not finite" },
 	{ "{{ 0 ** -1 }}", "0 cannot be raised to a negative power" },
 	{ "{{ 'a' + 1 }}", "unsupported operand type(s) for +: 'str' and 'int'" },
@@ -372,10 +378,44 @@ static void check_fixtures(void)
 	ok(count >= 32, "rendered %d fixture conversations", count);
 }
 
+/* chat_render's variables: special tokens as strings (AddedToken objects too),
+ * tools and documents null when absent, template_kwargs on top. */
+static void check_chat_variables(void)
+{
+	const char *src = "{{ bos_token }}|{{ eos_token }}|{{ pad_token is defined }}|{{ unk_token }}|"
+			  "{{ additional_special_tokens | join(',') }}|{{ tools is none }}|{{ documents is none }}|"
+			  "{{ add_generation_prompt }}|{{ messages | length }}|{{ extra }}";
+	json_t *config = json_loads("{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<B>\", "
+				    "\"lstrip\": false}, \"eos_token\": \"</E>\", \"pad_token\": null, "
+				    "\"unk_token\": \"<u>\", \"chat_template\": \"x\", "
+				    "\"additional_special_tokens\": [\"<x>\", {\"content\": \"<y>\"}]}", 0, NULL);
+	json_t *msgs = json_loads("[{\"role\": \"user\", \"content\": \"hi\"}]", 0, NULL);
+	json_t *extra = json_loads("{\"extra\": 7, \"unk_token\": \"<U2>\"}", 0, NULL);
+	struct exo_err e = { 0 };
+	struct tmpl *t = tmpl_parse(src, "vars", &e);
+	char *out = NULL;
+	if (t && chat_render(t, config, msgs, NULL, true, extra, &out, &e) < 0)
+		out = NULL;
+	is_str(out, "<B>|</E>|False|<U2>|<x>,<y>|True|True|True|1|7", "chat_render variables");
+	free(out);
+	json_t *tools = json_loads("[{\"type\": \"function\"}]", 0, NULL);
+	out = NULL;
+	if (t && chat_render(t, config, msgs, tools, false, NULL, &out, &e) < 0)
+		out = NULL;
+	is_str(out, "<B>|</E>|False|<u>|<x>,<y>|False|True|False|1|", "chat_render with tools, no kwargs");
+	free(out);
+	tmpl_free(t);
+	json_decref(tools);
+	json_decref(extra);
+	json_decref(msgs);
+	json_decref(config);
+}
+
 int main(void)
 {
 	check_fixtures();
 	check_cases();
 	check_errors();
+	check_chat_variables();
 	return done_testing();
 }

@@ -1,10 +1,13 @@
 /* exo-shard-serve: serve one stage of a pipeline (a range of layers) over
  * the shard protocol, or with --all every stage of a plan placed on this
  * host, each in its own process. */
+#include "api/api.h"
 #include "config/config.h"
 #include "kernels/kern.h"
+#include "model/checkpoint.h"
 #include "net/net.h"
 #include "serve/serve.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #include <getopt.h>
@@ -22,10 +25,13 @@ static const char usage_text[] =
 	"       exo-shard-serve --gen-key FILE\n"
 	"options: [--threads N] [--dtype f32|f16|bf16|q8_0|q4_0] [--handover f32|f16|bf16]\n"
 	"         [--ctx N] [--max-sessions N] [--max-connections N] [--key FILE] [--insecure]\n"
-	"         [--timeout MS] [-q] [--help] [--version]\n";
+	"         [--timeout MS] [-q] [--help] [--version]\n"
+"api (the stage holding layer 0): [--api HOST:PORT] [--api-key-file FILE]\n"
+"         [--chat-template FILE] [--model-name NAME]\n";
 
 struct options {
 	const char *plan, *model, *listen, *next, *key, *node, *gen_key;
+	const char *api, *api_key_file, *chat_template, *model_name;
 	int stage, all, first, last, threads, dtype, handover, ctx, max_sessions, max_conns;
 	int insecure, quiet, timeout_ms;
 };
@@ -75,6 +81,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"max-connections", required_argument, NULL, 'C'}, {"key", required_argument, NULL, 'k'},
 		{"insecure", no_argument, NULL, 'i'}, {"gen-key", required_argument, NULL, 'g'},
 		{"timeout", required_argument, NULL, 'T'}, {"quiet", no_argument, NULL, 'q'},
+		{"api", required_argument, NULL, 'A'}, {"api-key-file", required_argument, NULL, 'K'},
+		{"chat-template", required_argument, NULL, 'J'},
+		{"model-name", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	int c;
@@ -104,6 +113,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'i': o->insecure = 1; break;
 		case 'g': o->gen_key = optarg; break;
 		case 'T': o->timeout_ms = parse_int("--timeout", optarg, 1, 86400000); break;
+		case 'A': o->api = optarg; break;
+		case 'K': o->api_key_file = optarg; break;
+		case 'J': o->chat_template = optarg; break;
+		case 'M': o->model_name = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(0); break;
 		case 'V': printf("exo-shard-serve %s\n", EXO_VERSION); exit(0);
@@ -180,6 +193,54 @@ static int run_all(int argc, char **argv, const struct options *o, const struct 
 			status = st;
 	}
 	return status;
+}
+
+/* The OpenAI API on the stage holding layer 0: a head sharing the stage's
+ * weights, the tokenizer of the model's directory. */
+struct api_side {
+	struct head *head;
+	struct tok *tok;
+	struct api_server *api;
+};
+
+static void api_open(const struct options *o, const struct stage_opts *so, struct stage_server *s,
+		     struct api_side *a)
+{
+	struct exo_err e = {0};
+	char dir[4096], *key = NULL;
+	size_t len;
+
+	if (so->first != 0)
+		exo_errx(EXO_USAGE, "--api: only the stage holding layer 0 serves the API");
+	if (ckpt_resolve(so->model, dir, sizeof dir, &e) < 0 || !(a->tok = tok_load(dir, &e)))
+		exo_die(&e);
+	if (o->api_key_file) {
+		if (!(key = file_read_all(o->api_key_file, &len, &e)))
+			exo_die(&e);
+		key[strcspn(key, "\r\n")] = '\0';
+		if (!key[0])
+			exo_errx(EXO_CONFIG, "%s: the API key file is empty", o->api_key_file);
+	}
+	struct head_opts ho = {.model = so->model, .local_layers = eng_last_layer(stage_engine(s)),
+			       .next = so->next, .eng = so->eng, .net = so->net,
+			       .stage = stage_engine(s), .stage_lock = stage_engine_lock(s),
+			       .retry_ms = o->timeout_ms};
+	if (!(a->head = head_open(&ho, &e)))
+		exo_die(&e);
+	char name[512];
+	api_model_name(so->model, name, sizeof name);
+	struct api_opts ao = {.listen = o->api, .api_key = key, .chat_template = o->chat_template,
+			      .model_id = o->model_name ? o->model_name : name};
+	if (!(a->api = api_start(a->head, a->tok, &ao, &e)))
+		exo_die(&e);
+	free(key);
+}
+
+static void api_close(struct api_side *a)
+{
+	api_stop(a->api);
+	head_close(a->head);
+	tok_free(a->tok);
 }
 
 static void load_key(const struct options *o, uint8_t key[NET_KEY_BYTES], bool *have)
@@ -270,7 +331,11 @@ int main(int argc, char **argv)
 	struct stage_server *s = stage_open(&so, &e);
 	if (!s)
 		exo_die(&e);
+	struct api_side api = {0};
+	if (o.api)
+		api_open(&o, &so, s, &api);
 	int rc = stage_run(s, &stop, &e);
+	api_close(&api);
 	stage_close(s);
 	serve_plan_free(&plan);
 	if (rc < 0)

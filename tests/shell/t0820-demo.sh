@@ -1,0 +1,23 @@
+#!/bin/sh
+# The README's first command: scripts/demo (what make demo runs) plans the
+# demo model across three local stages, streams a chat reply through the API
+# and leaves nothing running.
+. ./tests/lib.sh
+. ./tests/shell/api-lib.sh
+
+demo_model >/dev/null
+port=$(free_port) api=$(free_port)
+test_expect_success "scripts/demo prints a plan of 3 stages and a streamed reply" '
+	EXO_DEMO_PORT=$port EXO_DEMO_API=$api EXO_BUILD=$EXO_BUILD sh scripts/demo >"$TMP/demo.out" 2>&1
+	rc=$?
+	cat "$TMP/demo.out" && test $rc = 0 &&
+	grep -c "^[0-2]  *demo-[0-2]  *cpu  *127.0.0.1:" "$TMP/demo.out" | grep -qx 3 &&
+	grep -q "healthy: {\"status\":\"ok\"" "$TMP/demo.out" &&
+	grep -Eq "^\[finish_reason: (stop|length)\]$" "$TMP/demo.out" &&
+	awk "/^== curl/ { c = 1; next } /^\[finish_reason/ { exit !(n > 0) } c && length(\$0) > 0 { n++ }" "$TMP/demo.out"
+'
+test_expect_success "the demo stopped its stages" '
+	! curl -s -m 2 "http://127.0.0.1:$api/healthz" &&
+	! curl -s -m 2 "http://127.0.0.1:$port/"
+'
+test_done

@@ -4,6 +4,8 @@
 
 #include "util/file.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +41,17 @@ json_t *vcheck_new(const char *subject, const char *code, const char *level, con
 	json_object_set_new(c, "level", json_string(level));
 	json_object_set_new(c, "message", json_string(message));
 	return c;
+}
+
+void vcheck_emitf(struct vcheck_out *out, const char *subject, const char *code, const char *level,
+		  const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	vcheck_emit(out, vcheck_new(subject, code, level, msg));
 }
 
 int vcheck_status(const struct vcheck_out *out)

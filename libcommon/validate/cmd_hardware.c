@@ -25,17 +25,7 @@ struct hw_check {
 	const char *node;                  /* subject of the checks */
 };
 
-static void hw_emit(struct hw_check *c, const char *code, const char *level, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void hw_emit(struct hw_check *c, const char *code, const char *level, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	vcheck_emit(c->out, vcheck_new(c->node, code, level, msg));
-}
+#define hw_emit(c, ...) vcheck_emitf((c)->out, (c)->node, __VA_ARGS__)
 
 static const char *support_level(const char *support)
 {

@@ -26,17 +26,7 @@ struct plan_check {
 	json_t *nodes;     /* name -> node record */
 };
 
-static void pc_emit(struct plan_check *c, const char *code, const char *level, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void pc_emit(struct plan_check *c, const char *code, const char *level, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	vcheck_emit(c->out, vcheck_new(c->subject, code, level, msg));
-}
+#define pc_emit(c, ...) vcheck_emitf((c)->out, (c)->subject, __VA_ARGS__)
 
 static json_int_t geti(const json_t *o, const char *k)
 {

@@ -29,6 +29,9 @@ void vcheck_emit(void *out, json_t *check);
 /* A check record {subject, code, level, message}; add fields, then emit. */
 json_t *vcheck_new(const char *subject, const char *code, const char *level,
 		   const char *message);
+/* vcheck_new with a formatted message, emitted at once. */
+void vcheck_emitf(struct vcheck_out *out, const char *subject, const char *code, const char *level,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Flushes stdout (exit 74 if it fails) and returns status. */
 int vcheck_close(struct vcheck_out *out, int status);
 /* 0, 1 or 2 from the worst level emitted. */

@@ -184,9 +184,9 @@ INLINE float qblock(enum kern_dtype t, const void *blk, __m256 q[4])
  * Q8_0: the weight's sign moved onto x so maddubs sees |w| (at most 128,
  * no saturation with |x| <= 127); Q4_0: unsigned nibbles (value + 8), then
  * 8 times x's sum taken off, as x's sum in each of the 8 lanes. */
-INLINE __m256i block_dot(enum kern_dtype t, const char *blk, const struct kern_act_q8 *a)
+INLINE __m256i block_dot(enum kern_dtype t, const char *blk, __m256i x, __m256i sum)
 {
-	__m256i x = _mm256_loadu_si256((const __m256i *)a->qs), ones = _mm256_set1_epi16(1);
+	__m256i ones = _mm256_set1_epi16(1);
 	if (t == KD_Q8_0) {
 		__m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
 		__m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
@@ -195,7 +195,7 @@ INLINE __m256i block_dot(enum kern_dtype t, const char *blk, const struct kern_a
 	__m128i v = _mm_loadu_si128((const __m128i *)(blk + 2)), m = _mm_set1_epi8(0x0f);
 	__m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
 	__m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), ones);
-	return _mm256_sub_epi32(p, _mm256_set1_epi32(a->sum));
+	return _mm256_sub_epi32(p, sum);
 }
 
 INLINE float wscale(const char *blk)
@@ -211,12 +211,15 @@ INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const struct ker
 {
 	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
 	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-	for (size_t b = 0; b < nb; b++)
+	for (size_t b = 0; b < nb; b++) {
+		/* the activation side, loaded once for the nr rows */
+		__m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs), sum = _mm256_set1_epi32(a[b].sum);
 		for (int r = 0; r < nr; r++) {
 			const char *blk = w + r * rb + b * bs;
 			__m256 d = _mm256_set1_ps(wscale(blk) * a[b].d);
-			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot(t, blk, &a[b])), d, acc[r]);
+			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot(t, blk, x, sum)), d, acc[r]);
 		}
+	}
 	for (int r = 0; r < nr; r++)
 		y[r] = hsum(acc[r]);
 }

@@ -174,19 +174,16 @@ INLINE __m512i dot_u8s8(__m512i u, __m512i s, int vnni)
 	return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
 }
 
-/* Partial sums of two weight blocks with two activation blocks, per lane,
- * lanes 0-7 the first pair.  Q8_0 moves the weight's sign onto x (|w| is an
- * unsigned byte even for -128); Q4_0 takes 8 times x's sum off (sum in
- * each of the 8 lanes of its block). */
-INLINE __m512i pair_dot(enum kern_dtype t, __m512i w, const struct kern_act_q8 *a, int vnni)
+/* Partial sums of two weight blocks with two activation blocks x, per
+ * lane, lanes 0-7 the first pair.  Q8_0 moves the weight's sign onto x (|w|
+ * is an unsigned byte even for -128); Q4_0 takes 8 times x's sum off: off
+ * holds each block's sum in its 8 lanes. */
+INLINE __m512i pair_dot(enum kern_dtype t, __m512i w, __m512i x, __m512i off, int vnni)
 {
-	__m512i x = join256(_mm256_loadu_si256((const __m256i *)a[0].qs),
-			    _mm256_loadu_si256((const __m256i *)a[1].qs));
 	if (t == KD_Q8_0) {
 		__mmask64 neg = _mm512_movepi8_mask(w);
 		return dot_u8s8(_mm512_abs_epi8(w), _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x), vnni);
 	}
-	__m512i off = join256(_mm256_set1_epi32(a[0].sum), _mm256_set1_epi32(a[1].sum));
 	return _mm512_sub_epi32(dot_u8s8(w, x, vnni), off);
 }
 
@@ -197,31 +194,52 @@ INLINE float wscale(const char *blk)
 	return _cvtsh_ss(d);
 }
 
-/* y[0, nr) = W[0, nr) . a for nr rows of nb blocks, rb bytes apart; an odd
- * last block is paired with a zero block of scale 0. */
+/* lo in lanes 0-7, hi in lanes 8-15. */
+INLINE __m512 halves(float lo, float hi)
+{
+	return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(lo)), _mm256_set1_ps(hi), 1);
+}
+
+/* The activation side of blocks b and b+1 (b+1 < nb), or of the last block
+ * b with zeros above it: loaded once for all the rows that use them. */
+struct act_pair { __m512i x, off; __m512 d; };
+
+INLINE struct act_pair act_pair(const struct kern_act_q8 *a, size_t b, int both)
+{
+	__m256i x1 = both ? _mm256_loadu_si256((const __m256i *)a[b + 1].qs) : _mm256_setzero_si256();
+	struct act_pair p = {
+		.x = join256(_mm256_loadu_si256((const __m256i *)a[b].qs), x1),
+		.off = join256(_mm256_set1_epi32(a[b].sum), _mm256_set1_epi32(both ? a[b + 1].sum : 0)),
+		.d = halves(a[b].d, both ? a[b + 1].d : 0.0f),
+	};
+	return p;
+}
+
+/* One row's two blocks at blk (or one, with both 0) into acc. */
+INLINE __m512 row_pair(enum kern_dtype t, const char *blk, size_t bs, struct act_pair p, int both,
+		       __m512 acc, int vnni)
+{
+	__m512i w = join256(wbytes(t, blk), both ? wbytes(t, blk + bs) : _mm256_setzero_si256());
+	__m512 sc = _mm512_mul_ps(halves(wscale(blk), both ? wscale(blk + bs) : 0.0f), p.d);
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(pair_dot(t, w, p.x, p.off, vnni)), sc, acc);
+}
+
+/* y[0, nr) = W[0, nr) . a for nr rows of nb blocks, rb bytes apart. */
 INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const struct kern_act_q8 *a,
 		   float *y, size_t nb, int nr, int vnni)
 {
 	size_t bs = t == KD_Q8_0 ? sizeof(struct kern_block_q8_0) : sizeof(struct kern_block_q4_0);
-	static const struct kern_act_q8 zero_act;
 	__m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-	for (size_t b = 0; b < nb; b += 2) {
-		int pair = b + 1 < nb;
-		struct kern_act_q8 two[2];
-		const struct kern_act_q8 *ab = a + b;
-		if (!pair) {
-			two[0] = a[b];
-			two[1] = zero_act;
-			ab = two;
-		}
-		for (int r = 0; r < nr; r++) {
-			const char *b0 = w + r * rb + b * bs, *b1 = pair ? b0 + bs : b0;
-			__m512i wv = join256(wbytes(t, b0), pair ? wbytes(t, b1) : _mm256_setzero_si256());
-			__m512i dot = pair_dot(t, wv, ab, vnni);
-			__m512 sc = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(wscale(b0) * ab[0].d)),
-						       _mm256_set1_ps(pair ? wscale(b1) * ab[1].d : 0.0f), 1);
-			acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc[r]);
-		}
+	size_t b = 0;
+	for (; b + 1 < nb; b += 2) {
+		struct act_pair p = act_pair(a, b, 1);
+		for (int r = 0; r < nr; r++)
+			acc[r] = row_pair(t, w + r * rb + b * bs, bs, p, 1, acc[r], vnni);
+	}
+	if (b < nb) {
+		struct act_pair p = act_pair(a, b, 0);
+		for (int r = 0; r < nr; r++)
+			acc[r] = row_pair(t, w + r * rb + b * bs, bs, p, 0, acc[r], vnni);
 	}
 	for (int r = 0; r < nr; r++)
 		y[r] = _mm512_reduce_add_ps(acc[r]);

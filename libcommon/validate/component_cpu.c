@@ -59,9 +59,9 @@ static double check_elementwise(const struct kern_ops *k, const float *x, const 
 	kern_ref.silu_mul(a, w, COLS);
 	k->silu_mul(b, w, COLS);
 	if ((r = worst(a, b, COLS, 1e-6, 1e-5)) > m) m = r;
-	/* one head of 64 over 8 keys */
-	kern_ref.attention(a, x, w, x + 64, 8, 64, 64, 0.125f, s);
-	k->attention(b, x, w, x + 64, 8, 64, 64, 0.125f, s);
+	/* one head of 64 over 8 keys: K is w, V is x (8 x 64 = COLS values each) */
+	kern_ref.attention(a, x, w, x, 8, 64, 64, 0.125f, s);
+	k->attention(b, x, w, x, 8, 64, 64, 0.125f, s);
 	if ((r = worst(a, b, 64, 1e-6, 1e-4)) > m) m = r;
 	return m;
 }

@@ -75,6 +75,9 @@ struct eng_sampling {
 struct eng_sampler;
 struct eng_sampler *eng_sampler_new(const struct eng_sampling *p, size_t vocab);
 void eng_sampler_free(struct eng_sampler *sm);
+/* New parameters and seed for the next draws, keeping the buffers: a stage
+ * that reseeds per position (the same token after a restart) allocates once. */
+void eng_sampler_reset(struct eng_sampler *sm, const struct eng_sampling *p);
 /* Pick a token from logits (modified in place); *logprob gets its log
  * probability under the final distribution (may be NULL). */
 int32_t eng_sample(struct eng_sampler *sm, float *logits, const int32_t *history,

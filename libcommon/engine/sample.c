@@ -27,8 +27,7 @@ struct eng_sampler *eng_sampler_new(const struct eng_sampling *p, size_t vocab)
 	struct eng_sampler *sm = calloc(1, sizeof *sm);
 	if (!sm)
 		return NULL;
-	sm->p = *p;
-	sm->rng = p->seed;
+	eng_sampler_reset(sm, p);
 	sm->vocab = vocab;
 	sm->idx = malloc(vocab * sizeof *sm->idx);
 	sm->prob = malloc(vocab * sizeof *sm->prob);
@@ -37,6 +36,12 @@ struct eng_sampler *eng_sampler_new(const struct eng_sampling *p, size_t vocab)
 		return NULL;
 	}
 	return sm;
+}
+
+void eng_sampler_reset(struct eng_sampler *sm, const struct eng_sampling *p)
+{
+	sm->p = *p;
+	sm->rng = p->seed;
 }
 
 void eng_sampler_free(struct eng_sampler *sm)

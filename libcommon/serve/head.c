@@ -50,6 +50,7 @@ struct gen {
 	size_t end;                 /* the step feeds history[sent, end) */
 	float *hidden, *out;        /* [n, hidden] and [n, vocab] */
 	size_t hidden_cap, out_cap;
+	struct eng_sampler *sampler; /* made at the first draw, reseeded at each */
 };
 
 static void hsess_free(void *p)
@@ -219,17 +220,16 @@ static int local_forward(struct gen *g, size_t from, enum eng_output what, struc
 	return rc;
 }
 
-static int32_t draw(const struct eng_sampling *sp, float *logits, size_t vocab, int pos, float *lp)
+static int32_t draw(struct gen *g, const struct eng_sampling *sp, int pos, float *lp)
 {
 	struct eng_sampling p = *sp;
 	p.seed = serve_sample_seed(sp->seed, pos);
 	p.repeat_penalty = 1; /* the last stage has no history: the same rule here */
-	struct eng_sampler *sm = eng_sampler_new(&p, vocab);
-	if (!sm)
+	if (g->sampler)
+		eng_sampler_reset(g->sampler, &p);
+	else if (!(g->sampler = eng_sampler_new(&p, (size_t)g->h->cfg.vocab)))
 		return -1;
-	int32_t t = eng_sample(sm, logits, NULL, 0, lp);
-	eng_sampler_free(sm);
-	return t;
+	return eng_sample(g->sampler, g->out, NULL, 0, lp);
 }
 
 static int remote_answer(struct gen *g, enum proto_want want, int32_t *token, float *lp,
@@ -291,7 +291,7 @@ static int step(struct gen *g, enum proto_want want, const struct eng_sampling *
 		if (local_forward(g, from, what, e) < 0)
 			return STEP_FAIL;
 		if (want == PROTO_WANT_TOKEN)
-			*token = draw(sp, g->out, (size_t)h->cfg.vocab, (int)g->end, lp);
+			*token = draw(g, sp, (int)g->end, lp);
 		return STEP_OK;
 	}
 	if (h->eng && local_forward(g, from, ENG_OUT_HIDDEN, e) < 0)
@@ -436,6 +436,7 @@ static void close_session(struct gen *g, uint64_t id)
 		hsess_free(g->s);
 	}
 	free(g->hidden), free(g->out);
+	eng_sampler_free(g->sampler);
 }
 
 static bool is_stop(const struct head_request *r, int32_t t)
@@ -465,7 +466,7 @@ static int generate(struct gen *g, const struct head_request *r, head_token_cb c
 			r->on_logits(r->logits_arg, g->out, (size_t)h->cfg.vocab);
 			if (r->want_logits)
 				break;
-			tok = draw(&r->sampling, g->out, (size_t)h->cfg.vocab, (int)g->s->n, &lp);
+			tok = draw(g, &r->sampling, (int)g->s->n, &lp);
 		}
 		if (tok < 0 || push(g->s, tok) < 0)
 			return exo_error(e, EXO_SOFTWARE, "out of memory");

@@ -38,6 +38,7 @@ struct conn {
 	struct net_link *up, *down;
 	int down_context;
 	float *x, *y;                    /* inputs and outputs of eng_forward */
+	struct eng_sampler *sampler;     /* last stage: made once, reseeded per draw */
 	size_t xcap, ycap;
 	void *wire;                      /* the hidden block as it travels */
 	size_t wcap;
@@ -221,13 +222,13 @@ static int answer_last(struct conn *c, const struct proto_msg *m)
 		sp.temperature = (float)m->sampling.temperature, sp.top_p = (float)m->sampling.top_p;
 		sp.min_p = (float)m->sampling.min_p, sp.top_k = m->sampling.top_k;
 		sp.seed = serve_sample_seed(m->sampling.seed, m->pos + (int)m->n);
-		struct eng_sampler *sm = eng_sampler_new(&sp, V);
-		float lp = 0;
-		if (!sm)
+		if (c->sampler)
+			eng_sampler_reset(c->sampler, &sp);
+		else if (!(c->sampler = eng_sampler_new(&sp, V)))
 			return reply_error(c, "busy", "%s: out of memory", s->name);
-		r.token = eng_sample(sm, c->y, NULL, 0, &lp);
+		float lp = 0;
+		r.token = eng_sample(c->sampler, c->y, NULL, 0, &lp);
 		r.logprob = lp;
-		eng_sampler_free(sm);
 	} else {
 		r.logits = c->y, r.rows = all ? m->n : 1, r.cols = V;
 	}
@@ -423,6 +424,7 @@ static void *conn_main(void *arg)
 	net_close(c->up);
 	close_down(c);
 	free(c->x), free(c->y), free(c->wire);
+	eng_sampler_free(c->sampler);
 	free(c);
 	pthread_mutex_lock(&s->conn_lock);
 	s->active--;

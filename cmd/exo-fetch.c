@@ -169,11 +169,7 @@ static void read_plan(struct options *o)
 	int fd = strcmp(o->plan, "-") ? open(o->plan, O_RDONLY | O_CLOEXEC) : 0;
 	if (fd < 0)
 		exo_errx(EXO_NOINPUT, "%s: cannot open", o->plan);
-	char first = 0;
-	enum rec_format f = REC_MSGPACK;
-	if (pread(fd, &first, 1, 0) == 1)
-		f = first == '{' || first == '[' ? REC_JSON : first == '-' ? REC_YAML : REC_MSGPACK;
-	struct rec_reader *r = rec_reader_open_format(fd, o->plan, f);
+	struct rec_reader *r = rec_reader_open_format(fd, o->plan, rec_sniff_fd(fd));
 	struct exo_err e;
 	json_t *rec;
 	int got;

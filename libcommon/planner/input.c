@@ -4,27 +4,9 @@
 #include "planner/input.h"
 #include "util/file.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum rec_format plan_sniff_format(const char *buf, size_t len)
-{
-	size_t i = 0;
-	while (i < len && isspace((unsigned char)buf[i]))
-		i++;
-	if (i == len)
-		return REC_MSGPACK;
-	unsigned char b = (unsigned char)buf[i];
-	if (b == '{' || b == '[')
-		return REC_JSON;
-	if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf)
-		return REC_MSGPACK;
-	if (b >= 0x80 || b < 0x20)
-		return REC_MSGPACK;  /* not text: let the msgpack reader name the problem */
-	return REC_YAML;
-}
 
 static int read_one(struct plan_input *in, const char *path, struct exo_err *e)
 {
@@ -33,7 +15,7 @@ static int read_one(struct plan_input *in, const char *path, struct exo_err *e)
 	char *buf = file_read_all(path, &len, e);
 	if (!buf)
 		return -1;
-	struct rec_reader *r = rec_reader_open_mem(buf, len, source, plan_sniff_format(buf, len));
+	struct rec_reader *r = rec_reader_open_mem(buf, len, source, rec_sniff_format(buf, len));
 	json_t *rec;
 	int rc;
 	while ((rc = rec_reader_next(r, &rec, e)) == 1) {

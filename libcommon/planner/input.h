@@ -18,5 +18,4 @@ int plan_input_read(struct plan_input *in, char *const *paths, size_t n, struct 
 /* The first record of kind, or NULL. */
 const json_t *plan_input_find(const struct plan_input *in, const char *kind);
 void plan_input_free(struct plan_input *in);
-enum rec_format plan_sniff_format(const char *buf, size_t len);
 #endif

@@ -155,6 +155,26 @@ int rec_reader_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 	return rc;
 }
 
+enum rec_format rec_sniff_format(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i = 0;
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	if (i == len)
+		return REC_MSGPACK;
+	if (p[i] == '{' || p[i] == '[')
+		return REC_JSON;
+	return p[i] >= 0x80 || p[i] < 0x20 ? REC_MSGPACK : REC_YAML;
+}
+
+enum rec_format rec_sniff_fd(int fd)
+{
+	unsigned char head[256];
+	ssize_t n = pread(fd, head, sizeof head, 0);
+	return rec_sniff_format(head, n > 0 ? (size_t)n : 0);
+}
+
 void rec_reader_set_lenient(struct rec_reader *r, int lenient)
 {
 	r->lenient = lenient;

@@ -67,6 +67,14 @@ struct rec_reader *rec_reader_open_format(int fd, const char *source, enum rec_f
  * for tests and fuzzing. */
 struct rec_reader *rec_reader_open_mem(const void *buf, size_t len, const char *source,
 				       enum rec_format f);
+/* The format of a record stream from its first byte that is not white
+ * space: a msgpack map (0x80-0x8f, 0xde, 0xdf) or any other non-text byte
+ * is msgpack (its reader names the problem), '{' or '[' JSON, else YAML;
+ * an empty stream is msgpack. */
+enum rec_format rec_sniff_format(const void *buf, size_t len);
+/* The same from the start of a file (pread, so the offset stays); a pipe,
+ * which cannot be peeked, is taken as msgpack. */
+enum rec_format rec_sniff_fd(int fd);
 /* Lenient mode (exo-validate records): a record that decodes but breaks
  * its kind's schema is returned with status 2, *out set and e saying why,
  * and reading goes on; only a stream that cannot be decoded stops it. */

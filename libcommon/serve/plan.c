@@ -9,18 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static enum rec_format sniff(int fd)
-{
-	unsigned char b = 0;
-	if (pread(fd, &b, 1, 0) != 1)
-		return REC_MSGPACK;
-	if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf)
-		return REC_MSGPACK;
-	if (b == '{' || b == '[')
-		return REC_JSON;
-	return REC_YAML;
-}
-
 static const char *str_field(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
@@ -79,7 +67,7 @@ int serve_plan_load(const char *path, struct serve_plan *p, struct exo_err *e)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return exo_error(e, EXO_NOINPUT, "%s: cannot open the plan", path);
-	struct rec_reader *r = rec_reader_open_format(fd, path, sniff(fd));
+	struct rec_reader *r = rec_reader_open_format(fd, path, rec_sniff_fd(fd));
 	json_t *rec = NULL;
 	int rc, found = 0;
 	while ((rc = rec_reader_next(r, &rec, e)) == 1) {

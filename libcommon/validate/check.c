@@ -66,17 +66,6 @@ int vcheck_close(struct vcheck_out *out, int status)
 	return status;
 }
 
-enum rec_format vsniff_format(const char *buf, size_t len)
-{
-	size_t i = 0;
-	while (i < len && strchr(" \t\r\n", buf[i]))
-		i++;
-	unsigned char b = i < len ? (unsigned char)buf[i] : 0x80;
-	if ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf)
-		return REC_MSGPACK;
-	return b == '{' || b == '[' ? REC_JSON : REC_YAML;
-}
-
 json_t *vread_records(const char *path)
 {
 	size_t len;
@@ -84,7 +73,7 @@ json_t *vread_records(const char *path)
 	char *buf = file_read_all(path ? path : "/dev/stdin", &len, &e);
 	if (!buf)
 		exo_die(&e);
-	struct rec_reader *r = rec_reader_open_mem(buf, len, path ? path : "stdin", vsniff_format(buf, len));
+	struct rec_reader *r = rec_reader_open_mem(buf, len, path ? path : "stdin", rec_sniff_format(buf, len));
 	json_t *all = json_array(), *rec;
 	int rc;
 	while ((rc = rec_reader_next(r, &rec, &e)) == 1)

@@ -21,7 +21,7 @@ static void check_stream(const char *source, const char *buf, size_t len, enum r
 			 struct vcheck_out *out, struct tally *t)
 {
 	if (f == REC_AUTO)
-		f = vsniff_format(buf, len);
+		f = rec_sniff_format(buf, len);
 	struct rec_reader *r = rec_reader_open_mem(buf, len, source, f);
 	rec_reader_set_lenient(r, 1);
 	json_t *rec;

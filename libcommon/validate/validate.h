@@ -36,9 +36,6 @@ void vcheck_emitf(struct vcheck_out *out, const char *subject, const char *code,
 int vcheck_close(struct vcheck_out *out, int status);
 /* 0, 1 or 2 from the worst level emitted. */
 int vcheck_status(const struct vcheck_out *out);
-/* The format of a record stream from its first byte: msgpack maps start
- * with 0x80-0x8f, 0xde or 0xdf, JSON with { or [, anything else is YAML. */
-enum rec_format vsniff_format(const char *buf, size_t len);
 /* Every record of a file (NULL: stdin) in any format; exits 65 (or 66)
  * with the reader's one-line error on bad input. */
 json_t *vread_records(const char *path);

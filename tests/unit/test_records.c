@@ -365,8 +365,22 @@ static void writers(void)
 	json_decref(n);
 }
 
+/* Streams are told apart by their first byte that is not white space. */
+static void sniffing(void)
+{
+	is_int(rec_sniff_format("\x82\xa4kind", 6), REC_MSGPACK, "sniff: a msgpack map");
+	is_int(rec_sniff_format("\xde\x00\x10", 3), REC_MSGPACK, "sniff: a map16");
+	is_int(rec_sniff_format(" \n{\"kind\":1}", 13), REC_JSON, "sniff: JSON after blank space");
+	is_int(rec_sniff_format("[{}]", 4), REC_JSON, "sniff: a JSON array");
+	is_int(rec_sniff_format("kind: node\n", 11), REC_YAML, "sniff: YAML");
+	is_int(rec_sniff_format("---\nkind: node\n", 15), REC_YAML, "sniff: a YAML document marker");
+	is_int(rec_sniff_format("", 0), REC_MSGPACK, "sniff: empty is msgpack (an empty stream)");
+	is_int(rec_sniff_format("\x01", 1), REC_MSGPACK, "sniff: binary goes to the msgpack reader");
+}
+
 int main(void)
 {
+	sniffing();
 	round_trip(REC_JSON, "JSON");
 	round_trip(REC_YAML, "YAML");
 	chunking();

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "net/net.h"
 #include "net/proto.h"
+#include "serve/serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,6 @@
 #define ECHO_BYTES (4u << 20)
 #define CONNECT_TIMEOUT_MS 3000
 #define IO_TIMEOUT_MS 5000
-
-static int send_msg(struct net_link *l, const struct proto_msg *m, struct exo_err *e)
-{
-	char *buf;
-	size_t len;
-	if (proto_encode(m, &buf, &len, e) < 0)
-		return -1;
-	int rc = net_send(l, buf, len, e);
-	free(buf);
-	return rc;
-}
 
 /* One frame back, decoded; an error frame becomes the error.  *buf holds
  * the bytes the message points into (the caller frees it). */
@@ -48,40 +38,23 @@ static int recv_msg(struct net_link *l, char **buf, struct proto_msg *m, struct 
 	return 0;
 }
 
-/* Hello as an anonymous client.  A stage checks that an upstream peer's
- * range ends where its own starts, so a stage that does not start at layer
- * 0 refuses the first hello naming its range ("serves layers A..B"): the
- * second hello ends at A. */
+/* Hello as an anonymous client, which a stage accepts at any position of
+ * the chain (exo-wire(5)); errors keep the address first, as net's do. */
 static int hello(const char *addr, const struct net_opts *no, struct net_link **l, struct exo_err *e)
 {
-	int end = 0;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		struct proto_msg m, a;
-		char *buf = NULL;
-		if (net_connect(addr, no, l, e) < 0)
-			return -1;
-		proto_msg_init(&a, PROTO_HELLO);
-		proto_msg_init(&m, PROTO_HELLO);
-		snprintf(m.role, sizeof m.role, "client");
-		m.layer_start = end, m.layer_end = end;
-		int rc = send_msg(*l, &m, e) < 0 ? -1 : recv_msg(*l, &buf, &a, e);
-		if (rc == 0 && a.op != PROTO_HELLO)
-			rc = exo_error(e, EXO_DATAERR, "answered hello with a %s frame", proto_op_name(a.op));
-		const char *range = rc < 0 && a.op == PROTO_ERROR ? strstr(a.message, "serves layers ") : NULL;
-		int first = -1;
-		if (range)
-			sscanf(range, "serves layers %d", &first);
-		proto_msg_free(&a);
-		free(buf);
-		if (rc == 0)
-			return 0;
-		net_close(*l);
-		*l = NULL;
-		if (attempt > 0 || first <= 0)
-			return -1;
-		end = first;
-	}
-	return -1;
+	struct proto_msg m, a;
+	char *buf = NULL;
+	if (net_connect(addr, no, l, e) < 0)
+		return -1;
+	proto_msg_init(&a, PROTO_HELLO);
+	proto_msg_init(&m, PROTO_HELLO);
+	snprintf(m.role, sizeof m.role, "client");
+	int rc = serve_send(*l, &m, e) < 0 ? -1 : recv_msg(*l, &buf, &a, e);
+	if (rc == 0 && a.op != PROTO_HELLO)
+		rc = exo_error(e, EXO_DATAERR, "answered hello with a %s frame", proto_op_name(a.op));
+	proto_msg_free(&a);
+	free(buf);
+	return rc;
 }
 
 /* One ping of n payload bytes and its echo; seconds, or -1. */
@@ -93,7 +66,7 @@ static double ping(struct net_link *l, uint64_t seq, const void *payload, size_t
 	proto_msg_init(&m, PROTO_PING);
 	m.seq = seq, m.payload = payload, m.payload_len = n;
 	double t0 = bench_now();
-	if (send_msg(l, &m, e) < 0 || recv_msg(l, &buf, &a, e) < 0) {
+	if (serve_send(l, &m, e) < 0 || recv_msg(l, &buf, &a, e) < 0) {
 		proto_msg_free(&a);
 		free(buf);
 		return -1;

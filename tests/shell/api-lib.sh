@@ -8,6 +8,33 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# free_ports N: the first of N consecutive free ports on 127.0.0.1, drawn
+# below the ephemeral range (32768 up) so that no client connection made
+# meanwhile takes one of them.
+free_ports() {
+	python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(1000):
+    base = random.randrange(20000, 32000 - n)
+    try:
+        socks = []
+        for p in range(base, base + n):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    break
+else:
+    sys.exit("free_ports: no %d consecutive free ports in 20000-32000" % n)
+PY
+}
+
 # demo_model: the demo model (scripts/make-demo-model), made once into
 # build/demo-model as make demo does; its path on stdout.
 demo_model() {

@@ -6,7 +6,8 @@
 . ./tests/shell/api-lib.sh
 
 demo_model >/dev/null
-port=$(free_port) api=$(free_port)
+port=$(free_ports 4)
+api=$((port + 3))
 test_expect_success "scripts/demo prints a plan of 3 stages and a streamed reply" '
 	EXO_DEMO_PORT=$port EXO_DEMO_API=$api EXO_BUILD=$EXO_BUILD sh scripts/demo >"$TMP/demo.out" 2>&1
 	rc=$?

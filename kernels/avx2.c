@@ -113,15 +113,15 @@ INLINE void float_rows(enum kern_dtype t, const void *w, size_t ld, const float 
 	size_t c = 0;
 	for (; c + 8 <= cols; c += 8) {
 		__m256 xv = _mm256_loadu_ps(x + c);
-		for (int r = 0; r < nr; r++)
+		_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 			acc[r] = _mm256_fmadd_ps(load8(t, w, r * ld + c), xv, acc[r]);
 	}
 	if (c < cols) {
 		__m256 xv = _mm256_maskload_ps(x + c, tail_mask(cols - c));
-		for (int r = 0; r < nr; r++)
+		_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 			acc[r] = _mm256_fmadd_ps(load8_tail(t, w, r * ld + c, cols - c), xv, acc[r]);
 	}
-	for (int r = 0; r < nr; r++)
+	_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 		y[r] = hsum(acc[r]);
 }
 
@@ -214,13 +214,13 @@ INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const struct ker
 	for (size_t b = 0; b < nb; b++) {
 		/* the activation side, loaded once for the nr rows */
 		__m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs), sum = _mm256_set1_epi32(a[b].sum);
-		for (int r = 0; r < nr; r++) {
+		_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++) {
 			const char *blk = w + r * rb + b * bs;
 			__m256 d = _mm256_set1_ps(wscale(blk) * a[b].d);
 			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot(t, blk, x, sum)), d, acc[r]);
 		}
 	}
-	for (int r = 0; r < nr; r++)
+	_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 		y[r] = hsum(acc[r]);
 }
 

@@ -88,16 +88,16 @@ INLINE void float_rows(enum kern_dtype t, const void *w, size_t ld, const float 
 	size_t c = 0;
 	for (; c + 16 <= cols; c += 16) {
 		__m512 xv = _mm512_loadu_ps(x + c);
-		for (int r = 0; r < nr; r++)
+		_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 			acc[r] = _mm512_fmadd_ps(load16(t, w, r * ld + c, 0xffff), xv, acc[r]);
 	}
 	if (c < cols) {
 		__mmask16 m = lanes(cols - c);
 		__m512 xv = _mm512_maskz_loadu_ps(m, x + c);
-		for (int r = 0; r < nr; r++)
+		_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 			acc[r] = _mm512_fmadd_ps(load16(t, w, r * ld + c, m), xv, acc[r]);
 	}
-	for (int r = 0; r < nr; r++)
+	_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 		y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
@@ -122,9 +122,69 @@ static void gemv_f16(const void *w, const float *x, float *y, size_t rows, size_
 	float_gemv(KD_F16, w, x, y, rows, cols);
 }
 
+/* x's values in the order bf16_row() reads weights: per 32 columns the 16
+ * even ones, then the 16 odd ones. */
+INLINE void even_odd(const float *x, float *xp, size_t n32)
+{
+	const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+	for (size_t c = 0; c < n32; c += 32) {
+		__m512 a = _mm512_loadu_ps(x + c), b = _mm512_loadu_ps(x + c + 16);
+		_mm512_store_ps(xp + c, _mm512_permutex2var_ps(a, ev, b));
+		_mm512_store_ps(xp + c + 16, _mm512_permutex2var_ps(a, od, b));
+	}
+}
+
+/* The 32 bf16 weights of one 64-byte load as two f32 vectors: a 32-bit lane
+ * holds two values, the even one in its low half (shift it up) and the odd
+ * one in its high half (mask the low half off).  Two instructions per 32
+ * values where widening takes four. */
+INLINE __m512 bf16_even(__m512i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)); }
+INLINE __m512 bf16_odd(__m512i v)
+{
+	return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000)));
+}
+
+/* One row: n32 columns (a multiple of 32) against xp, the rest against x. */
+INLINE float bf16_row(const uint16_t *w, const float *xp, const float *x, size_t n32, size_t cols)
+{
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	size_t c = 0;
+	for (; c + 64 <= n32; c += 64) {
+		__m512i v0 = _mm512_loadu_si512(w + c), v1 = _mm512_loadu_si512(w + c + 32);
+		a0 = _mm512_fmadd_ps(bf16_even(v0), _mm512_load_ps(xp + c), a0);
+		a1 = _mm512_fmadd_ps(bf16_odd(v0), _mm512_load_ps(xp + c + 16), a1);
+		a2 = _mm512_fmadd_ps(bf16_even(v1), _mm512_load_ps(xp + c + 32), a2);
+		a3 = _mm512_fmadd_ps(bf16_odd(v1), _mm512_load_ps(xp + c + 48), a3);
+	}
+	if (c < n32) {
+		__m512i v0 = _mm512_loadu_si512(w + c);
+		a0 = _mm512_fmadd_ps(bf16_even(v0), _mm512_load_ps(xp + c), a0);
+		a1 = _mm512_fmadd_ps(bf16_odd(v0), _mm512_load_ps(xp + c + 16), a1);
+		c += 32;
+	}
+	for (; c < cols; c += 16) {
+		__mmask16 m = tail(cols, c);
+		a2 = _mm512_fmadd_ps(load16(KD_BF16, w, c, m), _mm512_maskz_loadu_ps(m, x + c), a2);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+/* Rows one after another, so the weights stream in address order: rows
+ * read side by side start a stream per row, and at 4 KB rows the hardware
+ * prefetcher restarts at every page.  x (permuted) stays in L1 while cols is
+ * small; the engine stores wide matrices as panels of 2048 columns. */
 static void gemv_bf16(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
-	float_gemv(KD_BF16, w, x, y, rows, cols);
+	size_t n32 = cols & ~(size_t)31;
+	if (n32 == 0 || cols > 8192) {
+		float_gemv(KD_BF16, w, x, y, rows, cols);
+		return;
+	}
+	float xp[n32] __attribute__((aligned(64)));
+	even_odd(x, xp, n32);
+	for (size_t r = 0; r < rows; r++)
+		y[r] = bf16_row((const uint16_t *)w + r * cols, xp, x, n32, cols);
 }
 
 /* The 32 integer values of one Q8_0 or Q4_0 block as floats, scale returned. */
@@ -233,15 +293,15 @@ INLINE void q_rows(enum kern_dtype t, const char *w, size_t rb, const struct ker
 	size_t b = 0;
 	for (; b + 1 < nb; b += 2) {
 		struct act_pair p = act_pair(a, b, 1);
-		for (int r = 0; r < nr; r++)
+		_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 			acc[r] = row_pair(t, w + r * rb + b * bs, bs, p, 1, acc[r], vnni);
 	}
 	if (b < nb) {
 		struct act_pair p = act_pair(a, b, 0);
-		for (int r = 0; r < nr; r++)
+		_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 			acc[r] = row_pair(t, w + r * rb + b * bs, bs, p, 0, acc[r], vnni);
 	}
-	for (int r = 0; r < nr; r++)
+	_Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
 		y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 

@@ -14,6 +14,26 @@
  * whole matrix for a GEMM costs more than it saves. */
 #define GEMM_MIN_TOKENS 4
 
+typedef void gemv_fn(const void *w, const float *x, float *y, size_t rows, size_t cols);
+
+/* Rows [r0, r1) of y = W x, panel by panel: the first panel writes y, the
+ * others their partial sums into panel_sum, added after. */
+static void gemv_rows(struct eng_stage *s, const struct eng_mat *w, const float *x, float *y,
+		      size_t r0, size_t r1)
+{
+	gemv_fn *gemv = s->ops->gemv[w->dtype];
+	for (size_t p = 0, np = eng_mat_panels(w); p < np; p++) {
+		size_t width;
+		const char *panel = eng_mat_panel(w, p, &width);
+		float *out = p == 0 ? y : s->panel_sum;
+		gemv(panel + r0 * kern_row_bytes(w->dtype, width), x + p * w->panel_cols, out + r0,
+		     r1 - r0, width);
+		if (p > 0)
+			for (size_t r = r0; r < r1; r++)
+				y[r] += out[r];
+	}
+}
+
 static void gemv_threaded(struct eng_stage *s, const struct eng_mat *w, const float *x, float *y)
 {
 	int nt = s->threads;
@@ -27,8 +47,24 @@ static void gemv_threaded(struct eng_stage *s, const struct eng_mat *w, const fl
 		chunk = (chunk + 15) & ~(size_t)15;
 		size_t r0 = (size_t)t * chunk, r1 = r0 + chunk > w->rows ? w->rows : r0 + chunk;
 		if (r0 < r1)
-			s->ops->gemv[w->dtype]((const char *)w->data + r0 * w->row_bytes, x, y + r0,
-					       r1 - r0, w->cols);
+			gemv_rows(s, w, x, y, r0, r1);
+	}
+}
+
+/* Prefill through a panelled matrix: each panel's columns of X gathered,
+ * multiplied, and summed into out. */
+static void gemm_panels(struct eng_stage *s, const struct eng_mat *w, const float *in, float *out,
+			size_t n)
+{
+	float *xp = s->sc.panel_x, *yp = s->sc.panel_y;
+	for (size_t p = 0, np = eng_mat_panels(w); p < np; p++) {
+		size_t width;
+		const void *panel = eng_mat_panel(w, p, &width);
+		for (size_t i = 0; i < n; i++)
+			memcpy(xp + i * width, in + i * w->cols + p * w->panel_cols, width * sizeof *xp);
+		s->ops->gemm[w->dtype](panel, xp, p == 0 ? out : yp, n, w->rows, width, s->threads);
+		if (p > 0)
+			s->ops->add(out, yp, n * w->rows);
 	}
 }
 
@@ -39,7 +75,10 @@ void eng_matmul(struct eng_stage *s, const struct eng_mat *w, const float *in, f
 			gemv_threaded(s, w, in + i * w->cols, out + i * w->rows);
 		return;
 	}
-	s->ops->gemm[w->dtype](w->data, in, out, n, w->rows, w->cols, s->threads);
+	if (eng_mat_panels(w) > 1)
+		gemm_panels(s, w, in, out, n);
+	else
+		s->ops->gemm[w->dtype](w->data, in, out, n, w->rows, w->cols, s->threads);
 }
 
 static int grow_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
@@ -48,9 +87,11 @@ static int grow_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
 	if (n <= sc->cap_tokens)
 		return 0;
 	const struct model_config *c = &s->cfg;
-	float **bufs[] = {&sc->x, &sc->xb, &sc->q, &sc->k, &sc->v, &sc->att, &sc->gate, &sc->up};
+	float **bufs[] = {&sc->x, &sc->xb, &sc->q, &sc->k, &sc->v, &sc->att, &sc->gate, &sc->up,
+			  &sc->panel_x, &sc->panel_y};
 	size_t widths[] = {(size_t)c->hidden, (size_t)c->hidden, (size_t)s->q_dim, (size_t)s->kv_dim, (size_t)s->kv_dim,
-			   (size_t)s->q_dim, (size_t)c->ffn, (size_t)c->ffn};
+			   (size_t)s->q_dim, (size_t)c->ffn, (size_t)c->ffn,
+			   s->panel_sum_rows ? s->panel_cols : 1, s->panel_sum_rows ? s->panel_sum_rows : 1};
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
 		free(*bufs[i]);
 		*bufs[i] = malloc(size_mul(n, widths[i] * sizeof(float)));
@@ -146,8 +187,7 @@ static int embed(struct eng_stage *s, const int32_t *tokens, size_t n, struct ex
 		if (tokens[i] < 0 || tokens[i] >= s->cfg.vocab)
 			return exo_error(e, EXO_DATAERR, "token id %d at position %zu is outside the "
 					 "vocabulary of %d", tokens[i], i, s->cfg.vocab);
-		s->ops->to_f32[s->embed.dtype]((const char *)s->embed.data +
-					       (size_t)tokens[i] * s->embed.row_bytes, s->sc.x + i * H, H);
+		eng_mat_row_f32(s, &s->embed, (size_t)tokens[i], s->sc.x + i * H);
 	}
 	return 0;
 }

@@ -7,11 +7,18 @@
 
 /* A weight matrix [rows, cols] in some kern_dtype; data is in the mapping or
  * in owned (converted at load). */
+/* Matrices wider than this are stored as panels of this many columns
+ * (engine/matrix.c); a panel's slice of x is 8 KB of f32.  EXO_PANEL_COLS
+ * overrides it (tests run the small fixture models through many panels). */
+#define ENG_PANEL_COLS 2048
+
 struct eng_mat {
 	int dtype;
-	const void *data;
-	size_t rows, cols, row_bytes;
+	const void *data;                /* panels one after another */
+	size_t rows, cols, row_bytes;    /* row_bytes: of a whole row of cols */
+	size_t panel_cols;               /* cols of every panel but the last */
 	void *owned;
+	size_t owned_mapped;             /* owned is mmap'd with this length, else malloc'd */
 };
 
 struct eng_layer {
@@ -25,6 +32,7 @@ struct eng_scratch {
 	size_t cap_tokens;
 	float *x, *xb, *q, *k, *v, *att, *gate, *up;
 	float *scores;                   /* threads x ctx */
+	float *panel_x, *panel_y;        /* prefill through panelled matrices */
 };
 
 struct eng_stage {
@@ -41,6 +49,9 @@ struct eng_stage {
 	eng_layer_hook hook;
 	void *hook_arg;
 	size_t weight_bytes;
+	float *panel_sum;                /* panel_sum_rows: the tallest panelled matrix */
+	size_t panel_sum_rows;
+	size_t panel_cols;               /* ENG_PANEL_COLS unless EXO_PANEL_COLS says */
 };
 
 struct eng_kv {
@@ -48,6 +59,16 @@ struct eng_kv {
 	size_t kv_dim;
 	float *k, *v;                    /* [n_layers, ctx, kv_dim] */
 };
+
+/* Copy (and convert to type to) a matrix that points into the checkpoint
+ * into owned memory in panels; the source pages are released. */
+int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *name, struct exo_err *e);
+void eng_mat_free(struct eng_mat *m);
+size_t eng_mat_panels(const struct eng_mat *m);
+/* Panel p and its width in columns. */
+const void *eng_mat_panel(const struct eng_mat *m, size_t p, size_t *width);
+/* Row r widened to f32 (cols values). */
+void eng_mat_row_f32(const struct eng_stage *s, const struct eng_mat *m, size_t r, float *out);
 
 int eng_load_weights(struct eng_stage *s, int dtype, struct exo_err *e);
 void eng_free_weights(struct eng_stage *s);

@@ -36,6 +36,19 @@ static int build_rope(struct eng_stage *s, struct exo_err *e)
 	return 0;
 }
 
+/* ENG_PANEL_COLS, or EXO_PANEL_COLS (a multiple of 32) so that tests can
+ * run small models through many panels. */
+static size_t panel_cols(void)
+{
+	const char *v = getenv("EXO_PANEL_COLS");
+	long n = v ? strtol(v, NULL, 10) : 0;
+	if (n >= 32 && n % 32 == 0)
+		return (size_t)n;
+	if (v)
+		log_warn("EXO_PANEL_COLS=%s: not a positive multiple of 32; using %d", v, ENG_PANEL_COLS);
+	return ENG_PANEL_COLS;
+}
+
 static int setup(struct eng_stage *s, const struct eng_opts *o, struct exo_err *e)
 {
 	const struct model_config *c = &s->cfg;
@@ -46,6 +59,7 @@ static int setup(struct eng_stage *s, const struct eng_opts *o, struct exo_err *
 	s->q_dim = c->n_heads * c->head_dim;
 	s->kv_dim = c->n_kv_heads * c->head_dim;
 	s->ops = kern_select();
+	s->panel_cols = panel_cols();
 	s->sc.scores = malloc(size_mul((size_t)s->threads, (size_t)s->ctx * sizeof(float)));
 	if (!s->sc.scores)
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
@@ -85,7 +99,7 @@ void eng_stage_close(struct eng_stage *s)
 	eng_free_weights(s);
 	struct eng_scratch *sc = &s->sc;
 	free(sc->x), free(sc->xb), free(sc->q), free(sc->k), free(sc->v), free(sc->att);
-	free(sc->gate), free(sc->up), free(sc->scores);
+	free(sc->gate), free(sc->up), free(sc->scores), free(sc->panel_x), free(sc->panel_y);
 	free(s->rope_cos), free(s->rope_sin);
 	ckpt_close(s->ckpt);
 	free(s);

@@ -1,6 +1,6 @@
 /* Loading a stage's weights: only the tensors of its layers (plus the
  * embedding for the first stage and norm + head for the last), each checked
- * against the config's shape, used in place or converted to --dtype. */
+ * against the config's shape, copied (converted to --dtype) into panels. */
 #include "engine/internal.h"
 #include "util/log.h"
 
@@ -34,43 +34,6 @@ static float *load_vector(struct eng_stage *s, const char *name, int64_t n, stru
 	return v;
 }
 
-/* Drop the mapped pages wholly inside [p, p+len) from this process once a
- * converted copy exists, so a Q8_0/Q4_0 stage's resident memory is its
- * converted share, not that plus the source pages it read. */
-static void release_mapped(const void *p, size_t len)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + len) & ~(page - 1);
-	if (b > a)
-		madvise((void *)a, b - a, MADV_DONTNEED);
-}
-
-/* Convert a stored matrix row by row to another type (Q types quantise). */
-static int convert(struct eng_stage *s, struct eng_mat *m, int to, const char *name,
-		   struct exo_err *e)
-{
-	size_t rb = kern_row_bytes(to, m->cols);
-	float *row = malloc(m->cols * sizeof *row);
-	char *dst = malloc(size_mul(rb, m->rows));
-	if (!row || !dst) {
-		free(row);
-		free(dst);
-		return exo_error(e, EXO_SOFTWARE, "out of memory converting %s to %s", name,
-				 kern_dtype_name(to));
-	}
-	for (size_t r = 0; r < m->rows; r++) {
-		s->ops->to_f32[m->dtype]((const char *)m->data + r * m->row_bytes, row, m->cols);
-		s->ops->from_f32[to](row, dst + r * rb, m->cols);
-	}
-	free(row);
-	release_mapped(m->data, m->rows * m->row_bytes);
-	m->owned = dst;
-	m->data = dst;
-	m->dtype = to;
-	m->row_bytes = rb;
-	return 0;
-}
-
 static int load_matrix(struct eng_stage *s, struct eng_mat *m, const char *name, int64_t rows,
 		       int64_t cols, int dtype, struct exo_err *e)
 {
@@ -82,13 +45,18 @@ static int load_matrix(struct eng_stage *s, struct eng_mat *m, const char *name,
 	m->rows = (size_t)rows;
 	m->cols = (size_t)cols;
 	m->row_bytes = kern_row_bytes(t->dtype, m->cols);
+	int to = m->dtype;
 	if (dtype >= 0 && dtype != m->dtype) {
 		if (!kern_row_bytes(dtype, m->cols))
 			log_info("%s: %lld columns are not whole %s blocks; kept as %s", name,
 				 (long long)cols, kern_dtype_name(dtype), kern_dtype_name(m->dtype));
-		else if (convert(s, m, dtype, name, e) < 0)
-			return -1;
+		else
+			to = dtype;
 	}
+	if (eng_mat_place(s, m, to, name, e) < 0)
+		return -1;
+	if (m->cols > m->panel_cols && m->rows > s->panel_sum_rows)
+		s->panel_sum_rows = m->rows;
 	s->weight_bytes += m->rows * m->row_bytes;
 	return 0;
 }
@@ -118,6 +86,17 @@ static int load_layer(struct eng_stage *s, int i, int dtype, struct exo_err *e)
 	return 0;
 }
 
+static int load_head(struct eng_stage *s, int dtype, struct exo_err *e)
+{
+	const struct model_config *c = &s->cfg;
+	if (!c->tied_embeddings)
+		return load_matrix(s, &s->head, "lm_head.weight", c->vocab, c->hidden, dtype, e);
+	s->head = s->embed;
+	s->head.owned = NULL; /* owned by embed */
+	s->head.owned_mapped = 0;
+	return 0;
+}
+
 int eng_load_weights(struct eng_stage *s, int dtype, struct exo_err *e)
 {
 	const struct model_config *c = &s->cfg;
@@ -131,16 +110,13 @@ int eng_load_weights(struct eng_stage *s, int dtype, struct exo_err *e)
 	for (int i = s->first; i < s->last; i++)
 		if (load_layer(s, i, dtype, e) < 0)
 			return -1;
-	if (!head)
-		return 0;
-	if (!(s->final_norm = load_vector(s, "model.norm.weight", c->hidden, e)))
+	if (head && (!(s->final_norm = load_vector(s, "model.norm.weight", c->hidden, e)) ||
+		     load_head(s, dtype, e) < 0))
 		return -1;
-	if (c->tied_embeddings) {
-		s->head = s->embed;
-		s->head.owned = NULL; /* owned by embed */
-		return 0;
-	}
-	return load_matrix(s, &s->head, "lm_head.weight", c->vocab, c->hidden, dtype, e);
+	/* the per-panel partial sums of decode's gemv (engine/forward.c) */
+	if (s->panel_sum_rows && !(s->panel_sum = malloc(s->panel_sum_rows * sizeof(float))))
+		return exo_error(e, EXO_SOFTWARE, "out of memory");
+	return 0;
 }
 
 void eng_free_weights(struct eng_stage *s)
@@ -150,10 +126,11 @@ void eng_free_weights(struct eng_stage *s)
 		free(l->attn_norm), free(l->ffn_norm), free(l->bq), free(l->bk), free(l->bv);
 		struct eng_mat *m[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
 		for (size_t j = 0; j < sizeof m / sizeof *m; j++)
-			free(m[j]->owned);
+			eng_mat_free(m[j]);
 	}
 	free(s->layers);
-	free(s->embed.owned);
-	free(s->head.owned);
+	eng_mat_free(&s->embed);
+	eng_mat_free(&s->head);
+	free(s->panel_sum);
 	free(s->final_norm);
 }

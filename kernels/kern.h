@@ -68,7 +68,20 @@ struct kern_ops {
 	 * scratch holds n_keys floats. */
 	void (*attention)(float *out, const float *q, const float *k, const float *v, size_t n_keys,
 			  size_t head_dim, size_t kv_stride, float scale, float *scratch);
+	/* Optional (NULL: none): a layout of the variant's own for Q8_0/Q4_0
+	 * weights, made once at load, in which gemv_packed/gemm_packed compute
+	 * what gemv/gemm compute from the standard layout.  pack takes rows a
+	 * multiple of KERN_PACK_ROWS and writes as many bytes as the standard
+	 * layout holds; packed_row_f32 widens row r of a packed matrix. */
+	void (*pack[KD_COUNT])(const void *w, void *dst, size_t rows, size_t cols);
+	void (*gemv_packed[KD_COUNT])(const void *w, const float *x, float *y, size_t rows, size_t cols);
+	void (*gemm_packed[KD_COUNT])(const void *w, const float *x, float *y, size_t n, size_t rows,
+				      size_t cols, int threads);
+	void (*packed_row_f32[KD_COUNT])(const void *w, size_t cols, size_t r, float *out);
 };
+/* Rows interleaved in a packed layout; row ranges handed to gemv_packed
+ * start at a multiple of it (and its offset is that many rows' bytes). */
+#define KERN_PACK_ROWS 16
 
 extern const struct kern_ops kern_ref;
 /* The variants compiled in and usable on this CPU, best last; NULL-terminated. */

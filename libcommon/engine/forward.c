@@ -21,7 +21,7 @@ typedef void gemv_fn(const void *w, const float *x, float *y, size_t rows, size_
 static void gemv_rows(struct eng_stage *s, const struct eng_mat *w, const float *x, float *y,
 		      size_t r0, size_t r1)
 {
-	gemv_fn *gemv = s->ops->gemv[w->dtype];
+	gemv_fn *gemv = w->packed ? s->ops->gemv_packed[w->dtype] : s->ops->gemv[w->dtype];
 	for (size_t p = 0, np = eng_mat_panels(w); p < np; p++) {
 		size_t width;
 		const char *panel = eng_mat_panel(w, p, &width);
@@ -51,6 +51,15 @@ static void gemv_threaded(struct eng_stage *s, const struct eng_mat *w, const fl
 	}
 }
 
+static void gemm(struct eng_stage *s, const struct eng_mat *w, const void *panel, const float *in,
+		 float *out, size_t n, size_t width)
+{
+	if (w->packed)
+		s->ops->gemm_packed[w->dtype](panel, in, out, n, w->rows, width, s->threads);
+	else
+		s->ops->gemm[w->dtype](panel, in, out, n, w->rows, width, s->threads);
+}
+
 /* Prefill through a panelled matrix: each panel's columns of X gathered,
  * multiplied, and summed into out. */
 static void gemm_panels(struct eng_stage *s, const struct eng_mat *w, const float *in, float *out,
@@ -62,7 +71,7 @@ static void gemm_panels(struct eng_stage *s, const struct eng_mat *w, const floa
 		const void *panel = eng_mat_panel(w, p, &width);
 		for (size_t i = 0; i < n; i++)
 			memcpy(xp + i * width, in + i * w->cols + p * w->panel_cols, width * sizeof *xp);
-		s->ops->gemm[w->dtype](panel, xp, p == 0 ? out : yp, n, w->rows, width, s->threads);
+		gemm(s, w, panel, xp, p == 0 ? out : yp, n, width);
 		if (p > 0)
 			s->ops->add(out, yp, n * w->rows);
 	}
@@ -78,7 +87,7 @@ void eng_matmul(struct eng_stage *s, const struct eng_mat *w, const float *in, f
 	if (eng_mat_panels(w) > 1)
 		gemm_panels(s, w, in, out, n);
 	else
-		s->ops->gemm[w->dtype](w->data, in, out, n, w->rows, w->cols, s->threads);
+		gemm(s, w, w->data, in, out, n, w->cols);
 }
 
 static int grow_scratch(struct eng_stage *s, size_t n, struct exo_err *e)

@@ -2,6 +2,7 @@
 #ifndef EXO_ENGINE_INTERNAL_H
 #define EXO_ENGINE_INTERNAL_H
 #include "engine/engine.h"
+#include <stdbool.h>
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
 
@@ -17,6 +18,7 @@ struct eng_mat {
 	const void *data;                /* panels one after another */
 	size_t rows, cols, row_bytes;    /* row_bytes: of a whole row of cols */
 	size_t panel_cols;               /* cols of every panel but the last */
+	bool packed;                     /* panels in the kernels' packed layout */
 	void *owned;
 	size_t owned_mapped;             /* owned is mmap'd with this length, else malloc'd */
 };

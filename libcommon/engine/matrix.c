@@ -4,9 +4,12 @@
  * panels of ENG_PANEL_COLS columns when wider, each panel [rows, width]
  * row-major.  A gemv then keeps its slice of x in L1 however wide the
  * matrix (measured: a BF16 row stream at 8192 columns runs at half the speed
- * of one at 2048).  Kernels see every panel as a plain matrix. */
+ * of one at 2048).  Kernels see every panel as a plain matrix, in the
+ * standard layout or, for Q8_0/Q4_0 where the kernels have one, in their
+ * packed layout (16 rows interleaved). */
 #include "engine/internal.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,8 +34,11 @@ void eng_mat_row_f32(const struct eng_stage *s, const struct eng_mat *m, size_t 
 	for (size_t p = 0, n = eng_mat_panels(m); p < n; p++) {
 		size_t width;
 		const char *panel = eng_mat_panel(m, p, &width);
-		s->ops->to_f32[m->dtype](panel + r * kern_row_bytes(m->dtype, width),
-					 out + p * m->panel_cols, width);
+		if (m->packed)
+			s->ops->packed_row_f32[m->dtype](panel, width, r, out + p * m->panel_cols);
+		else
+			s->ops->to_f32[m->dtype](panel + r * kern_row_bytes(m->dtype, width),
+						 out + p * m->panel_cols, width);
 	}
 }
 
@@ -91,14 +97,45 @@ static void copy_piece(const struct eng_stage *s, int from, const char *src, int
 	s->ops->from_f32[to](row, dst, width);
 }
 
+/* Panel rows [r0, r0 + n) from the source m into dst in the standard layout. */
+static void copy_rows(const struct eng_stage *s, const struct eng_mat *m, int to, size_t c0,
+		      size_t width, size_t r0, size_t n, char *dst, float *row)
+{
+	size_t prb = kern_row_bytes(to, width);
+	for (size_t r = r0; r < r0 + n; r++)
+		copy_piece(s, m->dtype, (const char *)m->data + r * m->row_bytes + kern_row_bytes(m->dtype, c0),
+			   to, dst + (r - r0) * prb, width, row);
+}
+
+/* One panel of out from m: the standard layout, or the kernels' packed one
+ * made 16 rows at a time through group. */
+static void place_panel(const struct eng_stage *s, const struct eng_mat *m, const struct eng_mat *out,
+			size_t p, float *row, char *group)
+{
+	size_t width, c0 = p * out->panel_cols;
+	char *pd = (char *)eng_mat_panel(out, p, &width);
+	size_t prb = kern_row_bytes(out->dtype, width);
+	if (!out->packed) {
+		copy_rows(s, m, out->dtype, c0, width, 0, m->rows, pd, row);
+		return;
+	}
+	for (size_t r0 = 0; r0 < m->rows; r0 += KERN_PACK_ROWS) {
+		copy_rows(s, m, out->dtype, c0, width, r0, KERN_PACK_ROWS, group, row);
+		s->ops->pack[out->dtype](group, pd + r0 * prb, KERN_PACK_ROWS, width);
+	}
+}
+
 int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *name, struct exo_err *e)
 {
 	size_t panel = m->cols > s->panel_cols ? s->panel_cols : m->cols;
 	size_t full_rb = kern_row_bytes(to, m->cols), mapped;
+	bool packed = s->ops->pack[to] && m->rows % KERN_PACK_ROWS == 0;
 	float *row = malloc(panel * sizeof *row);
+	char *group = malloc(KERN_PACK_ROWS * kern_row_bytes(to, panel));
 	char *dst = weights_alloc(size_mul(full_rb, m->rows), &mapped);
-	if (!row || !dst) {
+	if (!row || !group || !dst) {
 		free(row);
+		free(group);
 		if (mapped)
 			munmap(dst, mapped);
 		else
@@ -106,16 +143,12 @@ int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *na
 		return exo_error(e, EXO_SOFTWARE, "out of memory for %s as %s", name, kern_dtype_name(to));
 	}
 	struct eng_mat out = {.dtype = to, .data = dst, .rows = m->rows, .cols = m->cols,
-			      .row_bytes = full_rb, .panel_cols = panel, .owned = dst, .owned_mapped = mapped};
-	for (size_t p = 0, n = eng_mat_panels(&out); p < n; p++) {
-		size_t width, c0 = p * panel;
-		char *pd = (char *)eng_mat_panel(&out, p, &width);
-		size_t prb = kern_row_bytes(to, width);
-		for (size_t r = 0; r < m->rows; r++)
-			copy_piece(s, m->dtype, (const char *)m->data + r * m->row_bytes +
-				   kern_row_bytes(m->dtype, c0), to, pd + r * prb, width, row);
-	}
+			      .row_bytes = full_rb, .panel_cols = panel, .packed = packed,
+			      .owned = dst, .owned_mapped = mapped};
+	for (size_t p = 0, n = eng_mat_panels(&out); p < n; p++)
+		place_panel(s, m, &out, p, row, group);
 	free(row);
+	free(group);
 	release_mapped(m->data, m->rows * m->row_bytes);
 	*m = out;
 	return 0;

@@ -132,6 +132,56 @@ static float *conversion_inputs(size_t n)
 	return v;
 }
 
+/* A variant's packed layout: gemv_packed and gemm_packed against the
+ * reference's gemv and gemm on the standard layout, and every packed row
+ * widened exactly as the reference widens the standard one. */
+static int check_packed(const struct kern_ops *k, int t, size_t rows, size_t cols)
+{
+	static const size_t ns[] = {1, 4, 7};
+	void *w = rand_weights(t, rows, cols), *p = malloc(kern_row_bytes(t, cols) * rows);
+	k->pack[t](w, p, rows, cols);
+	char what[96];
+	int good = 1;
+	for (size_t i = 0; i < LEN(ns); i++) {
+		size_t n = ns[i];
+		float *x = rand_vec(n * cols, 1.0f), *yr = calloc(n * rows, 4), *yg = calloc(n * rows, 4);
+		kern_ref.gemm[t](w, x, yr, n, rows, cols, 1);
+		if (n == 1)
+			k->gemv_packed[t](p, x, yg, rows, cols);
+		else
+			k->gemm_packed[t](p, x, yg, n, rows, cols, 2);
+		snprintf(what, sizeof what, "%s packed %s n=%zu %zux%zu", k->name, kern_dtype_name(t), n, rows, cols);
+		good &= close_enough(what, yr, yg, n * rows, dot_atol(t, cols), 1e-5);
+		free(x), free(yr), free(yg);
+	}
+	float *a = malloc(cols * 4), *b = malloc(cols * 4);
+	for (size_t r = 0; r < rows; r++) {
+		kern_ref.to_f32[t]((const char *)w + r * kern_row_bytes(t, cols), a, cols);
+		k->packed_row_f32[t](p, cols, r, b);
+		if (memcmp(a, b, cols * 4) != 0) {
+			diag("%s packed %s row %zu of %zux%zu widens differently", k->name, kern_dtype_name(t), r, rows, cols);
+			good = 0;
+			break;
+		}
+	}
+	free(a), free(b), free(w), free(p);
+	return good;
+}
+
+static void test_packed(const struct kern_ops *k)
+{
+	static const size_t prows[] = {16, 48, 272};
+	for (int t = 0; t < KD_COUNT; t++) {
+		if (!k->pack[t])
+			continue;
+		int slots = k->gemv_packed[t] && k->gemm_packed[t] && k->packed_row_f32[t], good = slots;
+		for (size_t r = 0; slots && r < LEN(prows); r++)
+			for (size_t c = 0; c < LEN(QCOLS); c++)
+				good &= check_packed(k, t, prows[r], QCOLS[c]);
+		ok(good, "%s packed %s matches the reference", k->name, kern_dtype_name(t));
+	}
+}
+
 static void test_conversions(const struct kern_ops *k)
 {
 	for (int t = 0; t < KD_COUNT; t++) {
@@ -333,6 +383,7 @@ int main(void)
 		full &= k->rmsnorm && k->rope && k->softmax && k->silu_mul && k->add && k->attention;
 		ok(full, "%s fills every slot", k->name);
 		test_products(k);
+		test_packed(k);
 		test_conversions(k);
 		test_elementwise(k);
 		test_rope_attention(k);

@@ -207,6 +207,45 @@ INLINE float qblock(enum kern_dtype t, const void *blk, __m512 q[2])
 	return _cvtsh_ss(d);
 }
 
+/* kern_quantize_act, sixteen lanes at a time, with the same integers and
+ * scales: the same max, d = amax / 127 and id = 1 / d in scalar f32, the same
+ * product v * id, and roundf's half-away-from-zero done exactly as trunc
+ * plus one step away where the (exact) fraction is at least one half. */
+INLINE __m512i round_away(__m512 t)
+{
+	__m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	__m512 frac = _mm512_abs_ps(_mm512_sub_ps(t, r));
+	__mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+	__m512i q = _mm512_cvttps_epi32(r);
+	__m512i step = _mm512_srai_epi32(_mm512_castps_si512(t), 31);   /* -1 or 0 */
+	step = _mm512_or_si512(step, _mm512_set1_epi32(1));               /* -1 or 1 */
+	return _mm512_mask_add_epi32(q, up, q, step);
+}
+
+static void quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
+{
+	const __m512 zero = _mm512_setzero_ps();
+	for (size_t b = 0; b < n / KERN_QBLOCK; b++) {
+		__m512 v0 = _mm512_loadu_ps(x + b * KERN_QBLOCK), v1 = _mm512_loadu_ps(x + b * KERN_QBLOCK + 16);
+		__mmask16 fin = _mm512_cmp_ps_mask(_mm512_sub_ps(v0, v0), zero, _CMP_EQ_OQ) &
+				_mm512_cmp_ps_mask(_mm512_sub_ps(v1, v1), zero, _CMP_EQ_OQ);
+		if (fin != 0xffff) {
+			memset(out[b].qs, 0, sizeof out[b].qs);
+			out[b].d = NAN;
+			out[b].sum = 0;
+			continue;
+		}
+		float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+		float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+		__m512 vid = _mm512_set1_ps(id);
+		__m512i q0 = round_away(_mm512_mul_ps(v0, vid)), q1 = round_away(_mm512_mul_ps(v1, vid));
+		_mm_storeu_si128((__m128i *)out[b].qs, _mm512_cvtepi32_epi8(q0));
+		_mm_storeu_si128((__m128i *)(out[b].qs + 16), _mm512_cvtepi32_epi8(q1));
+		out[b].d = d;
+		out[b].sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+	}
+}
+
 /* --- Q8_0 / Q4_0 against quantised activations (kern_quantize_act) --- */
 
 /* Two blocks' 32 values each in one register: a's in the low half. */
@@ -320,7 +359,7 @@ INLINE void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, s
 		   size_t cols, int vnni)
 {
 	struct kern_act_q8 a[cols / KERN_QBLOCK ? cols / KERN_QBLOCK : 1];
-	kern_quantize_act(x, a, cols);
+	quantize_act(x, a, cols);
 	q_gemv_act(t, w, a, y, rows, cols, vnni);
 }
 
@@ -334,7 +373,7 @@ INLINE void q_gemm(enum kern_dtype t, const void *w, const float *x, float *y, s
 	if (!a)
 		abort();   /* n * cols floats fit, so this cannot reasonably fail */
 	for (size_t i = 0; i < n; i++)
-		kern_quantize_act(x + i * cols, a + i * nb, cols);
+		quantize_act(x + i * cols, a + i * nb, cols);
 	long blocks = (long)((rows + 15) / 16);
 #pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
 	for (long blk = 0; blk < blocks; blk++) {
@@ -492,7 +531,7 @@ INLINE void q_gemv_packed(enum kern_dtype t, const void *w, const float *x, floa
 {
 	size_t nb = cols / KERN_QBLOCK, gb = PR * qbs(t);
 	struct kern_act_q8 a[nb ? nb : 1];
-	kern_quantize_act(x, a, cols);
+	quantize_act(x, a, cols);
 	const struct kern_act_q8 *ap[1] = {a};
 	for (size_t g = 0; g < rows / PR; g++) {
 		float *yp[1] = {y + g * PR};
@@ -510,34 +549,54 @@ static void gemv_q4_0_packed(const void *w, const float *x, float *y, size_t row
 	q_gemv_packed(KD_Q4_0, w, x, y, rows, cols);
 }
 
-/* Prefill: X quantised once; each thread takes groups of 16 rows and runs
- * the tokens through them four at a time, each weight load serving four. */
+/* Prefill: X quantised once; each thread takes chunks of CHUNK_GROUPS
+ * groups (256 rows: 150-290 KB of weights, which stay in L2) and runs every
+ * token through them, four at a time so each weight load serves four.  A
+ * chunk reads the activations once; group by group, a 512-token prompt
+ * would stream its 1.3 MB of activations once per 16 rows. */
+enum { CHUNK_GROUPS = 16 };
+
+INLINE void chunk_rows(enum kern_dtype t, const uint8_t *w, size_t g0, size_t g1, size_t nb,
+		       const struct kern_act_q8 *a, float *y, size_t n, size_t rows)
+{
+	size_t gb = PR * qbs(t), i = 0;
+	float tmp[4][PR];
+	for (; i + 4 <= n; i += 4) {
+		const struct kern_act_q8 *ap[4] = {a + i * nb, a + (i + 1) * nb, a + (i + 2) * nb, a + (i + 3) * nb};
+		float *yp[4] = {tmp[0], tmp[1], tmp[2], tmp[3]};
+		for (size_t g = g0; g < g1; g++) {
+			group_rows(t, w + g * nb * gb, nb, ap, 4, yp);
+			for (int k = 0; k < 4; k++)
+				memcpy(y + (i + k) * rows + g * PR, tmp[k], sizeof tmp[k]);
+		}
+	}
+	for (; i < n; i++) {
+		const struct kern_act_q8 *ap[1] = {a + i * nb};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[1] = {y + i * rows + g * PR};
+			group_rows(t, w + g * nb * gb, nb, ap, 1, yp);
+		}
+	}
+}
+
 INLINE void q_gemm_packed(enum kern_dtype t, const void *w, const float *x, float *y, size_t n,
 			  size_t rows, size_t cols, int threads)
 {
-	size_t nb = cols / KERN_QBLOCK, gb = PR * qbs(t);
+	size_t nb = cols / KERN_QBLOCK, groups = rows / PR;
 	struct kern_act_q8 *a = malloc(n * nb * sizeof *a);
 	if (!a)
 		abort();   /* n * cols floats fit, so this cannot reasonably fail */
-	for (size_t i = 0; i < n; i++)
-		kern_quantize_act(x + i * cols, a + i * nb, cols);
-	long groups = (long)(rows / PR);
-#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
-	for (long g = 0; g < groups; g++) {
-		const uint8_t *grp = (const uint8_t *)w + (size_t)g * nb * gb;
-		float tmp[4][PR];
-		size_t i = 0;
-		for (; i + 4 <= n; i += 4) {
-			const struct kern_act_q8 *ap[4] = {a + i * nb, a + (i + 1) * nb, a + (i + 2) * nb, a + (i + 3) * nb};
-			float *yp[4] = {tmp[0], tmp[1], tmp[2], tmp[3]};
-			group_rows(t, grp, nb, ap, 4, yp);
-			for (int k = 0; k < 4; k++)
-				memcpy(y + (i + k) * rows + (size_t)g * PR, tmp[k], sizeof tmp[k]);
-		}
-		for (; i < n; i++) {
-			const struct kern_act_q8 *ap[1] = {a + i * nb};
-			float *yp[1] = {y + i * rows + (size_t)g * PR};
-			group_rows(t, grp, nb, ap, 1, yp);
+	long chunks = (long)((groups + CHUNK_GROUPS - 1) / CHUNK_GROUPS);
+#pragma omp parallel num_threads(threads > 0 ? threads : 1)
+	{
+#pragma omp for schedule(static)
+		for (size_t i = 0; i < n; i++)
+			quantize_act(x + i * cols, a + i * nb, cols);
+#pragma omp for schedule(static)
+		for (long c = 0; c < chunks; c++) {
+			size_t g0 = (size_t)c * CHUNK_GROUPS;
+			size_t g1 = g0 + CHUNK_GROUPS < groups ? g0 + CHUNK_GROUPS : groups;
+			chunk_rows(t, w, g0, g1, nb, a, y, n, rows);
 		}
 	}
 	free(a);
@@ -790,6 +849,7 @@ static void build(void)
 	table.silu_mul = silu_mul;
 	table.add = add;
 	table.attention = attention;
+	table.quantize_act = quantize_act;
 	if (has_vnni) {   /* the packed kernels are vpdpbusd's */
 		table.pack[KD_Q8_0] = pack_q8_0;
 		table.pack[KD_Q4_0] = pack_q4_0;

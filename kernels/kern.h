@@ -68,6 +68,8 @@ struct kern_ops {
 	 * scratch holds n_keys floats. */
 	void (*attention)(float *out, const float *q, const float *k, const float *v, size_t n_keys,
 			  size_t head_dim, size_t kv_stride, float scale, float *scratch);
+	/* kern_quantize_act, the same bytes (the reference's is that function). */
+	void (*quantize_act)(const float *x, struct kern_act_q8 *out, size_t n);
 	/* Optional (NULL: none): a layout of the variant's own for Q8_0/Q4_0
 	 * weights, made once at load, in which gemv_packed/gemm_packed compute
 	 * what gemv/gemm compute from the standard layout.  pack takes rows a

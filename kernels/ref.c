@@ -366,4 +366,5 @@ const struct kern_ops kern_ref = {
 	.silu_mul = silu_mul,
 	.add = add,
 	.attention = attention,
+	.quantize_act = kern_quantize_act,
 };

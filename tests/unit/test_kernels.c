@@ -182,6 +182,35 @@ static void test_packed(const struct kern_ops *k)
 	}
 }
 
+/* The variant's activation quantiser gives the reference's bytes: random
+ * blocks, exact halves after scaling (amax 127 makes id 1), zeros, and a
+ * block holding an infinity. */
+static void test_quantize_act(const struct kern_ops *k)
+{
+	enum { N = 32 * 67 };
+	float *x = rand_vec(N, 3.0f);
+	static const float halves[] = {127, 2.5f, -2.5f, 0.5f, -0.5f, 126.5f, -126.5f, 1.5f, -1.5f, 0};
+	for (size_t j = 0; j < LEN(halves); j++)
+		x[j] = halves[j];
+	for (size_t j = 32; j < 64; j++)
+		x[j] = 0;
+	x[70] = INFINITY;
+	struct kern_act_q8 *a = calloc(N / 32, sizeof *a), *b = calloc(N / 32, sizeof *b);
+	kern_quantize_act(x, a, N);
+	k->quantize_act(x, b, N);
+	int same = 1;
+	for (size_t i = 0; i < N / 32; i++)
+		if (memcmp(a[i].qs, b[i].qs, 32) || a[i].sum != b[i].sum ||
+		    (memcmp(&a[i].d, &b[i].d, 4) && !(isnan(a[i].d) && isnan(b[i].d)))) {
+			diag("%s quantize_act block %zu: sum %d vs %d, d %g vs %g", k->name, i, a[i].sum,
+			     b[i].sum, a[i].d, b[i].d);
+			same = 0;
+			break;
+		}
+	ok(same, "%s quantize_act gives the reference's bytes", k->name);
+	free(x), free(a), free(b);
+}
+
 static void test_conversions(const struct kern_ops *k)
 {
 	for (int t = 0; t < KD_COUNT; t++) {
@@ -384,6 +413,7 @@ int main(void)
 		ok(full, "%s fills every slot", k->name);
 		test_products(k);
 		test_packed(k);
+		test_quantize_act(k);
 		test_conversions(k);
 		test_elementwise(k);
 		test_rope_attention(k);

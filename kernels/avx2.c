@@ -146,9 +146,62 @@ static void gemv_f16(const void *w, const float *x, float *y, size_t rows, size_
 	float_gemv(KD_F16, w, x, y, rows, cols);
 }
 
+/* BF16 rows one after another, in address order, with the even/odd split
+ * of avx512.c: a 32-bit lane holds two bf16 values, the even one widened by
+ * a shift, the odd one by masking; x permuted once to match, per 16 columns
+ * the 8 even values, then the 8 odd ones. */
+INLINE void even_odd(const float *x, float *xp, size_t n16)
+{
+	for (size_t c = 0; c < n16; c += 16) {
+		__m256 a = _mm256_loadu_ps(x + c), b = _mm256_loadu_ps(x + c + 8);
+		__m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+		__m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+		_mm256_store_ps(xp + c, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xd8)));
+		_mm256_store_ps(xp + c + 8, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xd8)));
+	}
+}
+
+INLINE __m256 bf16_even(__m256i v) { return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)); }
+INLINE __m256 bf16_odd(__m256i v)
+{
+	return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xffff0000)));
+}
+
+INLINE float bf16_row(const uint16_t *w, const float *xp, const float *x, size_t n16, size_t cols)
+{
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	size_t c = 0;
+	for (; c + 32 <= n16; c += 32) {
+		__m256i v0 = _mm256_loadu_si256((const __m256i *)(w + c));
+		__m256i v1 = _mm256_loadu_si256((const __m256i *)(w + c + 16));
+		a0 = _mm256_fmadd_ps(bf16_even(v0), _mm256_load_ps(xp + c), a0);
+		a1 = _mm256_fmadd_ps(bf16_odd(v0), _mm256_load_ps(xp + c + 8), a1);
+		a2 = _mm256_fmadd_ps(bf16_even(v1), _mm256_load_ps(xp + c + 16), a2);
+		a3 = _mm256_fmadd_ps(bf16_odd(v1), _mm256_load_ps(xp + c + 24), a3);
+	}
+	if (c < n16) {
+		__m256i v0 = _mm256_loadu_si256((const __m256i *)(w + c));
+		a0 = _mm256_fmadd_ps(bf16_even(v0), _mm256_load_ps(xp + c), a0);
+		a1 = _mm256_fmadd_ps(bf16_odd(v0), _mm256_load_ps(xp + c + 8), a1);
+		c += 16;
+	}
+	float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+	for (; c < cols; c++)
+		sum += kern_bf16_to_f32(w[c]) * x[c];
+	return sum;
+}
+
 static void gemv_bf16(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
-	float_gemv(KD_BF16, w, x, y, rows, cols);
+	size_t n16 = cols & ~(size_t)15;
+	if (n16 == 0 || cols > 8192) {
+		float_gemv(KD_BF16, w, x, y, rows, cols);
+		return;
+	}
+	float xp[n16] __attribute__((aligned(32)));
+	even_odd(x, xp, n16);
+	for (size_t r = 0; r < rows; r++)
+		y[r] = bf16_row((const uint16_t *)w + r * cols, xp, x, n16, cols);
 }
 
 INLINE __m256 i8x8(const void *p)
@@ -176,6 +229,51 @@ INLINE float qblock(enum kern_dtype t, const void *blk, __m256 q[4])
 		q[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(hi, hi)));
 	}
 	return _cvtsh_ss(d);
+}
+
+/* kern_quantize_act eight lanes at a time, the reference's bytes (see
+ * avx512.c: the same scalar d and id, the same products, roundf's half away
+ * from zero as trunc plus one step where the exact fraction is >= 1/2). */
+INLINE __m256i round_away(__m256 t)
+{
+	__m256 r = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	__m256 frac = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(t, r));
+	__m256i up = _mm256_castps_si256(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ));
+	__m256i step = _mm256_or_si256(_mm256_srai_epi32(_mm256_castps_si256(t), 31), _mm256_set1_epi32(1));
+	return _mm256_add_epi32(_mm256_cvttps_epi32(r), _mm256_and_si256(up, step));
+}
+
+static void quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
+{
+	const __m256 zero = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
+	for (size_t b = 0; b < n / KERN_QBLOCK; b++) {
+		__m256 v[4], amax = zero;
+		int fin = 0xff;
+		for (int k = 0; k < 4; k++) {
+			v[k] = _mm256_loadu_ps(x + b * KERN_QBLOCK + 8 * k);
+			fin &= _mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(v[k], v[k]), zero, _CMP_EQ_OQ));
+			amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+		}
+		if (fin != 0xff) {
+			memset(out[b].qs, 0, sizeof out[b].qs);
+			out[b].d = NAN;
+			out[b].sum = 0;
+			continue;
+		}
+		float d = hmax(amax) / 127.0f, id = d ? 1.0f / d : 0.0f;
+		__m256i q[4];
+		for (int k = 0; k < 4; k++)
+			q[k] = round_away(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
+		__m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+		bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+		_mm256_storeu_si256((__m256i *)out[b].qs, bytes);
+		__m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+		__m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+		s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+		s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+		out[b].d = d;
+		out[b].sum = _mm_cvtsi128_si32(s4);
+	}
 }
 
 /* --- Q8_0 / Q4_0 against quantised activations (kern_quantize_act) --- */
@@ -238,7 +336,7 @@ INLINE void q_gemv(enum kern_dtype t, const void *w, const float *x, float *y, s
 		   size_t cols)
 {
 	struct kern_act_q8 a[cols / KERN_QBLOCK ? cols / KERN_QBLOCK : 1];
-	kern_quantize_act(x, a, cols);
+	quantize_act(x, a, cols);
 	q_gemv_act(t, w, a, y, rows, cols);
 }
 
@@ -252,7 +350,7 @@ INLINE void q_gemm(enum kern_dtype t, const void *w, const float *x, float *y, s
 	if (!a)
 		abort();   /* n * cols floats fit, so this cannot reasonably fail */
 	for (size_t i = 0; i < n; i++)
-		kern_quantize_act(x + i * cols, a + i * nb, cols);
+		quantize_act(x + i * cols, a + i * nb, cols);
 	long blocks = (long)((rows + 15) / 16);
 #pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
 	for (long blk = 0; blk < blocks; blk++) {
@@ -274,6 +372,159 @@ static void gemv_q8_0(const void *w, const float *x, float *y, size_t rows, size
 static void gemv_q4_0(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
 	q_gemv(KD_Q4_0, w, x, y, rows, cols);
+}
+
+/* --- Q8_0 / Q4_0 packed (kernels/pack.c): 16 rows side by side ---
+ * A 64-byte chunk is two registers of 8 rows (h = 0, 1).  Q8_0: the stored
+ * value + 128 turned back into the signed value, whose sign moves onto the
+ * broadcast activation bytes so maddubs sees |w| <= 128 (no saturation);
+ * Q4_0: unsigned nibbles, the low and high halves' maddubs pairs added in
+ * int16 (at most 2 * 2 * 15 * 127), then 8 times the block's sum off. */
+#define PR KERN_PACK_ROWS
+
+INLINE size_t qbs(enum kern_dtype t) { return t == KD_Q8_0 ? 34 : 18; }
+
+INLINE __m256i bcast4(const int8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm256_set1_epi32(v);
+}
+
+/* Rows 8h..8h+7 of one group block against T activation blocks. */
+INLINE void half_dots(enum kern_dtype t, const uint8_t *o, int h, const struct kern_act_q8 *const *a,
+		      size_t b, int T, __m256i *isum)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	for (int i = 0; i < T; i++)
+		isum[i] = _mm256_setzero_si256();
+	if (t == KD_Q8_0) {
+		_Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+			__m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(o + 32 + k * 64 + 32 * h)),
+						     _mm256_set1_epi8((char)0x80));
+			__m256i aw = _mm256_sign_epi8(w, w);
+			_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+				__m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bcast4(a[i][b].qs + 4 * k), w));
+				isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(p, ones));
+			}
+		}
+		return;
+	}
+	const __m256i m = _mm256_set1_epi8(0x0f);
+	_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(o + 32 + k * 64 + 32 * h));
+		__m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+		_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+			__m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(a[i][b].qs + 4 * k)),
+						     _mm256_maddubs_epi16(hi, bcast4(a[i][b].qs + 16 + 4 * k)));
+			isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(p, ones));
+		}
+	}
+	for (int i = 0; i < T; i++)
+		isum[i] = _mm256_sub_epi32(isum[i], _mm256_set1_epi32(8 * a[i][b].sum));
+}
+
+/* y[i][0..16) for T <= 2 tokens through one group of 16 rows (nb blocks). */
+INLINE void group_rows(enum kern_dtype t, const uint8_t *grp, size_t nb, const struct kern_act_q8 *const *a,
+		       int T, float *const *y)
+{
+	size_t gb = PR * qbs(t);
+	__m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+	for (size_t b = 0; b < nb; b++) {
+		const uint8_t *o = grp + b * gb;
+		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+			__m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 16 * h)));
+			__m256i isum[2];
+			half_dots(t, o, h, a, b, T, isum);
+			_Pragma("GCC unroll 2") for (int i = 0; i < T; i++)
+				acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i]),
+							    _mm256_mul_ps(dw, _mm256_set1_ps(a[i][b].d)), acc[i][h]);
+		}
+	}
+	for (int i = 0; i < T; i++) {
+		_mm256_storeu_ps(y[i], acc[i][0]);
+		_mm256_storeu_ps(y[i] + 8, acc[i][1]);
+	}
+}
+
+INLINE void q_gemv_packed(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
+			  size_t cols)
+{
+	size_t nb = cols / KERN_QBLOCK, gb = PR * qbs(t);
+	struct kern_act_q8 a[nb ? nb : 1];
+	quantize_act(x, a, cols);
+	const struct kern_act_q8 *ap[1] = {a};
+	for (size_t g = 0; g < rows / PR; g++) {
+		float *yp[1] = {y + g * PR};
+		group_rows(t, (const uint8_t *)w + g * nb * gb, nb, ap, 1, yp);
+	}
+}
+
+static void gemv_q8_0_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	q_gemv_packed(KD_Q8_0, w, x, y, rows, cols);
+}
+
+static void gemv_q4_0_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	q_gemv_packed(KD_Q4_0, w, x, y, rows, cols);
+}
+
+/* Prefill as in avx512.c: X quantised across the threads, chunks of 256
+ * rows kept in L2 while every token passes, two tokens per weight load. */
+enum { CHUNK_GROUPS = 16 };
+
+INLINE void chunk_rows(enum kern_dtype t, const uint8_t *w, size_t g0, size_t g1, size_t nb,
+		       const struct kern_act_q8 *a, float *y, size_t n, size_t rows)
+{
+	size_t gb = PR * qbs(t), i = 0;
+	for (; i + 2 <= n; i += 2) {
+		const struct kern_act_q8 *ap[2] = {a + i * nb, a + (i + 1) * nb};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[2] = {y + i * rows + g * PR, y + (i + 1) * rows + g * PR};
+			group_rows(t, w + g * nb * gb, nb, ap, 2, yp);
+		}
+	}
+	for (; i < n; i++) {
+		const struct kern_act_q8 *ap[1] = {a + i * nb};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[1] = {y + i * rows + g * PR};
+			group_rows(t, w + g * nb * gb, nb, ap, 1, yp);
+		}
+	}
+}
+
+INLINE void q_gemm_packed(enum kern_dtype t, const void *w, const float *x, float *y, size_t n,
+			  size_t rows, size_t cols, int threads)
+{
+	size_t nb = cols / KERN_QBLOCK, groups = rows / PR;
+	struct kern_act_q8 *a = malloc(n * nb * sizeof *a);
+	if (!a)
+		abort();   /* n * cols floats fit, so this cannot reasonably fail */
+	long chunks = (long)((groups + CHUNK_GROUPS - 1) / CHUNK_GROUPS);
+#pragma omp parallel num_threads(threads > 0 ? threads : 1)
+	{
+#pragma omp for schedule(static)
+		for (size_t i = 0; i < n; i++)
+			quantize_act(x + i * cols, a + i * nb, cols);
+#pragma omp for schedule(static)
+		for (long c = 0; c < chunks; c++) {
+			size_t g0 = (size_t)c * CHUNK_GROUPS;
+			size_t g1 = g0 + CHUNK_GROUPS < groups ? g0 + CHUNK_GROUPS : groups;
+			chunk_rows(t, w, g0, g1, nb, a, y, n, rows);
+		}
+	}
+	free(a);
+}
+
+static void gemm_q8_0_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	q_gemm_packed(KD_Q8_0, w, x, y, n, rows, cols, threads);
+}
+
+static void gemm_q4_0_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	q_gemm_packed(KD_Q4_0, w, x, y, n, rows, cols, threads);
 }
 
 /* --- widening and rounding --- */
@@ -535,6 +786,15 @@ static void build(void)
 	table.silu_mul = silu_mul;
 	table.add = add;
 	table.attention = attention;
+	table.quantize_act = quantize_act;
+	table.pack[KD_Q8_0] = kern_pack_q8_0;
+	table.pack[KD_Q4_0] = kern_pack_q4_0;
+	table.gemv_packed[KD_Q8_0] = gemv_q8_0_packed;
+	table.gemv_packed[KD_Q4_0] = gemv_q4_0_packed;
+	table.gemm_packed[KD_Q8_0] = gemm_q8_0_packed;
+	table.gemm_packed[KD_Q4_0] = gemm_q4_0_packed;
+	table.packed_row_f32[KD_Q8_0] = kern_packed_row_q8_0;
+	table.packed_row_f32[KD_Q4_0] = kern_packed_row_q4_0;
 }
 
 const struct kern_ops *kern_avx2_ops(void)

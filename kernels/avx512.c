@@ -405,66 +405,12 @@ static void gemv_q4_0(const void *w, const float *x, float *y, size_t rows, size
 		q_gemv(KD_Q4_0, w, x, y, rows, cols, 0);
 }
 
-/* --- Q8_0 / Q4_0 packed: 16 rows side by side (VNNI) ---
- *
- * Per group of 16 rows and block of 32 columns: the 16 rows' f16 scales,
- * then their values as unsigned bytes in 64-byte chunks whose 32-bit lane r
- * holds four consecutive values of row r.  One vpdpbusd against four
- * activation bytes broadcast to every lane adds four products to each of
- * the 16 rows' sums: no horizontal sums, one activation load for 16 rows.
- * Q8_0: 8 chunks, chunk k values 4k..4k+3 stored as value + 128 (taken off
- * as 128 times the activation block's sum).  Q4_0: 4 chunks, chunk k the
- * bytes qs[4k..4k+3] of the standard layout: low nibbles values 4k.., high
- * nibbles values 16+4k.., each value + 8.  A group block holds 16 * 34 or
- * 16 * 18 bytes, as many as the standard layout. */
+/* --- Q8_0 / Q4_0 packed (kernels/pack.c): 16 rows side by side, VNNI ---
+ * The stored values are unsigned (Q8_0 value + 128, Q4_0 value + 8): one
+ * vpdpbusd per chunk, then the offset times the activation block's sum off. */
 #define PR KERN_PACK_ROWS
 
 INLINE size_t qbs(enum kern_dtype t) { return t == KD_Q8_0 ? 34 : 18; }
-
-static void pack_q(enum kern_dtype t, const void *w, void *dst, size_t rows, size_t cols)
-{
-	size_t nb = cols / KERN_QBLOCK, bs = qbs(t), rb = nb * bs, gb = PR * bs;
-	for (size_t g = 0; g < rows / PR; g++)
-		for (size_t b = 0; b < nb; b++) {
-			uint8_t *o = (uint8_t *)dst + (g * nb + b) * gb;
-			for (size_t r = 0; r < PR; r++) {
-				const uint8_t *blk = (const uint8_t *)w + (g * PR + r) * rb + b * bs;
-				memcpy(o + 2 * r, blk, 2);
-				for (size_t k = 0; k < (t == KD_Q8_0 ? 8u : 4u); k++)
-					for (size_t j = 0; j < 4; j++)
-						o[32 + k * 64 + r * 4 + j] = t == KD_Q8_0 ? (uint8_t)(blk[2 + 4 * k + j] ^ 0x80)
-											  : blk[2 + 4 * k + j];
-			}
-		}
-}
-
-static void pack_q8_0(const void *w, void *dst, size_t rows, size_t cols) { pack_q(KD_Q8_0, w, dst, rows, cols); }
-static void pack_q4_0(const void *w, void *dst, size_t rows, size_t cols) { pack_q(KD_Q4_0, w, dst, rows, cols); }
-
-static void packed_row(enum kern_dtype t, const void *w, size_t cols, size_t r, float *out)
-{
-	size_t nb = cols / KERN_QBLOCK, gb = PR * qbs(t), l = r % PR;
-	const uint8_t *grp = (const uint8_t *)w + (r / PR) * nb * gb;
-	for (size_t b = 0; b < nb; b++) {
-		const uint8_t *o = grp + b * gb;
-		uint16_t h;
-		memcpy(&h, o + 2 * l, 2);
-		float d = _cvtsh_ss(h);
-		for (size_t k = 0; k < 8; k++)
-			for (size_t j = 0; j < 4; j++) {
-				if (t == KD_Q8_0) {
-					out[b * 32 + 4 * k + j] = d * (float)((int)o[32 + k * 64 + l * 4 + j] - 128);
-				} else if (k < 4) {
-					uint8_t v = o[32 + k * 64 + l * 4 + j];
-					out[b * 32 + 4 * k + j] = d * (float)((v & 15) - 8);
-					out[b * 32 + 16 + 4 * k + j] = d * (float)((v >> 4) - 8);
-				}
-			}
-	}
-}
-
-static void q8_0_packed_row(const void *w, size_t cols, size_t r, float *out) { packed_row(KD_Q8_0, w, cols, r, out); }
-static void q4_0_packed_row(const void *w, size_t cols, size_t r, float *out) { packed_row(KD_Q4_0, w, cols, r, out); }
 
 INLINE __m512i bcast4(const int8_t *p)
 {
@@ -850,15 +796,17 @@ static void build(void)
 	table.add = add;
 	table.attention = attention;
 	table.quantize_act = quantize_act;
-	if (has_vnni) {   /* the packed kernels are vpdpbusd's */
-		table.pack[KD_Q8_0] = pack_q8_0;
-		table.pack[KD_Q4_0] = pack_q4_0;
+	/* The packed layout is kernels/pack.c's for both variants: with VNNI
+	 * these kernels, without it AVX2's (copied with the base table). */
+	if (has_vnni) {
+		table.pack[KD_Q8_0] = kern_pack_q8_0;
+		table.pack[KD_Q4_0] = kern_pack_q4_0;
 		table.gemv_packed[KD_Q8_0] = gemv_q8_0_packed;
 		table.gemv_packed[KD_Q4_0] = gemv_q4_0_packed;
 		table.gemm_packed[KD_Q8_0] = gemm_q8_0_packed;
 		table.gemm_packed[KD_Q4_0] = gemm_q4_0_packed;
-		table.packed_row_f32[KD_Q8_0] = q8_0_packed_row;
-		table.packed_row_f32[KD_Q4_0] = q4_0_packed_row;
+		table.packed_row_f32[KD_Q8_0] = kern_packed_row_q8_0;
+		table.packed_row_f32[KD_Q4_0] = kern_packed_row_q4_0;
 	}
 }
 

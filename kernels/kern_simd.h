@@ -16,4 +16,10 @@ typedef void (*kern_to_f32_fn)(const void *src, float *dst, size_t n);
  * to_f32 a block of rows at a time into a scratch buffer freed before return. */
 void kern_blis_gemm(enum kern_dtype t, kern_to_f32_fn to_f32, const void *w, const float *x,
 		    float *y, size_t n, size_t rows, size_t cols, int threads);
+
+/* The packed Q8_0/Q4_0 layout both SIMD variants use (kernels/pack.c). */
+void kern_pack_q8_0(const void *w, void *dst, size_t rows, size_t cols);
+void kern_pack_q4_0(const void *w, void *dst, size_t rows, size_t cols);
+void kern_packed_row_q8_0(const void *w, size_t cols, size_t r, float *out);
+void kern_packed_row_q4_0(const void *w, size_t cols, size_t r, float *out);
 #endif

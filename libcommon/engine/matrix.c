@@ -107,22 +107,44 @@ static void copy_rows(const struct eng_stage *s, const struct eng_mat *m, int to
 			   to, dst + (r - r0) * prb, width, row);
 }
 
-/* One panel of out from m: the standard layout, or the kernels' packed one
- * made 16 rows at a time through group. */
-static void place_panel(const struct eng_stage *s, const struct eng_mat *m, const struct eng_mat *out,
-			size_t p, float *row, char *group)
+/* Rows [r0, r0 + n) of panel p of out from m: the standard layout, or the
+ * kernels' packed one made through group (n is then KERN_PACK_ROWS). */
+static void place_rows(const struct eng_stage *s, const struct eng_mat *m, const struct eng_mat *out,
+		       size_t p, size_t r0, size_t n, float *row, char *group)
 {
 	size_t width, c0 = p * out->panel_cols;
 	char *pd = (char *)eng_mat_panel(out, p, &width);
 	size_t prb = kern_row_bytes(out->dtype, width);
 	if (!out->packed) {
-		copy_rows(s, m, out->dtype, c0, width, 0, m->rows, pd, row);
+		copy_rows(s, m, out->dtype, c0, width, r0, n, pd + r0 * prb, row);
 		return;
 	}
-	for (size_t r0 = 0; r0 < m->rows; r0 += KERN_PACK_ROWS) {
-		copy_rows(s, m, out->dtype, c0, width, r0, KERN_PACK_ROWS, group, row);
-		s->ops->pack[out->dtype](group, pd + r0 * prb, KERN_PACK_ROWS, width);
+	copy_rows(s, m, out->dtype, c0, width, r0, n, group, row);
+	s->ops->pack[out->dtype](group, pd + r0 * prb, n, width);
+}
+
+/* Every panel, the stage's threads sharing out groups of 16 rows: the first
+ * touch of fresh memory (the kernel zeroing it) is most of the cost, and on
+ * a virtual machine well under 1 GB/s per core. */
+static int place_all(const struct eng_stage *s, const struct eng_mat *m, const struct eng_mat *out)
+{
+	size_t G = KERN_PACK_ROWS, groups = (m->rows + G - 1) / G, np = eng_mat_panels(out);
+	int failed = 0;
+#pragma omp parallel num_threads(s->threads) reduction(| : failed)
+	{
+		float *row = malloc(out->panel_cols * sizeof *row);
+		char *group = malloc(G * kern_row_bytes(out->dtype, out->panel_cols));
+		failed = !row || !group;
+#pragma omp for schedule(static) collapse(2)
+		for (size_t p = 0; p < np; p++)
+			for (size_t g = 0; g < groups; g++)
+				if (row && group)
+					place_rows(s, m, out, p, g * G, m->rows - g * G < G ? m->rows - g * G : G,
+						   row, group);
+		free(row);
+		free(group);
 	}
+	return failed ? -1 : 0;
 }
 
 int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *name, struct exo_err *e)
@@ -130,25 +152,14 @@ int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *na
 	size_t panel = m->cols > s->panel_cols ? s->panel_cols : m->cols;
 	size_t full_rb = kern_row_bytes(to, m->cols), mapped;
 	bool packed = s->ops->pack[to] && m->rows % KERN_PACK_ROWS == 0;
-	float *row = malloc(panel * sizeof *row);
-	char *group = malloc(KERN_PACK_ROWS * kern_row_bytes(to, panel));
 	char *dst = weights_alloc(size_mul(full_rb, m->rows), &mapped);
-	if (!row || !group || !dst) {
-		free(row);
-		free(group);
-		if (mapped)
-			munmap(dst, mapped);
-		else
-			free(dst);
-		return exo_error(e, EXO_SOFTWARE, "out of memory for %s as %s", name, kern_dtype_name(to));
-	}
 	struct eng_mat out = {.dtype = to, .data = dst, .rows = m->rows, .cols = m->cols,
 			      .row_bytes = full_rb, .panel_cols = panel, .packed = packed,
 			      .owned = dst, .owned_mapped = mapped};
-	for (size_t p = 0, n = eng_mat_panels(&out); p < n; p++)
-		place_panel(s, m, &out, p, row, group);
-	free(row);
-	free(group);
+	if (!dst || place_all(s, m, &out) < 0) {
+		eng_mat_free(&out);
+		return exo_error(e, EXO_SOFTWARE, "out of memory for %s as %s", name, kern_dtype_name(to));
+	}
 	release_mapped(m->data, m->rows * m->row_bytes);
 	*m = out;
 	return 0;

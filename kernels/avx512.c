@@ -472,39 +472,14 @@ INLINE void group_rows(enum kern_dtype t, const uint8_t *grp, size_t nb, const s
 		_mm512_storeu_ps(y[i], acc[i]);
 }
 
-INLINE void q_gemv_packed(enum kern_dtype t, const void *w, const float *x, float *y, size_t rows,
-			  size_t cols)
-{
-	size_t nb = cols / KERN_QBLOCK, gb = PR * qbs(t);
-	struct kern_act_q8 a[nb ? nb : 1];
-	quantize_act(x, a, cols);
-	const struct kern_act_q8 *ap[1] = {a};
-	for (size_t g = 0; g < rows / PR; g++) {
-		float *yp[1] = {y + g * PR};
-		group_rows(t, (const uint8_t *)w + g * nb * gb, nb, ap, 1, yp);
-	}
-}
-
-static void gemv_q8_0_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
-{
-	q_gemv_packed(KD_Q8_0, w, x, y, rows, cols);
-}
-
-static void gemv_q4_0_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
-{
-	q_gemv_packed(KD_Q4_0, w, x, y, rows, cols);
-}
-
-/* Prefill: X quantised once; each thread takes chunks of CHUNK_GROUPS
- * groups (256 rows: 150-290 KB of weights, which stay in L2) and runs every
- * token through them, four at a time so each weight load serves four.  A
- * chunk reads the activations once; group by group, a 512-token prompt
- * would stream its 1.3 MB of activations once per 16 rows. */
-enum { CHUNK_GROUPS = 16 };
-
-INLINE void chunk_rows(enum kern_dtype t, const uint8_t *w, size_t g0, size_t g1, size_t nb,
+/* Prefill (kern_packed_gemm): every token through one chunk of groups
+ * while its weights sit in L2, four at a time so each weight load serves
+ * four.  A chunk reads the activations once; group by group, a 512-token
+ * prompt would stream its 1.3 MB of activations once per 16 rows. */
+INLINE void chunk_rows(enum kern_dtype t, const void *wv, size_t g0, size_t g1, size_t nb,
 		       const struct kern_act_q8 *a, float *y, size_t n, size_t rows)
 {
+	const uint8_t *w = wv;
 	size_t gb = PR * qbs(t), i = 0;
 	float tmp[4][PR];
 	for (; i + 4 <= n; i += 4) {
@@ -525,37 +500,36 @@ INLINE void chunk_rows(enum kern_dtype t, const uint8_t *w, size_t g0, size_t g1
 	}
 }
 
-INLINE void q_gemm_packed(enum kern_dtype t, const void *w, const float *x, float *y, size_t n,
-			  size_t rows, size_t cols, int threads)
+static void chunk_q8_0(const void *w, size_t g0, size_t g1, size_t nb, const struct kern_act_q8 *a,
+		       float *y, size_t n, size_t rows)
 {
-	size_t nb = cols / KERN_QBLOCK, groups = rows / PR;
-	struct kern_act_q8 *a = malloc(n * nb * sizeof *a);
-	if (!a)
-		abort();   /* n * cols floats fit, so this cannot reasonably fail */
-	long chunks = (long)((groups + CHUNK_GROUPS - 1) / CHUNK_GROUPS);
-#pragma omp parallel num_threads(threads > 0 ? threads : 1)
-	{
-#pragma omp for schedule(static)
-		for (size_t i = 0; i < n; i++)
-			quantize_act(x + i * cols, a + i * nb, cols);
-#pragma omp for schedule(static)
-		for (long c = 0; c < chunks; c++) {
-			size_t g0 = (size_t)c * CHUNK_GROUPS;
-			size_t g1 = g0 + CHUNK_GROUPS < groups ? g0 + CHUNK_GROUPS : groups;
-			chunk_rows(t, w, g0, g1, nb, a, y, n, rows);
-		}
-	}
-	free(a);
+	chunk_rows(KD_Q8_0, w, g0, g1, nb, a, y, n, rows);
+}
+
+static void chunk_q4_0(const void *w, size_t g0, size_t g1, size_t nb, const struct kern_act_q8 *a,
+		       float *y, size_t n, size_t rows)
+{
+	chunk_rows(KD_Q4_0, w, g0, g1, nb, a, y, n, rows);
+}
+
+static void gemv_q8_0_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(quantize_act, chunk_q8_0, w, x, y, rows, cols);
+}
+
+static void gemv_q4_0_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(quantize_act, chunk_q4_0, w, x, y, rows, cols);
 }
 
 static void gemm_q8_0_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	q_gemm_packed(KD_Q8_0, w, x, y, n, rows, cols, threads);
+	kern_packed_gemm(quantize_act, chunk_q8_0, w, x, y, n, rows, cols, threads);
 }
 
 static void gemm_q4_0_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	q_gemm_packed(KD_Q4_0, w, x, y, n, rows, cols, threads);
+	kern_packed_gemm(quantize_act, chunk_q4_0, w, x, y, n, rows, cols, threads);
 }
 
 /* --- widening and rounding --- */
@@ -626,7 +600,6 @@ static void q8_0_to_f32(const void *src, float *dst, size_t n) { q_to_f32(KD_Q8_
 static void q4_0_to_f32(const void *src, float *dst, size_t n) { q_to_f32(KD_Q4_0, src, dst, n); }
 
 /* --- element-wise; tails are masked lanes --- */
-
 
 /* out [n] = w [n] * x [n] / sqrt(mean(x^2) + eps); out may be x. */
 static void rmsnorm(float *out, const float *x, const float *w, size_t n, float eps)

@@ -22,4 +22,17 @@ void kern_pack_q8_0(const void *w, void *dst, size_t rows, size_t cols);
 void kern_pack_q4_0(const void *w, void *dst, size_t rows, size_t cols);
 void kern_packed_row_q8_0(const void *w, size_t cols, size_t r, float *out);
 void kern_packed_row_q4_0(const void *w, size_t cols, size_t r, float *out);
+
+/* Y[n, rows] = X . W^T for packed W: X quantised with quantize, then
+ * chunk() runs tokens [0, n) of a (nb blocks each) through groups [g0, g1)
+ * into y (row stride rows). */
+enum { KERN_PACK_CHUNK_GROUPS = 16 };
+typedef void kern_quantize_fn(const float *x, struct kern_act_q8 *out, size_t n);
+typedef void kern_chunk_fn(const void *w, size_t g0, size_t g1, size_t nb, const struct kern_act_q8 *a,
+			   float *y, size_t n, size_t rows);
+void kern_packed_gemm(kern_quantize_fn *quantize, kern_chunk_fn *chunk, const void *w,
+		      const float *x, float *y, size_t n, size_t rows, size_t cols, int threads);
+/* y[rows] = W x for packed W, through chunk with one token. */
+void kern_packed_gemv(kern_quantize_fn *quantize, kern_chunk_fn *chunk, const void *w,
+		      const float *x, float *y, size_t rows, size_t cols);
 #endif

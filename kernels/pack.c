@@ -14,6 +14,7 @@
  * are the standard ones. */
 #include "kernels/kern_simd.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PR KERN_PACK_ROWS
@@ -69,3 +70,47 @@ static void packed_row(enum kern_dtype t, const void *w, size_t cols, size_t r, 
 
 void kern_packed_row_q8_0(const void *w, size_t cols, size_t r, float *out) { packed_row(KD_Q8_0, w, cols, r, out); }
 void kern_packed_row_q4_0(const void *w, size_t cols, size_t r, float *out) { packed_row(KD_Q4_0, w, cols, r, out); }
+
+/* Prefill through a packed matrix: X quantised once, the threads sharing
+ * out the tokens for that, then chunks of KERN_PACK_CHUNK_GROUPS groups
+ * (256 rows, 150-290 KB of weights, which stay in L2) through which every
+ * token runs.  Without memory for the quantised X (n * cols / 32 blocks),
+ * one token at a time. */
+void kern_packed_gemm(kern_quantize_fn *quantize, kern_chunk_fn *chunk, const void *w,
+		      const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	size_t nb = cols / KERN_QBLOCK, groups = rows / PR;
+	long chunks = (long)((groups + KERN_PACK_CHUNK_GROUPS - 1) / KERN_PACK_CHUNK_GROUPS);
+	struct kern_act_q8 *a = malloc(n * nb * sizeof *a);
+	if (!a) {
+		struct kern_act_q8 one[nb ? nb : 1];
+		for (size_t i = 0; i < n; i++) {
+			quantize(x + i * cols, one, cols);
+			chunk(w, 0, groups, nb, one, y + i * rows, 1, rows);
+		}
+		return;
+	}
+#pragma omp parallel num_threads(threads > 0 ? threads : 1)
+	{
+#pragma omp for schedule(static)
+		for (size_t i = 0; i < n; i++)
+			quantize(x + i * cols, a + i * nb, cols);
+#pragma omp for schedule(static)
+		for (long c = 0; c < chunks; c++) {
+			size_t g0 = (size_t)c * KERN_PACK_CHUNK_GROUPS;
+			chunk(w, g0, g0 + KERN_PACK_CHUNK_GROUPS < groups ? g0 + KERN_PACK_CHUNK_GROUPS : groups,
+			      nb, a, y, n, rows);
+		}
+	}
+	free(a);
+}
+
+/* Decode through a packed matrix: x quantised, every group in one chunk. */
+void kern_packed_gemv(kern_quantize_fn *quantize, kern_chunk_fn *chunk, const void *w,
+		      const float *x, float *y, size_t rows, size_t cols)
+{
+	size_t nb = cols / KERN_QBLOCK;
+	struct kern_act_q8 a[nb ? nb : 1];
+	quantize(x, a, cols);
+	chunk(w, 0, rows / PR, nb, a, y, 1, rows);
+}

@@ -6,22 +6,24 @@
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
 
-/* A weight matrix [rows, cols] in some kern_dtype; data is in the mapping or
- * in owned (converted at load). */
 /* Matrices wider than this are stored as panels of this many columns
  * (engine/matrix.c); a panel's slice of x is 8 KB of f32.  EXO_PANEL_COLS
  * overrides it (tests run the small fixture models through many panels). */
 #define ENG_PANEL_COLS 2048
 
+/* A weight matrix [rows, cols] in some kern_dtype, in the stage's arena. */
 struct eng_mat {
 	int dtype;
 	const void *data;                /* panels one after another */
 	size_t rows, cols, row_bytes;    /* row_bytes: of a whole row of cols */
 	size_t panel_cols;               /* cols of every panel but the last */
 	bool packed;                     /* panels in the kernels' packed layout */
-	void *owned;
-	size_t owned_mapped;             /* owned is mmap'd with this length, else malloc'd */
 };
+
+/* Huge-page chunks the stage's matrices are carved from (engine/matrix.c),
+ * unmapped with the stage. */
+struct eng_arena_chunk { char *base; size_t len, used; };
+struct eng_arena { struct eng_arena_chunk *chunks; size_t n; };
 
 struct eng_layer {
 	float *attn_norm, *ffn_norm;     /* [hidden], f32 copies */
@@ -54,6 +56,7 @@ struct eng_stage {
 	float *panel_sum;                /* panel_sum_rows: the tallest panelled matrix */
 	size_t panel_sum_rows;
 	size_t panel_cols;               /* ENG_PANEL_COLS unless EXO_PANEL_COLS says */
+	struct eng_arena arena;
 };
 
 struct eng_kv {
@@ -63,9 +66,9 @@ struct eng_kv {
 };
 
 /* Copy (and convert to type to) a matrix that points into the checkpoint
- * into owned memory in panels; the source pages are released. */
+ * into the stage's arena in panels; the source pages are released. */
 int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *name, struct exo_err *e);
-void eng_mat_free(struct eng_mat *m);
+void eng_arena_free(struct eng_arena *a);
 size_t eng_mat_panels(const struct eng_mat *m);
 /* Panel p and its width in columns. */
 const void *eng_mat_panel(const struct eng_mat *m, size_t p, size_t *width);

@@ -91,9 +91,7 @@ static int load_head(struct eng_stage *s, int dtype, struct exo_err *e)
 	const struct model_config *c = &s->cfg;
 	if (!c->tied_embeddings)
 		return load_matrix(s, &s->head, "lm_head.weight", c->vocab, c->hidden, dtype, e);
-	s->head = s->embed;
-	s->head.owned = NULL; /* owned by embed */
-	s->head.owned_mapped = 0;
+	s->head = s->embed;   /* one copy, in the arena */
 	return 0;
 }
 
@@ -124,13 +122,9 @@ void eng_free_weights(struct eng_stage *s)
 	for (int i = 0; s->layers && i < s->last - s->first; i++) {
 		struct eng_layer *l = &s->layers[i];
 		free(l->attn_norm), free(l->ffn_norm), free(l->bq), free(l->bk), free(l->bv);
-		struct eng_mat *m[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
-		for (size_t j = 0; j < sizeof m / sizeof *m; j++)
-			eng_mat_free(m[j]);
 	}
 	free(s->layers);
-	eng_mat_free(&s->embed);
-	eng_mat_free(&s->head);
+	eng_arena_free(&s->arena);
 	free(s->panel_sum);
 	free(s->final_norm);
 }

@@ -21,4 +21,14 @@ test_expect_success "the demo stopped its stages" '
 	! curl -s -m 2 "http://127.0.0.1:$api/healthz" &&
 	! curl -s -m 2 "http://127.0.0.1:$port/"
 '
+# head takes the lines up to "starting the stages"; the demo's next line
+# ("healthy") meets a closed pipe once the stages are up.
+test_expect_success "a demo whose output pipe closes early stops its stages too" '
+	EXO_DEMO_PORT=$port EXO_DEMO_API=$api EXO_BUILD=$EXO_BUILD sh scripts/demo 2>/dev/null |
+		sed "/^== exo-shard-serve/q" >"$TMP/head.out" &&
+	tail -n 1 "$TMP/head.out" | grep -q "^== exo-shard-serve" &&
+	! curl -s -m 2 "http://127.0.0.1:$api/healthz" &&
+	! curl -s -m 2 "http://127.0.0.1:$port/" &&
+	! curl -s -m 2 "http://127.0.0.1:$((port + 2))/"
+'
 test_done

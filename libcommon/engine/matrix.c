@@ -1,7 +1,7 @@
-/* Weight matrices in the layout decode reads fastest: an owned copy (in an
- * arena on transparent huge pages where the kernel allows, which saves a TLB miss per
- * 4 KB of a stream that reads every weight once per token), split into
- * panels of ENG_PANEL_COLS columns when wider, each panel [rows, width]
+/* Weight matrices in the layout decode reads fastest: a copy in the stage's
+ * arena, on transparent huge pages where the kernel allows (which saves a
+ * TLB miss per 4 KB of a stream that reads every weight once per token),
+ * split into panels of ENG_PANEL_COLS columns when wider, each panel [rows, width]
  * row-major.  A gemv then keeps its slice of x in L1 however wide the
  * matrix (measured: a BF16 row stream at 8192 columns runs at half the speed
  * of one at 2048).  Kernels see every panel as a plain matrix, in the

@@ -347,8 +347,11 @@ INLINE void q_gemm(enum kern_dtype t, const void *w, const float *x, float *y, s
 {
 	size_t nb = cols / KERN_QBLOCK, rb = kern_row_bytes(t, cols);
 	struct kern_act_q8 *a = malloc(n * nb * sizeof *a);
-	if (!a)
-		abort();   /* n * cols floats fit, so this cannot reasonably fail */
+	if (!a) {   /* no memory for the quantised prompt: a token at a time */
+		for (size_t i = 0; i < n; i++)
+			q_gemv(t, w, x + i * cols, y + i * rows, rows, cols);
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		quantize_act(x + i * cols, a + i * nb, cols);
 	long blocks = (long)((rows + 15) / 16);

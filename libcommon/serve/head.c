@@ -22,6 +22,7 @@ struct hsess {
 	int32_t *hist;
 	size_t n, cap;
 	size_t sent;                /* positions the chain holds */
+	uint64_t scope;             /* reuse_scope of the requests that made it; 0: none */
 	struct eng_kv *kv;          /* the local layers' cache */
 };
 
@@ -39,6 +40,7 @@ struct head {
 	int n_idle;
 	struct sess_table *sessions;
 	uint64_t salt;              /* session ids on the wire: the caller's, salted */
+	uint64_t next_reuse_id;     /* ids of reused sessions: top bit set, counting */
 };
 
 /* What one generation works with. */
@@ -381,22 +383,61 @@ static int push(struct hsess *s, int32_t t)
 	return 0;
 }
 
+static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+	size_t i = 0;
+	while (i < na && i < nb && a[i] == b[i])
+		i++;
+	return i;
+}
+
+struct reuse_query {
+	uint64_t scope;
+	const int32_t *prompt;
+	size_t n;
+};
+
+/* How much of a kept session a prompt would reuse: the shared prefix, when
+ * the prompt continues that conversation (shares at least half of it; a
+ * prompt that only shares a system prompt starts its own, so that two
+ * conversations do not keep truncating one cache). */
+static size_t reuse_score(const void *value, void *arg)
+{
+	const struct hsess *s = value;
+	const struct reuse_query *q = arg;
+	if (s->scope != q->scope)
+		return 0;
+	size_t common = common_prefix(s->hist, s->n, q->prompt, q->n);
+	return common * 2 >= s->n ? common : 0;
+}
+
+/* The id of a request's session: its own, the reused one of its scope, or
+ * a new reusable one.  *s is the kept session taken from the table, if any. */
+static uint64_t take_session(struct head *h, const struct head_request *r, struct hsess **s)
+{
+	uint64_t id = r->session;
+	*s = NULL;
+	pthread_mutex_lock(&h->mu);
+	if (id) {
+		*s = sess_take(h->sessions, id);
+	} else if (r->reuse_scope) {
+		struct reuse_query q = {r->reuse_scope, r->prompt, r->n_prompt};
+		if (!(*s = sess_take_best(h->sessions, reuse_score, &q, &id)))
+			id = (UINT64_C(1) << 63) | ++h->next_reuse_id;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return id;
+}
+
 /* The session for a request: the kept one (its positions past what the new
  * prompt shares with it forgotten), or a fresh one. */
-static struct hsess *open_session(struct gen *g, uint64_t id, const int32_t *p, size_t n)
+static struct hsess *open_session(struct gen *g, uint64_t id, struct hsess *s, uint64_t scope,
+				  const int32_t *p, size_t n)
 {
-	struct head *h = g->h;
-	struct hsess *s = NULL;
-	if (id) {
-		pthread_mutex_lock(&h->mu);
-		s = sess_take(h->sessions, id);
-		pthread_mutex_unlock(&h->mu);
-	}
 	if (!s && !(s = calloc(1, sizeof *s)))
 		return NULL;
-	size_t common = 0;
-	while (common < s->n && common < n && s->hist[common] == p[common])
-		common++;
+	s->scope = scope;
+	size_t common = common_prefix(s->hist, s->n, p, n);
 	if (s->sent > common)
 		s->sent = common;
 	if (s->sent == n && n > 0)
@@ -496,10 +537,14 @@ int head_generate(struct head *h, const struct head_request *r, head_token_cb cb
 	if (check_prompt(h, r->prompt, r->n_prompt, e) < 0)
 		return -1;
 	struct gen g = {.h = h};
-	if (!(g.s = open_session(&g, r->session, r->prompt, r->n_prompt)))
+	struct hsess *kept;
+	uint64_t id = take_session(h, r, &kept);
+	if (!(g.s = open_session(&g, id, kept, r->session ? 0 : r->reuse_scope, r->prompt,
+				 r->n_prompt)))
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
+	res->n_reused = g.s->sent;
 	int rc = generate(&g, r, cb, arg, res, e);
-	close_session(&g, r->session);
+	close_session(&g, id);
 	return rc;
 }
 
@@ -509,7 +554,7 @@ static int logits_of(struct head *h, const int32_t *tokens, size_t n, bool all, 
 	if (check_prompt(h, tokens, n, e) < 0)
 		return -1;
 	struct gen g = {.h = h};
-	if (!(g.s = open_session(&g, 0, tokens, n)))
+	if (!(g.s = open_session(&g, 0, NULL, 0, tokens, n)))
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
 	struct eng_sampling sp;
 	eng_sampling_defaults(&sp);

@@ -34,6 +34,10 @@ void *sess_get(struct sess_table *t, uint64_t id);                /* marks it us
 int sess_put(struct sess_table *t, uint64_t id, void *value, uint64_t *evicted);
 bool sess_drop(struct sess_table *t, uint64_t id);                /* frees the value */
 void *sess_take(struct sess_table *t, uint64_t id);               /* removes it, not freed */
+/* Removes and returns the value with the highest nonzero score (its id in
+ * *id), NULL when every score is 0. */
+void *sess_take_best(struct sess_table *t, size_t (*score)(const void *value, void *arg),
+		     void *arg, uint64_t *id);
 size_t sess_count(const struct sess_table *t);
 
 /* Who one end of a link is, for the hello exchange. */

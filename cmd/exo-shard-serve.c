@@ -224,7 +224,7 @@ static void api_open(const struct options *o, const struct stage_opts *so, struc
 	struct head_opts ho = {.model = so->model, .local_layers = eng_last_layer(stage_engine(s)),
 			       .next = so->next, .eng = so->eng, .net = so->net,
 			       .stage = stage_engine(s), .stage_lock = stage_engine_lock(s),
-			       .retry_ms = o->timeout_ms};
+			       .handover = so->handover, .retry_ms = o->timeout_ms};
 	if (!(a->head = head_open(&ho, &e)))
 		exo_die(&e);
 	char name[512];

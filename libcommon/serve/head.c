@@ -2,6 +2,7 @@
  * stage (one per generation in flight), re-sending a history to a stage
  * that lost it and retrying an unreachable one. */
 #include "serve/head.h"
+#include "kernels/kern.h"
 #include "model/checkpoint.h"
 #include "serve/serve.h"
 #include "util/log.h"
@@ -52,6 +53,8 @@ struct gen {
 	size_t end;                 /* the step feeds history[sent, end) */
 	float *hidden, *out;        /* [n, hidden] and [n, vocab] */
 	size_t hidden_cap, out_cap;
+	void *wire;                 /* the hidden block in the hand-over type (not f32) */
+	size_t wire_cap;
 	struct eng_sampler *sampler; /* made at the first draw, reseeded at each */
 };
 
@@ -276,6 +279,27 @@ static int remote_answer(struct gen *g, enum proto_want want, int32_t *token, fl
 	return rc;
 }
 
+/* The local layers' hidden block of n positions as the forward's data, in
+ * the hand-over type (a stage's --handover: f16/bf16 halve the bytes). */
+static int handover(struct gen *g, size_t n, struct proto_msg *m)
+{
+	int dt = g->h->o.handover;
+	size_t count = n * (size_t)g->h->cfg.hidden;
+	m->dtype = dt, m->hidden = (size_t)g->h->cfg.hidden;
+	m->data = g->hidden, m->data_len = count * sizeof(float);
+	if (dt == PROTO_F32)
+		return 0;
+	if (count * 2 > g->wire_cap) {
+		void *w = realloc(g->wire, count * 2);
+		if (!w)
+			return -1;
+		g->wire = w, g->wire_cap = count * 2;
+	}
+	kern_select()->from_f32[dt](g->hidden, g->wire, count);
+	m->data = g->wire, m->data_len = count * 2;
+	return 0;
+}
+
 /* Feed history[sent, n) through the chain, at most opts.chunk positions (all of
  * them for all_logits); the token that follows, or the logits (in g->out)
  * when want asks for them. */
@@ -305,11 +329,14 @@ static int step(struct gen *g, enum proto_want want, const struct eng_sampling *
 	m.session = g->wire_id, m.pos = (int)from, m.n = n, m.want = want;
 	m.sampling = (struct proto_sampling){.temperature = sp->temperature, .top_p = sp->top_p,
 					     .min_p = sp->min_p, .top_k = sp->top_k, .seed = sp->seed};
-	if (h->eng)
-		m.dtype = PROTO_F32, m.hidden = (size_t)h->cfg.hidden, m.data = g->hidden,
-		m.data_len = n * (size_t)h->cfg.hidden * sizeof(float);
-	else
+	if (h->eng) {
+		if (handover(g, n, &m) < 0) {
+			exo_error(e, EXO_SOFTWARE, "out of memory");
+			return STEP_FAIL;
+		}
+	} else {
 		m.tokens = s->hist + from;
+	}
 	int sent = serve_send(g->link, &m, e);
 	int rc = sent < 0 ? STEP_RETRY : remote_answer(g, want, token, lp, e);
 	if (rc == STEP_RETRY && g->link) {
@@ -476,7 +503,7 @@ static void close_session(struct gen *g, uint64_t id)
 	} else {
 		hsess_free(g->s);
 	}
-	free(g->hidden), free(g->out);
+	free(g->hidden), free(g->out), free(g->wire);
 	eng_sampler_free(g->sampler);
 }
 

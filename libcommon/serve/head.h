@@ -24,6 +24,8 @@ struct head_opts {
 	const char *next;           /* address of the stage after them; NULL when local holds all */
 	struct eng_opts eng;
 	struct net_opts net;
+	int handover;               /* PROTO_F32/F16/BF16: the local layers' hidden states on the
+	                             * wire, as a stage's --handover */
 	int retry_ms;               /* how long to keep retrying an unreachable stage; 0: 10000 */
 	int max_sessions;           /* local KV caches kept (LRU); 0: 16 */
 	int chunk;                  /* positions one forward carries at most (long prompts

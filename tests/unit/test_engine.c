@@ -42,9 +42,9 @@ static void test_config_refusals(void)
 {
 	struct model_config c;
 	struct exo_err e = {0};
-	ok(model_config_parse(&c, "{\"architectures\":[\"MixtralForCausalLM\"]}", "cfg", &e) < 0 &&
-	   strstr(e.msg, "MixtralForCausalLM is not supported: mixture-of-experts") != NULL,
-	   "Mixtral refused with the reason: %s", e.msg);
+	ok(model_config_parse(&c, "{\"architectures\":[\"DeepseekV3ForCausalLM\"]}", "cfg", &e) < 0 &&
+	   strstr(e.msg, "DeepseekV3ForCausalLM is not supported: mixture-of-experts") != NULL,
+	   "DeepSeek-V3 refused with the reason: %s", e.msg);
 	ok(model_config_parse(&c, "{\"architectures\":[\"FooForCausalLM\"]}", "cfg", &e) < 0 &&
 	   strstr(e.msg, "FooForCausalLM is not supported") != NULL, "unknown architecture named");
 	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"],\"num_hidden_layers\":\"2\"}",

@@ -16,12 +16,15 @@
  * architectures below) shrunk to tiny dimensions: every other field kept as
  * published (eos lists, rope_scaling, dtype spellings...), the tensors named
  * as that architecture names them (q/k norms of Qwen3, biases of Qwen2,
- * experts of Qwen3-MoE and Mixtral).
+ * experts of Qwen3-MoE and Mixtral); --full-size keeps its dimensions.
+ * --header-only writes the safetensors header and leaves the data a hole (a
+ * sparse file of the full size): real shapes for the planner at no cost.
  *
  *   make_random_model --out DIR [--dtype bf16|f32] [--seed N] [--hidden N]
  *       [--layers N] [--heads N] [--kv-heads N] [--head-dim N]
  *       [--intermediate N] [--vocab N] [--max-pos N] [--rope-theta X]
- *       [--rms-eps X] [--no-rope-scaling] [--untied] [--from-config FILE] [-q] */
+ *       [--rms-eps X] [--no-rope-scaling] [--untied] [--from-config FILE [--full-size]]
+ *       [--header-only] [-q] */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -51,6 +54,8 @@ struct dims {
 	const char *moe_prefix, *expert_gate, *expert_up, *expert_down;
 	long experts, moe_ffn, sparse_step;
 	json_t *dense_layers;       /* mlp_only_layers */
+	bool full_size;             /* --full-size: keep the config's dimensions */
+	bool header_only;           /* --header-only: no data, a sparse file of the right size */
 };
 
 /* One tensor to write: name, shape, and how to fill it. */
@@ -240,7 +245,9 @@ static void write_safetensors(const char *dir, const struct dims *d, bool quiet)
 	enum { CHUNK = 1 << 20 };
 	void *buf = xmalloc(CHUNK * sizeof(float));
 	int rc = write_all(fd, lenle, 8) < 0 || write_all(fd, header, hlen) < 0 ? -1 : 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	if (rc == 0 && d->header_only)  /* sparse: the size of the data, none of its blocks */
+		rc = ftruncate(fd, (off_t)(8 + hlen + ts[n - 1].end));
+	for (size_t i = 0; rc == 0 && !d->header_only && i < n; i++) {
 		if (!quiet && isatty(STDERR_FILENO))
 			fprintf(stderr, "\r%s: %zu/%zu tensors", path, i + 1, n);
 		rc = write_tensor(fd, d, &ts[i], i, buf, CHUNK);
@@ -335,9 +342,15 @@ static void shrink_experts(struct dims *d, json_t *c, const struct arch_names *a
 	const char *count = json_object_get(c, "num_local_experts") ? "num_local_experts" : "num_experts";
 	d->moe_prefix = a->moe_prefix, d->expert_gate = a->gate;
 	d->expert_up = a->up, d->expert_down = a->down;
+	d->sparse_step = cfg_long(c, "decoder_sparse_step", 1);
+	if (d->full_size) {
+		d->experts = cfg_long(c, count, 0);
+		d->moe_ffn = cfg_long(c, "moe_intermediate_size", d->ffn);
+		d->dense_layers = json_incref(json_object_get(c, "mlp_only_layers"));
+		return;
+	}
 	d->experts = 4;
 	d->moe_ffn = json_object_get(c, "moe_intermediate_size") ? 32 : d->ffn;
-	d->sparse_step = cfg_long(c, "decoder_sparse_step", 1);
 	cfg_set(c, count, d->experts);
 	if (json_object_get(c, "moe_intermediate_size"))
 		cfg_set(c, "moe_intermediate_size", d->moe_ffn);
@@ -353,7 +366,20 @@ static void shrink_experts(struct dims *d, json_t *c, const struct arch_names *a
 	d->dense_layers = kept;
 }
 
-/* A published config.json shrunk: hidden 64, 4 heads (KV heads 4, 2 or 1 as
+/* The architecture's tensor names; the config becomes the one written. */
+static void name_tensors(struct dims *d, json_t *c, const char *arch)
+{
+	for (size_t i = 0; i < sizeof arch_names / sizeof *arch_names; i++)
+		if (strcmp(arch, arch_names[i].arch) == 0) {
+			d->qk_norm = arch_names[i].qk_norm;
+			d->qkv_bias = arch_names[i].qkv_bias;
+			if (arch_names[i].moe_prefix)
+				shrink_experts(d, c, &arch_names[i]);
+		}
+	d->config = c;
+}
+
+/* A published config.json shrunk (unless --full-size): hidden 64, 4 heads (KV heads 4, 2 or 1 as
  * the original groups them), head_dim 16, or 32 where the original's is
  * independent of hidden/heads, 2 layers, FFN 96, vocabulary 512. */
 static void shrink_config(struct dims *d, const char *file)
@@ -368,10 +394,17 @@ static void shrink_config(struct dims *d, const char *file)
 	long hd0 = cfg_long(c, "head_dim", heads0 ? hidden0 / heads0 : 0);
 	if (!arch || hidden0 <= 0 || heads0 <= 0)
 		exo_errx(EXO_DATAERR, "%s: no architectures, hidden_size or num_attention_heads", file);
+	d->tied = json_is_true(json_object_get(c, "tie_word_embeddings"));
+	if (d->full_size) {
+		d->hidden = hidden0, d->heads = heads0, d->kv_heads = kv0, d->head_dim = hd0;
+		d->layers = cfg_long(c, "num_hidden_layers", 1), d->ffn = cfg_long(c, "intermediate_size", 1);
+		d->vocab = cfg_long(c, "vocab_size", 1);
+		name_tensors(d, c, arch);
+		return;
+	}
 	d->hidden = 64, d->heads = 4, d->layers = 2, d->ffn = 96, d->vocab = 512;
 	d->kv_heads = kv0 == heads0 ? 4 : kv0 == 1 ? 1 : 2;
 	d->head_dim = hd0 * heads0 == hidden0 ? 16 : 32;
-	d->tied = json_is_true(json_object_get(c, "tie_word_embeddings"));
 	cfg_set(c, "hidden_size", d->hidden);
 	cfg_set(c, "num_attention_heads", d->heads);
 	if (json_object_get(c, "num_key_value_heads"))
@@ -381,21 +414,14 @@ static void shrink_config(struct dims *d, const char *file)
 	cfg_set(c, "num_hidden_layers", d->layers);
 	cfg_set(c, "intermediate_size", d->ffn);
 	cfg_set(c, "vocab_size", d->vocab);
-	for (size_t i = 0; i < sizeof arch_names / sizeof *arch_names; i++)
-		if (strcmp(arch, arch_names[i].arch) == 0) {
-			d->qk_norm = arch_names[i].qk_norm;
-			d->qkv_bias = arch_names[i].qkv_bias;
-			if (arch_names[i].moe_prefix)
-				shrink_experts(d, c, &arch_names[i]);
-		}
-	d->config = c;
+	name_tensors(d, c, arch);
 }
 
 static const char usage_text[] =
 	"usage: make_random_model --out DIR [--dtype bf16|f32] [--seed N] [--hidden N] [--layers N]\n"
 	"       [--heads N] [--kv-heads N] [--head-dim N] [--intermediate N] [--vocab N]\n"
 	"       [--max-pos N] [--rope-theta X] [--rms-eps X] [--no-rope-scaling] [--untied]\n"
-	"       [--from-config CONFIG.JSON] [-q]\n";
+	"       [--from-config CONFIG.JSON [--full-size]] [--header-only] [-q]\n";
 
 static long num_arg(const char *opt, const char *s, long min)
 {
@@ -424,9 +450,10 @@ static void parse(int argc, char **argv, struct dims *d, const char **out, bool 
 		{"head-dim", 1, 0, 'D'}, {"intermediate", 1, 0, 'F'}, {"vocab", 1, 0, 'V'},
 		{"max-pos", 1, 0, 'P'}, {"rope-theta", 1, 0, 'T'}, {"rms-eps", 1, 0, 'E'},
 		{"no-rope-scaling", 0, 0, 'N'}, {"untied", 0, 0, 'U'}, {"quiet", 0, 0, 'q'},
-		{"from-config", 1, 0, 'C'},
+		{"from-config", 1, 0, 'C'}, {"full-size", 0, 0, 'S'}, {"header-only", 0, 0, 'O'},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int c, li = 0;
+	const char *config = NULL;
 	while ((c = getopt_long(argc, argv, "o:d:s:qh", opts, &li)) != -1) {
 		const char *name = opts[li].name;
 		switch (c) {
@@ -452,12 +479,16 @@ static void parse(int argc, char **argv, struct dims *d, const char **out, bool 
 		case 'E': d->rms_eps = real_arg(name, optarg); break;
 		case 'N': d->rope_scaling = false; break;
 		case 'U': d->tied = false; break;
-		case 'C': shrink_config(d, optarg); break;
+		case 'C': config = optarg; break;
+		case 'S': d->full_size = true; break;
+		case 'O': d->header_only = true; break;
 		case 'q': *quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		default: fputs(usage_text, stderr); exit(EXO_USAGE);
 		}
 	}
+	if (config)
+		shrink_config(d, config);
 	if (!*out || optind != argc) {
 		fputs(usage_text, stderr);
 		exit(EXO_USAGE);

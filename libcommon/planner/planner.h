@@ -25,6 +25,7 @@ struct plan_tensor {
 	int layer;             /* PR_LAYER: the layer index */
 	uint64_t rows, cols;
 	int stored;            /* enum kern_dtype as stored */
+	bool expert;           /* one expert's matrix of a sparse layer */
 };
 
 /* The model's profile: what the planner needs to know of it. */
@@ -40,6 +41,13 @@ struct plan_model {
 	uint64_t embed_bytes;  /* the embedding matrix (first stage) */
 	uint64_t head_bytes;   /* LM head + final norm (last stage); the embedding when tied */
 	uint64_t kv_bytes_token_layer; /* K and V of one position in one layer (f32 cache) */
+	/* Mixture of experts: a stage holds every expert of its layers (in
+	 * layer_bytes) but a token reads only experts_used of the experts. */
+	int experts, experts_used;     /* 0: dense */
+	uint64_t expert_bytes;         /* all experts of one sparse layer, at dtype */
+	const bool *layer_sparse;      /* [layers], NULL when dense; shared (read-only) by a struct copy */
+	/* the allocation behind layer_sparse, freed by plan_model_free of the owner only */
+	bool *layer_sparse_owned;
 	struct plan_tensor *tensors;   /* NULL for a profile read from a record */
 	size_t n_tensors;
 };
@@ -54,6 +62,9 @@ int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e);
 void plan_model_free(struct plan_model *m);
 json_t *plan_model_record(const struct plan_model *m);
 uint64_t plan_model_total(const struct plan_model *m);
+/* Bytes of layer i one decoded token reads: the layer less the experts the
+ * router does not pick (on average all but experts_used of them). */
+double plan_layer_read_bytes(const struct plan_model *m, int layer);
 /* "f32", "f16", "bf16", "q8_0", "q4_0"; -1 when unknown. */
 int plan_dtype_parse(const char *name);
 const char *plan_dtype_name(int dtype);

@@ -46,12 +46,13 @@ int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
 		for (int i = 0; i < m->layers; i++)
 			m->layer_bytes[i] = (uint64_t)((double)m->layer_bytes[i] * k);
 		m->embed_bytes = (uint64_t)((double)m->embed_bytes * k);
+		m->expert_bytes = (uint64_t)((double)m->expert_bytes * k);
 		m->head_bytes = (uint64_t)((double)m->head_bytes * k);
 		m->dtype = dtype;
 		return 0;
 	}
 	memset(m->layer_bytes, 0, sizeof *m->layer_bytes * (size_t)m->layers);
-	uint64_t embed = 0, head = 0, norm = 0;
+	uint64_t embed = 0, head = 0, norm = 0, experts = 0;
 	for (size_t i = 0; i < m->n_tensors; i++) {
 		const struct plan_tensor *t = &m->tensors[i];
 		uint64_t b = tensor_bytes(t, dtype);
@@ -60,13 +61,20 @@ int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
 					 "divide into blocks of 32", plan_dtype_name(dtype),
 					 (unsigned long long)t->cols);
 		switch (t->role) {
-		case PR_LAYER: m->layer_bytes[t->layer] += b; break;
+		case PR_LAYER:
+			m->layer_bytes[t->layer] += b;
+			experts += t->expert ? b : 0;
+			break;
 		case PR_EMBED: embed += b; break;
 		case PR_HEAD: head += b; break;
 		case PR_NORM: norm += b; break;
 		}
 	}
 	m->embed_bytes = embed;
+	int sparse = 0;
+	for (int i = 0; m->layer_sparse && i < m->layers; i++)
+		sparse += m->layer_sparse[i];
+	m->expert_bytes = sparse ? experts / (uint64_t)sparse : 0;
 	/* Tied embeddings: the last stage holds the embedding as its LM head. */
 	m->head_bytes = (m->tied ? embed : head) + norm;
 	m->dtype = dtype;
@@ -84,6 +92,7 @@ static int add_tensor(struct plan_model *m, const struct st_tensor *t, const cha
 			return exo_error(e, EXO_DATAERR, "%s: tensor %s: layer %d outside the config's "
 					 "%d layers", file, t->name, layer, m->layers);
 		p.role = PR_LAYER, p.layer = layer;
+		p.expert = strstr(rest, ".experts.") != NULL;
 	} else if (strcmp(t->name, "model.embed_tokens.weight") == 0) {
 		p.role = PR_EMBED;
 	} else if (strcmp(t->name, "lm_head.weight") == 0) {
@@ -208,6 +217,12 @@ int plan_model_load(struct plan_model *m, const char *model, int dtype, struct e
 	m->vocab = cfg.vocab, m->max_pos = cfg.max_pos, m->tied = cfg.tied_embeddings;
 	m->kv_bytes_token_layer = 2ull * (uint64_t)cfg.n_kv_heads * (uint64_t)cfg.head_dim * 4;
 	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);
+	if (cfg.n_experts) {
+		m->experts = cfg.n_experts, m->experts_used = cfg.n_experts_used;
+		m->layer_sparse = m->layer_sparse_owned = xcalloc((size_t)m->layers, sizeof(bool));
+		for (int i = 0; i < m->layers; i++)
+			m->layer_sparse_owned[i] = model_layer_is_sparse(&cfg, i);
+	}
 	if (scan_files(m, dir, e) < 0)
 		goto fail;
 	for (int i = 0; i < m->layers; i++) {
@@ -295,6 +310,18 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 	m->head_bytes = (uint64_t)get_int(rec, "head_bytes", &unused);
 	m->kv_bytes_token_layer = (uint64_t)get_int(rec, "kv_bytes_per_token", &unused) /
 				  (uint64_t)m->layers;
+	/* a mixture of experts: every layer sparse (the record is per layer uniform) */
+	bool dense = false;
+	m->experts = (int)get_int(rec, "experts", &dense);
+	m->experts_used = (int)get_int(rec, "experts_per_token", &dense);
+	m->expert_bytes = (uint64_t)get_int(rec, "expert_bytes_per_layer", &dense);
+	if (dense || m->experts <= 0 || m->experts_used <= 0 || m->experts_used > m->experts) {
+		m->experts = m->experts_used = 0, m->expert_bytes = 0;
+		return 0;
+	}
+	m->layer_sparse = m->layer_sparse_owned = xcalloc((size_t)m->layers, sizeof(bool));
+	for (int i = 0; i < m->layers; i++)
+		m->layer_sparse_owned[i] = true;
 	return 0;
 }
 
@@ -302,8 +329,18 @@ void plan_model_free(struct plan_model *m)
 {
 	free(m->layer_bytes);
 	free(m->tensors);
+	free(m->layer_sparse_owned);
 	m->layer_bytes = NULL;
 	m->tensors = NULL;
+	m->layer_sparse = m->layer_sparse_owned = NULL;
+}
+
+double plan_layer_read_bytes(const struct plan_model *m, int layer)
+{
+	double b = (double)m->layer_bytes[layer];
+	if (!m->experts || !m->layer_sparse || !m->layer_sparse[layer])
+		return b;
+	return b - (double)m->expert_bytes * (m->experts - m->experts_used) / m->experts;
 }
 
 uint64_t plan_model_total(const struct plan_model *m)
@@ -339,5 +376,10 @@ json_t *plan_model_record(const struct plan_model *m)
 			    json_integer((json_int_t)(m->kv_bytes_token_layer * (uint64_t)m->layers)));
 	json_object_set_new(r, "total_bytes", json_integer((json_int_t)plan_model_total(m)));
 	json_object_set_new(r, "tied_embeddings", json_boolean(m->tied));
+	if (m->experts) {
+		json_object_set_new(r, "experts", json_integer(m->experts));
+		json_object_set_new(r, "experts_per_token", json_integer(m->experts_used));
+		json_object_set_new(r, "expert_bytes_per_layer", json_integer((json_int_t)m->expert_bytes));
+	}
 	return r;
 }

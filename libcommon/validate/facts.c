@@ -75,7 +75,17 @@ int model_facts_load(const char *model, struct model_facts *f, struct exo_err *e
 	f->kind = arch ? hw_kind_of_architecture(arch) : -1;
 	f->params = config_estimate(cfg);
 	json_decref(cfg);
+	/* the engine's own count where it reads the config (experts included) */
+	struct model_config mc;
+	struct exo_err ce;
+	double total = 0, active = 0;
+	if (model_config_load(&mc, f->dir, &ce) == 0) {
+		model_param_counts(&mc, &total, &active);
+		f->params = total;
+	}
 	count_headers(f);
+	/* the experts a token does not use, out of the counted total */
+	f->active_params = f->params - (total - active);
 	return 0;
 }
 

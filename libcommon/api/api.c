@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "api/api_int.h"
+#include "hub/cache.h"
 #include "util/err.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -450,18 +451,11 @@ fail:
 
 void api_model_name(const char *model, char *out, size_t len)
 {
-	const char *cache = strstr(model, "/models--"), *at = strchr(model, '@');
+	const char *at = strchr(model, '@');
 	size_t n;
 
-	if (cache) {            /* .../models--ORG--NAME/snapshots/REV */
-		cache += 9;
-		n = strcspn(cache, "/");
-		snprintf(out, len, "%.*s", (int)n, cache);
-		char *sep = strstr(out, "--");
-		if (sep)
-			memmove(sep + 1, sep + 2, strlen(sep + 2) + 1), *sep = '/';
+	if (hub_snapshot_parse(model, out, len, NULL, 0))   /* .../models--ORG--NAME/snapshots/REV */
 		return;
-	}
 	if (access(model, F_OK) == 0) {  /* a directory: its basename */
 		n = strlen(model);
 		while (n > 1 && model[n - 1] == '/')

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "hub/cache.h"
 #include "util/file.h"
 #include "util/log.h"
 
@@ -22,18 +23,6 @@ const char *conf_home(void)
 	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
 }
 
-/* The Hugging Face cache, found the way huggingface_hub finds it. */
-static void default_cache(char *out, size_t size)
-{
-	const char *hub = getenv("HF_HUB_CACHE"), *hf = getenv("HF_HOME"), *home = conf_home();
-	if (hub && *hub)
-		snprintf(out, size, "%s", hub);
-	else if (hf && *hf)
-		snprintf(out, size, "%s/hub", hf);
-	else
-		snprintf(out, size, "%s/.cache/huggingface/hub", home ? home : "");
-}
-
 void conf_init(struct exo_config *c)
 {
 	memset(c, 0, sizeof *c);
@@ -43,7 +32,7 @@ void conf_init(struct exo_config *c)
 	c->hardware.n_detection_order = CONF_ACCEL_N;
 	c->hardware.preferred_accelerator = CONF_CPU;
 	c->hardware.cuda.memory_fraction = 0.9;
-	default_cache(c->storage.model_cache.path, sizeof c->storage.model_cache.path);
+	hub_cache_default(c->storage.model_cache.path, sizeof c->storage.model_cache.path);
 	c->storage.model_cache.cleanup_policy = CONF_CLEANUP_LRU;
 	strcpy(c->networking.listen, "127.0.0.1:52416");
 	strcpy(c->networking.api, "127.0.0.1:52415");

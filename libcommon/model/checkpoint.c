@@ -1,6 +1,7 @@
 /* Checkpoint directories and the Hugging Face cache; sharded checkpoints via
  * model.safetensors.index.json's weight_map. */
 #include "model/checkpoint.h"
+#include "hub/cache.h"
 #include "util/file.h"
 
 #include <errno.h>
@@ -26,48 +27,25 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void hub_cache_dir(char *out, size_t len)
-{
-	const char *hub = getenv("HF_HUB_CACHE"), *home = getenv("HF_HOME");
-	if (hub && *hub)
-		snprintf(out, len, "%s", hub);
-	else if (home && *home)
-		snprintf(out, len, "%s/hub", home);
-	else
-		snprintf(out, len, "%s/.cache/huggingface/hub", getenv("HOME") ? getenv("HOME") : "");
-}
-
 int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e)
 {
 	if (is_dir(model)) {
 		snprintf(dir, dir_len, "%s", model);
 		return 0;
 	}
-	char id[512], rev[256] = "main", cache[2048], ref_path[4096];
+	char id[512], rev[256] = "main", cache[4096];
 	snprintf(id, sizeof id, "%s", model);
 	char *at = strchr(id, '@');
 	if (at) {
 		snprintf(rev, sizeof rev, "%s", at + 1);
 		*at = '\0';
 	}
-	if (!strchr(id, '/') || strstr(id, ".."))
+	if (!hub_repo_id_ok(id))
 		return exo_error(e, EXO_NOINPUT, "%s: no such directory, and not an ORG/NAME model id",
 				 model);
-	hub_cache_dir(cache, sizeof cache);
-	char repo[3072];
-	size_t n = (size_t)snprintf(repo, sizeof repo, "%s/models--", cache);
-	for (const char *p = id; *p && n + 3 < sizeof repo; p++) /* org/name -> org--name */
-		n += (size_t)snprintf(repo + n, sizeof repo - n, *p == '/' ? "--" : "%c", *p);
-	snprintf(ref_path, sizeof ref_path, "%s/refs/%s", repo, rev);
-	char *commit = file_read_all(ref_path, NULL, NULL);
-	if (commit)
-		commit[strcspn(commit, "\r\n")] = '\0';
-	snprintf(dir, dir_len, "%s/snapshots/%s", repo, commit ? commit : rev);
-	free(commit);
-	if (!is_dir(dir))
-		return exo_error(e, EXO_NOINPUT, "%s: not in the Hugging Face cache (%s); fetch it with "
-				 "exo-fetch %s", model, dir, id);
-	return 0;
+	if (hub_cache_location(cache, sizeof cache, e) < 0)
+		return -1;
+	return hub_snapshot_dir(cache, id, rev, dir, dir_len, e);
 }
 
 static int load_index(struct ckpt *c, struct exo_err *e)

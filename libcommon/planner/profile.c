@@ -3,6 +3,7 @@
  * the safetensors headers (the tensors' shapes, so any --dtype can be sized
  * without reading weights), or from a `model` record. */
 #include "planner/planner.h"
+#include "hub/cache.h"
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
 #include "records/record.h"
@@ -176,20 +177,8 @@ static void name_model(struct plan_model *m, const char *arg, const char *dir)
 	if (!realpath(dir, real))
 		snprintf(real, sizeof real, "%s", dir);
 	snprintf(m->path, sizeof m->path, "%s", real);
-	const char *repo = strstr(real, "/models--"), *snap = strstr(real, "/snapshots/");
-	if (repo && snap && snap > repo) {
-		/* models--org--name: the first "--" is the slash of ORG/NAME */
-		int n = (int)(snap - repo - 9);
-		snprintf(m->id, sizeof m->id, "%.*s", n, repo + 9);
-		char *dash = strstr(m->id, "--");
-		if (dash) {
-			*dash = '/';
-			memmove(dash + 1, dash + 2, strlen(dash + 2) + 1);
-		}
-		snprintf(m->revision, sizeof m->revision, "%s", snap + 11);
-		m->revision[strcspn(m->revision, "/")] = '\0';
-		return;
-	}
+	if (hub_snapshot_parse(real, m->id, sizeof m->id, m->revision, sizeof m->revision))
+		return;   /* .../models--ORG--NAME/snapshots/REV */
 	const char *base = strrchr(real, '/');
 	snprintf(m->id, sizeof m->id, "%.511s", base && base[1] ? base + 1 : real);
 	(void)arg;

@@ -3,6 +3,7 @@
  * against the hash its blob is named by (SHA-256 for LFS files, the git
  * blob id for the others), so a corrupted download is found before a stage
  * serves wrong numbers. */
+#include "hub/cache.h"
 #include "model/config.h"
 #include "validate/facts.h"
 #include "validate/model_checks.h"
@@ -130,6 +131,6 @@ void model_extra_checks(const char *model, struct vcheck_out *out)
 	if (model_facts_load(model, &f, &e) < 0)
 		return;   /* check_loads has reported why */
 	emit_memory(model, &f, out);
-	if (strstr(f.dir, "/snapshots/"))
+	if (hub_snapshot_parse(f.dir, NULL, 0, NULL, 0))
 		emit_hashes(model, f.dir, out);
 }

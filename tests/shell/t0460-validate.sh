@@ -77,8 +77,8 @@ test_expect_success "model: memory needs per weight type" "
 "
 # A cache entry whose blobs are named by their hashes, as huggingface_hub writes them.
 cache=$TMP/hub/models--org--tiny
-mkdir -p "$cache/blobs" "$cache/snapshots/abc123" "$cache/refs"
-echo abc123 >"$cache/refs/main"
+mkdir -p "$cache/blobs" "$cache/snapshots/abc123abc123abc123abc123abc123abc123abcd" "$cache/refs"
+echo abc123abc123abc123abc123abc123abc123abcd >"$cache/refs/main"
 for f in "$M/llama3-tiny/"*; do
 	[ -f "$f" ] || continue
 	b=$(basename "$f")
@@ -87,15 +87,15 @@ for f in "$M/llama3-tiny/"*; do
 	*) h=$(git hash-object "$f") ;;
 	esac
 	cp "$f" "$cache/blobs/$h"
-	ln -s "../../blobs/$h" "$cache/snapshots/abc123/$b"
+	ln -s "../../blobs/$h" "$cache/snapshots/abc123abc123abc123abc123abc123abc123abcd/$b"
 done
 test_expect_success "model: files in the cache match the hashes their blobs are named by" "
 	HF_HUB_CACHE=$TMP/hub exo-validate model org/tiny -o json >$TMP/hash &&
 	grep '\"model.hashes\"' $TMP/hash | grep -q '\"ok\"'
 "
 test_expect_code 2 "model: a corrupted blob is a failure naming the file and both hashes" "
-	blob=\$(readlink $cache/snapshots/abc123/config.json) &&
-	chmod u+w $cache/snapshots/abc123/\$blob && echo ' ' >>$cache/snapshots/abc123/\$blob &&
+	blob=\$(readlink $cache/snapshots/abc123abc123abc123abc123abc123abc123abcd/config.json) &&
+	chmod u+w $cache/snapshots/abc123abc123abc123abc123abc123abc123abcd/\$blob && echo ' ' >>$cache/snapshots/abc123abc123abc123abc123abc123abc123abcd/\$blob &&
 	HF_HUB_CACHE=$TMP/hub exo-validate model org/tiny -o json >$TMP/hash2; rc=\$?;
 	grep '\"model.hashes\"' $TMP/hash2 | grep -q 'config.json: content hashes to [0-9a-f]*, its blob is named' && exit \$rc
 "

@@ -90,11 +90,11 @@ test_expect_success 'text on request: the table and a summary line' '
 	grep -q "^llama3-tiny f32 latency, --ctx 256: 2 stages, .* tokens/s predicted" "$TMP/two.txt"
 '
 test_expect_success 'ORG/NAME from the Hugging Face cache: id and revision' '
-	mkdir -p "$TMP/hub/models--org--tiny/snapshots/0123abcd" "$TMP/hub/models--org--tiny/refs" &&
-	for f in config.json model.safetensors; do ln -s "$M/$f" "$TMP/hub/models--org--tiny/snapshots/0123abcd/$f"; done &&
-	printf 0123abcd >"$TMP/hub/models--org--tiny/refs/main" &&
+	mkdir -p "$TMP/hub/models--org--tiny/snapshots/0123abcd0123abcd0123abcd0123abcd0123abcd" "$TMP/hub/models--org--tiny/refs" &&
+	for f in config.json model.safetensors; do ln -s "$M/$f" "$TMP/hub/models--org--tiny/snapshots/0123abcd0123abcd0123abcd0123abcd0123abcd/$f"; done &&
+	printf 0123abcd0123abcd0123abcd0123abcd0123abcd >"$TMP/hub/models--org--tiny/refs/main" &&
 	exo-partition --model org/tiny -o json "$TMP/two.json" >"$TMP/hub.out" &&
-	test "$(jv "$TMP/hub.out" "d[\"model\"], d[\"revision\"]")" = "('"'org/tiny', '0123abcd'"')"
+	test "$(jv "$TMP/hub.out" "d[\"model\"], d[\"revision\"]")" = "('"'org/tiny', '0123abcd0123abcd0123abcd0123abcd0123abcd'"')"
 '
 
 test_expect_code 1 'infeasible: exit 1' '

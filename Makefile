@@ -3,7 +3,6 @@
 #   make check        install missing packages, build, run every test
 #   make SAN=1 check  the same with address and undefined-behaviour sanitizers
 #   make install PREFIX=/usr/local DESTDIR=
-#   CUDA=0            never build kernels/cuda, even where nvcc is found
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -32,32 +31,10 @@ CFLAGS   += -fopenmp -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthr
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lblis -fopenmp -lm -ldl
 
-# CUDA: only where nvcc is found, unless CUDA=0.
-NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-ifeq ($(CUDA),0)
-NVCC     :=
-endif
-
-LIB_SRC  := $(sort $(shell find libcommon kernels -name '*.c' -not -path 'kernels/cuda/*'))
+# No GPU backend yet: every kernel is C for the CPU (kernels/*.c).
+LIB_SRC  := $(sort $(shell find libcommon kernels -name '*.c'))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
-# kernels/cuda/*.cu: compiled for every architecture the toolkit lists
-# (nvcc --list-gpu-arch; CUDA 13 starts at compute capability 7.5), with PTX
-# of the newest for cards yet to come.  Linked with the static runtime so a
-# binary still starts on a machine without a driver.
-CU_SRC   := $(if $(NVCC),$(sort $(wildcard kernels/cuda/*.cu)))
-ifneq ($(CU_SRC),)
-CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
-CU_ARCHS := $(shell $(NVCC) --list-gpu-arch 2>/dev/null | sed -n 's/compute_//p')
-CU_GENCODE := $(foreach a,$(CU_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
-              -gencode arch=compute_$(lastword $(CU_ARCHS)),code=compute_$(lastword $(CU_ARCHS))
-LIB_OBJ  += $(CU_SRC:%.cu=$(BUILD)/%.o)
-CFLAGS   += -DEXO_CUDA
-LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
-endif
-$(BUILD)/%.o: %.cu
-	@mkdir -p $(@D)
-	$(NVCC) -O2 -std=c++17 -I. -Ilibcommon $(CU_GENCODE) -Xcompiler -fPIC -c $< -o $@
 LIB      := $(BUILD)/libexo.a
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-	"usage: exo-bench [-d SECONDS] [-s SUITES] [-t THREADS] [--name NAME] [--file FILE]\n"
+	"usage: exo-bench [-d SECONDS] [-s SUITES] [-t THREADS] [--llc SIZE] [--name NAME] [--file FILE]\n"
 	"                 [--model DIR [--connect HOST:PORT]] [--dtype TYPE] [-p LENGTHS]\n"
 	"                 [-n LENGTHS] [-b SIZES]\n"
 	"                 [--nodes HOST:PORT,...] [--key FILE] [--merge] [-c FILE] [-o FORMAT] [-q]\n"
@@ -44,6 +44,8 @@ static void usage(int status)
 		      "                           (default: all that apply)\n"
 		      "  -t, --threads N          threads of the all-threads figures (default: the\n"
 		      "                           configuration's, else every online CPU)\n"
+		      "  --llc SIZE               last-level cache the memory and GEMV arrays are\n"
+		      "                           sized by (default: from /sys; e.g. 260M)\n"
 		      "  --name NAME              node name in the records (default: the merged node's,\n"
 		      "                           else the hostname)\n"
 		      "  --file FILE              storage: file to read (default: the largest in the\n"
@@ -103,7 +105,7 @@ static void parse_options(int argc, char **argv, struct app *a)
 		{"dtype", required_argument, NULL, 'D'}, {"sequence-lengths", required_argument, NULL, 'p'},
 		{"gen-lengths", required_argument, NULL, 'n'}, {"batch-sizes", required_argument, NULL, 'b'},
 		{"nodes", required_argument, NULL, 'H'}, {"key", required_argument, NULL, 'K'},
-		{"connect", required_argument, NULL, 'C'},
+		{"connect", required_argument, NULL, 'C'}, {"llc", required_argument, NULL, 'L'},
 		{"merge", no_argument, NULL, 'M'},
 		{"config", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
@@ -116,6 +118,14 @@ static void parse_options(int argc, char **argv, struct app *a)
 		case 's': if (bench_suite_parse(optarg, &a->b.suites, &e) < 0) exo_die(&e); break;
 		case 't': parse_list("--threads", optarg, t), a->b.threads = t[0]; break;
 		case 'N': a->name = optarg; break;
+		case 'L': {
+			uint64_t llc;
+			if (conf_parse_size(optarg, &llc) < 0 || llc == 0 || llc > (1ull << 40))
+				exo_errx(EXO_USAGE, "--llc %s: expected a size from 1 byte to 1T (e.g. 260M)",
+					 optarg);
+			a->b.llc_bytes = (size_t)llc;
+			break;
+		}
 		case 'f': a->b.file = optarg; break;
 		case 'm': a->b.model = optarg; break;
 		case 'D':

@@ -1,6 +1,6 @@
 /* exo-shard-serve: serve one stage of a pipeline (a range of layers) over
- * the shard protocol, or with --all every stage of a plan placed on this
- * host, each in its own process. */
+ * the shard protocol, or with --all every stage of a plan whose address is
+ * this host's, each in its own process. */
 #include "api/api.h"
 #include "config/config.h"
 #include "kernels/kern.h"
@@ -10,7 +10,12 @@
 #include "util/file.h"
 #include "util/log.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,51 +132,87 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage(EXO_USAGE);
 }
 
-/* --all: every stage of the plan placed on this node, each its own process
- * (this program again with --stage); signals are passed on, and the exit
- * status is the first failure's. */
-static int run_all(int argc, char **argv, const struct options *o, const struct serve_plan *plan)
+/* ---- --all ---- */
+
+static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return a->sa_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+}
+
+static bool loopback_or_any(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t ip = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		return ip >> 24 == 127 || ip == 0;
+	}
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return sa->sa_family == AF_INET6 && (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
+					     (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127));
+}
+
+/* Whether a stage's HOST:PORT is this host's: a loopback or wildcard
+ * address, or one of its interfaces' (a name counts when it resolves to
+ * one of those). */
+static bool address_is_here(const char *addr, const struct ifaddrs *ifs)
 {
 	char host[256];
-	const char *node = o->node;
-	if (!node) {
-		if (gethostname(host, sizeof host) < 0)
-			exo_errx(EXO_SOFTWARE, "gethostname failed");
-		host[sizeof host - 1] = '\0';
-		node = host;
+	int port;
+	if (conf_parse_addr(addr, 0, host, sizeof host, &port) < 0)
+		return false;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return false;
+	bool here = false;
+	for (const struct addrinfo *ai = res; ai && !here; ai = ai->ai_next) {
+		here = loopback_or_any(ai->ai_addr);
+		for (const struct ifaddrs *i = ifs; i && !here; i = i->ifa_next)
+			here = i->ifa_addr && same_ip(ai->ai_addr, i->ifa_addr);
 	}
-	pid_t pids[256];
-	size_t n = 0;
-	for (size_t i = 0; i < plan->n_stages && n < 256; i++) {
-		if (strcmp(plan->stages[i].node, node))
+	freeaddrinfo(res);
+	return here;
+}
+
+/* The stage's argument vector: ours without --all and --node, with --stage. */
+static char **stage_argv(int argc, char **argv, char *idx)
+{
+	char **av = xcalloc((size_t)argc + 3, sizeof *av);
+	int k = 0;
+	for (int j = 0; j < argc; j++) {
+		if (strcmp(argv[j], "--all") == 0)
 			continue;
-		char **av = xcalloc((size_t)argc + 3, sizeof *av), idx[16];
-		int k = 0;
-		for (int j = 0; j < argc; j++) {
-			if (strcmp(argv[j], "--all") == 0)
-				continue;
-			if (strcmp(argv[j], "--node") == 0 && j + 1 < argc) {
-				j++;
-				continue;
-			}
-			if (strncmp(argv[j], "--node=", 7) == 0)
-				continue;
-			av[k++] = argv[j];
+		if (strcmp(argv[j], "--node") == 0 && j + 1 < argc) {
+			j++;
+			continue;
 		}
-		snprintf(idx, sizeof idx, "%d", plan->stages[i].index);
-		av[k++] = "--stage", av[k++] = idx;
-		pid_t pid = fork();
-		if (pid == 0) {
-			execv("/proc/self/exe", av);
-			execvp(argv[0], av);
-			_exit(EXO_SOFTWARE);
-		}
-		free(av);
-		if (pid > 0)
-			pids[n++] = pid;
+		if (strncmp(argv[j], "--node=", 7) == 0)
+			continue;
+		av[k++] = argv[j];
 	}
-	if (n == 0)
-		exo_errx(EXO_USAGE, "%s: no stage of the plan is placed on node %s", o->plan, node);
+	av[k++] = "--stage", av[k++] = idx;
+	return av;
+}
+
+/* Which stages --all starts: with --node, those placed on that node name;
+ * otherwise those whose address is one of this host's (loopback
+ * included), so that a plan of several nodes made on one machine starts
+ * whole. */
+static bool stage_is_mine(const struct options *o, const struct plan_stage *st,
+			  const struct ifaddrs *ifs)
+{
+	if (o->node)
+		return strcmp(st->node, o->node) == 0;
+	return st->address[0] && address_is_here(st->address, ifs);
+}
+
+static int wait_all(const pid_t *pids, size_t n)
+{
 	int status = 0;
 	size_t left = n;
 	bool passed = false;
@@ -193,6 +234,46 @@ static int run_all(int argc, char **argv, const struct options *o, const struct 
 			status = st;
 	}
 	return status;
+}
+
+/* --all: each chosen stage its own process (this program again with
+ * --stage), each one said as it starts; signals are passed on, and the
+ * exit status is the first failure's. */
+static int run_all(int argc, char **argv, const struct options *o, const struct serve_plan *plan)
+{
+	struct ifaddrs *ifs = NULL;
+	if (!o->node && getifaddrs(&ifs) < 0)
+		exo_errx(EXO_SOFTWARE, "getifaddrs: %s", strerror(errno));
+	pid_t pids[256];
+	size_t n = 0;
+	for (size_t i = 0; i < plan->n_stages && n < 256; i++) {
+		const struct plan_stage *st = &plan->stages[i];
+		if (!stage_is_mine(o, st, ifs))
+			continue;
+		char idx[16];
+		snprintf(idx, sizeof idx, "%d", st->index);
+		char **av = stage_argv(argc, argv, idx);
+		pid_t pid = fork();
+		if (pid == 0) {
+			execv("/proc/self/exe", av);
+			execvp(argv[0], av);
+			_exit(EXO_SOFTWARE);
+		}
+		free(av);
+		if (pid < 0)
+			continue;
+		pids[n++] = pid;
+		log_info("--all: started stage %d (node %s, layers %d..%d) on %s, pid %d", st->index,
+			 st->node, st->first, st->last - 1, st->address[0] ? st->address : "?", (int)pid);
+	}
+	freeifaddrs(ifs);
+	if (n == 0) {
+		if (o->node)
+			exo_errx(EXO_USAGE, "%s: no stage of the plan is placed on node %s", o->plan, o->node);
+		exo_errx(EXO_USAGE, "%s: no stage of the plan has an address of this host (give "
+			 "--node NAME to choose by node name)", o->plan);
+	}
+	return wait_all(pids, n);
 }
 
 /* The OpenAI API on the stage holding layer 0: a head sharing the stage's

@@ -1,7 +1,7 @@
 /* Compute kernels behind one dispatch table.
  *
  * kern_ref (kernels/ref.c) fills every slot with a plain scalar version: it is
- * the oracle.  Optimised variants (avx2.c, avx512.c, cuda/) start from a copy
+ * the oracle.  Optimised variants (avx2.c, avx512.c) start from a copy
  * of the reference table and override the slots they implement, so every slot
  * is always valid.  kern_select() picks the best variant for this CPU;
  * EXO_KERNELS=ref|avx2|avx512 forces one (and the choice is logged).

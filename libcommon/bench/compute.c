@@ -2,9 +2,11 @@
  * after a warm-up call that lets BLIS set up its pools), and the engine's
  * GEMV kernels for each weight type in bytes of weights per second (what
  * bounds decoding), through the dispatch table the engine uses, split over
- * threads as the engine splits rows.  The GEMV matrix is at least 4x the
- * last-level cache, so the weights stream from memory as they do when a
- * model decodes. */
+ * threads as the engine splits rows.  The GEMV matrix is 4x the last-level
+ * cache where the run's time allows, so the weights stream from memory as
+ * they do when a model decodes; on a large cache a short run bounds it (as
+ * the memory suite bounds its arrays) and each record says the size used
+ * (bytes), the cache (llc_bytes) and what bounded it (sized_by). */
 #include "bench/internal.h"
 #include "kernels/kern.h"
 
@@ -82,7 +84,7 @@ static size_t gemv_fill(int t, char *buf, size_t bytes)
 }
 
 static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, const void *w,
-		       size_t rows, const float *x, float *y, int nt)
+		       size_t rows, const float *x, float *y, int nt, const struct bench_sizing *z)
 {
 	char name[64], lower[16], what[64];
 	snprintf(lower, sizeof lower, "%s", kern_dtype_name(t));
@@ -107,21 +109,32 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 	}
 	struct bench_figure f = { .name = name, .samples = rate, .n = n, .best = true,
 				  .seconds = total, .threads = nt, .bytes = bytes };
-	return bench_emit_figure(c, &f, json_pack("{s:s,s:s,s:I,s:i}", "dtype", lower, "kernels",
-						  k->name, "rows", (json_int_t)rows, "cols", GEMV_COLS));
+	return bench_emit_figure(c, &f, json_pack("{s:s,s:s,s:I,s:i,s:I,s:s}", "dtype", lower, "kernels",
+						  k->name, "rows", (json_int_t)rows, "cols", GEMV_COLS,
+						  "llc_bytes", (json_int_t)bench_llc(c), "sized_by",
+						  z->sized_by));
 }
 
+/* The matrix: faulted in within an eighth of what is left of the suite,
+ * then shrunk when the first type's fill (one write pass) says that every
+ * type's fill, warm-up and one sample per thread count would not fit. */
 static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 {
-	size_t bytes = 4 * bench_llc_bytes();
-	if (bytes < GEMV_MIN_BYTES)
-		bytes = GEMV_MIN_BYTES;
-	char *w = bench_alloc(bytes);
-	size_t max_rows = bytes / kern_row_bytes(KD_Q4_0, GEMV_COLS) + 16;
-	float *x = malloc(GEMV_COLS * sizeof *x), *y = malloc(max_rows * sizeof *y);
+	void *buf = NULL;
+	struct bench_sizing z;
+	float *x = malloc(GEMV_COLS * sizeof *x), *y = NULL;
 	int rc = 0;
-	if (!w || !x || !y) {
-		bench_warn(c, "compute: gemv skipped: cannot allocate %zu MiB", bytes >> 20);
+	bench_progress(c, "gemv: faulting in the matrix");
+	if (!x || bench_working_set(c, &buf, 1, 4 * bench_llc(c), GEMV_MIN_BYTES,
+				    (c->suite_end - bench_now()) / 8, &z) < 0) {
+		bench_warn(c, "compute: gemv skipped: cannot allocate %u MiB", GEMV_MIN_BYTES >> 20);
+		c->failed = 1;
+		goto out;
+	}
+	char *w = buf;
+	y = malloc((z.bytes / kern_row_bytes(KD_Q4_0, GEMV_COLS) + 16) * sizeof *y);
+	if (!y) {
+		bench_warn(c, "compute: gemv skipped: out of memory");
 		c->failed = 1;
 		goto out;
 	}
@@ -131,17 +144,24 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 	for (int t = 0; t < KD_COUNT && rc == 0; t++) {
 		if (bench_out_of_time(c, kern_dtype_name(t)))
 			break;
-		size_t rows = gemv_fill(t, w, bytes);
+		double t0 = bench_now();
+		size_t rows = gemv_fill(t, w, z.bytes);
 		if (!rows) {
 			bench_warn(c, "compute: gemv %s skipped: out of memory", kern_dtype_name(t));
 			c->failed = 1;
 			continue;
 		}
+		if (t == 0) {
+			bench_fit_passes(&z, bench_now() - t0, KD_COUNT * (1 + 2 * n_counts),
+					 c->suite_end - bench_now(), GEMV_MIN_BYTES);
+			size_t fit = z.bytes / kern_row_bytes(t, GEMV_COLS) / 16 * 16;
+			rows = fit < rows ? fit : rows;
+		}
 		for (int i = 0; i < n_counts && rc == 0; i++)
-			rc = gemv_figure(c, k, t, w, rows, x, y, counts[i]);
+			rc = gemv_figure(c, k, t, w, rows, x, y, counts[i], &z);
 	}
 out:
-	free(w), free(x), free(y);
+	free(buf), free(x), free(y);
 	return rc;
 }
 

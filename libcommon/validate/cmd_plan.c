@@ -75,16 +75,11 @@ static void check_coverage(struct plan_check *c)
 			json_array_size(stages), (long long)layers - 1);
 }
 
-/* Memory a stage may use on its device: a GPU's usable memory, else the
- * node's available RAM (total when not given) times 0.9, as exo-partition. */
-static double device_memory(const json_t *node, const char *device, char *what, size_t n)
+/* Memory a stage may use: the node's available RAM (total when not given)
+ * times 0.9, as exo-partition.  Every stage runs on the CPU in this build,
+ * whatever device the plan names (check_devices warns of the others). */
+static double device_memory(const json_t *node, char *what, size_t n)
 {
-	if (device && !strncmp(device, "cuda:", 5)) {
-		const json_t *g = json_array_get(json_object_get(node, "gpus"), (size_t)atoi(device + 5));
-		json_int_t usable = geti(g, "memory_usable");
-		snprintf(what, n, "%s memory", device);
-		return usable ? (double)usable : 0.9 * (double)geti(g, "memory_total");
-	}
 	json_int_t avail = geti(node, "mem_available");
 	snprintf(what, n, "%s RAM", avail ? "available" : "total");
 	return 0.9 * (double)(avail ? avail : geti(node, "mem_total"));
@@ -106,10 +101,27 @@ static void check_stage_fit(struct plan_check *c, size_t i, const json_t *s)
 		return;
 	}
 	char what[64], a[32], b[32];
-	const char *device = json_string_value(json_object_get(s, "device"));
-	double have = device_memory(node, device, what, sizeof what);
+	double have = device_memory(node, what, sizeof what);
 	pc_emit(c, "plan.fit", need <= have ? "ok" : "fail", "stage %zu on %s: needs %s (weights + KV), %s: %s",
 		i, name, fmt_bytes(a, sizeof a, need), what, fmt_bytes(b, sizeof b, have));
+}
+
+/* Devices this build can run: CPUs only (there is no GPU backend yet; a
+ * stage asked for another device would run on the CPU with its RAM). */
+static void check_devices(struct plan_check *c)
+{
+	size_t i, odd = 0;
+	json_t *s;
+	json_array_foreach(json_object_get(c->plan, "stages"), i, s) {
+		const char *device = json_string_value(json_object_get(s, "device"));
+		if (device && strcmp(device, "cpu") != 0) {
+			pc_emit(c, "plan.device", "warn", "stage %zu asks for device '%s': this build runs "
+				"stages on CPUs only (no GPU backend), so it would run on the CPU", i, device);
+			odd++;
+		}
+	}
+	if (!odd)
+		pc_emit(c, "plan.device", "ok", "every stage runs on a CPU, which this build can run");
 }
 
 /* The model the plan names, when it can be opened here, has its layer count. */
@@ -213,6 +225,7 @@ int validate_plan(int argc, char **argv)
 	json_t *s;
 	json_array_foreach(json_object_get(plan, "stages"), i, s)
 		check_stage_fit(&c, i, s);
+	check_devices(&c);
 	check_model(&c);
 	uint8_t key[NET_KEY_BYTES];
 	if (live)

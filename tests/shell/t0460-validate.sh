@@ -133,6 +133,14 @@ test_expect_code 2 "plan: a node not among the records, and stages out of chain 
 	grep -q \"node 'zz' is not among the node records given\" $TMP/nn.out &&
 	grep -q 'stages\\[0\\] has index 1' $TMP/nn.out && exit \$rc
 "
+test_expect_code 1 "plan: a stage asking for a GPU is warned about (no GPU backend in this build)" "
+	{ echo \"\$nodes\"; plan '[{\"index\":0,\"node\":\"a\",\"device\":\"cuda:0\",\"layer_start\":0,\"layer_end\":2,\"bytes\":1000},{\"index\":1,\"node\":\"b\",\"device\":\"cpu\",\"layer_start\":2,\"layer_end\":4,\"bytes\":1000}]'; } |
+		exo-validate plan -o json >$TMP/dev.out; rc=\$?;
+	test \"\$(level_of plan.device $TMP/dev.out)\" = 'warn ' &&
+	grep -q \"stage 0 asks for device 'cuda:0': this build runs stages on CPUs only\" $TMP/dev.out &&
+	test \"\$(level_of plan.fit $TMP/dev.out)\" = 'ok ok ' &&
+	test \"\$(level_of plan.device $TMP/good.out)\" = 'ok ' && exit \$rc
+"
 test_expect_code 65 "plan: a stream without a plan is bad input" "echo \"\$nodes\" | exo-validate plan -o json"
 
 test_expect_code 2 "records: each schema fault is reported with its record index, and reading goes on" "

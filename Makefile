@@ -2,6 +2,7 @@
 #   make              binaries into bin/
 #   make check        install missing packages, build, run every test
 #   make SAN=1 check  the same with address and undefined-behaviour sanitizers
+#   make check-hostile  the attacks too slow for make check (tests/hostile)
 #   make install PREFIX=/usr/local DESTDIR=
 
 VERSION  := 0.1.0
@@ -49,7 +50,7 @@ MANS     := $(sort $(wildcard man/*.[1-9]))
 $(BUILD)/kernels/avx2.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c -mavx2
 
-.PHONY: all deps check demo fuzz lint-man install clean
+.PHONY: all deps check check-hostile demo fuzz lint-man install clean
 .SECONDARY:
 all: $(CMDS) $(TOOLS)
 
@@ -105,6 +106,12 @@ check: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(FUZZERS)
 	@EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_FUZZ="$(abspath $(FUZZERS))" \
 	  EXO_SHARED=$(abspath ../shared) ./tests/run $(TESTS)
+
+# Attacks that take longer than make check allows (tests/hostile/*.sh).
+check-hostile: deps
+	@$(MAKE) --no-print-directory all
+	@EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_SHARED=$(abspath ../shared) \
+	  EXO_SHELL_TESTS="$(sort $(wildcard tests/hostile/*.sh))" ./tests/run
 
 # The README's first command: the demo model in 3 local stages, a streamed chat reply.
 demo: deps

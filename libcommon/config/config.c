@@ -82,15 +82,50 @@ static int conf_copy(struct exo_config *dst, const struct exo_config *c, struct 
 	return 0;
 }
 
+/* A configuration is a few KiB: more than CONF_MAX_BYTES is a mistake
+ * (EXO_CONFIG=/dev/zero, a model file), refused after reading one byte
+ * more rather than read whole. */
+#define CONF_MAX_BYTES ((size_t)1 << 20)
+
+static char *read_bounded(const char *path, size_t *len, struct exo_err *e)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		exo_error(e, EXO_CONFIG, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(CONF_MAX_BYTES + 2);
+	if (!buf) {
+		fclose(f);
+		exo_error(e, EXO_SOFTWARE, "%s: out of memory", path);
+		return NULL;
+	}
+	n = fread(buf, 1, CONF_MAX_BYTES + 1, f);
+	if (ferror(f) || n > CONF_MAX_BYTES) {
+		if (ferror(f))
+			exo_error(e, EXO_CONFIG, "%s: %s", path, strerror(errno));
+		else
+			exo_error(e, EXO_CONFIG, "%s: larger than %zu KiB: not a configuration file",
+				  path, CONF_MAX_BYTES >> 10);
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 int conf_load_file(struct exo_config *c, const char *path, struct exo_err *e)
 {
 	size_t len;
-	char *buf = file_read_all(path, &len, e);
-	if (!buf) {
-		if (e)
-			e->code = EXO_CONFIG;
+	char *buf = read_bounded(path, &len, e);
+	if (!buf)
 		return -1;
-	}
 	struct exo_config tmp;
 	if (conf_copy(&tmp, c, e) < 0) {
 		free(buf);

@@ -275,6 +275,36 @@ static void test_edges(void)
 	conf_free(&c);
 }
 
+/* Issue 23: input that used to cost without bound. */
+static void test_hostile(void)
+{
+	char path[128], want[256];
+	struct exo_config c;
+	struct exo_err e = {0};
+	conf_init(&c);
+	is_int(conf_load(&c, "/dev/zero", &e), -1, "/dev/zero: refused, not read for ever");
+	ok(e.code == EXO_CONFIG && strstr(e.msg, "/dev/zero: larger than 1024 KiB"), "naming the file and the limit");
+	snprintf(path, sizeof path, "%s/deep.yaml", tmp);
+	FILE *f = fopen(path, "w");
+	fputs("hardware: ", f);
+	for (int i = 0; i < 100000; i++)
+		fputc('[', f);
+	for (int i = 0; i < 100000; i++)
+		fputc(']', f);
+	fputc('\n', f);
+	fclose(f);
+	snprintf(want, sizeof want, "%s:1:42: nested deeper than 32 levels", path);
+	is_int(conf_load(&c, path, &e), -1, "100,000 nested sequences: refused");
+	is_str(e.msg, want, "at the level past the limit");
+	snprintf(path, sizeof path, "%s/big.yaml", tmp);
+	f = fopen(path, "w");
+	for (int i = 0; i < 100000; i++)
+		fputs("# a comment\n", f);
+	fclose(f);
+	is_int(conf_load(&c, path, &e), -1, "a file over 1 MiB, if only comments: refused");
+	conf_free(&c);
+}
+
 static void test_parsers(void)
 {
 	uint64_t n = 0;
@@ -308,6 +338,7 @@ int main(void)
 		return 1;
 	}
 	test_defaults();
+	test_hostile();
 	test_full();
 	test_search();
 	test_load_env();

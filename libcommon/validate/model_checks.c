@@ -3,6 +3,7 @@
  * against the hash its blob is named by (SHA-256 for LFS files, the git
  * blob id for the others), so a corrupted download is found before a stage
  * serves wrong numbers. */
+#include "model/checkpoint.h"
 #include "model/config.h"
 #include "validate/facts.h"
 #include "validate/model_checks.h"
@@ -119,8 +120,30 @@ static void emit_hashes(const char *model, const char *dir, struct vcheck_out *o
 	vcheck_emit(out, vcheck_new(model, "model.hashes", bad ? "fail" : "ok", msg));
 }
 
+/* MLX checkpoints: the quantization config.json declares (every packed
+ * tensor was checked against it when the model loaded). */
+static void emit_quantization(const char *model, struct vcheck_out *out)
+{
+	struct exo_err e;
+	struct ckpt *c = ckpt_open(model, &e);
+	if (!c)
+		return;
+	const struct model_quant *q = ckpt_quant(c);
+	if (q->present) {
+		char msg[400];
+		model_quant_describe(q, msg, sizeof msg);
+		json_t *chk = vcheck_new(model, "model.quantization", "ok", msg);
+		json_object_set_new(chk, "bits", json_integer(q->base.bits));
+		json_object_set_new(chk, "group_size", json_integer(q->base.group));
+		json_object_set_new(chk, "bits_per_weight", json_real(q->base.bits + 32.0 / q->base.group));
+		vcheck_emit(out, chk);
+	}
+	ckpt_close(c);
+}
+
 void model_extra_checks(const char *model, struct vcheck_out *out)
 {
+	emit_quantization(model, out);
 	struct model_facts f;
 	struct exo_err e;
 	if (model_facts_load(model, &f, &e) < 0)

@@ -57,6 +57,8 @@ uint64_t plan_model_total(const struct plan_model *m);
 /* "f32", "f16", "bf16", "q8_0", "q4_0"; -1 when unknown. */
 int plan_dtype_parse(const char *name);
 const char *plan_dtype_name(int dtype);
+/* Bytes per weight of a matrix in the type. */
+double plan_bytes_per_weight(int dtype);
 
 /* Where a figure came from. */
 enum plan_source { PS_MEASURED, PS_DETECTED, PS_ESTIMATED, PS_DEFAULT };

@@ -25,14 +25,19 @@ static void emit_memory(const char *model, const struct model_facts *f, struct v
 	double kv_per_token = 0;
 	if (model_config_load(&mc, f->dir, &e) == 0)
 		kv_per_token = 2.0 * mc.n_layers * mc.n_kv_heads * mc.head_dim * sizeof(float);
-	char p[32], a[32], b[32], c[32], d[32], msg[512];
-	snprintf(msg, sizeof msg, "%s parameters%s: weights %s at F16/BF16, %s at Q8_0, %s at Q4_0; "
+	char p[32], a[32], b[32], c[32], d[32], s[32], stored[96] = "", msg[600];
+	if (f->quantized && f->stored_bytes)
+		snprintf(stored, sizeof stored, " %s as stored (MLX quantized),",
+			 fmt_bytes(s, sizeof s, (double)f->stored_bytes));
+	snprintf(msg, sizeof msg, "%s parameters%s: weights%s %s at F16/BF16, %s at Q8_0, %s at Q4_0; "
 		 "KV cache %s per 1024 tokens of context per session", fmt_params(p, sizeof p, f->params),
-		 f->params_counted ? "" : " (estimated from config.json)",
+		 f->params_counted ? "" : " (estimated from config.json)", stored,
 		 fmt_bytes(a, sizeof a, (double)model_bytes_f16(f)), fmt_bytes(b, sizeof b, (double)model_bytes_q8(f)),
 		 fmt_bytes(c, sizeof c, (double)model_bytes_q4(f)), fmt_bytes(d, sizeof d, kv_per_token * 1024));
 	json_t *chk = vcheck_new(model, "model.memory", "ok", msg);
 	json_object_set_new(chk, "params", json_real(f->params));
+	if (f->quantized && f->stored_bytes)
+		json_object_set_new(chk, "bytes_stored", json_integer((json_int_t)f->stored_bytes));
 	json_object_set_new(chk, "bytes_f16", json_integer((json_int_t)model_bytes_f16(f)));
 	json_object_set_new(chk, "bytes_q8_0", json_integer((json_int_t)model_bytes_q8(f)));
 	json_object_set_new(chk, "bytes_q4_0", json_integer((json_int_t)model_bytes_q4(f)));

@@ -23,14 +23,15 @@ static int parse_spec(json_t *o, const char *where, const struct model_qspec *ba
 		return exo_error(e, EXO_DATAERR, "%s: %s.mode: quantization mode %s is not supported "
 				 "(only MLX's affine mode is)", src, where, mode);
 	json_t *b = json_object_get(o, "bits"), *g = json_object_get(o, "group_size");
-	if (b && !(json_is_integer(b) && valid_bits(json_integer_value(b))))
-		return exo_error(e, EXO_DATAERR, "%s: %s.bits: %s%lld is not supported (2, 3, 4, 5, 6 "
-				 "or 8 are)", src, where, json_is_integer(b) ? "" : "non-integer ",
-				 json_is_integer(b) ? (long long)json_integer_value(b) : 0LL);
-	if (g && !(json_is_integer(g) && valid_group(json_integer_value(g))))
-		return exo_error(e, EXO_DATAERR, "%s: %s.group_size: %s%lld is not supported (32, 64 "
-				 "or 128 are)", src, where, json_is_integer(g) ? "" : "non-integer ",
-				 json_is_integer(g) ? (long long)json_integer_value(g) : 0LL);
+	if ((b && !json_is_integer(b)) || (g && !json_is_integer(g)))
+		return exo_error(e, EXO_DATAERR, "%s: %s.%s: expected an integer", src, where,
+				 b && !json_is_integer(b) ? "bits" : "group_size");
+	if (b && !valid_bits(json_integer_value(b)))
+		return exo_error(e, EXO_DATAERR, "%s: %s.bits: %lld is not supported (2, 3, 4, 5, 6 "
+				 "or 8 are)", src, where, (long long)json_integer_value(b));
+	if (g && !valid_group(json_integer_value(g)))
+		return exo_error(e, EXO_DATAERR, "%s: %s.group_size: %lld is not supported (32, 64 "
+				 "or 128 are)", src, where, (long long)json_integer_value(g));
 	if (b)
 		out->bits = (int)json_integer_value(b);
 	if (g)

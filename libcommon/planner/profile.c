@@ -109,6 +109,16 @@ static int mlx_tensor(const struct st_file *f, const struct st_tensor *t, const 
 				 "quantize module %s", f->path, t->name, module);
 	p->stored = type;
 	p->cols = (uint64_t)t->shape[1] * 32 / (uint64_t)s.bits;
+	/* the packed width and the scales agree with bits and group_size */
+	uint64_t groups = p->cols / (uint64_t)s.group;
+	if (sc && (p->cols % (uint64_t)s.group || sc->n_dims != 2 || sc->shape[0] != t->shape[0] ||
+		   (uint64_t)sc->shape[1] != groups))
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %lldx%lld, expected %lldx%llu (%s "
+				 "is %lldx%lld: %llu columns at %d bits in groups of %d)", f->path, scales,
+				 sc->n_dims > 0 ? (long long)sc->shape[0] : 0LL,
+				 sc->n_dims > 1 ? (long long)sc->shape[1] : 0LL, (long long)t->shape[0],
+				 (unsigned long long)groups, t->name, (long long)t->shape[0],
+				 (long long)t->shape[1], (unsigned long long)p->cols, s.bits, s.group);
 	return 0;
 }
 

@@ -93,4 +93,63 @@ test_expect_success "exo-validate model names the quantization" "
 	exo-validate model $F/mlx-llama-mixed-4-6 -o json >$TMP/q46 &&
 	grep -q 'bits 4, group_size 64 (4.5 bits per weight.*; 3 module(s) overridden' $TMP/q46
 "
+# Malformed checkpoints: one line naming the file, the tensor (or the
+# field) and what was expected against what was found; exo-shard-serve exits
+# 65, exo-validate model reports a failed check (2), exo-partition 65.
+broken() { # name: a fresh copy of mlx-llama-4bit to break
+	rm -rf "$TMP/$1" && cp -r "$F/mlx-llama-4bit" "$TMP/$1" && chmod -R u+w "$TMP/$1"
+}
+refused() { # dir, expected text: exo-shard-serve 65 with one line, exo-validate 2 with the same
+	timeout 30 exo-shard-serve --model "$1" --layers 0:3 --listen 127.0.0.1:0 2>"$TMP/err"
+	rc=$?
+	cat "$TMP/err"
+	[ $rc -eq 65 ] && [ "$(grep -vc 'kernels:' "$TMP/err")" -eq 1 ] && grep -q -- "$2" "$TMP/err" || return 1
+	exo-validate model "$1" -o json >"$TMP/out"
+	rc=$?
+	cat "$TMP/out"
+	[ $rc -eq 2 ] && grep '"level":"fail"' "$TMP/out" | grep -q -- "$2"
+}
+broken packed
+perl -0777 -pi -e 's/("model\.layers\.0\.mlp\.down_proj\.weight":\{[^}]*"shape":)\[128,48\]/$1\[256,24\]/' "$TMP/packed/model.safetensors"
+test_expect_success "a packed width that does not match the bits names the tensor and both shapes" \
+	'refused $TMP/packed "tensor model.layers.0.mlp.down_proj.weight: shape 256x24, expected 128x48 (384 columns at 4 bits packed in U32)"'
+broken bits8
+sed -i 's/"bits": 4/"bits": 8/' "$TMP/bits8/config.json"
+test_expect_success "bits in config.json that the packed tensors do not have" \
+	'refused $TMP/bits8 "tensor model.embed_tokens.weight: shape 512x16, expected 512x32 (128 columns at 8 bits packed in U32)"'
+broken scales
+perl -0777 -pi -e 's/("model\.layers\.0\.mlp\.down_proj\.scales":\{[^}]*"shape":)\[128,6\]/$1\[256,3\]/' "$TMP/scales/model.safetensors"
+test_expect_success "a scales shape that does not divide the columns into groups names both shapes" \
+	'refused $TMP/scales "tensor model.layers.0.mlp.down_proj.scales: shape 256x3, expected 128x6"'
+broken g32
+sed -i 's/"group_size": 64/"group_size": 32/' "$TMP/g32/config.json"
+test_expect_success "a group size in config.json that the scales do not have" \
+	'refused $TMP/g32 "tensor model.embed_tokens.scales: shape 512x2, expected 512x4"'
+test_expect_code 65 "exo-partition --profile checks the scales against the packed width too" "
+	exo-partition --model $TMP/g32 --profile -o json 2>$TMP/err; rc=\$?; cat $TMP/err >&2
+	grep -q 'tensor lm_head.scales: shape 512x2, expected 512x4' $TMP/err && exit \$rc
+"
+broken g48
+sed -i '0,/"group_size": 64/s//"group_size": 48/' "$TMP/g48/config.json"
+test_expect_success "group_size 48 is refused naming the field" \
+	'refused $TMP/g48 "config.json: quantization.group_size: 48 is not supported (32, 64 or 128 are)"'
+broken b7
+sed -i '0,/"bits": 4/s//"bits": 7/' "$TMP/b7/config.json"
+test_expect_success "bits 7 is refused naming the field" \
+	'refused $TMP/b7 "config.json: quantization.bits: 7 is not supported (2, 3, 4, 5, 6 or 8 are)"'
+broken mxfp4
+sed -i 's/"mode": "affine"/"mode": "mxfp4"/' "$TMP/mxfp4/config.json"
+test_expect_success "mode mxfp4 is refused naming the mode" \
+	'refused $TMP/mxfp4 "quantization mode mxfp4 is not supported (only MLX.s affine mode is)"'
+test_expect_code 65 "exo-partition refuses it too" "
+	exo-partition --model $TMP/mxfp4 --profile -o json 2>$TMP/err; rc=\$?; cat $TMP/err >&2
+	grep -q 'quantization mode mxfp4 is not supported' $TMP/err && exit \$rc
+"
+test_expect_success "exo-partition profiles an MLX 4-bit checkpoint at its stored size" "
+	exo-partition --model $F/mlx-llama-4bit --profile -o json >$TMP/prof &&
+	grep -q '\"dtype\":\"MLX4_G64_BF16\"' $TMP/prof &&
+	total=\$(sed -n 's/.*\"total_bytes\":\([0-9]*\).*/\1/p' $TMP/prof) &&
+	size=\$(wc -c <$F/mlx-llama-4bit/model.safetensors) &&
+	awk -v t=\$total -v s=\$size 'BEGIN { exit !(t > 0.95 * s && t < 1.05 * s) }'
+"
 test_done

@@ -6,6 +6,7 @@
  * ops, attention, and gemm through BLIS (kernels/gemm_blis.c).  Q8_0/Q4_0
  * quantisation stays the reference's. */
 #include "kernels/kern_simd.h"
+#include "kernels/mlx.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -773,6 +774,7 @@ static void build(void)
 	table.gemm_packed[KD_Q4_0] = gemm_q4_0_packed;
 	table.packed_row_f32[KD_Q8_0] = kern_packed_row_q8_0;
 	table.packed_row_f32[KD_Q4_0] = kern_packed_row_q4_0;
+	kern_avx2_mlx_fill(&table);
 }
 
 const struct kern_ops *kern_avx2_ops(void)

@@ -6,6 +6,7 @@
  * widened to f32 and multiplied with f32 activations: no bf16 dot products
  * (vdpbf16ps would round x to bf16) and no integer dots on quantised x. */
 #include "kernels/kern_simd.h"
+#include "kernels/mlx.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -784,6 +785,7 @@ static void build(void)
 		table.packed_row_f32[KD_Q8_0] = kern_packed_row_q8_0;
 		table.packed_row_f32[KD_Q4_0] = kern_packed_row_q4_0;
 	}
+	kern_avx512_mlx_fill(&table);
 }
 
 const struct kern_ops *kern_avx512_ops(void)

@@ -14,7 +14,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0, KD_COUNT };
+/* MLX's affine quantization (mlx-community checkpoints): one type per bits,
+ * group size and scale type, listed by KERN_MLX_TYPES(X) as X(bits, group,
+ * scale type); see kernels/mlx.h for the block layout. */
+#define KERN_MLX_SCALE_TYPES(X, b, g) X(b, g, F16) X(b, g, BF16) X(b, g, F32)
+#define KERN_MLX_BIT_TYPES(X, g)                                                      \
+	KERN_MLX_SCALE_TYPES(X, 2, g) KERN_MLX_SCALE_TYPES(X, 3, g) KERN_MLX_SCALE_TYPES(X, 4, g) \
+	KERN_MLX_SCALE_TYPES(X, 5, g) KERN_MLX_SCALE_TYPES(X, 6, g) KERN_MLX_SCALE_TYPES(X, 8, g)
+#define KERN_MLX_TYPES(X) KERN_MLX_BIT_TYPES(X, 32) KERN_MLX_BIT_TYPES(X, 64) KERN_MLX_BIT_TYPES(X, 128)
+#define KERN_MLX_ENUM(b, g, s) KD_MLX##b##_G##g##_##s,
+
+enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0,
+		  KERN_MLX_TYPES(KERN_MLX_ENUM)
+		  KD_COUNT };
+#define KD_MLX_FIRST KD_MLX2_G32_F16
+#define KD_MLX_LAST KD_MLX8_G128_F32
+#define KD_MLX_COUNT (KD_MLX_LAST - KD_MLX_FIRST + 1)
+#define KD_IS_MLX(t) ((int)(t) >= (int)KD_MLX_FIRST && (int)(t) <= (int)KD_MLX_LAST)
 
 #define KERN_QBLOCK 32
 struct kern_block_q8_0 { uint16_t d; int8_t qs[KERN_QBLOCK]; };        /* 34 bytes */
@@ -30,7 +46,7 @@ struct kern_block_q4_0 { uint16_t d; uint8_t qs[KERN_QBLOCK / 2]; };   /* 18 byt
 struct kern_act_q8 { float d; int32_t sum; int8_t qs[KERN_QBLOCK]; };
 void kern_quantize_act(const float *x, struct kern_act_q8 *out, size_t n);
 
-const char *kern_dtype_name(enum kern_dtype t);     /* "F32", "F16", "BF16", "Q8_0", "Q4_0" */
+const char *kern_dtype_name(enum kern_dtype t);     /* "F32", "F16", "BF16", "Q8_0", "Q4_0", "MLX4_G64_BF16" */
 int kern_dtype_parse(const char *name);             /* case-insensitive; -1 if unknown */
 /* Bytes of one row of cols values; 0 when cols does not fit the type's blocks. */
 size_t kern_row_bytes(enum kern_dtype t, size_t cols);

@@ -142,6 +142,8 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 		x[i] = (float)(i % 17) / 17.0f - 0.5f;
 	const struct kern_ops *k = kern_select();
 	for (int t = 0; t < KD_COUNT && rc == 0; t++) {
+		if (KD_IS_MLX(t)) /* measured by scripts/bench-vs-llamacpp, not per type here */
+			continue;
 		if (bench_out_of_time(c, kern_dtype_name(t)))
 			break;
 		double t0 = bench_now();
@@ -171,7 +173,7 @@ int bench_compute(struct bench_ctx *c)
 	size_t nn = (size_t)SGEMM_N * SGEMM_N;
 	float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *cm = malloc(nn * sizeof *cm);
 	int rc = 0;
-	c->figures_left = n_counts * (1 + KD_COUNT);
+	c->figures_left = n_counts * (1 + KD_COUNT - KD_MLX_COUNT);
 	if (!a || !b || !cm) {
 		bench_warn(c, "compute: sgemm skipped: cannot allocate its matrices");
 		c->failed = 1;

@@ -184,6 +184,10 @@ static int place_all(const struct eng_stage *s, const struct eng_mat *m, const s
 int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *name, struct exo_err *e)
 {
 	size_t panel = m->cols > s->panel_cols ? s->panel_cols : m->cols;
+	while (panel < m->cols && !kern_row_bytes(to, panel))
+		panel++;   /* whole blocks of the type (MLX's groups of up to 128) */
+	if (panel < m->cols && panel > s->panel_cols)
+		s->panel_cols = panel;   /* the prefill's panel scratch holds the widest */
 	size_t full_rb = kern_row_bytes(to, m->cols);
 	bool packed = s->ops->pack[to] && m->rows % KERN_PACK_ROWS == 0;
 	char *dst = weights_alloc(s, size_mul(full_rb, m->rows));

@@ -102,10 +102,9 @@ static int smaller_dtype(const struct plan_model *m, const struct plan_cluster *
 			 const struct plan_request *r)
 {
 	static const int by_size[] = { KD_F32, KD_BF16, KD_Q8_0, KD_Q4_0 };
-	static const double per_weight[] = { 4, 2, 2, 34.0 / 32, 18.0 / 32 };
 	for (size_t i = 0; i < sizeof by_size / sizeof *by_size; i++) {
 		int d = by_size[i];
-		if (per_weight[d] >= per_weight[m->dtype])
+		if (plan_bytes_per_weight(d) >= plan_bytes_per_weight(m->dtype))
 			continue;
 		struct plan_model t = *m;
 		t.layer_bytes = xcalloc((size_t)m->layers, sizeof *t.layer_bytes);

@@ -68,6 +68,8 @@ double plan_layer_read_bytes(const struct plan_model *m, int layer);
 /* "f32", "f16", "bf16", "q8_0", "q4_0"; -1 when unknown. */
 int plan_dtype_parse(const char *name);
 const char *plan_dtype_name(int dtype);
+/* Bytes per weight of a matrix in the type. */
+double plan_bytes_per_weight(int dtype);
 
 /* Where a figure came from (estimated: no source gives it today; kept in
  * the wire format for a GPU backend's spec-sheet figures). */

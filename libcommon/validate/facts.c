@@ -4,6 +4,7 @@
 #include "validate/facts.h"
 #include "hardware/requirements.h"
 #include "model/checkpoint.h"
+#include "model/quant.h"
 #include "model/safetensors.h"
 #include "util/file.h"
 
@@ -24,8 +25,32 @@ static double config_estimate(const json_t *cfg)
 	return l * (4 * h * h + 3 * h * ffn) + 2 * v * h;
 }
 
+/* Weights a tensor stands for: an MLX packed U32 weight holds 32/bits per
+ * element, its scales and biases none of their own. */
+static double tensor_params(const struct st_tensor *t, const struct model_quant *q)
+{
+	size_t len = strlen(t->name);
+	if (len > 7 && (strcmp(t->name + len - 7, ".scales") == 0 || strcmp(t->name + len - 7, ".biases") == 0))
+		return 0;
+	double numel = 1;
+	for (int k = 0; k < t->n_dims; k++)
+		numel *= (double)t->shape[k];
+	if (t->dtype == ST_U32 && len > 7) {
+		char module[512];
+		snprintf(module, sizeof module, "%.*s", (int)(len - 7), t->name);
+		struct model_qspec s = model_quant_of(q, module);
+		numel *= 32.0 / (s.bits ? s.bits : 32);
+	}
+	return numel;
+}
+
 static void count_headers(struct model_facts *f)
 {
+	struct model_quant q;
+	struct exo_err qe;
+	if (model_quant_load(&q, f->dir, &qe) < 0)
+		memset(&q, 0, sizeof q);
+	f->quantized = q.present;
 	DIR *d = opendir(f->dir);
 	struct dirent *de;
 	double params = 0;
@@ -40,17 +65,14 @@ static void count_headers(struct model_facts *f)
 		struct st_file *st = st_open(path, &e);
 		if (!st)
 			continue;   /* a broken file is the model check's finding, not ours */
-		for (size_t i = 0; i < st->n_tensors; i++) {
-			double numel = 1;
-			for (int k = 0; k < st->tensors[i].n_dims; k++)
-				numel *= (double)st->tensors[i].shape[k];
-			params += numel;
-		}
+		for (size_t i = 0; i < st->n_tensors; i++)
+			params += tensor_params(&st->tensors[i], &q);
 		bytes += st->map_size;
 		st_close(st);
 	}
 	if (d)
 		closedir(d);
+	model_quant_free(&q);
 	if (params > 0) {
 		f->params = params;
 		f->params_counted = 1;

@@ -71,6 +71,8 @@ MANS     := $(sort $(wildcard man/*.[1-9]))
 # chosen at run time by CPU features (kernels/dispatch.c).
 $(BUILD)/kernels/avx2.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c -mavx2
+$(BUILD)/kernels/avx2_gguf.o:   XFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/kernels/avx512_gguf.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma -mf16c -mavx2
 
 .PHONY: all deps check demo fuzz lint-man install clean
 .SECONDARY:

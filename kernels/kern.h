@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0, KD_COUNT };
+enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0,
+	KD_Q4_1,        /* GGUF's other block types: kernels/kern_gguf.h */
+	KD_COUNT };
 
 #define KERN_QBLOCK 32
 struct kern_block_q8_0 { uint16_t d; int8_t qs[KERN_QBLOCK]; };        /* 34 bytes */

@@ -1,12 +1,14 @@
 /* The scalar reference for every kernel: simple, obviously right, the oracle
  * that tests compare each optimised variant with. */
 #include "kernels/kern.h"
+#include "kernels/kern_gguf.h"
 
 #include <math.h>
 #include <string.h>
 #include <strings.h>
 
-static const char *const dtype_names[KD_COUNT] = {"F32", "F16", "BF16", "Q8_0", "Q4_0"};
+static const char *const dtype_names[KD_COUNT] = {"F32", "F16", "BF16", "Q8_0", "Q4_0",
+	"Q4_1"};
 
 const char *kern_dtype_name(enum kern_dtype t)
 {
@@ -29,7 +31,7 @@ size_t kern_row_bytes(enum kern_dtype t, size_t cols)
 	case KD_BF16: return cols * 2;
 	case KD_Q8_0: return cols % KERN_QBLOCK ? 0 : cols / KERN_QBLOCK * sizeof(struct kern_block_q8_0);
 	case KD_Q4_0: return cols % KERN_QBLOCK ? 0 : cols / KERN_QBLOCK * sizeof(struct kern_block_q4_0);
-	default: return 0;
+	default: return kern_gguf_row_bytes(t, cols);
 	}
 }
 
@@ -356,10 +358,11 @@ static void attention(float *out, const float *q, const float *k, const float *v
 
 const struct kern_ops kern_ref = {
 	.name = "ref",
-	.gemv = {gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0},
-	.gemm = {gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0},
-	.to_f32 = {f32_to_f32, f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32},
-	.from_f32 = {f32_from_f32, f16_from_f32, bf16_from_f32, q8_0_from_f32, q4_0_from_f32},
+	.gemv = {gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0, KERN_GGUF_REF_GEMV},
+	.gemm = {gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0, KERN_GGUF_REF_GEMM},
+	.to_f32 = {f32_to_f32, f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, KERN_GGUF_REF_TO_F32},
+	.from_f32 = {f32_from_f32, f16_from_f32, bf16_from_f32, q8_0_from_f32, q4_0_from_f32,
+		     KERN_GGUF_REF_FROM_F32},
 	.rmsnorm = rmsnorm,
 	.rope = rope,
 	.softmax = softmax,

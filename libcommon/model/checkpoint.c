@@ -1,6 +1,7 @@
 /* Checkpoint directories and the Hugging Face cache; sharded checkpoints via
  * model.safetensors.index.json's weight_map. */
 #include "model/checkpoint.h"
+#include "model/gguf.h"
 #include "util/file.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@ struct ckpt {
 	char **file_names;
 	struct st_file **files;      /* opened on demand */
 	size_t n_files;
+	struct gguf_file *gguf;      /* a GGUF file instead of the above */
 };
 
 static int is_dir(const char *p)
@@ -39,7 +41,7 @@ static void hub_cache_dir(char *out, size_t len)
 
 int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e)
 {
-	if (is_dir(model)) {
+	if (is_dir(model) || gguf_is_file(model)) {
 		snprintf(dir, dir_len, "%s", model);
 		return 0;
 	}
@@ -117,7 +119,9 @@ struct ckpt *ckpt_open(const char *model, struct exo_err *e)
 		return NULL;
 	}
 	if (ckpt_resolve(model, c->dir, sizeof c->dir, e) < 0 ||
-	    model_config_load(&c->cfg, c->dir, e) < 0 || load_index(c, e) < 0) {
+	    model_config_load(&c->cfg, c->dir, e) < 0 ||
+	    (gguf_is_file(c->dir) ? !(c->gguf = gguf_open(c->dir, e)) || gguf_check_tensors(c->gguf, e) < 0
+				  : load_index(c, e) < 0)) {
 		ckpt_close(c);
 		return NULL;
 	}
@@ -129,6 +133,8 @@ const char *ckpt_dir(const struct ckpt *c) { return c->dir; }
 
 const char *ckpt_file_of(const struct ckpt *c, const char *name)
 {
+	if (c->gguf)
+		return c->dir;
 	if (!c->weight_map)
 		return c->file_names[0];
 	const char *f = json_string_value(json_object_get(c->weight_map, name));
@@ -142,7 +148,7 @@ static struct st_file *file_for(struct ckpt *c, const char *name, struct exo_err
 		if (strcmp(c->file_names[i], file) != 0)
 			continue;
 		if (!c->files[i]) {
-			char path[4200];
+			char path[8400];
 			snprintf(path, sizeof path, "%s/%s", c->dir, file);
 			c->files[i] = st_open(path, e);
 		}
@@ -164,19 +170,21 @@ static void format_shape(char *buf, size_t len, int n, const int64_t *shape)
 const struct st_tensor *ckpt_tensor(struct ckpt *c, const char *name, int n_dims,
 				    const int64_t *shape, struct exo_err *e)
 {
-	struct st_file *f = file_for(c, name, e);
-	if (!f)
+	struct st_file *f = c->gguf ? NULL : file_for(c, name, e);
+	if (!f && !c->gguf)
 		return NULL;
-	const struct st_tensor *t = st_find(f, name);
+	const struct st_tensor *t = c->gguf ? gguf_hf_tensor(c->gguf, name, e) : st_find(f, name);
 	if (!t) {
-		exo_error(e, EXO_DATAERR, "%s: tensor %s is missing", f->path, name);
+		if (!c->gguf)
+			exo_error(e, EXO_DATAERR, "%s: tensor %s is missing", f->path, name);
 		return NULL;
 	}
 	if (t->n_dims != n_dims || memcmp(t->shape, shape, sizeof *shape * (size_t)n_dims) != 0) {
 		char got[96], want[96];
 		format_shape(got, sizeof got, t->n_dims, t->shape);
 		format_shape(want, sizeof want, n_dims, shape);
-		exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %s, config says %s", f->path, name, got, want);
+		exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %s, config says %s",
+			  c->gguf ? c->dir : f->path, name, got, want);
 		return NULL;
 	}
 	return t;
@@ -194,6 +202,7 @@ void ckpt_close(struct ckpt *c)
 	}
 	free(c->files);
 	free(c->file_names);
+	gguf_close(c->gguf);
 	json_decref(c->weight_map);
 	free(c);
 }

@@ -1,5 +1,6 @@
 /* config.json: parsing with jansson, the architecture verdict, RoPE frequencies. */
 #include "model/config.h"
+#include "model/gguf.h"
 #include "util/file.h"
 
 #include <jansson.h>
@@ -196,6 +197,8 @@ int model_config_parse(struct model_config *c, const char *text, const char *src
 
 int model_config_load(struct model_config *c, const char *dir, struct exo_err *e)
 {
+	if (gguf_is_file(dir))       /* a GGUF checkpoint is one file, config included */
+		return gguf_model_config(c, dir, e);
 	char path[4096];
 	snprintf(path, sizeof path, "%s/config.json", dir);
 	char *text = file_read_all(path, NULL, e);

@@ -107,6 +107,9 @@ int gguf_model_config(struct model_config *c, const char *path, struct exo_err *
  * first), dtype an enum kern_dtype.  Errors name the file and both names:
  * missing, or a type exo does not compute in. */
 const struct st_tensor *gguf_hf_tensor(struct gguf_file *f, const char *hf_name, struct exo_err *e);
+/* Tensor i's transformers name (into name) and shape, without its data
+ * (the planner's sizes); false for a tensor with no transformers name. */
+bool gguf_hf_info(const struct gguf_file *f, size_t i, char *name, size_t len, struct st_tensor *out);
 /* Every tensor of the file has a type exo computes in and a known name;
  * otherwise one line naming the first that does not. */
 int gguf_check_tensors(const struct gguf_file *f, struct exo_err *e);

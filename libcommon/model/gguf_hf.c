@@ -77,6 +77,37 @@ static bool gguf_name_of(const char *hf, char *out, size_t len)
 	return false;
 }
 
+/* The transformers name of a GGUF name into out; false when none. */
+static bool hf_name_of(const char *name, char *out, size_t len)
+{
+	for (size_t i = 0; i < sizeof global_names / sizeof *global_names; i++)
+		if (!strcmp(name, global_names[i].gguf)) {
+			snprintf(out, len, "%s", global_names[i].hf);
+			return true;
+		}
+	int layer, used = 0;
+	if (sscanf(name, "blk.%d.%n", &layer, &used) != 1 || !used || layer < 0)
+		return false;
+	for (size_t i = 0; i < sizeof layer_names / sizeof *layer_names; i++)
+		if (!strcmp(name + used, layer_names[i].gguf)) {
+			snprintf(out, len, "model.layers.%d.%s", layer, layer_names[i].hf);
+			return true;
+		}
+	return false;
+}
+
+bool gguf_hf_info(const struct gguf_file *f, size_t i, char *name, size_t len, struct st_tensor *out)
+{
+	const struct gguf_tensor *t = &f->tensors[i];
+	if (!hf_name_of(t->name, name, len))
+		return false;
+	*out = (struct st_tensor){.name = name, .dtype = gguf_kd_of(t->ggml_type), .n_dims = t->n_dims,
+				  .offset = t->offset, .bytes = t->bytes};
+	for (int d = 0; d < t->n_dims; d++)
+		out->shape[d] = (int64_t)t->ne[t->n_dims - 1 - d];
+	return true;
+}
+
 /* Whether a GGUF tensor name is one exo knows (for gguf_check_tensors). */
 static bool known_name(const char *name)
 {

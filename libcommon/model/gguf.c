@@ -359,8 +359,10 @@ void gguf_close(struct gguf_file *f)
 	}
 	for (size_t i = 0; i < f->n_tensors; i++)
 		free(f->tensors[i].name);
-	for (size_t i = 0; i < f->n_hf; i++)
-		free(f->hf[i].name);
+	for (size_t i = 0; i < f->n_hf; i++) {
+		free(f->hf[i]->name);
+		free(f->hf[i]);
+	}
 	for (size_t i = 0; i < f->n_copies; i++)
 		munmap(f->copies[i].p, f->copies[i].len);
 	free(f->copies);

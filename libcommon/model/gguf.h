@@ -69,7 +69,7 @@ struct gguf_file {
 	size_t alignment, data_start;
 	char arch[32];          /* general.architecture */
 	/* tensors by their transformers names, made on demand */
-	struct st_tensor *hf;
+	struct st_tensor **hf;
 	size_t n_hf;
 	struct { void *p; size_t len; } *copies;   /* Q/K rows put back in order */
 	size_t n_copies;

@@ -318,25 +318,24 @@ static const void *unpermute(struct gguf_file *f, const struct gguf_tensor *t, i
 	return dst;
 }
 
+/* Each view allocated on its own: pointers handed out stay valid until gguf_close. */
 static const struct st_tensor *add_hf(struct gguf_file *f, const char *hf_name,
 				      const struct gguf_tensor *t, const void *data, struct exo_err *e)
 {
-	struct st_tensor *grown = realloc(f->hf, (f->n_hf + 1) * sizeof *grown);
-	if (!grown) {
+	struct st_tensor **grown = realloc(f->hf, (f->n_hf + 1) * sizeof *grown);
+	struct st_tensor *s = grown ? calloc(1, sizeof *s) : NULL;
+	if (grown)
+		f->hf = grown;
+	if (!s || !(s->name = strdup(hf_name))) {
+		free(s);
 		exo_error(e, EXO_SOFTWARE, "out of memory");
 		return NULL;
 	}
-	f->hf = grown;
-	struct st_tensor *s = &f->hf[f->n_hf];
-	*s = (struct st_tensor){.dtype = gguf_kd_of(t->ggml_type), .n_dims = t->n_dims,
-				.offset = t->offset, .bytes = t->bytes, .data = data};
+	s->dtype = gguf_kd_of(t->ggml_type), s->n_dims = t->n_dims;
+	s->offset = t->offset, s->bytes = t->bytes, s->data = data;
 	for (int i = 0; i < t->n_dims; i++)      /* ggml's ne is innermost first */
 		s->shape[i] = (int64_t)t->ne[t->n_dims - 1 - i];
-	if (!(s->name = strdup(hf_name))) {
-		exo_error(e, EXO_SOFTWARE, "out of memory");
-		return NULL;
-	}
-	f->n_hf++;
+	f->hf[f->n_hf++] = s;
 	return s;
 }
 

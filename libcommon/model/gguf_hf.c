@@ -6,6 +6,7 @@
 #include "kernels/kern.h"
 #include "model/config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,14 +166,72 @@ static int set_token(json_t *cfg, const char *hf_key, const struct gguf_file *f,
 	return 0;
 }
 
+/* llama.cpp's factor for one frequency under Llama 3 scaling (convert_hf_to_gguf.py). */
+static double llama3_factor(double freq, double factor, double low, double high, double orig)
+{
+	double wavelen = 2 * M_PI / freq;
+	if (wavelen < orig / high)
+		return 1;
+	if (wavelen > orig / low)
+		return factor;
+	double smooth = (orig / wavelen - low) / (high - low);
+	return 1 / ((1 - smooth) / factor + smooth);
+}
+
+/* rope_freqs.weight: the per-frequency divisors llama.cpp's converter
+ * computed from Llama 3's rope_scaling, which GGUF does not keep.  Found
+ * again by trying the original context lengths and frequency factors that
+ * Llama 3 uses (and powers of two for the rest), accepted only when every
+ * divisor matches; anything else is refused. */
+static int llama3_from_factors(json_t *cfg, const struct gguf_file *f, const struct gguf_tensor *t,
+			       struct exo_err *e)
+{
+	int64_t heads = 0, hidden = 0, dim = 0;
+	double base = 10000;
+	gguf_kv_int(gguf_get_arch(f, "attention.head_count"), &heads);
+	gguf_kv_int(gguf_get_arch(f, "embedding_length"), &hidden);
+	if (!gguf_kv_int(gguf_get_arch(f, "attention.key_length"), &dim) && heads > 0)
+		dim = hidden / heads;
+	gguf_kv_num(gguf_get_arch(f, "rope.freq_base"), &base);
+	if (t->ggml_type != 0 || t->n_dims != 1 || dim <= 0 || t->ne[0] != (uint64_t)dim / 2)
+		return exo_error(e, EXO_DATAERR, "%s: tensor rope_freqs.weight: expected %lld F32 values",
+				 f->path, (long long)dim / 2);
+	const float *fac = t->data;
+	size_t n = (size_t)dim / 2;
+	double factor = 1;
+	for (size_t i = 0; i < n; i++)
+		factor = fac[i] > factor ? fac[i] : factor;
+	if (factor == 1)
+		return 0;
+	static const double lows[] = {1, 1, 2, 1}, highs[] = {4, 2, 4, 8};
+	for (int k = 4; k <= 20; k++)
+		for (size_t p = 0; p < sizeof lows / sizeof *lows; p++) {
+			double orig = (double)(1 << k);
+			bool same = true;
+			for (size_t i = 0; i < n && same; i++) {
+				double freq = 1.0 / pow(base, (double)(2 * i) / (double)dim);
+				double want = llama3_factor(freq, factor, lows[p], highs[p], orig);
+				same = fabs(want - fac[i]) <= 1e-4 * fabs(want);
+			}
+			if (!same)
+				continue;
+			json_object_set_new(cfg, "rope_scaling", json_pack("{s:s, s:f, s:f, s:f, s:i}",
+				"rope_type", "llama3", "factor", factor, "low_freq_factor", lows[p],
+				"high_freq_factor", highs[p], "original_max_position_embeddings", 1 << k));
+			return 0;
+		}
+	return exo_error(e, EXO_DATAERR, "%s: tensor rope_freqs.weight: per-frequency RoPE factors "
+			 "that are not Llama 3's scaling are not supported", f->path);
+}
+
 static int set_rope_scaling(json_t *cfg, const struct gguf_file *f, struct exo_err *e)
 {
 	const struct gguf_kv *type = gguf_get_arch(f, "rope.scaling.type");
 	double factor = 1;
 	gguf_kv_num(gguf_get_arch(f, "rope.scaling.factor"), &factor);
-	if (gguf_find(f, "rope_freqs.weight"))
-		return exo_error(e, EXO_DATAERR, "%s: tensor rope_freqs.weight (Llama 3 RoPE scaling "
-				 "as per-frequency factors) is not supported yet", f->path);
+	const struct gguf_tensor *freqs = gguf_find(f, "rope_freqs.weight");
+	if (freqs)
+		return llama3_from_factors(cfg, f, freqs, e);
 	if (!type || (type->type == GGUF_STRING && type->v.s.len == 4 && !memcmp(type->v.s.p, "none", 4)))
 		return 0;
 	if (type->type != GGUF_STRING)

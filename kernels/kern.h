@@ -25,6 +25,7 @@
 #define KERN_MLX_ENUM(b, g, s) KD_MLX##b##_G##g##_##s,
 
 enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0,
+		  KD_Q4_1,        /* GGUF's other block types: kernels/kern_gguf.h */
 		  KERN_MLX_TYPES(KERN_MLX_ENUM)
 		  KD_COUNT };
 #define KD_MLX_FIRST KD_MLX2_G32_F16

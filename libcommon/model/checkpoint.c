@@ -3,6 +3,7 @@
 #include "model/checkpoint.h"
 #include "hub/cache.h"
 #include "kernels/mlx.h"
+#include "model/gguf.h"
 #include "util/file.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ struct ckpt {
 	size_t n_files;
 	struct model_quant quant;    /* config.json's MLX quantization block */
 	struct ckpt_qtensor *qtensors;
+	struct gguf_file *gguf;      /* a GGUF file instead of the above */
 };
 
 static int is_dir(const char *p)
@@ -42,7 +44,7 @@ static int is_dir(const char *p)
 
 int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e)
 {
-	if (is_dir(model)) {
+	if (is_dir(model) || gguf_is_file(model)) {
 		snprintf(dir, dir_len, "%s", model);
 		return 0;
 	}
@@ -108,8 +110,9 @@ struct ckpt *ckpt_open(const char *model, struct exo_err *e)
 		return NULL;
 	}
 	if (ckpt_resolve(model, c->dir, sizeof c->dir, e) < 0 ||
-	    model_config_load(&c->cfg, c->dir, e) < 0 || model_quant_load(&c->quant, c->dir, e) < 0 ||
-	    load_index(c, e) < 0) {
+	    model_config_load(&c->cfg, c->dir, e) < 0 ||
+	    (gguf_is_file(c->dir) ? !(c->gguf = gguf_open(c->dir, e)) || gguf_check_tensors(c->gguf, e) < 0
+				  : model_quant_load(&c->quant, c->dir, e) < 0 || load_index(c, e) < 0)) {
 		ckpt_close(c);
 		return NULL;
 	}
@@ -122,6 +125,8 @@ const struct model_quant *ckpt_quant(const struct ckpt *c) { return &c->quant; }
 
 const char *ckpt_file_of(const struct ckpt *c, const char *name)
 {
+	if (c->gguf)
+		return c->dir;
 	if (!c->weight_map)
 		return c->file_names[0];
 	const char *f = json_string_value(json_object_get(c->weight_map, name));
@@ -135,7 +140,7 @@ static struct st_file *file_for(struct ckpt *c, const char *name, struct exo_err
 		if (strcmp(c->file_names[i], file) != 0)
 			continue;
 		if (!c->files[i]) {
-			char path[4200];
+			char path[8400];
 			snprintf(path, sizeof path, "%s/%s", c->dir, file);
 			c->files[i] = st_open(path, e);
 		}
@@ -275,12 +280,13 @@ static const struct st_tensor *join(struct ckpt *c, const struct st_tensor *pack
 const struct st_tensor *ckpt_tensor(struct ckpt *c, const char *name, int n_dims,
 				    const int64_t *shape, struct exo_err *e)
 {
-	struct st_file *f = file_for(c, name, e);
-	if (!f)
+	struct st_file *f = c->gguf ? NULL : file_for(c, name, e);
+	if (!f && !c->gguf)
 		return NULL;
-	const struct st_tensor *t = st_find(f, name);
+	const struct st_tensor *t = c->gguf ? gguf_hf_tensor(c->gguf, name, e) : st_find(f, name);
 	if (!t) {
-		exo_error(e, EXO_DATAERR, "%s: tensor %s is missing", f->path, name);
+		if (!c->gguf)
+			exo_error(e, EXO_DATAERR, "%s: tensor %s is missing", f->path, name);
 		return NULL;
 	}
 	if (t->dtype == ST_U32)
@@ -289,7 +295,8 @@ const struct st_tensor *ckpt_tensor(struct ckpt *c, const char *name, int n_dims
 		char got[96], want[96];
 		format_shape(got, sizeof got, t->n_dims, t->shape);
 		format_shape(want, sizeof want, n_dims, shape);
-		exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %s, config says %s", f->path, name, got, want);
+		exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %s, config says %s",
+			  c->gguf ? c->dir : f->path, name, got, want);
 		return NULL;
 	}
 	return t;
@@ -307,6 +314,7 @@ void ckpt_close(struct ckpt *c)
 	}
 	free(c->files);
 	free(c->file_names);
+	gguf_close(c->gguf);
 	json_decref(c->weight_map);
 	model_quant_free(&c->quant);
 	while (c->qtensors) {

@@ -1,5 +1,6 @@
 /* config.json: parsing with jansson, the architecture verdict, RoPE frequencies. */
 #include "model/config.h"
+#include "model/gguf.h"
 #include "util/file.h"
 
 #include <jansson.h>
@@ -356,6 +357,8 @@ void model_param_counts(const struct model_config *c, double *total, double *act
 
 int model_config_load(struct model_config *c, const char *dir, struct exo_err *e)
 {
+	if (gguf_is_file(dir))       /* a GGUF checkpoint is one file, config included */
+		return gguf_model_config(c, dir, e);
 	char path[4096];
 	snprintf(path, sizeof path, "%s/config.json", dir);
 	char *text = file_read_all(path, NULL, e);

@@ -102,6 +102,8 @@ static int smaller_dtype(const struct plan_model *m, const struct plan_cluster *
 			 const struct plan_request *r)
 {
 	static const int by_size[] = { KD_F32, KD_BF16, KD_Q8_0, KD_Q4_0 };
+	if (m->dtype < 0)       /* mixed types as stored: no single size to compare */
+		return -1;
 	for (size_t i = 0; i < sizeof by_size / sizeof *by_size; i++) {
 		int d = by_size[i];
 		if (plan_bytes_per_weight(d) >= plan_bytes_per_weight(m->dtype))

@@ -66,6 +66,8 @@ uint64_t plan_model_total(const struct plan_model *m);
  * router does not pick (on average all but experts_used of them). */
 double plan_layer_read_bytes(const struct plan_model *m, int layer);
 /* "f32", "f16", "bf16", "q8_0", "q4_0"; -1 when unknown. */
+/* A model whose matrices keep the types its file mixes (GGUF): "stored". */
+#define PLAN_DTYPE_STORED (-1)
 int plan_dtype_parse(const char *name);
 const char *plan_dtype_name(int dtype);
 /* Bytes per weight of a matrix in the type. */

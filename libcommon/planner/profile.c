@@ -7,6 +7,7 @@
 #include "kernels/kern.h"
 #include "kernels/mlx.h"
 #include "model/checkpoint.h"
+#include "model/gguf.h"
 #include "records/record.h"
 
 #include <ctype.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
+static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1" };
 
 #define N_NAMES (sizeof dtype_names / sizeof *dtype_names)
 
@@ -33,14 +34,18 @@ int plan_dtype_parse(const char *name)
 
 const char *plan_dtype_name(int dtype)
 {
+	if (dtype == PLAN_DTYPE_STORED)
+		return "stored";
 	if (dtype >= 0 && (size_t)dtype < N_NAMES)
 		return dtype_names[dtype];
 	return KD_IS_MLX(dtype) ? kern_dtype_name(dtype) : "?";
 }
 
+/* Bytes per weight of a type, from the kernels' row size (768 columns: a
+ * whole number of every block and group). */
 double plan_bytes_per_weight(int dtype)
 {
-	return (double)kern_row_bytes((enum kern_dtype)dtype, 384) / 384;
+	return dtype < 0 ? 0 : (double)kern_row_bytes((enum kern_dtype)dtype, 768) / 768;
 }
 
 /* Bytes of one tensor at dtype; matrices convert, vectors stay f32 (the
@@ -58,6 +63,11 @@ static uint64_t tensor_bytes(const struct plan_tensor *t, int dtype)
 int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
 {
 	if (!m->tensors) {  /* from a record: scale by bytes per weight */
+		if (dtype == m->dtype)
+			return 0;
+		if (dtype < 0 || m->dtype < 0)
+			return exo_error(e, EXO_USAGE, "--dtype %s: the model record's types are as its "
+					 "file stores them (mixed)", plan_dtype_name(dtype));
 		double k = plan_bytes_per_weight(dtype) / plan_bytes_per_weight(m->dtype);
 		for (int i = 0; i < m->layers; i++)
 			m->layer_bytes[i] = (uint64_t)((double)m->layer_bytes[i] * k);
@@ -196,10 +206,31 @@ static int strcmp_ptr(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A GGUF file's tensors under their transformers names. */
+static int scan_gguf(struct plan_model *m, const char *path, struct exo_err *e)
+{
+	struct gguf_file *f = gguf_open(path, e);
+	if (!f || gguf_check_tensors(f, e) < 0) {
+		gguf_close(f);
+		return -1;
+	}
+	int rc = 0;
+	char name[256];
+	struct st_tensor t;
+	struct model_quant none = {0};   /* GGUF types are whole kernel types */
+	for (size_t i = 0; i < f->n_tensors && rc == 0; i++)
+		if (gguf_hf_info(f, i, name, sizeof name, &t))
+			rc = add_tensor(m, NULL, &t, path, &none, e);
+	gguf_close(f);
+	return rc;
+}
+
 /* Every safetensors file of the checkpoint, once each, in name order. */
 static int scan_files(struct plan_model *m, const char *dir, const struct model_quant *q,
 		      struct exo_err *e)
 {
+	if (gguf_is_file(dir))
+		return scan_gguf(m, dir, e);
 	char index[4600];
 	snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
 	if (access(index, F_OK) != 0)
@@ -292,6 +323,9 @@ int plan_model_load(struct plan_model *m, const char *model, int dtype, struct e
 		}
 	}
 	m->dtype = stored_dtype(m);
+	for (size_t i = 0; dtype < 0 && i < m->n_tensors; i++)   /* GGUF files mix types */
+		if (m->tensors[i].cols && m->tensors[i].stored != m->dtype)
+			m->dtype = PLAN_DTYPE_STORED;
 	if (plan_model_set_dtype(m, dtype < 0 ? m->dtype : dtype, e) < 0)
 		goto fail;
 	if (!m->embed_bytes) {
@@ -352,7 +386,9 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 	m->tied = json_is_true(json_object_get(rec, "tied_embeddings"));
 	const char *s = json_string_value(json_object_get(rec, "dtype"));
 	m->dtype = s ? plan_dtype_parse(s) : KD_BF16;
-	if (m->dtype < 0)
+	if (s && !strcmp(s, "stored"))
+		m->dtype = PLAN_DTYPE_STORED;
+	else if (m->dtype < 0)
 		return exo_error(e, EXO_DATAERR, "model record '%s': field 'dtype': unknown type '%s'",
 				 m->id, s);
 	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);

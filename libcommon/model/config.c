@@ -183,6 +183,11 @@ static int check_quantization(json_t *root, const char *src, struct exo_err *e)
 	if (!q || json_is_null(q))
 		return 0;
 	const char *method = json_string_value(json_object_get(q, "quant_method"));
+	/* mlx-lm's copy of its "quantization" block: model/quant.c reads it */
+	bool mlx = json_is_object(json_object_get(root, "quantization")) ||
+		   json_object_get(q, "bits") || json_object_get(q, "group_size");
+	if (!method && mlx)
+		return 0;
 	if (!method)
 		return exo_error(e, EXO_DATAERR, "%s: quantization_config without a quant_method is "
 				 "not supported", src);

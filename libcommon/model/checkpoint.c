@@ -277,9 +277,78 @@ static const struct st_tensor *join(struct ckpt *c, const struct st_tensor *pack
 	return &q->t;
 }
 
+static bool has_tensor(struct ckpt *c, const char *name)
+{
+	if (c->weight_map)
+		return json_object_get(c->weight_map, name) != NULL;
+	struct exo_err ignored;
+	struct st_file *f = file_for(c, name, &ignored);
+	return f && st_find(f, name);
+}
+
+/* mlx-lm stacks a sparse layer's experts: PREFIX.switch_mlp.PART.weight
+ * [experts, rows, cols] holds what transformers names
+ * PREFIX.experts.X.PART.weight (Mixtral's w1, w3, w2 are gate, up, down). */
+static bool stacked_name(const char *name, char *stacked, size_t len, int *expert)
+{
+	static const char *const alias[][2] = {{"w1", "gate_proj"}, {"w3", "up_proj"},
+					       {"w2", "down_proj"}};
+	const char *p = strstr(name, ".experts.");
+	char part[32];
+	int x, end = 0;
+	if (!p || sscanf(p, ".experts.%d.%31[a-z_0-9].weight%n", &x, part, &end) != 2 || !end ||
+	    p[end] != '\0' || x < 0)
+		return false;
+	const char *to = part;
+	for (size_t i = 0; i < sizeof alias / sizeof *alias; i++)
+		if (strcmp(part, alias[i][0]) == 0)
+			to = alias[i][1];
+	snprintf(stacked, len, "%.*s.switch_mlp.%s.weight", (int)(p - name), name, to);
+	*expert = x;
+	return true;
+}
+
+/* Expert x of a stacked tensor: a view of its rows (no copy). */
+static const struct st_tensor *expert_view(struct ckpt *c, const char *name, const char *stacked,
+					   int x, int n_dims, const int64_t *shape,
+					   struct exo_err *e)
+{
+	for (struct ckpt_qtensor *q = c->qtensors; q; q = q->next)
+		if (strcmp(q->t.name, name) == 0)
+			return &q->t;
+	int experts = c->cfg.n_experts;
+	if (n_dims != 2 || x >= experts) {
+		exo_error(e, EXO_DATAERR, "%s: tensor %s: expert %d of %d", c->dir, name, x, experts);
+		return NULL;
+	}
+	int64_t all[3] = {experts, shape[0], shape[1]};
+	const struct st_tensor *t = ckpt_tensor(c, stacked, 3, all, e);
+	struct ckpt_qtensor *v = t ? calloc(1, sizeof *v) : NULL;
+	if (t && (!v || !(v->t.name = strdup(name)))) {
+		free(v);
+		exo_error(e, EXO_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	if (!t)
+		return NULL;
+	v->t.dtype = t->dtype;
+	v->t.n_dims = 2;
+	memcpy(v->t.shape, shape, 2 * sizeof *shape);
+	v->t.bytes = t->bytes / (size_t)experts;
+	v->t.data = (const char *)t->data + (size_t)x * v->t.bytes;
+	v->next = c->qtensors;
+	c->qtensors = v;
+	return &v->t;
+}
+
 const struct st_tensor *ckpt_tensor(struct ckpt *c, const char *name, int n_dims,
 				    const int64_t *shape, struct exo_err *e)
 {
+	char stacked[600];
+	int x;
+	if (!c->gguf && !has_tensor(c, name) && stacked_name(name, stacked, sizeof stacked, &x) &&
+	    has_tensor(c, stacked))
+		return expert_view(c, name, stacked, x, n_dims, shape, e);
 	struct st_file *f = c->gguf ? NULL : file_for(c, name, e);
 	if (!f && !c->gguf)
 		return NULL;

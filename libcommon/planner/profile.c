@@ -160,7 +160,7 @@ static int add_tensor(struct plan_model *m, const struct st_file *f, const struc
 			return exo_error(e, EXO_DATAERR, "%s: tensor %s: layer %d outside the config's "
 					 "%d layers", file, t->name, layer, m->layers);
 		p.role = PR_LAYER, p.layer = layer;
-		p.expert = strstr(rest, ".experts.") != NULL;
+		p.expert = strstr(rest, ".experts.") || strstr(rest, ".switch_mlp."); /* mlx-lm stacks them */
 	} else if (strcmp(t->name, "model.embed_tokens.weight") == 0) {
 		p.role = PR_EMBED;
 	} else if (strcmp(t->name, "lm_head.weight") == 0) {

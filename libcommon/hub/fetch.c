@@ -165,6 +165,9 @@ static int resolve_file(struct run *r, struct hub_file *f, struct exo_err *e)
 		f->size = resp.linked_size >= 0 ? resp.linked_size
 			  : redirect ? f->size : resp.content_length;
 		f->url = redirect ? xstrdup(resp.location) : xstrdup(url);
+		if (f->size < 0)   /* the size is what bounds the bytes written */
+			rc = exo_error(e, EXO_DATAERR, "%s: no size announced (X-Linked-Size, "
+				       "Content-Length, or the API's siblings)", url);
 	}
 	free(resp.body);
 	free(url);

@@ -485,7 +485,7 @@ static void walk(struct hub_model *m, const char *root, const char *rel)
 		char *name = rel[0] ? strf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		char *path = strf("%s/%s", dir, de->d_name);
 		struct stat st;
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {   /* a linked dir is not walked */
 			walk(m, root, name);
 		} else if (stat(path, &st) == 0 && !strstr(name, ".incomplete")) {
 			add_file(m, name);

@@ -109,6 +109,14 @@ test_expect_code 65 'blobs/ETAG.incomplete planted as a link: exit 65 naming it,
 	test "$(cat "$TMP/victim")" = keep && exit $rc
 '
 
+test_expect_success 'blobs/ETAG planted as a link to a file of the right size: not trusted, replaced' '
+	head -c 4096 /dev/zero >"$TMP/zeros" && mkdir -p "$(repo bl)/blobs" &&
+	ln -s "$TMP/zeros" "$(repo bl)/blobs/$SHA" &&
+	fetch good bl >/dev/null && ! test -L "$(repo bl)/blobs/$SHA" &&
+	test "$(sha256sum <"$(repo bl)/snapshots/$C/model.safetensors" | cut -d" " -f1)" = "$SHA" &&
+	cmp -s "$TMP/zeros" /dev/zero -n 4096
+'
+
 test_expect_code 65 'snapshots/COMMIT planted as a link to a directory outside: nothing written there' '
 	mkdir -p "$(repo snap)/snapshots" "$TMP/outside-snap" && ln -s "$TMP/outside-snap" "$(repo snap)/snapshots/$C" &&
 	fetch good snap >/dev/null 2>"$TMP/err"; rc=$?

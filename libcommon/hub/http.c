@@ -565,7 +565,10 @@ static bool past_deadline(const struct hub_http *h, const struct xfer *t, double
 	if (h->o->min_rate <= 0)
 		return false;
 	int64_t size = t->x->expect >= 0 ? t->x->expect : t->offset;
-	return now > t->started + 6.0 * timeout_s() + (double)size / (double)h->o->min_rate;
+	double rate = (double)h->o->min_rate;
+	if (h->rate_each > 0 && h->rate_each / 2.0 < rate)
+		rate = h->rate_each / 2.0;   /* --limit-rate holds it below that on purpose */
+	return now > t->started + 6.0 * timeout_s() + (double)size / rate;
 }
 
 static void xfer_expire(struct hub_http *h, CURLM *m, struct xfer *t, const struct http_hooks *hk)

@@ -158,7 +158,8 @@ static int resolve_file(struct run *r, struct hub_file *f, struct exo_err *e)
 			       "for", url, resp.commit, r->commit);
 	else if (rc == 0 && !hub_etag_normalise(resp.linked_etag[0] ? resp.linked_etag : resp.etag,
 						 f->etag))
-		rc = exo_error(e, EXO_DATAERR, "%s: header ETag: no usable etag (%s)", url,
+		rc = exo_error(e, EXO_DATAERR, "%s: header %s: not a blob id (%s)", url,
+			       resp.linked_etag[0] ? "X-Linked-Etag" : "ETag",
 			       resp.linked_etag[0] ? resp.linked_etag : resp.etag);
 	if (rc == 0) {
 		bool redirect = resp.status >= 300 && resp.status < 400 && resp.location[0];

@@ -49,6 +49,12 @@ test_expect_code 65 'an X-Repo-Commit that is not a commit: exit 65 naming the h
 	! test -e "$(repo xc)/snapshots" && exit $rc
 '
 
+test_expect_code 65 'an etag that is a path: exit 65 naming the header, no blob or link made' '
+	fetch etag et >/dev/null 2>"$TMP/err"; rc=$?
+	cat "$TMP/err"; grep -q "header ETag: not a blob id (\"../../../../../../etc/passwd\")" "$TMP/err" &&
+	! test -e "$(repo et)/snapshots" && exit $rc
+'
+
 test_expect_code 65 'a plan naming a climbing revision: exit 65 naming the field' '
 	printf "%s\n" "{\"kind\":\"plan\",\"v\":1,\"model\":\"o/n\",\"revision\":\"../../x\",\"strategy\":\"manual\",\"layers\":2,\"stages\":[{\"index\":0,\"node\":\"a\",\"layer_start\":0,\"layer_end\":2}]}" >"$TMP/plan.json" &&
 	HF_ENDPOINT=$(hub good) exo-fetch --cache "$TMP/pl" --plan "$TMP/plan.json" --stage 0 2>"$TMP/err" >/dev/null; rc=$?

@@ -1,54 +1,19 @@
-/* The cache layout of huggingface_hub (see hub/cache.h): where the cache is,
- * which names may become paths in it, where a repository, its refs, blobs
+/* The cache layout of huggingface_hub (see hub/cache.h): which names may
+ * become paths in it, where a repository, its refs, blobs
  * and snapshot links live, and opening its directories without following
  * links planted there. */
 #include "hub/cache.h"
 #include "hub/hub.h"
-#include "config/config.h"
 #include "util/file.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- where the cache is ---- */
-
-static const char *home_dir(void)
-{
-	const char *h = getenv("HOME");
-	if (h && *h)
-		return h;
-	struct passwd *pw = getpwuid(getuid());
-	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
-}
-
-void hub_cache_default(char *out, size_t size)
-{
-	const char *hub = getenv("HF_HUB_CACHE"), *hf = getenv("HF_HOME"), *home = home_dir();
-	if (hub && *hub)
-		snprintf(out, size, "%s", hub);
-	else if (hf && *hf)
-		snprintf(out, size, "%s/hub", hf);
-	else
-		snprintf(out, size, "%s/.cache/huggingface/hub", home ? home : "");
-}
-
-int hub_cache_location(char *out, size_t size, struct exo_err *e)
-{
-	struct exo_config conf;
-	conf_init(&conf);
-	int rc = conf_load(&conf, NULL, e);
-	if (rc == 0)
-		snprintf(out, size, "%s", conf.storage.model_cache.path);
-	conf_free(&conf);
-	return rc;
-}
 
 /* ---- names ---- */
 
@@ -80,6 +45,12 @@ bool hub_repo_id_ok(const char *repo)
 		return false;
 	for (const char *p = repo; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("/-_.", *p))
+			return false;
+	/* no part starts or ends with '-' or '.' (as on the hub): "a-/b" would
+	 * make the folder models--a---b, which reads back as a/-b */
+	const char *ends[] = { repo, slash - 1, slash + 1, repo + strlen(repo) - 1 };
+	for (int i = 0; i < 4; i++)
+		if (*ends[i] == '-' || *ends[i] == '.')
 			return false;
 	return true;
 }

@@ -27,7 +27,8 @@ void hub_cache_default(char *out, size_t size);
 int hub_cache_location(char *out, size_t size, struct exo_err *e);
 
 /* ---- names from the network or the user ---- */
-/* "ORG/NAME": one '/', no "..", no "--", [A-Za-z0-9._-] only. */
+/* "ORG/NAME": one '/', no "..", no "--", [A-Za-z0-9._-] only, no part
+ * starting or ending with '-' or '.'. */
 bool hub_repo_id_ok(const char *repo);
 /* A commit id: exactly 40 lowercase hex digits. */
 bool hub_commit_ok(const char *s);

@@ -126,19 +126,8 @@ static int repo_info(struct run *r, struct exo_err *e)
 	char *url = strf("%s/api/models/%s/revision/%s?blobs=true", r->o->endpoint, r->repo, rev);
 	struct http_resp resp = { 0 };
 	int rc = http_get(r->http, url, &resp, e);
-	json_t *info = rc == 0 ? json_loads(resp.body ? resp.body : "", 0, NULL) : NULL;
-	const char *sha = json_string_value(json_object_get(info, "sha"));
-	json_t *sib = json_object_get(info, "siblings");
-	if (rc == 0 && (!sha || !json_is_array(sib)))
-		rc = exo_error(e, EXO_UNAVAILABLE, "%s: not a hub answer (no sha or siblings)", url);
-	else if (rc == 0 && !hub_commit_ok(sha))   /* it becomes a path: snapshots/SHA */
-		rc = exo_error(e, EXO_DATAERR, "%s: field 'sha': not a commit id (40 lowercase hex "
-			       "digits)", url);
-	if (rc == 0) {
-		memcpy(r->commit, sha, 41);
-		r->siblings = json_incref(sib);
-	}
-	json_decref(info);
+	if (rc == 0)
+		rc = hub_repo_info_parse(resp.body, resp.body_len, url, r->commit, &r->siblings, e);
 	free(resp.body);
 	free(url);
 	free(rev);
@@ -148,21 +137,7 @@ static int repo_info(struct run *r, struct exo_err *e)
 /* The etag and size the API listed for name, if it did (?blobs=true). */
 static void sibling_meta(const struct run *r, struct hub_file *f)
 {
-	size_t i;
-	json_t *s;
-	json_array_foreach(r->siblings, i, s) {
-		if (strcmp(json_string_value(json_object_get(s, "rfilename")) ?: "", f->name))
-			continue;
-		json_t *lfs = json_object_get(s, "lfs");
-		const char *id = lfs ? json_string_value(json_object_get(lfs, "sha256"))
-				     : json_string_value(json_object_get(s, "blobId"));
-		json_t *size = json_object_get(lfs ? lfs : s, "size");
-		if (id && hub_etag_normalise(id, f->etag) && json_is_integer(size))
-			f->size = json_integer_value(size);
-		else
-			f->etag[0] = '\0';
-		return;
-	}
+	hub_sibling_meta(r->siblings, f->name, f->etag, &f->size);
 }
 
 /* HEAD the resolve URL: etag, size, and where the content is. */
@@ -183,13 +158,17 @@ static int resolve_file(struct run *r, struct hub_file *f, struct exo_err *e)
 			       "for", url, resp.commit, r->commit);
 	else if (rc == 0 && !hub_etag_normalise(resp.linked_etag[0] ? resp.linked_etag : resp.etag,
 						 f->etag))
-		rc = exo_error(e, EXO_DATAERR, "%s: header ETag: no usable etag (%s)", url,
+		rc = exo_error(e, EXO_DATAERR, "%s: header %s: not a blob id (%s)", url,
+			       resp.linked_etag[0] ? "X-Linked-Etag" : "ETag",
 			       resp.linked_etag[0] ? resp.linked_etag : resp.etag);
 	if (rc == 0) {
 		bool redirect = resp.status >= 300 && resp.status < 400 && resp.location[0];
 		f->size = resp.linked_size >= 0 ? resp.linked_size
 			  : redirect ? f->size : resp.content_length;
 		f->url = redirect ? xstrdup(resp.location) : xstrdup(url);
+		if (f->size < 0)   /* the size is what bounds the bytes written */
+			rc = exo_error(e, EXO_DATAERR, "%s: no size announced (X-Linked-Size, "
+				       "Content-Length, or the API's siblings)", url);
 	}
 	free(resp.body);
 	free(url);
@@ -465,12 +444,6 @@ static int fetch_online(struct run *r, struct exo_err *e)
 	json_t *s;
 	json_array_foreach(r->siblings, i, s) {
 		const char *name = json_string_value(json_object_get(s, "rfilename"));
-		if (!name || !hub_file_name_ok(name))
-			return exo_error(e, EXO_DATAERR, "%s: siblings[%zu]: unsafe file name '%s'",
-					 r->repo, i, name ? name : "(none)");
-	}
-	json_array_foreach(r->siblings, i, s) {
-		const char *name = json_string_value(json_object_get(s, "rfilename"));
 		if (name && !hub_is_weights(name) && hub_glob_ok(name, o->include, o->exclude))
 			add_file(r->m, name);
 	}
@@ -513,7 +486,7 @@ static void walk(struct hub_model *m, const char *root, const char *rel)
 		char *name = rel[0] ? strf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		char *path = strf("%s/%s", dir, de->d_name);
 		struct stat st;
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {   /* a linked dir is not walked */
 			walk(m, root, name);
 		} else if (stat(path, &st) == 0 && !strstr(name, ".incomplete")) {
 			add_file(m, name);

@@ -286,8 +286,7 @@ struct xfer {
 	int werr;                    /* errno of a failed write; -1 bad range, -2 too long */
 	int attempt;                 /* retries so far */
 	int64_t best;                /* furthest offset reached: only new ground resets attempt */
-	double deadline;             /* when the file must be complete (0: none) */
-	double started;
+	double started;              /* first request: the deadline counts from here */
 	double not_before;           /* retry time */
 	enum { X_WAIT, X_RUN, X_END } state;
 };
@@ -439,9 +438,9 @@ static int xfer_outcome(struct hub_http *h, struct xfer *t, CURLcode cc)
 	} else if (cc != CURLE_OK && !curl_retryable(cc)) {
 		return exo_error(&x->err, EXO_UNAVAILABLE, "%s: %s", x->url, curl_easy_strerror(cc));
 	}
-	/* progress resets the retry count, but only new ground of at least
-	 * RETRY_RESET_BYTES: a server that sends a byte and closes, or restarts
-	 * the file each time, runs out of retries */
+	/* progress resets the retry count, but only RETRY_RESET_BYTES of new
+	 * ground since the last reset: a server that sends a byte and closes,
+	 * or restarts the file each time, runs out of retries */
 	if (t->offset >= t->best + RETRY_RESET_BYTES) {
 		t->attempt = 0;
 		t->best = t->offset;
@@ -566,7 +565,10 @@ static bool past_deadline(const struct hub_http *h, const struct xfer *t, double
 	if (h->o->min_rate <= 0)
 		return false;
 	int64_t size = t->x->expect >= 0 ? t->x->expect : t->offset;
-	return now > t->started + 6.0 * timeout_s() + (double)size / (double)h->o->min_rate;
+	double rate = (double)h->o->min_rate;
+	if (h->rate_each > 0 && h->rate_each / 2.0 < rate)
+		rate = h->rate_each / 2.0;   /* --limit-rate holds it below that on purpose */
+	return now > t->started + 6.0 * timeout_s() + (double)size / rate;
 }
 
 static void xfer_expire(struct hub_http *h, CURLM *m, struct xfer *t, const struct http_hooks *hk)

@@ -80,6 +80,18 @@ int hub_fetch(const struct hub_opts *o, const char *repo, struct hub_model *m, s
  * layers from config.json, layer_start/layer_end held. */
 json_t *hub_model_record(const struct hub_model *m, struct exo_err *e);
 
+/* ---- the hub's JSON answers (answer.c) ---- */
+/* The /api/models/.../revision/REV answer in text: its commit (40 lowercase
+ * hex, else EXO_DATAERR naming field 'sha') and its siblings (every
+ * rfilename a safe file name, else EXO_DATAERR naming it); no sha or
+ * siblings at all is EXO_UNAVAILABLE (not a hub).  source names it. */
+int hub_repo_info_parse(const char *text, size_t len, const char *source, char commit[41],
+			json_t **siblings, struct exo_err *e);
+/* The etag (normalised, a valid blob id) and size the siblings list for
+ * name; false (etag "") when it lists none that is usable. */
+bool hub_sibling_meta(const json_t *siblings, const char *name, char etag[HUB_ETAG_MAX],
+		      int64_t *size);
+
 /* ---- cache layout (cache.c; the rest in hub/cache.h) ---- */
 /* "W/\"abc\"" or "\"abc-gzip\"" -> "abc"; false unless 40 or 64 hex digits. */
 bool hub_etag_normalise(const char *raw, char out[HUB_ETAG_MAX]);

@@ -13,6 +13,7 @@ http://127.0.0.1:PORT/MODE, where MODE picks the attack:
   good        a well-behaved hub (for the planted-link attacks)
   sha         /api answers "sha": "../../../../pwn..." (40 characters)
   xcommit     HEAD answers X-Repo-Commit: a path, not a commit
+  etag        HEAD answers ETag and X-Linked-Etag: a path, not a blob id
   oversize    the CDN sends 64 MiB (no Content-Length) for the 4096 announced
   oversizecl  the same, announced with Content-Length: 67108864
   rangeclose  the CDN ignores Range and closes after 1 byte
@@ -133,17 +134,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def resolve(self, name):
         commit = TRAVERSAL if self.mode in ("sha", "xcommit") else COMMIT
+        bad = '"../../../../../../etc/passwd"' if self.mode == "etag" else None
         if name == "model.safetensors":
             host = self.headers.get("Host", "127.0.0.1")
             self.send(302, b"", [("Location", "http://%s/%s/cdn/%s" % (host, self.mode, LFS_SHA)),
-                                 ("X-Repo-Commit", commit), ("X-Linked-Etag", '"%s"' % LFS_SHA),
-                                 ("X-Linked-Size", str(LFS_SIZE)), ("ETag", '"%s"' % LFS_SHA)])
+                                 ("X-Repo-Commit", commit), ("X-Linked-Etag", bad or '"%s"' % LFS_SHA),
+                                 ("X-Linked-Size", str(LFS_SIZE)), ("ETag", bad or '"%s"' % LFS_SHA)])
             return
         data = FILES.get(name)
         if data is None:
             self.send(404, b"not found")
             return
-        self.send(200, data, [("ETag", '"%s"' % git_blob_id(data)), ("X-Repo-Commit", commit)])
+        self.send(200, data, [("ETag", bad or '"%s"' % git_blob_id(data)), ("X-Repo-Commit", commit)])
 
     def cdn(self):
         m = self.mode

@@ -16,7 +16,7 @@ unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_OFFLINE TRANSFORMERS_OFFLINE HF_HUB
 LOG=$TMP/hub.log
 "$PY" "$(dirname "$0")/../hub/hostile_hub.py" "$TMP/port" "$LOG" 120 >/dev/null 2>&1 &
 HH=$!
-trap 'kill $HH 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $HH $TR $SA $RC 2>/dev/null; rm -rf "$TMP"' EXIT
 n=0; while ! test -s "$TMP/port" && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
 test -s "$TMP/port" || { echo "Bail out! the hostile hub did not start"; exit 1; }
 PORT=$(sed -n 1p "$TMP/port") C=$(sed -n 2p "$TMP/port") SHA=$(sed -n 3p "$TMP/port")
@@ -29,6 +29,13 @@ fetch() {
 }
 # requests MODE METHOD PATTERN: how many the hub saw
 requests() { awk -v m="$1" -v x="$2" -v p="$3" '$1 == m && $2 == x && $3 ~ p { n++ } END { print n + 0 }' "$LOG"; }
+
+# the slow attacks (each ends at its deadline, 6 s here, or after its
+# retries' backoff) run in the background while the others are tried
+start=$(date +%s)
+fetch trickle tr --min-rate 1M >/dev/null 2>"$TMP/err.tr" & TR=$!
+fetch slowapi sa --retries 0 >/dev/null 2>"$TMP/err.sa" & SA=$!
+fetch rangeclose rc --retries 2 >/dev/null 2>"$TMP/err.rc" & RC=$!
 
 test_expect_success 'a well-behaved hub: the hostile hub serves a fetchable repository' '
 	fetch good ok >/dev/null && test -L "$(repo ok)/snapshots/$C/model.safetensors" &&
@@ -47,6 +54,12 @@ test_expect_code 65 'an X-Repo-Commit that is not a commit: exit 65 naming the h
 	fetch xcommit xc >/dev/null 2>"$TMP/err"; rc=$?
 	cat "$TMP/err"; grep -q "header X-Repo-Commit: not a commit id" "$TMP/err" &&
 	! test -e "$(repo xc)/snapshots" && exit $rc
+'
+
+test_expect_code 65 'an etag that is a path: exit 65 naming the header, no blob or link made' '
+	fetch etag et >/dev/null 2>"$TMP/err"; rc=$?
+	cat "$TMP/err"; grep -q "header ETag: not a blob id (\"../../../../../../etc/passwd\")" "$TMP/err" &&
+	! test -e "$(repo et)/snapshots" && exit $rc
 '
 
 test_expect_code 65 'a plan naming a climbing revision: exit 65 naming the field' '
@@ -73,10 +86,10 @@ test_expect_code 65 'the same with a Content-Length of 64 MiB: refused before a 
 	! test -e "$(repo bigcl)/blobs/$SHA.incomplete" && exit $rc
 '
 
+wait $RC; RC_RC=$?
 test_expect_code 69 'a CDN that ignores Range and closes after 1 byte: --retries 2 is 3 requests' '
-	fetch rangeclose rc --retries 2 >/dev/null 2>"$TMP/err"; rc=$?
-	cat "$TMP/err"; n=$(requests rangeclose GET "^/cdn/"); echo "$n requests"
-	test "$n" -eq 3 && grep -q "rangeclose/cdn/$SHA: Transferred a partial file" "$TMP/err" && exit $rc
+	cat "$TMP/err.rc"; n=$(requests rangeclose GET "^/cdn/"); echo "$n requests"
+	test "$n" -eq 3 && grep -q "rangeclose/cdn/$SHA: Transferred a partial file" "$TMP/err.rc" && exit $RC_RC
 '
 
 test_expect_code 69 'a CDN that redirects forever: 10 redirects followed, then exit 69' '
@@ -85,10 +98,6 @@ test_expect_code 69 'a CDN that redirects forever: 10 redirects followed, then e
 	test "$n" -le 11 && grep -qi "redirect" "$TMP/err" && exit $rc
 '
 
-# the two slow attacks run at once: each ends at its deadline (6 s here)
-start=$(date +%s)
-fetch trickle tr --min-rate 1M >/dev/null 2>"$TMP/err.tr" & TR=$!
-fetch slowapi sa --retries 0 >/dev/null 2>"$TMP/err.sa" & SA=$!
 wait $TR; TR_RC=$? TR_S=$(( $(date +%s) - start ))
 wait $SA; SA_RC=$? SA_S=$(( $(date +%s) - start ))
 test_expect_code 69 'a 4 B/s trickle: the file deadline ends it, the prefix kept to resume' '
@@ -107,6 +116,14 @@ test_expect_code 65 'blobs/ETAG.incomplete planted as a link: exit 65 naming it,
 	fetch good inc >/dev/null 2>"$TMP/err"; rc=$?
 	cat "$TMP/err"; grep -q "blobs/$SHA.incomplete: a symbolic link" "$TMP/err" &&
 	test "$(cat "$TMP/victim")" = keep && exit $rc
+'
+
+test_expect_success 'blobs/ETAG planted as a link to a file of the right size: not trusted, replaced' '
+	head -c 4096 /dev/zero >"$TMP/zeros" && mkdir -p "$(repo bl)/blobs" &&
+	ln -s "$TMP/zeros" "$(repo bl)/blobs/$SHA" &&
+	fetch good bl >/dev/null && ! test -L "$(repo bl)/blobs/$SHA" &&
+	test "$(sha256sum <"$(repo bl)/snapshots/$C/model.safetensors" | cut -d" " -f1)" = "$SHA" &&
+	cmp -s "$TMP/zeros" /dev/zero -n 4096
 '
 
 test_expect_code 65 'snapshots/COMMIT planted as a link to a directory outside: nothing written there' '

@@ -23,7 +23,7 @@ struct eng_mat {
 /* Huge-page chunks the stage's matrices are carved from (engine/matrix.c),
  * unmapped with the stage. */
 struct eng_arena_chunk { char *base; size_t len, used; };
-struct eng_arena { struct eng_arena_chunk *chunks; size_t n; };
+struct eng_arena { struct eng_arena_chunk *chunks; size_t n; bool small_pages; };
 
 struct eng_layer {
 	float *attn_norm, *ffn_norm;     /* [hidden], f32 copies */

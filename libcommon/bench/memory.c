@@ -10,7 +10,7 @@
  *
  * The 4x rule holds where the run's time allows it.  A large cache (260 MiB
  * on some Xeons: 3 arrays of 1 GiB) can take a whole short run to fault in,
- * so the arrays are faulted in a chunk at a time within a quarter of the
+ * so the arrays are faulted in a chunk at a time within half of the
  * suite's share, and shrunk further when two iterations at each thread
  * count would not fit what is left; each record says the size it used
  * (array_bytes), the cache (llc_bytes) and what bounded it (sized_by). */
@@ -343,7 +343,7 @@ int bench_memory(struct bench_ctx *c)
 	void *bufs[3];
 	struct bench_sizing z;
 	bench_progress(c, "faulting in the arrays");
-	if (bench_working_set(c, bufs, 3, 4 * llc, min, (c->suite_end - bench_now()) / 4, &z) < 0) {
+	if (bench_working_set(c, bufs, 3, 4 * llc, min, (c->suite_end - bench_now()) / 2, &z) < 0) {
 		bench_warn(c, "memory: skipped: cannot allocate 3 arrays of %zu MiB", min >> 20);
 		c->failed = 1;
 		return 0;

@@ -92,7 +92,7 @@ YAML
 		echo $! >>"$TMP/pids" &&
 		i=0 && while ! grep -q " on 127.0.0.1:$S2" "$TMP/noapi.log"; do
 			i=$((i + 1)); [ $i -le 200 ] || { cat "$TMP/noapi.log"; false; }; sleep 0.05; done &&
-		! grep -qi "api" "$TMP/noapi.log"
+		! grep -q "api: listening" "$TMP/noapi.log" && grep -q "api: listening" "$TMP/api.log"
 	'
 	stop_pipeline
 else

@@ -30,9 +30,10 @@ test_expect_success 'every documented key is read by a program outside the confi
 # A stage of llama3-tiny started with only a configuration: its threads,
 # CPUs, pages and address come from the file.
 P=$(free_port)
+cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
 cat >"$TMP/stage.yaml" <<YAML
 hardware:
-  cpu: {threads: 1, affinity: [0]}
+  cpu: {threads: 1, affinity: [$cpu]}
   memory: {hugepages: false}
 networking: {listen: 127.0.0.1:$P}
 YAML
@@ -42,7 +43,7 @@ test_expect_success 'listen, threads, affinity, hugepages: a stage started with 
 	i=0 && while ! grep -q " on 127.0.0.1:$P" "$TMP/stage.log"; do
 		i=$((i + 1)); [ $i -le 200 ] || { cat "$TMP/stage.log"; false; }; sleep 0.05; done &&
 	grep -q "1 threads" "$TMP/stage.log" &&
-	grep -q "^Cpus_allowed_list:[[:space:]]*0$" /proc/$pid/status &&
+	grep -q "^Cpus_allowed_list:[[:space:]]*$cpu$" /proc/$pid/status &&
 	grep "^VmFlags" /proc/$pid/smaps | grep -q " nh" &&
 	! grep "^VmFlags" /proc/$pid/smaps | grep -q " hg"
 '

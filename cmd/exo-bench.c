@@ -256,6 +256,23 @@ static void open_output(struct app *a)
 		exo_errx(EXO_SOFTWARE, "stdout: cannot open writer");
 }
 
+/* networking.peers as a --nodes list ("HOST:PORT,..."), or NULL when none. */
+static char *peer_list(const struct exo_config *conf)
+{
+	if (!conf->networking.n_peers)
+		return NULL;
+	size_t len = 0;
+	for (size_t i = 0; i < conf->networking.n_peers; i++)
+		len += strlen(conf->networking.peers[i].address) + 1;
+	char *list = xcalloc(len + 1, 1);
+	for (size_t i = 0; i < conf->networking.n_peers; i++) {
+		if (i)
+			strcat(list, ",");
+		strcat(list, conf->networking.peers[i].address);
+	}
+	return list;
+}
+
 int main(int argc, char **argv)
 {
 	struct app a = { .format = REC_AUTO, .b = { .duration = 20, .dtype = -1 } };
@@ -265,7 +282,7 @@ int main(int argc, char **argv)
 	exo_progname = "exo-bench";
 	parse_options(argc, argv, &a);
 	conf_init(&conf);
-	if (conf_load(&conf, a.config, &e) < 0)
+	if (conf_load(&conf, a.config, &e) < 0 || conf_apply_affinity(&conf, &e) < 0)
 		exo_die(&e);
 	a.passed = json_array();
 	a.figures = json_array();
@@ -275,7 +292,11 @@ int main(int argc, char **argv)
 	a.b.node = a.name ? a.name : a.b.node ? a.b.node : host;
 	a.b.cache_dir = conf.storage.model_cache.path;
 	if (!a.b.threads)
-		a.b.threads = conf.hardware.cpu.threads;
+		a.b.threads = conf.hardware.cpu.threads ? conf.hardware.cpu.threads
+							: (int)conf.hardware.cpu.affinity.n;
+	char *peers = a.b.nodes ? NULL : peer_list(&conf);
+	if (peers)
+		a.b.nodes = peers;
 	if (!a.b.key && conf.networking.cluster_key[0])
 		a.b.key = conf.networking.cluster_key;
 	a.b.emit = on_record, a.b.warn = on_warn, a.b.arg = &a;
@@ -293,6 +314,7 @@ int main(int argc, char **argv)
 		rc = exo_error(&e, EXO_IOERR, "write error on stdout");
 	json_decref(a.passed);
 	json_decref(a.figures);
+	free(peers);
 	conf_free(&conf);
 	if (rc < 0)
 		exo_die(&e);

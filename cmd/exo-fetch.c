@@ -346,6 +346,10 @@ int main(int argc, char **argv)
 		int64_t max = o.max_size >= 0 ? o.max_size : (int64_t)conf.storage.model_cache.max_size;
 		if (max <= 0)
 			exo_errx(EXO_USAGE, "--gc needs --max-size SIZE (or storage.modelCache.maxSize)");
+		switch (conf.storage.model_cache.cleanup_policy) {   /* a new policy must be handled here */
+		case CONF_CLEANUP_LRU:   /* hub_gc: least recently used snapshot first */
+			break;
+		}
 		if (hub_gc(o.hub.cache, max, o.hub.dry_run, report_evict, &o.hub.dry_run, &e) < 0)
 			exo_die(&e);
 		return fflush(stdout) == 0 ? 0 : EXO_IOERR;

@@ -282,6 +282,7 @@ struct api_side {
 	struct head *head;
 	struct tok *tok;
 	struct api_server *api;
+	struct api_metrics_server *metrics;
 };
 
 static void api_open(const struct options *o, const struct stage_opts *so, struct stage_server *s,
@@ -317,28 +318,66 @@ static void api_open(const struct options *o, const struct stage_opts *so, struc
 	free(key);
 }
 
+/* monitoring.prometheus: the API's metrics on the API's host, at the
+ * configured port and path; a stage without the API has none to serve. */
+static void metrics_open(const struct options *o, const struct exo_config *conf, struct api_side *a)
+{
+	struct exo_err e = {0};
+	char host[256], addr[300];
+	int port;
+	if (!conf->monitoring.prometheus.enable)
+		return;
+	if (!a->api) {
+		log_warn("monitoring.prometheus: this stage serves no API (--api or networking.api "
+			 "on the stage holding layer 0), so it has no metrics to serve");
+		return;
+	}
+	if (conf_parse_addr(o->api, 0, host, sizeof host, &port) < 0)
+		exo_errx(EXO_USAGE, "--api %s: expected HOST:PORT", o->api);
+	snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host,
+		 conf->monitoring.prometheus.port);
+	if (!(a->metrics = api_metrics_start(a->api, addr, conf->monitoring.prometheus.path, &e)))
+		exo_die(&e);
+	log_info("metrics: http://%s%s", addr, conf->monitoring.prometheus.path);
+}
+
 static void api_close(struct api_side *a)
 {
+	api_metrics_stop(a->metrics);
 	api_stop(a->api);
 	head_close(a->head);
 	tok_free(a->tok);
 }
 
-static void load_key(const struct options *o, uint8_t key[NET_KEY_BYTES], bool *have)
+static void load_key(const struct options *o, const struct exo_config *conf,
+		     uint8_t key[NET_KEY_BYTES], bool *have)
 {
-	struct exo_config conf;
 	struct exo_err e = {0};
-	conf_init(&conf);
-	if (conf_load(&conf, NULL, &e) < 0)
-		exo_die(&e);
-	const char *path = o->key ? o->key : conf.networking.cluster_key[0] ? conf.networking.cluster_key : NULL;
+	const char *path = o->key ? o->key : conf->networking.cluster_key[0] ? conf->networking.cluster_key : NULL;
 	*have = false;
 	if (path) {
 		if (net_key_load(path, key, &e) < 0)
 			exo_die(&e);
 		*have = true;
 	}
-	conf_free(&conf);
+}
+
+/* What exo.yaml gives a stage where no flag does: compute threads and their
+ * CPUs, the weights' pages, where to listen (after the plan's address) and,
+ * on the stage holding layer 0, where to serve the API. */
+static void from_config(struct options *o, struct stage_opts *so, const struct exo_config *conf)
+{
+	struct exo_err e = {0};
+	if (conf_apply_affinity(conf, &e) < 0)
+		exo_die(&e);
+	if (!o->threads)
+		so->eng.threads = conf->hardware.cpu.threads ? conf->hardware.cpu.threads
+							      : (int)conf->hardware.cpu.affinity.n;
+	so->eng.small_pages = !conf->hardware.memory.hugepages;
+	if (!so->listen)
+		so->listen = conf->networking.listen;
+	if (!o->api && conf->networking.api[0] && so->first == 0)
+		o->api = conf->networking.api;
 }
 
 /* The stage's options from the plan (flags given override it). */
@@ -395,16 +434,21 @@ int main(int argc, char **argv)
 		exo_errx(EXO_USAGE, "--plan needs --stage N or --all");
 	if (o.plan)
 		from_plan(&o, &so, &plan);
-	if (o.all) {
+	if (o.all) {   /* each stage reads the configuration itself */
 		int st = run_all(argc, argv, &o, &plan);
 		serve_plan_free(&plan);
 		return st;
 	}
-	if (!so.model || !so.listen)
-		exo_errx(EXO_USAGE, "a stage needs --plan FILE --stage N, or --model, --layers and --listen");
+	if (!so.model)
+		exo_errx(EXO_USAGE, "a stage needs --plan FILE --stage N, or --model and --layers");
+	struct exo_config conf;
+	conf_init(&conf);
+	if (conf_load(&conf, NULL, &e) < 0)
+		exo_die(&e);
+	from_config(&o, &so, &conf);
 	uint8_t key[NET_KEY_BYTES];
 	bool have_key;
-	load_key(&o, key, &have_key);
+	load_key(&o, &conf, key, &have_key);
 	so.net.key = have_key ? key : NULL;
 	if (!have_key && !o.insecure && !net_addr_is_loopback(so.listen))
 		exo_errx(EXO_CONFIG, "refusing to listen on %s without a cluster key (--key or "
@@ -415,10 +459,12 @@ int main(int argc, char **argv)
 	struct api_side api = {0};
 	if (o.api)
 		api_open(&o, &so, s, &api);
+	metrics_open(&o, &conf, &api);
 	int rc = stage_run(s, &stop, &e);
 	api_close(&api);
 	stage_close(s);
 	serve_plan_free(&plan);
+	conf_free(&conf);
 	if (rc < 0)
 		exo_die(&e);
 	return 0;

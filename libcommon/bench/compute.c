@@ -83,8 +83,13 @@ static size_t gemv_fill(int t, char *buf, size_t bytes)
 	return rows;
 }
 
+/* One type at nt threads.  The warm-up call also times the kernel: when a
+ * warm-up and a sample of this figure and of each after it would not fit
+ * what is left of the suite, the matrix shrinks (for the rest of the run)
+ * so that they do: kernels run at very different speeds (a sanitizer build
+ * is many times slower), which one fill pass cannot tell. */
 static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, const void *w,
-		       size_t rows, const float *x, float *y, int nt, const struct bench_sizing *z)
+		       size_t *rows_io, const float *x, float *y, int nt, struct bench_sizing *z)
 {
 	char name[64], lower[16], what[64];
 	snprintf(lower, sizeof lower, "%s", kern_dtype_name(t));
@@ -95,10 +100,20 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 	if (bench_out_of_time(c, what))
 		return 0;
 	bench_progress(c, what);
-	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
-	size_t rb = kern_row_bytes(t, GEMV_COLS);
-	int64_t bytes = (int64_t)(rb * rows);
+	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = *rows_io;
+	double w0 = bench_now();
 	gemv_threaded(k, t, w, rb, x, y, rows, nt);   /* warm-up: threads started */
+	double warm = bench_now() - w0, left = c->suite_end - bench_now();
+	int figures = c->figures_left > 0 ? c->figures_left : 1;   /* this one and those after it */
+	if (warm > 0 && 2 * warm * figures > left && rows > 16) {
+		size_t fit = (size_t)((double)rows * (left > 0 ? left : 0) / (2 * warm * figures)) / 16 * 16;
+		rows = fit < 16 ? 16 : fit;
+		*rows_io = rows;
+		z->bytes = rows * rb;
+		z->sized_by = "time";
+	}
+	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
+	int64_t bytes = (int64_t)(rb * rows);
 	int n = 0;
 	while (n < BENCH_MAX_SAMPLES && (n == 0 || bench_fits(until, last))) {
 		double t0 = bench_now();
@@ -121,7 +136,7 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 {
 	void *buf = NULL;
-	struct bench_sizing z;
+	struct bench_sizing z = {0};
 	float *x = malloc(GEMV_COLS * sizeof *x), *y = NULL;
 	int rc = 0;
 	bench_progress(c, "gemv: faulting in the matrix");
@@ -160,10 +175,12 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 			rows = fit < rows ? fit : rows;
 		}
 		for (int i = 0; i < n_counts && rc == 0; i++)
-			rc = gemv_figure(c, k, t, w, rows, x, y, counts[i], &z);
+			rc = gemv_figure(c, k, t, w, &rows, x, y, counts[i], &z);
 	}
 out:
-	free(buf), free(x), free(y);
+	if (buf)
+		bench_working_set_free(&buf, 1, &z);
+	free(x), free(y);
 	return rc;
 }
 

@@ -73,8 +73,6 @@ size_t bench_llc_bytes(void);
 /* The last-level cache the run sizes its arrays by: opts->llc_bytes, else
  * bench_llc_bytes(). */
 size_t bench_llc(const struct bench_ctx *c);
-/* Aligned memory, not yet touched; NULL when there is not enough. */
-void *bench_alloc(size_t bytes);
 
 /* Working sets sized by the time a run has, not only by the cache: count
  * buffers of want bytes each (the 4x-LLC rule), at least min, are
@@ -88,9 +86,11 @@ void *bench_alloc(size_t bytes);
 struct bench_sizing {
 	size_t bytes;
 	const char *sized_by;
+	size_t mapped;        /* each buffer's mapping, for bench_working_set_free */
 };
 int bench_working_set(struct bench_ctx *c, void **bufs, int count, size_t want, size_t min,
 		      double seconds, struct bench_sizing *out);
+void bench_working_set_free(void **bufs, int count, const struct bench_sizing *z);
 /* Shrink a working set of *bytes whose one pass took pass_seconds so that
  * passes more of them fit in `seconds` (never below min); sized_by becomes
  * "time" when it shrank. */

@@ -10,7 +10,7 @@
  *
  * The 4x rule holds where the run's time allows it.  A large cache (260 MiB
  * on some Xeons: 3 arrays of 1 GiB) can take a whole short run to fault in,
- * so the arrays are faulted in a chunk at a time within a quarter of the
+ * so the arrays are faulted in a chunk at a time within half of the
  * suite's share, and shrunk further when two iterations at each thread
  * count would not fit what is left; each record says the size it used
  * (array_bytes), the cache (llc_bytes) and what bounded it (sized_by). */
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define STREAM_MIN_ELEMS (1u << 20)
 #define STREAM_SCALAR 3.0
@@ -114,14 +115,6 @@ static size_t mem_available(void)
 	return kib * 1024;
 }
 
-void *bench_alloc(size_t bytes)
-{
-	size_t avail = mem_available();
-	if (bytes == 0 || (avail && bytes > avail / 2))
-		return NULL;
-	return aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
-}
-
 size_t bench_llc(const struct bench_ctx *c)
 {
 	return c->o->llc_bytes ? c->o->llc_bytes : bench_llc_bytes();
@@ -146,12 +139,18 @@ int bench_working_set(struct bench_ctx *c, void **bufs, int count, size_t want, 
 	size_t avail = mem_available(), cap = avail / 2 / (size_t)count & ~(size_t)(PAGE - 1);
 	if (avail && want > cap)   /* all of them within half of what is free */
 		want = cap, by = "memory";
-	for (int i = 0; i < count; i++)
-		bufs[i] = want >= min ? aligned_alloc(PAGE, want) : NULL;
+	/* Mappings, not malloc: address space only until faulted in (an
+	 * allocator that prepares the whole of each, as ASan's poisons its
+	 * shadow, would spend the time this bounds). */
+	out->mapped = want;
+	for (int i = 0; i < count; i++) {
+		void *p = want >= min ? mmap(NULL, want, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) : MAP_FAILED;
+		bufs[i] = p == MAP_FAILED ? NULL : p;
+	}
 	for (int i = 0; i < count; i++)
 		if (!bufs[i]) {
-			for (int j = 0; j < count; j++)
-				free(bufs[j]), bufs[j] = NULL;
+			bench_working_set_free(bufs, count, out);
 			return -1;
 		}
 	double t0 = bench_now();
@@ -169,6 +168,15 @@ int bench_working_set(struct bench_ctx *c, void **bufs, int count, size_t want, 
 	out->bytes = done;
 	out->sized_by = by;
 	return 0;
+}
+
+void bench_working_set_free(void **bufs, int count, const struct bench_sizing *z)
+{
+	for (int i = 0; i < count; i++) {
+		if (bufs[i])
+			munmap(bufs[i], z->mapped);
+		bufs[i] = NULL;
+	}
 }
 
 void bench_fit_passes(struct bench_sizing *s, double pass_seconds, int passes, double seconds,
@@ -335,7 +343,7 @@ int bench_memory(struct bench_ctx *c)
 	void *bufs[3];
 	struct bench_sizing z;
 	bench_progress(c, "faulting in the arrays");
-	if (bench_working_set(c, bufs, 3, 4 * llc, min, (c->suite_end - bench_now()) / 4, &z) < 0) {
+	if (bench_working_set(c, bufs, 3, 4 * llc, min, (c->suite_end - bench_now()) / 2, &z) < 0) {
 		bench_warn(c, "memory: skipped: cannot allocate 3 arrays of %zu MiB", min >> 20);
 		c->failed = 1;
 		return 0;
@@ -355,6 +363,6 @@ int bench_memory(struct bench_ctx *c)
 	c->figures_left = n;
 	for (int i = 0; i < n && rc == 0; i++)
 		rc = measure(c, &s, counts[i]);
-	free(s.a), free(s.b), free(s.c);
+	bench_working_set_free(bufs, 3, &z);
 	return rc;
 }

@@ -32,10 +32,10 @@ void conf_init(struct exo_config *c)
 	c->hardware.n_detection_order = CONF_ACCEL_N;
 	c->hardware.preferred_accelerator = CONF_CPU;
 	c->hardware.cuda.memory_fraction = 0.9;
+	c->hardware.memory.hugepages = true;   /* the engine's weight arena, as it was built */
 	hub_cache_default(c->storage.model_cache.path, sizeof c->storage.model_cache.path);
 	c->storage.model_cache.cleanup_policy = CONF_CLEANUP_LRU;
 	strcpy(c->networking.listen, "127.0.0.1:52416");
-	strcpy(c->networking.api, "127.0.0.1:52415");
 	c->monitoring.prometheus.port = 9090;
 	strcpy(c->monitoring.prometheus.path, "/metrics");
 }

@@ -306,8 +306,8 @@ int plan_model_load(struct plan_model *m, const char *model, int dtype, struct e
 		for (int i = 0; i < m->layers; i++)
 			m->layer_sparse_owned[i] = model_layer_is_sparse(&cfg, i);
 	}
-	struct model_quant q;
-	if (model_quant_load(&q, dir, e) < 0)
+	struct model_quant q = {0};   /* a GGUF file's types are whole kernel types */
+	if (!gguf_is_file(dir) && model_quant_load(&q, dir, e) < 0)
 		goto fail;
 	int scanned = scan_files(m, dir, &q, e);
 	model_quant_free(&q);

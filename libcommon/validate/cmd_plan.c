@@ -160,21 +160,42 @@ static void read_records(const char *path, json_t **plan, json_t *nodes)
 static const char usage_text[] =
 	"usage: exo-validate plan [FILE] [--nodes FILE] [--live [--key FILE]] [-o FORMAT] [-q]\n";
 
+/* networking.peers of the configuration: a stage placed on a node that is
+ * a peer should be reached where the peer is (exo-partition places it
+ * there); another address is a warning naming both.  Nothing is said when
+ * no stage is on a peer. */
+static void check_peers(struct plan_check *c, const struct exo_config *conf)
+{
+	size_t i, on_peers = 0, odd = 0;
+	json_t *s;
+	json_array_foreach(json_object_get(c->plan, "stages"), i, s) {
+		const char *node = json_string_value(json_object_get(s, "node"));
+		const char *addr = json_string_value(json_object_get(s, "address"));
+		for (size_t k = 0; node && k < conf->networking.n_peers; k++) {
+			const struct conf_peer *p = &conf->networking.peers[k];
+			if (strcmp(p->name, node) != 0)
+				continue;
+			on_peers++;
+			if (!addr || strcmp(addr, p->address) != 0) {
+				pc_emit(c, "plan.peers", "warn", "stage %zu on peer '%s' is at %s, but "
+					"networking.peers puts '%s' at %s", i, node, addr ? addr : "(no address)",
+					node, p->address);
+				odd++;
+			}
+		}
+	}
+	if (on_peers && !odd)
+		pc_emit(c, "plan.peers", "ok", "%zu stage(s) on peers, each at its peer's address", on_peers);
+}
+
 /* The cluster key: --key FILE, else networking.clusterKey of the
  * configuration; NULL when neither names one. */
-static const uint8_t *cluster_key(const char *path, uint8_t key[NET_KEY_BYTES])
+static const uint8_t *cluster_key(const char *path, const struct exo_config *conf,
+				  uint8_t key[NET_KEY_BYTES])
 {
-	struct exo_config conf;
 	struct exo_err e = {0};
-	char from_conf[4096] = "";
-	if (!path) {
-		conf_init(&conf);
-		if (conf_load(&conf, NULL, &e) < 0)
-			exo_die(&e);
-		snprintf(from_conf, sizeof from_conf, "%s", conf.networking.cluster_key);
-		conf_free(&conf);
-		path = *from_conf ? from_conf : NULL;
-	}
+	if (!path && conf->networking.cluster_key[0])
+		path = conf->networking.cluster_key;
 	if (!path)
 		return NULL;
 	if (net_key_load(path, key, &e) < 0)
@@ -217,6 +238,11 @@ int validate_plan(int argc, char **argv)
 	}
 	if (!plan)
 		exo_errx(EXO_DATAERR, "%s: no plan record in the stream", path ? path : "stdin");
+	struct exo_config conf;
+	struct exo_err e = {0};
+	conf_init(&conf);
+	if (conf_load(&conf, NULL, &e) < 0)
+		exo_die(&e);
 	struct vcheck_out out;
 	vcheck_open(&out, format);
 	struct plan_check c = {.out = &out, .subject = path ? path : "plan", .plan = plan, .nodes = nodes};
@@ -227,9 +253,11 @@ int validate_plan(int argc, char **argv)
 		check_stage_fit(&c, i, s);
 	check_devices(&c);
 	check_model(&c);
+	check_peers(&c, &conf);
 	uint8_t key[NET_KEY_BYTES];
 	if (live)
-		plan_live_checks(plan, cluster_key(key_file, key), &out);
+		plan_live_checks(plan, cluster_key(key_file, &conf, key), &out);
+	conf_free(&conf);
 	json_decref(plan);
 	json_decref(nodes);
 	return vcheck_close(&out, vcheck_status(&out));

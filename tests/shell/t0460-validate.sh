@@ -141,6 +141,14 @@ test_expect_code 1 "plan: a stage asking for a GPU is warned about (no GPU backe
 	test \"\$(level_of plan.fit $TMP/dev.out)\" = 'ok ok ' &&
 	test \"\$(level_of plan.device $TMP/good.out)\" = 'ok ' && exit \$rc
 "
+test_expect_code 1 "plan: a stage on a peer of networking.peers elsewhere than the peer is warned about" "
+	printf 'networking:\\n  peers: [{name: b, address: 10.0.0.9:7000}, {name: a, address: 10.0.0.8:7000}]\\n' >$TMP/peers.yaml &&
+	{ echo \"\$nodes\"; plan '[{\"index\":0,\"node\":\"a\",\"address\":\"10.0.0.8:7000\",\"layer_start\":0,\"layer_end\":2,\"bytes\":1000},{\"index\":1,\"node\":\"b\",\"address\":\"10.0.0.2:52417\",\"layer_start\":2,\"layer_end\":4,\"bytes\":1000}]'; } |
+		EXO_CONFIG=$TMP/peers.yaml exo-validate plan -o json >$TMP/peers.out; rc=\$?;
+	test \"\$(level_of plan.peers $TMP/peers.out)\" = 'warn ' &&
+	grep -q \"stage 1 on peer 'b' is at 10.0.0.2:52417, but networking.peers puts 'b' at 10.0.0.9:7000\" $TMP/peers.out &&
+	test -z \"\$(level_of plan.peers $TMP/good.out)\" && exit \$rc
+"
 test_expect_code 65 "plan: a stream without a plan is bad input" "echo \"\$nodes\" | exo-validate plan -o json"
 
 test_expect_code 2 "records: each schema fault is reported with its record index, and reading goes on" "

@@ -39,11 +39,11 @@ static void test_defaults(void)
 	ok(c.hardware.cuda.memory_fraction == 0.9, "default: memoryFraction 0.9");
 	is_int(c.hardware.cuda.devices.n, 0, "default: every CUDA device");
 	is_int(c.hardware.cpu.threads, 0, "default: one thread per CPU");
-	ok(!c.hardware.memory.hugepages, "default: no hugepages");
+	ok(c.hardware.memory.hugepages, "default: the weights on huge pages");
 	is_str(c.storage.model_cache.path, "/home/op/.cache/huggingface/hub", "default: the HF cache");
 	is_int(c.storage.model_cache.max_size, 0, "default: no cache limit");
 	is_str(c.networking.listen, "127.0.0.1:52416", "default: listen on loopback");
-	is_str(c.networking.api, "127.0.0.1:52415", "default: API on loopback");
+	is_str(c.networking.api, "", "default: no API unless asked for");
 	is_str(c.networking.cluster_key, "", "default: no cluster key");
 	is_int(c.networking.n_peers, 0, "default: no peers");
 	ok(!c.monitoring.prometheus.enable, "default: prometheus off");

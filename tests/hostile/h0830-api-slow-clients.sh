@@ -1,7 +1,7 @@
 #!/bin/sh
 # Slow clients against the API (issue 23, item 4), longer than make check
 # allows (make check-hostile): clients sending a header byte every 0.5 s
-# from one address hold at most a quarter of the connections, so a client
+# from one address hold at most a half of the connections, so a client
 # from elsewhere is served at once; from 8 addresses they take every slot,
 # are cut off at the header deadline (EXO_API_HEADER_TIMEOUT, 2 s here) and
 # a new client, trying again when refused, is served.  Prints the time it

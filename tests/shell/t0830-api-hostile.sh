@@ -4,7 +4,7 @@
 # is refused before a byte of the body is read, so unauthenticated floods
 # cost no memory; slow clients are cut off at the header deadline
 # (EXO_API_HEADER_TIMEOUT, 2 s here) and one address holds at most a
-# quarter of the connections (EXO_API_MAX_CONNECTIONS, 16 here); a key
+# half of the connections (EXO_API_MAX_CONNECTIONS, 16 here); a key
 # with a NUL in it or a second Authorization header is refused.  The
 # figures measured are printed.  A new client served while slow clients
 # hold every slot: tests/hostile/h0830-api-slow-clients.sh (make

@@ -109,11 +109,16 @@ print(good, "%.3f" % slowest)
 PY
 }
 
+hwm_of() { # PID: its peak resident set in KiB
+	sed -n "s/^VmHWM: *\([0-9]*\) kB/\1/p" /proc/$1/status
+}
+
 exo-shard-serve --gen-key $TMP/key >/dev/null
-KEYED="--model $L --next $A0 --key $TMP/key --tokens 2 --retry-ms 2000"
+KEYED="--model $L --next $A0 --key $TMP/key --tokens 2 --retry-ms 300"
 
 test_expect_success "70 clients that never finish a handshake, from one address: a key holder served 5 times in 5" '
 	start k0 --model $L --listen $A0 --key $TMP/key &&
+	hwm_of $(head -n 1 $TMP/pids) >$TMP/hwm0 &&
 	python3 $TMP/attack.py $P0 3 silent 127.0.0.2 >$TMP/cut1 & attack=$! &&
 	sleep 1 &&
 	served 5 $KEYED >$TMP/one &&
@@ -138,6 +143,7 @@ test_expect_success "the stage logged the handshakes it cut off, and serves afte
 	grep -q "cut off [0-9]* handshakes that had not finished, for newer connections (the latest from 127.0.0.[2-9])" $TMP/k0.log &&
 	set -- $(served 1 $KEYED) && test "$1" = 1
 '
+echo "# peak RSS (VmHWM) of the keyed stage: $(cat $TMP/hwm0 2>/dev/null) KiB before the attacks, $(hwm_of $(head -n 1 $TMP/pids)) KiB after"
 stop_all
 
 test_expect_success "64 plain links that sent their hello and nothing more: closed at the idle timeout, a client served" '

@@ -110,7 +110,7 @@ PY
 }
 
 hwm_of() { # PID: its peak resident set in KiB
-	sed -n "s/^VmHWM: *\([0-9]*\) kB/\1/p" /proc/$1/status
+	awk "/^VmHWM:/ { print \$2 }" /proc/$1/status
 }
 
 exo-shard-serve --gen-key $TMP/key >/dev/null

@@ -57,7 +57,7 @@ test_expect_success "a second Authorization header: 401, whichever comes first" 
 '
 
 test_expect_success "a client sending a header byte every 0.5 s is cut off at the header deadline" '
-	test "$($ATTACK drip 127.0.0.1 $APIPORT 5 1 127.0.0.2)" = 1
+	test "$($ATTACK drip 127.0.0.1 $APIPORT 5 1 127.0.0.2)" -ge 1
 '
 test_expect_success "a key holder sending its body a byte every 0.5 s is cut off at the body deadline" '
 	set -- $($ATTACK slowbody 127.0.0.1 $APIPORT 8 "$AUTH") && echo "$*" && test "$1" = cut

@@ -30,7 +30,7 @@ static const char usage_text[] =
 	"       exo-shard-serve --gen-key FILE\n"
 	"options: [--threads N] [--dtype f32|f16|bf16|q8_0|q4_0] [--handover f32|f16|bf16]\n"
 	"         [--ctx N] [--max-sessions N] [--max-connections N] [--key FILE] [--insecure]\n"
-	"         [--timeout MS] [-q] [--help] [--version]\n"
+	"         [--timeout MS] [--idle-timeout S] [-q] [--help] [--version]\n"
 "api (the stage holding layer 0): [--api HOST:PORT] [--api-key-file FILE]\n"
 "         [--chat-template FILE] [--model-name NAME]\n";
 
@@ -38,7 +38,7 @@ struct options {
 	const char *plan, *model, *listen, *next, *key, *node, *gen_key;
 	const char *api, *api_key_file, *chat_template, *model_name;
 	int stage, all, first, last, threads, dtype, handover, ctx, max_sessions, max_conns;
-	int insecure, quiet, timeout_ms;
+	int insecure, quiet, timeout_ms, idle_s;
 };
 
 static volatile sig_atomic_t stop;
@@ -86,6 +86,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"max-connections", required_argument, NULL, 'C'}, {"key", required_argument, NULL, 'k'},
 		{"insecure", no_argument, NULL, 'i'}, {"gen-key", required_argument, NULL, 'g'},
 		{"timeout", required_argument, NULL, 'T'}, {"quiet", no_argument, NULL, 'q'},
+		{"idle-timeout", required_argument, NULL, 'I'},
 		{"api", required_argument, NULL, 'A'}, {"api-key-file", required_argument, NULL, 'K'},
 		{"chat-template", required_argument, NULL, 'J'},
 		{"model-name", required_argument, NULL, 'M'},
@@ -118,6 +119,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'i': o->insecure = 1; break;
 		case 'g': o->gen_key = optarg; break;
 		case 'T': o->timeout_ms = parse_int("--timeout", optarg, 1, 86400000); break;
+		case 'I': o->idle_s = parse_int("--idle-timeout", optarg, 1, 2000000); break;
 		case 'A': o->api = optarg; break;
 		case 'K': o->api_key_file = optarg; break;
 		case 'J': o->chat_template = optarg; break;
@@ -427,7 +429,7 @@ int main(int argc, char **argv)
 				.index = o.stage, .listen = o.listen, .next = o.next,
 				.eng = {.dtype = o.dtype, .threads = o.threads, .ctx = o.ctx},
 				.handover = o.handover, .max_connections = o.max_conns,
-				.max_sessions = o.max_sessions,
+				.max_sessions = o.max_sessions, .idle_timeout_ms = o.idle_s * 1000,
 				.net = {.io_timeout_ms = o.timeout_ms, .connect_timeout_ms = o.timeout_ms}};
 	struct serve_plan plan = {0};
 	if (o.plan && o.stage < 0 && !o.all)

@@ -1,6 +1,6 @@
 /* The HTTP side of the API: a libmicrohttpd daemon with a thread per
  * connection (so a streaming reader may block on its generation), a
- * connection limit (a quarter of it per client address), an idle timeout
+ * connection limit (half of it per client address), an idle timeout
  * and deadlines for the request header and body (a connection costs a
  * thread until it ends), the route, key, method and body size checked
  * when the headers are complete (before a byte of the body is read),
@@ -619,7 +619,7 @@ struct api_server *api_start(struct head *h, const struct tok *t, const struct a
 				     0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)conns,
 				     /* one address cannot hold every slot */
-				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(conns >= 4 ? conns / 4 : 1),
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(conns > 1 ? conns / 2 : 1),
 				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
 				     MHD_OPTION_THREAD_STACK_SIZE, (size_t)STACK_BYTES,

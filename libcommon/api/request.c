@@ -76,7 +76,7 @@ int api_check_auth(const char *key, const char *value, size_t len, int n_headers
 		return api_fault_set(f, 401, "authentication_error", "invalid_api_key", NULL,
 				     "more than one Authorization header");
 	kl = strlen(key);
-	if (!value || len < sizeof bearer - 1 || memcmp(value, bearer, sizeof bearer - 1) != 0 ||
+	if (!value || n_headers < 1 || len < sizeof bearer - 1 || memcmp(value, bearer, sizeof bearer - 1) != 0 ||
 	    !same_secret(value + sizeof bearer - 1, len - (sizeof bearer - 1), key, kl))
 		return api_fault_set(f, 401, "authentication_error", "invalid_api_key", NULL,
 				     "a valid API key is required (Authorization: Bearer KEY)");

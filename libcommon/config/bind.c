@@ -127,6 +127,10 @@ static int fail_at(struct bind *b, const yaml_node_t *n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* a key or value quoted from the file may span lines: one line out */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 	return exo_error(b->e, EXO_CONFIG, "%.200s:%zu:%zu: %s", b->file,
 			 n->start_mark.line + 1, n->start_mark.column + 1, msg);
 }

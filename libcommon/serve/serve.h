@@ -78,9 +78,12 @@ struct stage_opts {
 	struct eng_opts eng;
 	struct net_opts net;
 	int handover;               /* PROTO_F32/F16/BF16: hidden states sent to the next stage */
-	int max_connections;        /* 0: 64 */
+	int max_connections;        /* links past their hello; 0: 64 */
 	int max_sessions;           /* 0: 64 */
+	int idle_timeout_ms;        /* a link silent this long between frames is closed;
+	                             * 0: STAGE_IDLE_TIMEOUT_MS */
 };
+#define STAGE_IDLE_TIMEOUT_MS 600000
 struct stage_server;
 /* Load the layers and bind the address. */
 struct stage_server *stage_open(const struct stage_opts *o, struct exo_err *e);

@@ -6,6 +6,8 @@ loopback that print what they measured.  Every mode ends on its own.
         headers); prints the status
   flood HOST PORT N PID                     N unauthenticated POSTs of 4 MiB at
         once; prints the server's peak RSS (VmHWM) before and after, in KiB
+  slowbody HOST PORT SECONDS [HEADER...]   a body of 1000 bytes sent a byte
+        every 0.5 s: prints "cut SECONDS" when the server closed it, else "held"
   raw HOST PORT HEX                         one request given as hex bytes
         (to send what curl cannot: a NUL in a header); prints the status
   drip HOST PORT SECONDS N ADDR...          slow clients: from each source ADDR
@@ -40,6 +42,34 @@ def early(host, port, method, path, *headers):
         print(status_of(s, 5))
     except socket.timeout:
         print("timeout")
+
+
+def slowbody(host, port, seconds, *headers):
+    """A POST announcing 1000 bytes of body that sends one byte every
+    0.5 s: prints "cut" with the seconds when the server closed it, or
+    "held" after SECONDS."""
+    s = socket.create_connection((host, int(port)))
+    s.sendall(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n%s\r\n" %
+               "".join(h + "\r\n" for h in headers)).encode())
+    start = time.time()
+    s.setblocking(False)
+    while time.time() - start < float(seconds):
+        time.sleep(0.5)
+        try:
+            if s.recv(4096) == b"":
+                print("cut", "%.1f" % (time.time() - start))
+                return
+        except BlockingIOError:
+            pass
+        except OSError:
+            print("cut", "%.1f" % (time.time() - start))
+            return
+        try:
+            s.sendall(b" ")
+        except OSError:
+            print("cut", "%.1f" % (time.time() - start))
+            return
+    print("held")
 
 
 def rss_peak(pid):
@@ -165,4 +195,5 @@ def serve(host, port, seconds, path, *headers):
 
 
 if __name__ == "__main__":
-    {"early": early, "flood": flood, "raw": raw, "drip": drip, "serve": serve}[sys.argv[1]](*sys.argv[2:])
+    {"early": early, "flood": flood, "raw": raw, "drip": drip, "serve": serve,
+     "slowbody": slowbody}[sys.argv[1]](*sys.argv[2:])

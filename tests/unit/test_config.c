@@ -302,6 +302,10 @@ static void test_hostile(void)
 		fputs("# a comment\n", f);
 	fclose(f);
 	is_int(conf_load(&c, path, &e), -1, "a file over 1 MiB, if only comments: refused");
+	put(path, "networking:\n  peers:\n    - {name: a, add\n\n\n      x}\n");
+	is_int(conf_load(&c, path, &e), -1, "an unknown key spanning lines: refused");
+	ok(!strchr(e.msg, '\n') && strstr(e.msg, "unknown key 'networking.peers[0].add"),
+	   "in one line: %s", e.msg);
 	conf_free(&c);
 }
 

@@ -70,6 +70,7 @@ struct eng_stage {
 	eng_router_hook router_hook;
 	void *router_hook_arg;
 	size_t weight_bytes;
+	size_t expert_bytes;             /* of weight_bytes, in experts */
 	float *panel_sum;                /* panel_sum_rows: the tallest panelled matrix */
 	size_t panel_sum_rows;
 	size_t panel_cols;               /* ENG_PANEL_COLS unless EXO_PANEL_COLS says */

@@ -113,6 +113,7 @@ int eng_last_layer(const struct eng_stage *s) { return s->last; }
 bool eng_has_head(const struct eng_stage *s) { return s->last == s->cfg.n_layers; }
 int eng_context(const struct eng_stage *s) { return s->ctx; }
 size_t eng_weight_bytes(const struct eng_stage *s) { return s->weight_bytes; }
+size_t eng_expert_bytes(const struct eng_stage *s) { return s->expert_bytes; }
 
 void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg)
 {

@@ -52,6 +52,8 @@ struct eng_scratch {
 	float *choice_w;                 /* [n, k] their weights */
 	int32_t *routed;                 /* [n * k] positions grouped by expert */
 	float *routed_w;
+	/* decode: the k chosen experts' SwiGLU at once, [k, moe_ffn] and [k, hidden] */
+	float *expert_g, *expert_u, *expert_y;
 };
 
 struct eng_stage {

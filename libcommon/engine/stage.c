@@ -102,6 +102,7 @@ void eng_stage_close(struct eng_stage *s)
 	free(sc->gate), free(sc->up), free(sc->scores), free(sc->panel_x), free(sc->panel_y);
 	free(sc->router), free(sc->moe_x), free(sc->moe_y), free(sc->moe_sum);
 	free(sc->choice), free(sc->choice_w), free(sc->routed), free(sc->routed_w);
+	free(sc->expert_g), free(sc->expert_u), free(sc->expert_y);
 	free(s->rope_cos), free(s->rope_sin);
 	ckpt_close(s->ckpt);
 	free(s);

@@ -10,6 +10,7 @@
  * + bias, unfused), and the prefill gemm is BLIS on rows widened by it. */
 #include "kernels/kern_simd.h"
 #include "kernels/mlx.h"
+#include "kernels/mlx_lanes.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
@@ -144,7 +145,10 @@ static void to_f32(int t, const void *src, float *dst, size_t n)
 	{                                                                                     \
 		struct kern_mlx p;                                                            \
 		kern_mlx_params(t, &p);                                                       \
-		gemv_bits(&p, B, w, x, y, rows, cols);                                        \
+		if (lanes_apply(B, p.group))                                                  \
+			lanes_gemv(&p, B, w, x, y, rows, cols);                               \
+		else                                                                          \
+			gemv_bits(&p, B, w, x, y, rows, cols);                                \
 	}
 GEMV_BITS(2)
 GEMV_BITS(3)

@@ -129,4 +129,77 @@ out:
 	if (sums && sums != local_s)
 		free(sums);
 }
+/* Y[n, rows] = X W^T for 8 tokens at a time: each chunk of a row is
+ * unpacked and scaled once (scale * q) and multiplied into 8 tokens'
+ * accumulators; the biases come with each token's group sums.  Rows go in
+ * blocks of 16 (their weights stay in L1 while the token blocks pass) shared
+ * out among the threads.  Fewer than 8 tokens left: one gemv each. */
+static inline __attribute__((always_inline)) void lanes_gemm8(const struct kern_mlx *p, int bits,
+							      const void *w, const float *xp,
+							      const float *sums, float *y, size_t n8,
+							      size_t rows, size_t cols, int threads)
+{
+	size_t ng = cols / (size_t)p->group, rb = ng * p->block_bytes;
+	int V = lanes_values(bits);
+	size_t chunk_vals = 8 * (size_t)V, chunk_bytes = 8 * (size_t)lanes_unit_bytes(bits);
+	size_t chunks = (size_t)p->group / chunk_vals, blocks = (rows + 15) / 16;
+	const __m256i mask = _mm256_set1_epi32((1 << bits) - 1);
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+	for (size_t rblk = 0; rblk < blocks; rblk++)
+		for (size_t t0 = 0; t0 < n8; t0 += 8)
+			for (size_t r = rblk * 16; r < rows && r < rblk * 16 + 16; r++) {
+				const uint8_t *blk = (const uint8_t *)w + r * rb;
+				__m256 acc[8];
+				float bias[8] = {0};
+				for (int t = 0; t < 8; t++)
+					acc[t] = _mm256_setzero_ps();
+				size_t off = 0;
+				for (size_t g = 0; g < ng; g++, blk += p->block_bytes) {
+					const uint8_t *q = blk + 2 * p->scale_bytes;
+					__m256 sc = _mm256_set1_ps(lanes_scale(p, blk));
+					for (size_t c = 0; c < chunks; c++, q += chunk_bytes) {
+						__m256i u = lanes_units(q, bits);
+						for (int j = 0; j < V; j++, off += 8) {
+							__m256i qj = _mm256_and_si256(_mm256_srli_epi32(u, bits * j), mask);
+							__m256 wj = _mm256_mul_ps(_mm256_cvtepi32_ps(qj), sc);
+#pragma GCC unroll 8
+							for (int t = 0; t < 8; t++)
+								acc[t] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(xp + (t0 + (size_t)t) * cols + off), acc[t]);
+						}
+					}
+					float b = lanes_scale(p, blk + p->scale_bytes);
+					for (int t = 0; t < 8; t++)
+						bias[t] += b * sums[(t0 + (size_t)t) * ng + g];
+				}
+				for (int t = 0; t < 8; t++)
+					y[(t0 + (size_t)t) * rows + r] = lanes_hsum(acc[t]) + bias[t];
+			}
+}
+
+static inline __attribute__((always_inline)) void lanes_gemm(const struct kern_mlx *p, int bits,
+							     const void *w, const float *x, float *y,
+							     size_t n, size_t rows, size_t cols, int threads)
+{
+	size_t ng = cols / (size_t)p->group, n8 = n / 8 * 8;
+	float *xp = n8 ? malloc(n8 * cols * sizeof *xp) : NULL;
+	float *sums = n8 ? malloc(n8 * ng * sizeof *sums) : NULL;
+	if (!xp || !sums)
+		n8 = 0;   /* no memory for the permuted tokens: a gemv each */
+	for (size_t t = 0; t < n8; t++) {
+		lanes_permute(x + t * cols, xp + t * cols, cols, bits);
+		for (size_t g = 0; g < ng; g++) {
+			const float *xg = x + t * cols + g * (size_t)p->group;
+			__m256 s = _mm256_loadu_ps(xg);
+			for (int c = 8; c < p->group; c += 8)
+				s = _mm256_add_ps(s, _mm256_loadu_ps(xg + c));
+			sums[t * ng + g] = lanes_hsum(s);
+		}
+	}
+	if (n8)
+		lanes_gemm8(p, bits, w, xp, sums, y, n8, rows, cols, threads);
+	free(xp);
+	free(sums);
+	for (size_t t = n8; t < n; t++)
+		lanes_gemv(p, bits, w, x + t * cols, y + t * rows, rows, cols);
+}
 #endif

@@ -105,6 +105,9 @@ static inline __attribute__((always_inline)) void lanes_gemv(const struct kern_m
 		float bias_acc = 0;
 		for (size_t g = 0; g < ng; g++, blk += p->block_bytes) {
 			const uint8_t *q = blk + 2 * p->scale_bytes;
+			/* 4 KB ahead: measured 1.5x the decode of leaving it to the
+			 * hardware prefetcher (2 KB: no gain, 8 and 16 KB: less) */
+			_mm_prefetch((const char *)blk + 4096, _MM_HINT_T0);
 			/* four chains: an FMA's latency is four of its issue slots */
 			__m256 d[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
 				       _mm256_setzero_ps()};

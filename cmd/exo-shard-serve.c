@@ -315,6 +315,10 @@ static void api_open(const struct options *o, const struct stage_opts *so, struc
 	api_model_name(so->model, name, sizeof name);
 	struct api_opts ao = {.listen = o->api, .api_key = key, .chat_template = o->chat_template,
 			      .model_id = o->model_name ? o->model_name : name};
+	struct model_quant q;
+	if (model_quant_load(&q, dir, &e) == 0 && q.present)
+		ao.quant_bits = q.base.bits, ao.quant_group = q.base.group;
+	model_quant_free(&q);
 	if (!(a->api = api_start(a->head, a->tok, &ao, &e)))
 		exo_die(&e);
 	free(key);

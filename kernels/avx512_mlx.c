@@ -10,6 +10,7 @@
  * + bias, unfused), and the prefill gemm is BLIS on rows widened by it. */
 #include "kernels/kern_simd.h"
 #include "kernels/mlx.h"
+#include "kernels/mlx_lanes.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
@@ -135,7 +136,10 @@ static void to_f32(int t, const void *src, float *dst, size_t n)
 	{                                                                                     \
 		struct kern_mlx p;                                                            \
 		kern_mlx_params(t, &p);                                                       \
-		gemv_bits(&p, B, w, x, y, rows, cols);                                        \
+		if (lanes_apply(B, p.group))                                                  \
+			lanes_gemv(&p, B, w, x, y, rows, cols);                               \
+		else                                                                          \
+			gemv_bits(&p, B, w, x, y, rows, cols);                                \
 	}
 GEMV_BITS(2)
 GEMV_BITS(3)
@@ -143,6 +147,25 @@ GEMV_BITS(4)
 GEMV_BITS(5)
 GEMV_BITS(6)
 GEMV_BITS(8)
+
+/* The prefill: lanes_gemm where it applies, else BLIS on rows widened by to_f32. */
+#define GEMM_BITS(B)                                                                              \
+	static void gemm_##B(int t, kern_to_f32_fn widen, const void *w, const float *x, float *y,   \
+			     size_t n, size_t rows, size_t cols, int threads)                         \
+	{                                                                                         \
+		struct kern_mlx p;                                                                \
+		kern_mlx_params(t, &p);                                                           \
+		if (lanes_apply(B, p.group))                                                      \
+			lanes_gemm(&p, B, w, x, y, n, rows, cols, threads);                       \
+		else                                                                              \
+			kern_blis_gemm((enum kern_dtype)t, widen, w, x, y, n, rows, cols, threads); \
+	}
+GEMM_BITS(2)
+GEMM_BITS(3)
+GEMM_BITS(4)
+GEMM_BITS(5)
+GEMM_BITS(6)
+GEMM_BITS(8)
 
 #define SLOTS(b, g, s)                                                                              \
 	static void to_f32_##b##_##g##_##s(const void *src, float *dst, size_t n)                   \
@@ -156,8 +179,7 @@ GEMV_BITS(8)
 	static void gemm_##b##_##g##_##s(const void *w, const float *x, float *y, size_t n, size_t rows, \
 					 size_t cols, int threads)                                  \
 	{                                                                                           \
-		kern_blis_gemm(KD_MLX##b##_G##g##_##s, to_f32_##b##_##g##_##s, w, x, y, n, rows, cols,   \
-			       threads);                                                            \
+		gemm_##b(KD_MLX##b##_G##g##_##s, to_f32_##b##_##g##_##s, w, x, y, n, rows, cols, threads); \
 	}
 KERN_MLX_TYPES(SLOTS)
 

@@ -93,11 +93,20 @@ uint16_t kern_f32_to_bf16(float f)
 static void f32_to_f32(const void *src, float *dst, size_t n) { memmove(dst, src, n * 4); }
 static void f32_from_f32(const float *src, void *dst, size_t n) { memmove(dst, src, n * 4); }
 
+/* 16-bit values at any alignment: safetensors files need not align tensors
+ * (mlx-lm's put bf16 norms at odd offsets), and norms widen from the mapping. */
+static uint16_t load16(const unsigned char *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
 static void f16_to_f32(const void *src, float *dst, size_t n)
 {
-	const uint16_t *s = src;
+	const unsigned char *s = src;
 	for (size_t i = 0; i < n; i++)
-		dst[i] = kern_f16_to_f32(s[i]);
+		dst[i] = kern_f16_to_f32(load16(s + 2 * i));
 }
 
 static void f16_from_f32(const float *src, void *dst, size_t n)
@@ -109,9 +118,9 @@ static void f16_from_f32(const float *src, void *dst, size_t n)
 
 static void bf16_to_f32(const void *src, float *dst, size_t n)
 {
-	const uint16_t *s = src;
+	const unsigned char *s = src;
 	for (size_t i = 0; i < n; i++)
-		dst[i] = kern_bf16_to_f32(s[i]);
+		dst[i] = kern_bf16_to_f32(load16(s + 2 * i));
 }
 
 static void bf16_from_f32(const float *src, void *dst, size_t n)

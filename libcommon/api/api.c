@@ -119,8 +119,14 @@ static int authorize(struct api_server *s, struct MHD_Connection *c, struct api_
 
 static json_t *model_json(struct api_server *s)
 {
-	return json_pack("{s:s, s:s, s:I, s:s}", "id", s->model_id, "object", "model", "created",
-			 (json_int_t)s->created, "owned_by", "exo");
+	json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "id", s->model_id, "object", "model", "created",
+			      (json_int_t)s->created, "owned_by", "exo");
+	if (s->quant_bits)
+		json_object_set_new(m, "quantization",
+				    json_pack("{s:s, s:i, s:i, s:f}", "mode", "affine", "bits", s->quant_bits,
+					      "group_size", s->quant_group,
+					      "bits_per_weight", s->quant_bits + 32.0 / s->quant_group));
+	return m;
 }
 
 static enum MHD_Result do_models(struct api_server *s, struct conn *k, struct MHD_Connection *c,
@@ -592,6 +598,7 @@ struct api_server *api_start(struct head *h, const struct tok *t, const struct a
 	s->head = h;
 	s->tok = t;
 	s->model_id = xstrdup(o->model_id ? o->model_id : "exo");
+	s->quant_bits = o->quant_bits, s->quant_group = o->quant_group;
 	s->max_body = o->max_body ? o->max_body : 4u << 20;
 	s->max_tokens_cap = o->max_tokens_cap;
 	s->created = time(NULL);

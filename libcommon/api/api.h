@@ -17,6 +17,7 @@ struct api_opts {
 	const char *model_id;        /* the name clients use in "model" */
 	const char *api_key;         /* NULL: no Authorization required */
 	const char *chat_template;   /* file overriding the model's template, or NULL */
+	int quant_bits, quant_group; /* MLX quantization as stored (/v1/models shows it); 0: none */
 	size_t max_body;             /* request bodies over this get 413; 0: 4 MiB */
 	int max_connections;         /* 0: 1024 */
 	int max_tokens_cap;          /* max_tokens above this is clamped; 0: what the context

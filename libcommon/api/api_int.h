@@ -38,6 +38,7 @@ struct api_server {
 	struct tmpl *tmpl;           /* NULL: the model has no usable chat template */
 	char tmpl_error[sizeof ((struct exo_err *)0)->msg];        /* why the model's template is not usable */
 	char *model_id;
+	int quant_bits, quant_group;
 	char *auth;                  /* "Bearer KEY", or NULL */
 	size_t max_body;
 	int max_tokens_cap, port;

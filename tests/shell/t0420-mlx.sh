@@ -93,6 +93,18 @@ test_expect_success "exo-validate model names the quantization" "
 	exo-validate model $F/mlx-llama-mixed-4-6 -o json >$TMP/q46 &&
 	grep -q 'bits 4, group_size 64 (4.5 bits per weight.*; 3 module(s) overridden' $TMP/q46
 "
+# The API needs a tokenizer, which the fixtures lack: GPT-2's stands in (the
+# test reads /v1/models only).
+test_expect_success "the API's /v1/models shows the quantization" "
+	cp -r $F/mlx-llama-4bit $TMP/api && chmod -R u+w $TMP/api &&
+	cp $EXO_SHARED/fixtures/tokenizers/gpt2/tokenizer.json $EXO_SHARED/fixtures/tokenizers/gpt2/tokenizer_config.json $TMP/api/ &&
+	start api --model $TMP/api --layers 0:3 --listen 127.0.0.1:$(port 90) --api 127.0.0.1:$(port 91) &&
+	wait_for $TMP/api.log 'api: listening' &&
+	curl -sf http://127.0.0.1:$(port 91)/v1/models >$TMP/models &&
+	grep -q '\"quantization\":{\"mode\":\"affine\",\"bits\":4,\"group_size\":64,\"bits_per_weight\":4.5}' $TMP/models
+"
+stop_all
+
 # Malformed checkpoints: one line naming the file, the tensor (or the
 # field) and what was expected against what was found; exo-shard-serve exits
 # 65, exo-validate model reports a failed check (2), exo-partition 65.

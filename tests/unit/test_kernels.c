@@ -480,7 +480,7 @@ static int check_mlx(const struct kern_ops *k, int t, size_t n, size_t rows, siz
 
 static void test_mlx(const struct kern_ops *k)
 {
-	static const size_t rows[] = {1, 3, 7, 33}, groups[] = {1, 3, 17}, ns[] = {1, 5};
+	static const size_t rows[] = {1, 3, 7, 33}, groups[] = {1, 3, 17}, ns[] = {1, 5, 9, 17};
 	int good = 1;
 	for (int t = KD_MLX_FIRST; t <= KD_MLX_LAST; t++) {
 		struct kern_mlx p;

@@ -1,8 +1,14 @@
 /* The SIMD GGUF kernels, compiled twice: by kernels/avx2_gguf.c (maddubs +
  * madd) and by kernels/avx512_gguf.c (AVX-512 VNNI's dpbusd on 256-bit
- * lanes), which define GGUF_VNNI and GGUF_FILL before including it.  Each
- * block's integer dot is exact; only the float summation order differs from
- * the reference (kernels/ref_gguf.c). */
+ * lanes), which define GGUF_VNNI and GGUF_FILL before including it.
+ *
+ * Every type is read as kernels/kern_gguf.h's groups of 32: each group's
+ * codes as 32 unsigned bytes u (a signed type's offset moved into m), and
+ * per half of 16 a scale and an offset, value = s u + m.  One group against
+ * one activation block: the integer dot of u with the activation's bytes
+ * in 8 int32 lanes (lanes 0-3 the first half, 4-7 the second), times s d_x,
+ * plus the activation's sums over the same lanes times m d_x.  The integer
+ * dots are exact; only the float summation order differs from the reference. */
 #include "kernels/kern_gguf.h"
 
 #include <immintrin.h>
@@ -22,7 +28,7 @@ INLINE float hsum8(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-/* Eight int32 partial sums of unsigned bytes u with signed bytes x. */
+/* Eight int32 sums of four products of unsigned bytes u with signed bytes x. */
 INLINE __m256i dot_u8_i8(__m256i u, __m256i x)
 {
 #ifdef GGUF_VNNI
@@ -32,93 +38,225 @@ INLINE __m256i dot_u8_i8(__m256i u, __m256i x)
 #endif
 }
 
-/* Q4_1's 32 nibbles as bytes, values 0..15 then 16..31. */
-INLINE __m256i q4_nibbles(const uint8_t *qs)
+INLINE __m256 halves(float a, float b) { return _mm256_set_m128(_mm_set1_ps(b), _mm_set1_ps(a)); }
+INLINE float f16(uint16_t h) { return _cvtsh_ss(h); }
+
+/* 16 bytes of nibbles as 32 bytes: the low nibbles, then the high ones. */
+INLINE __m256i nibbles(const uint8_t *p)
 {
-	__m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0f);
+	__m128i v = _mm_loadu_si128((const __m128i *)p), m = _mm_set1_epi8(0x0f);
 	return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
 }
 
-/* y[0, nr) for nr rows of nb Q4_1 blocks against a. */
-INLINE void q4_1_rows(const struct kern_block_q4_1 *w, size_t nb, const struct kern_act_q8 *a,
-		      float *y, int nr)
+/* Bit j of 32 bits as 0x10 or 0 in byte j (ggml's bytes_from_bits_32). */
+INLINE __m256i fifth_bits(const uint8_t *qh4)
 {
-	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-	float macc[4] = {0, 0, 0, 0};
-	for (size_t b = 0; b < nb; b++) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs);
-		float dx = a[b].d, sx = (float)a[b].sum * dx;
-		_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++) {
-			const struct kern_block_q4_1 *blk = &w[r * nb + b];
-			__m256 d = _mm256_set1_ps(_cvtsh_ss(blk->d) * dx);
-			acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(q4_nibbles(blk->qs), x)), d, acc[r]);
-			macc[r] += _cvtsh_ss(blk->m) * sx;
-		}
+	uint32_t x;
+	memcpy(&x, qh4, 4);
+	const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+					       0x0101010101010101, 0x0000000000000000);
+	__m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+	b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+	return _mm256_and_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
+}
+
+/* 32 bytes of nibbles at p: the low (hi = 0) or high ones. */
+INLINE __m256i nibble_half(const uint8_t *p, int hi)
+{
+	__m256i v = _mm256_loadu_si256((const __m256i *)p);
+	return _mm256_and_si256(hi ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
+}
+
+/* (qh >> shift) & mask per byte of 32, moved to bit 4. */
+INLINE __m256i high_bits(const uint8_t *qh, int shift, int mask)
+{
+	__m256i v = _mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)qh), shift);
+	return _mm256_slli_epi16(_mm256_and_si256(v, _mm256_set1_epi8((char)mask)), 4);
+}
+
+/* --- each type's group g of a row: u, and s, m per half --- */
+
+INLINE __m256i grp_q4_1(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q4_1 *b = (const struct kern_block_q4_1 *)row + g;
+	s[0] = s[1] = f16(b->d), m[0] = m[1] = f16(b->m);
+	return nibbles(b->qs);
+}
+
+INLINE __m256i grp_q5_0(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q5_0 *b = (const struct kern_block_q5_0 *)row + g;
+	s[0] = s[1] = f16(b->d), m[0] = m[1] = -16 * s[0];
+	return _mm256_or_si256(nibbles(b->qs), fifth_bits(b->qh));
+}
+
+INLINE __m256i grp_q5_1(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q5_1 *b = (const struct kern_block_q5_1 *)row + g;
+	s[0] = s[1] = f16(b->d), m[0] = m[1] = f16(b->m);
+	return _mm256_or_si256(nibbles(b->qs), fifth_bits(b->qh));
+}
+
+INLINE __m256i grp_q4_k(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q4_k *b = (const struct kern_block_q4_k *)row + g / 8;
+	int j = (int)(g % 8);
+	uint8_t sc, mn;
+	kern_k4_scale_min(j, b->scales, &sc, &mn);
+	s[0] = s[1] = f16(b->d) * sc, m[0] = m[1] = -(f16(b->dmin) * mn);
+	return nibble_half(b->qs + 32 * (j / 2), j % 2);
+}
+
+INLINE __m256i grp_q5_k(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q5_k *b = (const struct kern_block_q5_k *)row + g / 8;
+	int j = (int)(g % 8);
+	uint8_t sc, mn;
+	kern_k4_scale_min(j, b->scales, &sc, &mn);
+	s[0] = s[1] = f16(b->d) * sc, m[0] = m[1] = -(f16(b->dmin) * mn);
+	return _mm256_or_si256(nibble_half(b->qs + 32 * (j / 2), j % 2), high_bits(b->qh, j, 1));
+}
+
+INLINE __m256i grp_q6_k(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q6_k *b = (const struct kern_block_q6_k *)row + g / 8;
+	int n = (int)(g % 8) / 4, r = (int)(g % 4);
+	float d = f16(b->d);
+	s[0] = d * b->scales[8 * n + 2 * r], s[1] = d * b->scales[8 * n + 2 * r + 1];
+	m[0] = -32 * s[0], m[1] = -32 * s[1];
+	return _mm256_or_si256(nibble_half(b->ql + 64 * n + 32 * (r & 1), r >= 2),
+			       high_bits(b->qh + 32 * n, 2 * r, 3));
+}
+
+/* The activations' sums over the dot's lanes, once per block for all rows. */
+INLINE __m256 act_sums(const struct kern_act_q8 *a)
+{
+	__m256i x = _mm256_loadu_si256((const __m256i *)a->qs);
+	return _mm256_cvtepi32_ps(dot_u8_i8(_mm256_set1_epi8(1), x));
+}
+
+/* y[0, nr) for nr rows (rb bytes apart) of ng groups against a. */
+#define GGUF_ROWS(NAME)                                                                             \
+	INLINE void rows_##NAME(const char *w, size_t rb, size_t ng, const struct kern_act_q8 *a,      \
+				const __m256 *xs, float *y, int nr)                                    \
+	{                                                                                          \
+		__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),         \
+				 _mm256_setzero_ps()};                                                  \
+		for (size_t g = 0; g < ng; g++) {                                                  \
+			__m256i x = _mm256_loadu_si256((const __m256i *)a[g].qs);                        \
+			float dx = a[g].d;                                                         \
+			_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++) {                     \
+				float s[2], m[2];                                                  \
+				__m256i u = grp_##NAME(w + r * rb, g, s, m);                       \
+				__m256 p = _mm256_cvtepi32_ps(dot_u8_i8(u, x));                    \
+				acc[r] = _mm256_fmadd_ps(p, halves(s[0] * dx, s[1] * dx), acc[r]); \
+				acc[r] = _mm256_fmadd_ps(xs[g], halves(m[0] * dx, m[1] * dx), acc[r]); \
+			}                                                                          \
+		}                                                                                  \
+		_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++)                               \
+			y[r] = hsum8(acc[r]);                                                      \
+	}                                                                                          \
+	static void gemv_act_##NAME(const void *w, const struct kern_act_q8 *a, const __m256 *xs,     \
+				    float *y, size_t rows, size_t cols)                                \
+	{                                                                                          \
+		size_t ng = cols / 32, rb = kern_row_bytes(KD_##NAME, cols), r = 0;                  \
+		for (; r + 4 <= rows; r += 4)                                                      \
+			rows_##NAME((const char *)w + r * rb, rb, ng, a, xs, y + r, 4);            \
+		for (; r < rows; r++)                                                              \
+			rows_##NAME((const char *)w + r * rb, rb, ng, a, xs, y + r, 1);            \
 	}
-	_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++)
-		y[r] = hsum8(acc[r]) + macc[r];
-}
 
-INLINE void q4_1_gemv_act(const void *w, const struct kern_act_q8 *a, float *y, size_t rows,
-			  size_t cols)
-{
-	size_t nb = cols / KERN_QBLOCK, r = 0;
-	const struct kern_block_q4_1 *blocks = w;
-	for (; r + 4 <= rows; r += 4)
-		q4_1_rows(blocks + r * nb, nb, a, y + r, 4);
-	for (; r < rows; r++)
-		q4_1_rows(blocks + r * nb, nb, a, y + r, 1);
-}
+#define KD_q4_1 KD_Q4_1
+#define KD_q5_0 KD_Q5_0
+#define KD_q5_1 KD_Q5_1
+#define KD_q4_k KD_Q4_K
+#define KD_q5_k KD_Q5_K
+#define KD_q6_k KD_Q6_K
+GGUF_ROWS(q4_1)
+GGUF_ROWS(q5_0)
+GGUF_ROWS(q5_1)
+GGUF_ROWS(q4_k)
+GGUF_ROWS(q5_k)
+GGUF_ROWS(q6_k)
 
-static void gemv_q4_1(const void *w, const float *x, float *y, size_t rows, size_t cols)
+typedef void gemv_act_fn(const void *w, const struct kern_act_q8 *a, const __m256 *xs, float *y,
+			 size_t rows, size_t cols);
+
+static void gemv_with(gemv_act_fn *f, const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
-	struct kern_act_q8 a[cols / KERN_QBLOCK ? cols / KERN_QBLOCK : 1];
+	size_t ng = cols / 32 ? cols / 32 : 1;
+	struct kern_act_q8 a[ng];
+	__m256 xs[ng];
 	quantize(x, a, cols);
-	q4_1_gemv_act(w, a, y, rows, cols);
+	for (size_t g = 0; g < cols / 32; g++)
+		xs[g] = act_sums(&a[g]);
+	f(w, a, xs, y, rows, cols);
 }
 
 /* Prefill: X quantised once; threads take blocks of 16 weight rows and run
  * every token through them while they sit in L1. */
-static void gemm_q4_1(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
-		      int threads)
+static void gemm_with(gemv_act_fn *f, enum kern_dtype t, const void *w, const float *x, float *y,
+		      size_t n, size_t rows, size_t cols, int threads)
 {
-	size_t nb = cols / KERN_QBLOCK;
-	struct kern_act_q8 *a = malloc(n * nb * sizeof *a + 1);
-	if (!a) {   /* no memory for the quantised prompt: a token at a time */
+	size_t ng = cols / 32, rb = kern_row_bytes(t, cols);
+	struct kern_act_q8 *a = malloc(n * ng * sizeof *a + 1);
+	__m256 *xs = aligned_alloc(32, n * ng * sizeof *xs + 32);
+	if (!a || !xs) {   /* no memory for the quantised prompt: a token at a time */
+		free(a);
+		free(xs);
 		for (size_t i = 0; i < n; i++)
-			gemv_q4_1(w, x + i * cols, y + i * rows, rows, cols);
+			gemv_with(f, w, x + i * cols, y + i * rows, rows, cols);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		quantize(x + i * cols, a + i * nb, cols);
+	for (size_t i = 0; i < n; i++) {
+		quantize(x + i * cols, a + i * ng, cols);
+		for (size_t g = 0; g < ng; g++)
+			xs[i * ng + g] = act_sums(&a[i * ng + g]);
+	}
 	long blocks = (long)((rows + 15) / 16);
-	const struct kern_block_q4_1 *wb = w;
 #pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
 	for (long blk = 0; blk < blocks; blk++) {
 		size_t r0 = (size_t)blk * 16, nr = rows - r0 < 16 ? rows - r0 : 16;
 		float tmp[16];
 		for (size_t i = 0; i < n; i++) {
-			q4_1_gemv_act(wb + r0 * nb, a + i * nb, tmp, nr, cols);
+			f((const char *)w + r0 * rb, a + i * ng, xs + i * ng, tmp, nr, cols);
 			memcpy(y + i * rows + r0, tmp, nr * sizeof(float));
 		}
 	}
 	free(a);
+	free(xs);
 }
 
-/* ggml's dequantize_row_q4_1, eight values at a time (exact: d q + m in f32
- * as the reference, with fma rounding once instead of twice would differ,
- * so the product and the sum are kept separate). */
+#define GGUF_ENTRY(NAME)                                                                          \
+	static void gemv_##NAME(const void *w, const float *x, float *y, size_t rows, size_t cols) \
+	{                                                                                        \
+		gemv_with(gemv_act_##NAME, w, x, y, rows, cols);                                 \
+	}                                                                                        \
+	static void gemm_##NAME(const void *w, const float *x, float *y, size_t n, size_t rows,   \
+				size_t cols, int threads)                                        \
+	{                                                                                        \
+		gemm_with(gemv_act_##NAME, KD_##NAME, w, x, y, n, rows, cols, threads);          \
+	}
+GGUF_ENTRY(q4_1)
+GGUF_ENTRY(q5_0)
+GGUF_ENTRY(q5_1)
+GGUF_ENTRY(q4_k)
+GGUF_ENTRY(q5_k)
+GGUF_ENTRY(q6_k)
+
+/* ggml's dequantize_row_q4_1, eight values at a time: the product and the
+ * sum kept apart (not fused), as the reference rounds them. */
 static void q4_1_to_f32(const void *src, float *dst, size_t n)
 {
 	const struct kern_block_q4_1 *b = src;
-	for (size_t i = 0; i < n / KERN_QBLOCK; i++) {
-		__m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d)), m = _mm256_set1_ps(_cvtsh_ss(b[i].m));
-		__m256i q = q4_nibbles(b[i].qs);
+	for (size_t i = 0; i < n / 32; i++) {
+		__m256 d = _mm256_set1_ps(f16(b[i].d)), m = _mm256_set1_ps(f16(b[i].m));
+		__m256i q = nibbles(b[i].qs);
 		__m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
 		__m128i parts[4] = {lo, _mm_unpackhi_epi64(lo, lo), hi, _mm_unpackhi_epi64(hi, hi)};
 		for (int k = 0; k < 4; k++) {
 			__m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
-			_mm256_storeu_ps(dst + i * KERN_QBLOCK + 8 * k, _mm256_add_ps(_mm256_mul_ps(v, d), m));
+			_mm256_storeu_ps(dst + i * 32 + 8 * k, _mm256_add_ps(_mm256_mul_ps(v, d), m));
 		}
 	}
 }
@@ -126,7 +264,11 @@ static void q4_1_to_f32(const void *src, float *dst, size_t n)
 void GGUF_FILL(struct kern_ops *t)
 {
 	quantize = t->quantize_act;
-	t->gemv[KD_Q4_1] = gemv_q4_1;
-	t->gemm[KD_Q4_1] = gemm_q4_1;
+	t->gemv[KD_Q4_1] = gemv_q4_1, t->gemm[KD_Q4_1] = gemm_q4_1;
+	t->gemv[KD_Q5_0] = gemv_q5_0, t->gemm[KD_Q5_0] = gemm_q5_0;
+	t->gemv[KD_Q5_1] = gemv_q5_1, t->gemm[KD_Q5_1] = gemm_q5_1;
+	t->gemv[KD_Q4_K] = gemv_q4_k, t->gemm[KD_Q4_K] = gemm_q4_k;
+	t->gemv[KD_Q5_K] = gemv_q5_k, t->gemm[KD_Q5_K] = gemm_q5_k;
+	t->gemv[KD_Q6_K] = gemv_q6_k, t->gemm[KD_Q6_K] = gemm_q6_k;
 	t->to_f32[KD_Q4_1] = q4_1_to_f32;
 }

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0,
-	KD_Q4_1,        /* GGUF's other block types: kernels/kern_gguf.h */
+	KD_Q4_1, KD_Q5_0, KD_Q5_1, KD_Q4_K, KD_Q5_K, KD_Q6_K,  /* GGUF's: kernels/kern_gguf.h */
 	KD_COUNT };
 
 #define KERN_QBLOCK 32

@@ -8,7 +8,7 @@
 #include <strings.h>
 
 static const char *const dtype_names[KD_COUNT] = {"F32", "F16", "BF16", "Q8_0", "Q4_0",
-	"Q4_1"};
+	"Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"};
 
 const char *kern_dtype_name(enum kern_dtype t)
 {

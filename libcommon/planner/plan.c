@@ -76,7 +76,7 @@ static int smaller_dtype(const struct plan_model *m, const struct plan_cluster *
 {
 	static const int by_size[] = { KD_F32, KD_BF16, KD_Q8_0, KD_Q4_0 };
 	static const double per_weight[] = { 4, 2, 2, 34.0 / 32, 18.0 / 32 };
-	if (m->dtype < 0)       /* mixed types as stored: no single size to compare */
+	if (m->dtype < 0 || m->dtype > KD_Q4_0)       /* mixed types as stored: no single size to compare */
 		return -1;
 	for (size_t i = 0; i < sizeof by_size / sizeof *by_size; i++) {
 		int d = by_size[i];

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1" };
+static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0",
+					   "q5_1", "q4_k", "q5_k", "q6_k" };
 
 int plan_dtype_parse(const char *name)
 {
@@ -44,7 +45,8 @@ static uint64_t tensor_bytes(const struct plan_tensor *t, int dtype)
 int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
 {
 	if (!m->tensors) {  /* from a record: scale by bytes per weight */
-		static const double per_weight[] = { 4, 2, 2, 34.0 / 32, 18.0 / 32, 20.0 / 32 };
+		static const double per_weight[] = { 4, 2, 2, 34.0 / 32, 18.0 / 32, 20.0 / 32, 22.0 / 32,
+						     24.0 / 32, 144.0 / 256, 176.0 / 256, 210.0 / 256 };
 		if (dtype == m->dtype)
 			return 0;
 		if (dtype < 0 || m->dtype < 0)

@@ -74,6 +74,18 @@ INLINE __m256i high_bits(const uint8_t *qh, int shift, int mask)
 	return _mm256_slli_epi16(_mm256_and_si256(v, _mm256_set1_epi8((char)mask)), 4);
 }
 
+/* ggml's get_scale_min_k4, inlined. */
+INLINE void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+	if (j < 4) {
+		*sc = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+	}
+}
+
 /* --- each type's group g of a row: u, and s, m per half --- */
 
 INLINE __m256i grp_q4_1(const void *row, size_t g, float s[2], float m[2])
@@ -95,37 +107,6 @@ INLINE __m256i grp_q5_1(const void *row, size_t g, float s[2], float m[2])
 	const struct kern_block_q5_1 *b = (const struct kern_block_q5_1 *)row + g;
 	s[0] = s[1] = f16(b->d), m[0] = m[1] = f16(b->m);
 	return _mm256_or_si256(nibbles(b->qs), fifth_bits(b->qh));
-}
-
-INLINE __m256i grp_q4_k(const void *row, size_t g, float s[2], float m[2])
-{
-	const struct kern_block_q4_k *b = (const struct kern_block_q4_k *)row + g / 8;
-	int j = (int)(g % 8);
-	uint8_t sc, mn;
-	kern_k4_scale_min(j, b->scales, &sc, &mn);
-	s[0] = s[1] = f16(b->d) * sc, m[0] = m[1] = -(f16(b->dmin) * mn);
-	return nibble_half(b->qs + 32 * (j / 2), j % 2);
-}
-
-INLINE __m256i grp_q5_k(const void *row, size_t g, float s[2], float m[2])
-{
-	const struct kern_block_q5_k *b = (const struct kern_block_q5_k *)row + g / 8;
-	int j = (int)(g % 8);
-	uint8_t sc, mn;
-	kern_k4_scale_min(j, b->scales, &sc, &mn);
-	s[0] = s[1] = f16(b->d) * sc, m[0] = m[1] = -(f16(b->dmin) * mn);
-	return _mm256_or_si256(nibble_half(b->qs + 32 * (j / 2), j % 2), high_bits(b->qh, j, 1));
-}
-
-INLINE __m256i grp_q6_k(const void *row, size_t g, float s[2], float m[2])
-{
-	const struct kern_block_q6_k *b = (const struct kern_block_q6_k *)row + g / 8;
-	int n = (int)(g % 8) / 4, r = (int)(g % 4);
-	float d = f16(b->d);
-	s[0] = d * b->scales[8 * n + 2 * r], s[1] = d * b->scales[8 * n + 2 * r + 1];
-	m[0] = -32 * s[0], m[1] = -32 * s[1];
-	return _mm256_or_si256(nibble_half(b->ql + 64 * n + 32 * (r & 1), r >= 2),
-			       high_bits(b->qh + 32 * n, 2 * r, 3));
 }
 
 /* The activations' sums over the dot's lanes, once per block for all rows. */
@@ -156,6 +137,8 @@ INLINE __m256 act_sums(const struct kern_act_q8 *a)
 		_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++)                               \
 			y[r] = hsum8(acc[r]);                                                      \
 	}                                                                                          \
+	GGUF_GEMV_ACT(NAME)
+#define GGUF_GEMV_ACT(NAME)                                                                        \
 	static void gemv_act_##NAME(const void *w, const struct kern_act_q8 *a, const __m256 *xs,     \
 				    float *y, size_t rows, size_t cols)                                \
 	{                                                                                          \
@@ -166,6 +149,80 @@ INLINE __m256 act_sums(const struct kern_act_q8 *a)
 			rows_##NAME((const char *)w + r * rb, rb, ng, a, xs, y + r, 1);            \
 	}
 
+/* The K types a superblock at a time: per row, its scales and offsets
+ * (per half of each group of 32) decoded once into S and M, then each
+ * group's bytes and two fmas. */
+INLINE void sb_q4_k(const void *blk, float S[16], float M[16])
+{
+	const struct kern_block_q4_k *b = blk;
+	float d = f16(b->d), dmin = f16(b->dmin);
+	for (int j = 0; j < 8; j++) {
+		uint8_t sc, mn;
+		scale_min_k4(j, b->scales, &sc, &mn);
+		S[2 * j] = S[2 * j + 1] = d * sc;
+		M[2 * j] = M[2 * j + 1] = -(dmin * mn);
+	}
+}
+#define sb_q5_k sb_q4_k
+
+INLINE void sb_q6_k(const void *blk, float S[16], float M[16])
+{
+	const struct kern_block_q6_k *b = blk;
+	float d = f16(b->d);
+	for (int k = 0; k < 16; k++) {   /* group g = 4n + r: scales 8n + 2r, +1 */
+		S[k] = d * b->scales[k];
+		M[k] = -32 * S[k];
+	}
+}
+
+INLINE __m256i u_q4_k(const void *blk, int j)
+{
+	const struct kern_block_q4_k *b = blk;
+	return nibble_half(b->qs + 32 * (j / 2), j % 2);
+}
+
+INLINE __m256i u_q5_k(const void *blk, int j)
+{
+	const struct kern_block_q5_k *b = blk;
+	return _mm256_or_si256(nibble_half(b->qs + 32 * (j / 2), j % 2), high_bits(b->qh, j, 1));
+}
+
+INLINE __m256i u_q6_k(const void *blk, int j)
+{
+	const struct kern_block_q6_k *b = blk;
+	int n = j / 4, r = j % 4;
+	return _mm256_or_si256(nibble_half(b->ql + 64 * n + 32 * (r & 1), r >= 2),
+			       high_bits(b->qh + 32 * n, 2 * r, 3));
+}
+
+#define GGUF_KROWS(NAME, BLOCK)                                                                     \
+	INLINE void rows_##NAME(const char *w, size_t rb, size_t ng, const struct kern_act_q8 *a,      \
+				const __m256 *xs, float *y, int nr)                                    \
+	{                                                                                          \
+		__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),         \
+				 _mm256_setzero_ps()};                                                  \
+		for (size_t sb = 0; sb < ng / 8; sb++) {                                           \
+			const struct kern_act_q8 *as = a + 8 * sb;                                 \
+			_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++) {                     \
+				const BLOCK *blk = (const BLOCK *)(w + r * rb) + sb;               \
+				float S[16], M[16];                                                \
+				sb_##NAME(blk, S, M);                                              \
+				__m256 acc_r = acc[r];                                             \
+				for (int j = 0; j < 8; j++) {                                      \
+					float dx = as[j].d;                                        \
+					__m256i x = _mm256_loadu_si256((const __m256i *)as[j].qs); \
+					__m256 p = _mm256_cvtepi32_ps(dot_u8_i8(u_##NAME(blk, j), x)); \
+					acc_r = _mm256_fmadd_ps(p, halves(S[2 * j] * dx, S[2 * j + 1] * dx), acc_r); \
+					acc_r = _mm256_fmadd_ps(xs[8 * sb + j], halves(M[2 * j] * dx, M[2 * j + 1] * dx), acc_r); \
+				}                                                                  \
+				acc[r] = acc_r;                                                    \
+			}                                                                          \
+		}                                                                                  \
+		_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++)                               \
+			y[r] = hsum8(acc[r]);                                                      \
+	}                                                                                          \
+	GGUF_GEMV_ACT(NAME)
+
 #define KD_q4_1 KD_Q4_1
 #define KD_q5_0 KD_Q5_0
 #define KD_q5_1 KD_Q5_1
@@ -175,9 +232,9 @@ INLINE __m256 act_sums(const struct kern_act_q8 *a)
 GGUF_ROWS(q4_1)
 GGUF_ROWS(q5_0)
 GGUF_ROWS(q5_1)
-GGUF_ROWS(q4_k)
-GGUF_ROWS(q5_k)
-GGUF_ROWS(q6_k)
+GGUF_KROWS(q4_k, struct kern_block_q4_k)
+GGUF_KROWS(q5_k, struct kern_block_q5_k)
+GGUF_KROWS(q6_k, struct kern_block_q6_k)
 
 typedef void gemv_act_fn(const void *w, const struct kern_act_q8 *a, const __m256 *xs, float *y,
 			 size_t rows, size_t cols);

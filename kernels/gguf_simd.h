@@ -10,6 +10,7 @@
  * plus the activation's sums over the same lanes times m d_x.  The integer
  * dots are exact; only the float summation order differs from the reference. */
 #include "kernels/kern_gguf.h"
+#include "kernels/kern_simd.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -318,8 +319,98 @@ static void q4_1_to_f32(const void *src, float *dst, size_t n)
 	}
 }
 
+/* --- Q4_1 packed (kernels/pack_gguf.c): 16 rows side by side ---
+ * As the Q4_0 packed kernels of avx2.c/avx512.c: four activation bytes
+ * broadcast to every lane, each lane a row; the nibbles unsigned, so no
+ * offset comes off, and each row's m times the block's sum goes on. */
+#define PR KERN_PACK_ROWS
+
+INLINE __m256i bcast4(const int8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm256_set1_epi32(v);
+}
+
+/* y[i][0..16) for T <= 2 tokens through one group of 16 rows (nb blocks). */
+INLINE void q4_1_group(const uint8_t *grp, size_t nb, const struct kern_act_q8 *const *a, int T,
+		       float *const *y)
+{
+	const size_t gb = PR * sizeof(struct kern_block_q4_1);
+	const __m256i m = _mm256_set1_epi8(0x0f);
+	__m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+	for (size_t b = 0; b < nb; b++) {
+		const uint8_t *o = grp + b * gb;
+		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+			__m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 16 * h)));
+			__m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * h)));
+			__m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+				__m256i v = _mm256_loadu_si256((const __m256i *)(o + 64 + k * 64 + 32 * h));
+				__m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+				_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+#ifdef GGUF_VNNI
+					isum[i] = _mm256_dpbusd_epi32(isum[i], lo, bcast4(a[i][b].qs + 4 * k));
+					isum[i] = _mm256_dpbusd_epi32(isum[i], hi, bcast4(a[i][b].qs + 16 + 4 * k));
+#else
+					__m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(a[i][b].qs + 4 * k)),
+								     _mm256_maddubs_epi16(hi, bcast4(a[i][b].qs + 16 + 4 * k)));
+					isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+#endif
+				}
+			}
+			_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+				__m256 dx = _mm256_set1_ps(a[i][b].d);
+				acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i]), _mm256_mul_ps(dw, dx), acc[i][h]);
+				acc[i][h] = _mm256_fmadd_ps(mw, _mm256_set1_ps(a[i][b].d * (float)a[i][b].sum), acc[i][h]);
+			}
+		}
+	}
+	for (int i = 0; i < T; i++) {
+		_mm256_storeu_ps(y[i], acc[i][0]);
+		_mm256_storeu_ps(y[i] + 8, acc[i][1]);
+	}
+}
+
+/* kern_chunk_fn: tokens [0, n) through groups [g0, g1), two per weight load. */
+static void chunk_q4_1(const void *wv, size_t g0, size_t g1, size_t nb, const struct kern_act_q8 *a,
+		       float *y, size_t n, size_t rows)
+{
+	const uint8_t *w = wv;
+	size_t gb = PR * sizeof(struct kern_block_q4_1), i = 0;
+	for (; i + 2 <= n; i += 2) {
+		const struct kern_act_q8 *ap[2] = {a + i * nb, a + (i + 1) * nb};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[2] = {y + i * rows + g * PR, y + (i + 1) * rows + g * PR};
+			q4_1_group(w + g * nb * gb, nb, ap, 2, yp);
+		}
+	}
+	for (; i < n; i++) {
+		const struct kern_act_q8 *ap[1] = {a + i * nb};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[1] = {y + i * rows + g * PR};
+			q4_1_group(w + g * nb * gb, nb, ap, 1, yp);
+		}
+	}
+}
+
+static void gemv_q4_1_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(quantize, chunk_q4_1, w, x, y, rows, cols);
+}
+
+static void gemm_q4_1_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
+			     int threads)
+{
+	kern_packed_gemm(quantize, chunk_q4_1, w, x, y, n, rows, cols, threads);
+}
+
 void GGUF_FILL(struct kern_ops *t)
 {
+	t->pack[KD_Q4_1] = kern_pack_q4_1;
+	t->gemv_packed[KD_Q4_1] = gemv_q4_1_packed;
+	t->gemm_packed[KD_Q4_1] = gemm_q4_1_packed;
+	t->packed_row_f32[KD_Q4_1] = kern_packed_row_q4_1;
 	quantize = t->quantize_act;
 	t->gemv[KD_Q4_1] = gemv_q4_1, t->gemm[KD_Q4_1] = gemm_q4_1;
 	t->gemv[KD_Q5_0] = gemv_q5_0, t->gemm[KD_Q5_0] = gemm_q5_0;

@@ -4,6 +4,7 @@
 #include "model/gguf.h"
 #include "util/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -39,10 +40,34 @@ static void hub_cache_dir(char *out, size_t len)
 		snprintf(out, len, "%s/.cache/huggingface/hub", getenv("HOME") ? getenv("HOME") : "");
 }
 
+/* A directory without config.json that holds one .gguf file (a GGUF repo
+ * fetched with --include '*Q4_K_M.gguf') stands for that file. */
+static void single_gguf(char *dir, size_t dir_len)
+{
+	char cfg[4200], found[4200] = "";
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	if (access(cfg, F_OK) == 0)
+		return;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+	while (d && (de = readdir(d))) {
+		snprintf(cfg, sizeof cfg, "%s/%s", dir, de->d_name);
+		if (gguf_is_file(cfg) && n++ == 0)
+			snprintf(found, sizeof found, "%s", cfg);
+	}
+	if (d)
+		closedir(d);
+	if (n == 1 && strlen(found) < dir_len)
+		snprintf(dir, dir_len, "%s", found);
+}
+
 int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e)
 {
 	if (is_dir(model) || gguf_is_file(model)) {
 		snprintf(dir, dir_len, "%s", model);
+		if (is_dir(model))
+			single_gguf(dir, dir_len);
 		return 0;
 	}
 	char id[512], rev[256] = "main", cache[2048], ref_path[4096];
@@ -69,6 +94,7 @@ int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e
 	if (!is_dir(dir))
 		return exo_error(e, EXO_NOINPUT, "%s: not in the Hugging Face cache (%s); fetch it with "
 				 "exo-fetch %s", model, dir, id);
+	single_gguf(dir, dir_len);
 	return 0;
 }
 

@@ -196,7 +196,7 @@ void kern_quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
 			out[b].qs[j] = (int8_t)q;
 			sum += q;
 		}
-		out[b].d = finite ? d : NAN;
+		out[b].d = finite ? kern_f16_to_f32(kern_f32_to_f16(d)) : NAN;
 		out[b].sum = sum;
 	}
 }

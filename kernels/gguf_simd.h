@@ -117,26 +117,32 @@ INLINE __m256 act_sums(const struct kern_act_q8 *a)
 	return _mm256_cvtepi32_ps(dot_u8_i8(_mm256_set1_epi8(1), x));
 }
 
-/* y[0, nr) for nr rows (rb bytes apart) of ng groups against a. */
+/* y[0, nr) for nr rows (rb bytes apart) of ng groups against a: the types
+ * whose group has one scale and one offset (Q4_1, Q5_0, Q5_1). */
 #define GGUF_ROWS(NAME)                                                                             \
 	INLINE void rows_##NAME(const char *w, size_t rb, size_t ng, const struct kern_act_q8 *a,      \
 				const __m256 *xs, float *y, int nr)                                    \
 	{                                                                                          \
 		__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),         \
 				 _mm256_setzero_ps()};                                                  \
+		float macc[4] = {0, 0, 0, 0};                                                      \
+		(void)xs;                                                                          \
 		for (size_t g = 0; g < ng; g++) {                                                  \
 			__m256i x = _mm256_loadu_si256((const __m256i *)a[g].qs);                        \
 			float dx = a[g].d;                                                         \
+			float sx = dx * (float)a[g].sum;                                           \
 			_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++) {                     \
+				/* one scale and offset for the whole group: the offset's   \
+				 * term is a scalar */                                      \
 				float s[2], m[2];                                                  \
 				__m256i u = grp_##NAME(w + r * rb, g, s, m);                       \
 				__m256 p = _mm256_cvtepi32_ps(dot_u8_i8(u, x));                    \
-				acc[r] = _mm256_fmadd_ps(p, halves(s[0] * dx, s[1] * dx), acc[r]); \
-				acc[r] = _mm256_fmadd_ps(xs[g], halves(m[0] * dx, m[1] * dx), acc[r]); \
+				acc[r] = _mm256_fmadd_ps(p, _mm256_set1_ps(s[0] * dx), acc[r]);    \
+				macc[r] += m[0] * sx;                                              \
 			}                                                                          \
 		}                                                                                  \
 		_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++)                               \
-			y[r] = hsum8(acc[r]);                                                      \
+			y[r] = hsum8(acc[r]) + macc[r];                                            \
 	}                                                                                          \
 	GGUF_GEMV_ACT(NAME)
 #define GGUF_GEMV_ACT(NAME)                                                                        \
@@ -153,29 +159,6 @@ INLINE __m256 act_sums(const struct kern_act_q8 *a)
 /* The K types a superblock at a time: per row, its scales and offsets
  * (per half of each group of 32) decoded once into S and M, then each
  * group's bytes and two fmas. */
-INLINE void sb_q4_k(const void *blk, float S[16], float M[16])
-{
-	const struct kern_block_q4_k *b = blk;
-	float d = f16(b->d), dmin = f16(b->dmin);
-	for (int j = 0; j < 8; j++) {
-		uint8_t sc, mn;
-		scale_min_k4(j, b->scales, &sc, &mn);
-		S[2 * j] = S[2 * j + 1] = d * sc;
-		M[2 * j] = M[2 * j + 1] = -(dmin * mn);
-	}
-}
-#define sb_q5_k sb_q4_k
-
-INLINE void sb_q6_k(const void *blk, float S[16], float M[16])
-{
-	const struct kern_block_q6_k *b = blk;
-	float d = f16(b->d);
-	for (int k = 0; k < 16; k++) {   /* group g = 4n + r: scales 8n + 2r, +1 */
-		S[k] = d * b->scales[k];
-		M[k] = -32 * S[k];
-	}
-}
-
 INLINE __m256i u_q4_k(const void *blk, int j)
 {
 	const struct kern_block_q4_k *b = blk;
@@ -196,31 +179,70 @@ INLINE __m256i u_q6_k(const void *blk, int j)
 			       high_bits(b->qh + 32 * n, 2 * r, 3));
 }
 
-#define GGUF_KROWS(NAME, BLOCK)                                                                     \
+/* Per superblock and row, as llama.cpp's vec_dot_q*_K_q8_K: the activations
+ * share one scale over the superblock (kern_quantize_act_k), so the
+ * sub-blocks' integer dots are weighted by their integer scales in int32,
+ * and the superblock adds d d_x (that sum) - dmin d_x (mins . sums).  Q6_K's
+ * offset of 32 comes off each pair in int16 (32 x the pair's activations). */
+INLINE void sc_q4_k(const void *blk, int16_t sc[16], int32_t mn[8], float *d, float *dmin)
+{
+	const struct kern_block_q4_k *b = blk;
+	for (int j = 0; j < 8; j++) {
+		uint8_t s8, m8;
+		scale_min_k4(j, b->scales, &s8, &m8);
+		sc[2 * j] = sc[2 * j + 1] = s8;
+		mn[j] = m8;
+	}
+	*d = f16(b->d), *dmin = f16(b->dmin);
+}
+#define sc_q5_k sc_q4_k
+
+INLINE void sc_q6_k(const void *blk, int16_t sc[16], int32_t mn[8], float *d, float *dmin)
+{
+	const struct kern_block_q6_k *b = blk;
+	for (int k = 0; k < 16; k++)
+		sc[k] = b->scales[k];
+	for (int j = 0; j < 8; j++)
+		mn[j] = 0;
+	*d = f16(b->d), *dmin = 0;
+}
+
+#define GGUF_KROWS(NAME, BLOCK, OFFSET32)                                                           \
 	INLINE void rows_##NAME(const char *w, size_t rb, size_t ng, const struct kern_act_q8 *a,      \
 				const __m256 *xs, float *y, int nr)                                    \
 	{                                                                                          \
+		(void)xs;                                                                          \
 		__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),         \
 				 _mm256_setzero_ps()};                                                  \
+		float macc[4] = {0, 0, 0, 0};                                                      \
+		const __m256i ones8 = _mm256_set1_epi8(1);                                         \
 		for (size_t sb = 0; sb < ng / 8; sb++) {                                           \
 			const struct kern_act_q8 *as = a + 8 * sb;                                 \
+			float dx = as[0].d;                                                        \
 			_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++) {                     \
 				const BLOCK *blk = (const BLOCK *)(w + r * rb) + sb;               \
-				float S[16], M[16];                                                \
-				sb_##NAME(blk, S, M);                                              \
-				__m256 acc_r = acc[r];                                             \
+				int16_t sc[16];                                                    \
+				int32_t mn[8], msum = 0;                                           \
+				float d, dmin;                                                     \
+				sc_##NAME(blk, sc, mn, &d, &dmin);                                 \
+				__m256i isum = _mm256_setzero_si256();                             \
 				for (int j = 0; j < 8; j++) {                                      \
-					float dx = as[j].d;                                        \
 					__m256i x = _mm256_loadu_si256((const __m256i *)as[j].qs); \
-					__m256 p = _mm256_cvtepi32_ps(dot_u8_i8(u_##NAME(blk, j), x)); \
-					acc_r = _mm256_fmadd_ps(p, halves(S[2 * j] * dx, S[2 * j + 1] * dx), acc_r); \
-					acc_r = _mm256_fmadd_ps(xs[8 * sb + j], halves(M[2 * j] * dx, M[2 * j + 1] * dx), acc_r); \
+					__m256i p = _mm256_maddubs_epi16(u_##NAME(blk, j), x);     \
+					if (OFFSET32)                                              \
+						p = _mm256_sub_epi16(p, _mm256_slli_epi16(          \
+							_mm256_maddubs_epi16(ones8, x), 5));        \
+					__m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[2 * j + 1]), \
+								       _mm_set1_epi16(sc[2 * j])); \
+					isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s16));  \
+					msum += mn[j] * as[j].sum;                                 \
 				}                                                                  \
-				acc[r] = acc_r;                                                    \
+				acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * dx), acc[r]); \
+				macc[r] -= dmin * dx * (float)msum;                                \
 			}                                                                          \
 		}                                                                                  \
 		_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++)                               \
-			y[r] = hsum8(acc[r]);                                                      \
+			y[r] = hsum8(acc[r]) + macc[r];                                            \
 	}                                                                                          \
 	GGUF_GEMV_ACT(NAME)
 
@@ -233,19 +255,22 @@ INLINE __m256i u_q6_k(const void *blk, int j)
 GGUF_ROWS(q4_1)
 GGUF_ROWS(q5_0)
 GGUF_ROWS(q5_1)
-GGUF_KROWS(q4_k, struct kern_block_q4_k)
-GGUF_KROWS(q5_k, struct kern_block_q5_k)
-GGUF_KROWS(q6_k, struct kern_block_q6_k)
+GGUF_KROWS(q4_k, struct kern_block_q4_k, 0)
+GGUF_KROWS(q5_k, struct kern_block_q5_k, 0)
+GGUF_KROWS(q6_k, struct kern_block_q6_k, 1)
 
 typedef void gemv_act_fn(const void *w, const struct kern_act_q8 *a, const __m256 *xs, float *y,
 			 size_t rows, size_t cols);
 
-static void gemv_with(gemv_act_fn *f, const void *w, const float *x, float *y, size_t rows, size_t cols)
+typedef void quantize_fn(const float *x, struct kern_act_q8 *out, size_t n);
+
+static void gemv_with(gemv_act_fn *f, quantize_fn *quant, const void *w, const float *x, float *y,
+		      size_t rows, size_t cols)
 {
 	size_t ng = cols / 32 ? cols / 32 : 1;
 	struct kern_act_q8 a[ng];
 	__m256 xs[ng];
-	quantize(x, a, cols);
+	quant(x, a, cols);
 	for (size_t g = 0; g < cols / 32; g++)
 		xs[g] = act_sums(&a[g]);
 	f(w, a, xs, y, rows, cols);
@@ -253,8 +278,8 @@ static void gemv_with(gemv_act_fn *f, const void *w, const float *x, float *y, s
 
 /* Prefill: X quantised once; threads take blocks of 16 weight rows and run
  * every token through them while they sit in L1. */
-static void gemm_with(gemv_act_fn *f, enum kern_dtype t, const void *w, const float *x, float *y,
-		      size_t n, size_t rows, size_t cols, int threads)
+static void gemm_with(gemv_act_fn *f, quantize_fn *quant, enum kern_dtype t, const void *w,
+		      const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
 	size_t ng = cols / 32, rb = kern_row_bytes(t, cols);
 	struct kern_act_q8 *a = malloc(n * ng * sizeof *a + 1);
@@ -263,11 +288,11 @@ static void gemm_with(gemv_act_fn *f, enum kern_dtype t, const void *w, const fl
 		free(a);
 		free(xs);
 		for (size_t i = 0; i < n; i++)
-			gemv_with(f, w, x + i * cols, y + i * rows, rows, cols);
+			gemv_with(f, quant, w, x + i * cols, y + i * rows, rows, cols);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		quantize(x + i * cols, a + i * ng, cols);
+		quant(x + i * cols, a + i * ng, cols);
 		for (size_t g = 0; g < ng; g++)
 			xs[i * ng + g] = act_sums(&a[i * ng + g]);
 	}
@@ -285,22 +310,22 @@ static void gemm_with(gemv_act_fn *f, enum kern_dtype t, const void *w, const fl
 	free(xs);
 }
 
-#define GGUF_ENTRY(NAME)                                                                          \
+#define GGUF_ENTRY(NAME, QUANTIZE)                                                                \
 	static void gemv_##NAME(const void *w, const float *x, float *y, size_t rows, size_t cols) \
 	{                                                                                        \
-		gemv_with(gemv_act_##NAME, w, x, y, rows, cols);                                 \
+		gemv_with(gemv_act_##NAME, QUANTIZE, w, x, y, rows, cols);                       \
 	}                                                                                        \
 	static void gemm_##NAME(const void *w, const float *x, float *y, size_t n, size_t rows,   \
 				size_t cols, int threads)                                        \
 	{                                                                                        \
-		gemm_with(gemv_act_##NAME, KD_##NAME, w, x, y, n, rows, cols, threads);          \
+		gemm_with(gemv_act_##NAME, QUANTIZE, KD_##NAME, w, x, y, n, rows, cols, threads); \
 	}
-GGUF_ENTRY(q4_1)
-GGUF_ENTRY(q5_0)
-GGUF_ENTRY(q5_1)
-GGUF_ENTRY(q4_k)
-GGUF_ENTRY(q5_k)
-GGUF_ENTRY(q6_k)
+GGUF_ENTRY(q4_1, quantize)
+GGUF_ENTRY(q5_0, quantize)
+GGUF_ENTRY(q5_1, quantize)
+GGUF_ENTRY(q4_k, kern_quantize_act_k)
+GGUF_ENTRY(q5_k, kern_quantize_act_k)
+GGUF_ENTRY(q6_k, kern_quantize_act_k)
 
 /* ggml's dequantize_row_q4_1, eight values at a time: the product and the
  * sum kept apart (not fused), as the reference rounds them. */

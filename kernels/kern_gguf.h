@@ -5,7 +5,8 @@
  * dequantize_row_*, and quantises as its quantize_row_*_ref for the 32-value
  * types (a plain quantiser for the K types: exo only reads those).  Products
  * use the activations of kern_quantize_act (kern.h), one activation block
- * per group of 32 weights.
+ * per group of 32 weights; for the K types those of kern_quantize_act_k,
+ * as llama.cpp's K types use its block_q8_K.
  *
  * The SIMD variants (kernels/avx2_gguf.c, avx512_gguf.c) override the
  * reference's slots in their table through kern_gguf_avx2/avx512(). */
@@ -35,6 +36,9 @@ size_t kern_gguf_row_bytes(enum kern_dtype t, size_t cols);
 struct kern_group { int8_t q[32]; float s[2], m[2]; };
 typedef void kern_group_fn(const void *row, size_t g, struct kern_group *out);
 kern_group_fn *kern_gguf_group(enum kern_dtype t);
+/* The activations of the K types: llama.cpp's block_q8_K (one scale per 256
+ * values, f32) as kern_act_q8 blocks, the 8 of a superblock sharing d. */
+void kern_quantize_act_k(const float *x, struct kern_act_q8 *out, size_t n);
 /* ggml's get_scale_min_k4 (Q4_K, Q5_K). */
 void kern_k4_scale_min(int j, const uint8_t *scales, uint8_t *sc, uint8_t *m);
 

@@ -144,12 +144,47 @@ static void groups_to_f32(kern_group_fn *group, const void *src, float *dst, siz
 	}
 }
 
+/* llama.cpp's quantize_row_q8_K_ref as kern_act_q8 blocks: one scale for
+ * each 256 values, d = -max / 127 of the value of largest magnitude,
+ * q = rint(x / d) (at most 127).  A superblock holding a NaN or an infinity
+ * gets d = NaN. */
+void kern_quantize_act_k(const float *x, struct kern_act_q8 *out, size_t n)
+{
+	for (size_t sb = 0; sb < n / KERN_QK_K; sb++) {
+		const float *v = x + sb * KERN_QK_K;
+		float amax = 0, max = 0;
+		int finite = 1;
+		for (int j = 0; j < KERN_QK_K; j++) {
+			finite &= isfinite(v[j]) != 0;
+			if (fabsf(v[j]) > amax) {
+				amax = fabsf(v[j]);
+				max = v[j];
+			}
+		}
+		float iscale = finite && amax ? -127.f / max : 0;
+		for (int g = 0; g < 8; g++) {
+			struct kern_act_q8 *o = &out[sb * 8 + g];
+			int32_t sum = 0;
+			for (int j = 0; j < 32; j++) {
+				long q = iscale ? lrintf(iscale * v[32 * g + j]) : 0;
+				o->qs[j] = (int8_t)(q > 127 ? 127 : q);
+				sum += o->qs[j];
+			}
+			o->d = !finite ? NAN : iscale ? 1 / iscale : 0;
+			o->sum = sum;
+		}
+	}
+}
+
 static void groups_gemv(kern_group_fn *group, enum kern_dtype t, const void *w, const float *x,
 			float *y, size_t rows, size_t cols)
 {
 	size_t ng = cols / 32, rb = kern_row_bytes(t, cols);
 	struct kern_act_q8 a[ng ? ng : 1];
-	kern_quantize_act(x, a, cols);
+	if (t == KD_Q4_K || t == KD_Q5_K || t == KD_Q6_K)
+		kern_quantize_act_k(x, a, cols);
+	else
+		kern_quantize_act(x, a, cols);
 	struct kern_group o;
 	for (size_t r = 0; r < rows; r++) {
 		double acc = 0;

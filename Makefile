@@ -124,7 +124,7 @@ REAL_GGUF := $(dir $(BUILD))smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 check-real: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/fetch-smollm2 $(REAL_GGUF)
-	@for t in tests/shell/t0820-demo.sh tests/shell/t0830-gguf-real.sh; do \
+	@for t in tests/shell/t0820-demo.sh tests/shell/t0835-smollm2.sh; do \
 	  EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_SHARED=$(abspath ../shared) \
 	  sh $$t || exit 1; done
 

@@ -207,7 +207,6 @@ struct args {
 const struct val *tp_arg_get(const struct args *a, size_t i, const char *kw);
 
 /* filters.c, tests.c, methods.c */
-bool tp_name_listed(const char *const *names, const char *name);
 /* fmt % args with %s %d %i %r %% */
 int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out);
 bool tp_v_is_dict(const struct val *v);  /* a dict, namespace or loop */

@@ -19,7 +19,7 @@ int tp_capture(struct ctx *c, const struct node *body, struct frame *f, struct v
 	c->out = saved;
 	if (rc >= 0)
 		*out = tp_v_str(c, buf.s, buf.len);
-	tp_sb_free(&buf);
+	strbuf_release(&buf);
 	return rc;
 }
 
@@ -29,7 +29,7 @@ static int emit(struct ctx *c, int line, const char *s, size_t n)
 {
 	if (c->out->len + n > TMPL_MAX_OUTPUT)
 		return tp_terr(c, line, "output longer than %u bytes", TMPL_MAX_OUTPUT);
-	tp_sb_add(c->out, s, n);
+	strbuf_add(c->out, s, n);
 	return 0;
 }
 
@@ -199,7 +199,7 @@ static int emit_val(struct ctx *c, int line, const struct val *v)
 	struct strbuf b = { 0 };
 	tp_v_to_str(c, line, v, &b);
 	int rc = emit(c, line, b.s, b.len);
-	tp_sb_free(&b);
+	strbuf_release(&b);
 	return rc;
 }
 
@@ -380,7 +380,7 @@ int tmpl_render(const struct tmpl *t, const json_t *vars, char **out, struct exo
 		json_decref(c.arena[i]);
 	free(c.arena);
 	if (rc < 0) {
-		tp_sb_free(&buf);
+		strbuf_release(&buf);
 		return -1;
 	}
 	*out = buf.s ? buf.s : xstrdup("");

@@ -22,14 +22,14 @@ struct val tp_v_string_of(struct ctx *c, int line, const struct val *v, int *rc)
 	tp_v_to_str(c, line, v, &b);
 	*rc = tp_v_strcheck(c, line, b.len);
 	struct val s = tp_v_str(c, b.s, b.len);
-	tp_sb_free(&b);
+	strbuf_release(&b);
 	return s;
 }
 
 static struct val sb_val(struct ctx *c, struct strbuf *b)
 {
 	struct val v = tp_v_str(c, b->s, b->len);
-	tp_sb_free(b);
+	strbuf_release(b);
 	return v;
 }
 
@@ -299,12 +299,12 @@ static int filter_join(FILTER_PARAMS)
 			tp_v_to_str(c, line, sep, &b);
 		struct val v = tp_v_json(json_array_get(items, i));
 		if (attr && tp_v_is_str(attr) && attr_of(c, line, v.j, json_string_value(attr->j), &v) < 0) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return -1;
 		}
 		tp_v_to_str(c, line, &v, &b);
 		if (b.len > TMPL_MAX_OUTPUT) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
 		}
 	}
@@ -319,13 +319,13 @@ static int filter_indent(FILTER_PARAMS)
 	bool first = arg_bool(tp_arg_get(a, 1, "first"), false), blank = arg_bool(tp_arg_get(a, 2, "blank"), false);
 	struct strbuf pad = { 0 }, b = { 0 };
 	if (w && tp_v_is_str(w)) {
-		tp_sb_add(&pad, json_string_value(w->j), json_string_length(w->j));
+		strbuf_add(&pad, json_string_value(w->j), json_string_length(w->j));
 	} else {
 		long long n;
 		if (tp_arg_int(c, line, w, 4, &n) < 0)
 			return -1;
 		for (long long i = 0; i < n && i < 1000; i++)
-			tp_sb_addc(&pad, ' ');
+			strbuf_addch(&pad, ' ');
 	}
 	const char *p = json_string_value(in->j), *end = p + json_string_length(in->j);
 	bool first_line = true;
@@ -334,15 +334,15 @@ static int filter_indent(FILTER_PARAMS)
 		const char *le = nl ? nl : end;
 		bool empty = le == p;
 		if (first_line ? first : (blank || !empty))
-			tp_sb_add(&b, pad.s, pad.len);
-		tp_sb_add(&b, p, (size_t)(le - p));
+			strbuf_add(&b, pad.s, pad.len);
+		strbuf_add(&b, p, (size_t)(le - p));
 		if (!nl)
 			break;
-		tp_sb_addc(&b, '\n');
+		strbuf_addch(&b, '\n');
 		p = nl + 1;
 		first_line = false;
 	}
-	tp_sb_free(&pad);
+	strbuf_release(&pad);
 	int rc = tp_v_strcheck(c, line, b.len);
 	*out = sb_val(c, &b);
 	return rc;
@@ -460,16 +460,16 @@ int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct a
 	struct strbuf b = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] != '%' || i + 1 >= n) {
-			tp_sb_addc(&b, s[i]);
+			strbuf_addch(&b, s[i]);
 			continue;
 		}
 		char conv = s[++i];
 		if (conv == '%') {
-			tp_sb_addc(&b, '%');
+			strbuf_addch(&b, '%');
 			continue;
 		}
 		if (ai >= a->npos) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "not enough arguments for format string");
 		}
 		const struct val *v = &a->pos[ai++];
@@ -481,14 +481,14 @@ int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct a
 			char num[32];
 			snprintf(num, sizeof num, "%lld",
 				 json_is_integer(v->j) ? (long long)json_integer_value(v->j) : (long long)tp_json_num(v->j));
-			tp_sb_addstr(&b, num);
+			strbuf_addstr(&b, num);
 		} else {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "unsupported format '%%%c'", conv);
 		}
 	}
 	if (ai < a->npos) {
-		tp_sb_free(&b);
+		strbuf_release(&b);
 		return tp_terr(c, line, "not all arguments converted during string formatting");
 	}
 	int rc = tp_v_strcheck(c, line, b.len);
@@ -655,10 +655,10 @@ static int filter_center(FILTER_PARAMS)
 		padl++, padr--;  /* Python puts the odd space on the left when the length is even */
 	struct strbuf b = { 0 };
 	for (long long i = 0; i < padl; i++)
-		tp_sb_addc(&b, ' ');
-	tp_sb_add(&b, p, n);
+		strbuf_addch(&b, ' ');
+	strbuf_add(&b, p, n);
 	for (long long i = 0; i < padr; i++)
-		tp_sb_addc(&b, ' ');
+		strbuf_addch(&b, ' ');
 	return sb_result(c, line, &b, out);
 }
 
@@ -706,7 +706,7 @@ static int filter_tojson(FILTER_PARAMS)
 	}
 	struct strbuf b = { 0 };
 	if (tp_tojson_dump(in->j, &st, &b) < 0) {
-		tp_sb_free(&b);
+		strbuf_release(&b);
 		return tp_terr(c, line, "tojson: value nested too deeply");
 	}
 	int rc = tp_v_strcheck(c, line, b.len);
@@ -769,7 +769,7 @@ static int filter_reverse(FILTER_PARAMS)
 	}
 	struct strbuf b = { 0 };
 	for (size_t i = 0; i < json_array_size(res); i++)
-		tp_sb_add(&b, json_string_value(json_array_get(res, i)), json_string_length(json_array_get(res, i)));
+		strbuf_add(&b, json_string_value(json_array_get(res, i)), json_string_length(json_array_get(res, i)));
 	*out = sb_val(c, &b);
 	return 0;
 }

@@ -34,7 +34,7 @@ static int want_int(struct ctx *c, int line, const struct val *v, long long dflt
 static struct val sb_val(struct ctx *c, struct strbuf *b)
 {
 	struct val v = tp_v_str(c, b->s, b->len);
-	tp_sb_free(b);
+	strbuf_release(b);
 	return v;
 }
 
@@ -72,26 +72,26 @@ static int str_format(struct ctx *c, int line, const char *s, size_t n, const st
 	size_t auto_idx = 0;
 	for (size_t i = 0; i < n; i++) {
 		if ((s[i] == '{' || s[i] == '}') && i + 1 < n && s[i + 1] == s[i]) {
-			tp_sb_addc(&b, s[i++]);
+			strbuf_addch(&b, s[i++]);
 			continue;
 		}
 		if (s[i] == '}') {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "format: single '}' encountered in format string");
 		}
 		if (s[i] != '{') {
-			tp_sb_addc(&b, s[i]);
+			strbuf_addch(&b, s[i]);
 			continue;
 		}
 		const char *close = memchr(s + i, '}', n - i);
 		if (!close) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "format: single '{' encountered in format string");
 		}
 		char field[128];
 		size_t fl = (size_t)(close - (s + i + 1));
 		if (fl >= sizeof field || memchr(s + i + 1, ':', fl) || memchr(s + i + 1, '!', fl)) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "unsupported: format field '%.*s'", (int)(fl < 100 ? fl : 100), s + i + 1);
 		}
 		memcpy(field, s + i + 1, fl);
@@ -106,7 +106,7 @@ static int str_format(struct ctx *c, int line, const char *s, size_t n, const st
 		else
 			v = tp_arg_get(a, (size_t)-1, field);
 		if (!v) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "format: no argument for field '{%s}'", field);
 		}
 		tp_v_to_str(c, line, v, &b);
@@ -267,12 +267,12 @@ static int str_join(METHOD_PARAMS)
 	for (size_t i = 0; i < json_array_size(a0->j); i++) {
 		json_t *e = json_array_get(a0->j, i);
 		if (!json_is_string(e)) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "sequence item %zu: expected str instance", i);
 		}
 		if (i)
-			tp_sb_add(&b, s, n);
-		tp_sb_add(&b, json_string_value(e), json_string_length(e));
+			strbuf_add(&b, s, n);
+		strbuf_add(&b, json_string_value(e), json_string_length(e));
 		if (b.len > TMPL_MAX_OUTPUT)
 			break;
 	}
@@ -495,7 +495,7 @@ static int raise_exception(METHOD_PARAMS)
 	if (a->npos)
 		tp_v_to_str(c, line, &a->pos[0], &b);
 	tp_terr(c, line, "%s", b.s ? b.s : "raise_exception called");
-	tp_sb_free(&b);
+	strbuf_release(&b);
 	return -1;
 }
 

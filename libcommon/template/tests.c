@@ -102,9 +102,9 @@ static int test_case(TEST_PARAMS)
 	tp_str_case(s.s ? s.s : "", s.len, name[0] == 'l' ? CASE_UPPER : CASE_LOWER, &other);
 	*res = b.len == s.len && !memcmp(b.s ? b.s : "", s.s ? s.s : "", s.len) &&
 	       !(other.len == s.len && !memcmp(other.s ? other.s : "", s.s ? s.s : "", s.len));
-	tp_sb_free(&s);
-	tp_sb_free(&b);
-	tp_sb_free(&other);
+	strbuf_release(&s);
+	strbuf_release(&b);
+	strbuf_release(&other);
 	return 0;
 }
 

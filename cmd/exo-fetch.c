@@ -6,10 +6,12 @@
 #include "hub/hub.h"
 #include "records/record.h"
 #include "util/file.h"
+#include "util/opt.h"
 
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +110,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	int c;
-	char *end;
+	long v;
 	while ((c = getopt_long(argc, argv, "r:j:nc:o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->hub.revision = optarg; break;
@@ -119,25 +121,25 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_PLAN: o->plan = optarg; break;
 		case O_STAGE:
-			o->stage = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->stage < 0)
+			if (!opt_long(optarg, 0, INT_MAX, &v))
 				exo_errx(EXO_USAGE, "--stage: not a stage index: %s", optarg);
+			o->stage = (int)v;
 			break;
 		case O_INCLUDE: add_glob(o->include, &o->n_include, optarg); break;
 		case O_EXCLUDE: add_glob(o->exclude, &o->n_exclude, optarg); break;
 		case O_LOCAL: o->hub.local_dir = optarg; break;
 		case O_CACHE: o->cache = optarg; break;
 		case 'j':
-			o->hub.jobs = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->hub.jobs < 1 || o->hub.jobs > 64)
+			if (!opt_long(optarg, 1, 64, &v))
 				exo_errx(EXO_USAGE, "--jobs: expected 1 to 64, got %s", optarg);
+			o->hub.jobs = (int)v;
 			break;
 		case O_RATE: o->hub.limit_rate = size_arg("--limit-rate", optarg); break;
 		case O_MINRATE: o->hub.min_rate = size_arg("--min-rate", optarg); break;
 		case O_RETRIES:
-			o->hub.retries = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->hub.retries < 0 || o->hub.retries > 100)
+			if (!opt_long(optarg, 0, 100, &v))
 				exo_errx(EXO_USAGE, "--retries: expected 0 to 100, got %s", optarg);
+			o->hub.retries = (int)v;
 			break;
 		case O_NOWAIT: o->hub.no_wait = true; break;
 		case 'n': o->hub.dry_run = true; break;
@@ -318,10 +320,7 @@ static int write_record(const struct options *o, const struct hub_model *m)
 	json_t *rec = hub_model_record(m, &e);
 	if (!rec)
 		exo_die(&e);
-	struct rec_writer *w = rec_writer_open(STDOUT_FILENO, rec_format_resolve(o->format, STDOUT_FILENO));
-	int rc = w ? rec_write(w, rec, &e) : exo_error(&e, EXO_IOERR, "stdout: cannot open writer");
-	if (w && rec_writer_close(w, &e) < 0)
-		rc = -1;
+	int rc = rec_write_stdout(rec, rec_format_resolve(o->format, STDOUT_FILENO), &e);
 	json_decref(rec);
 	if (rc < 0)
 		exo_die(&e);

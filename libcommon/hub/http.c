@@ -2,6 +2,7 @@
  * resumable content downloads run several at once on a multi handle. */
 #include "hub/http.h"
 #include "util/file.h"
+#include "util/human.h"
 #include "util/log.h"
 
 #include <curl/curl.h>
@@ -483,17 +484,6 @@ static void xfer_close(struct xfer *t)
 
 /* ---- progress bar ---- */
 
-static void human(char *buf, size_t cap, double b)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-	while (b >= 1024 && i < 4) {
-		b /= 1024;
-		i++;
-	}
-	snprintf(buf, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
-
 struct progress {
 	double start, last;
 	int64_t total;
@@ -509,9 +499,9 @@ static void progress_draw(const struct progress *p, const struct xfer *t, size_t
 	double dt = now_s() - p->start;
 	double rate = dt > 0 ? fetched / dt : 0;
 	char a[32], b[32], r[32], eta[32] = "";
-	human(a, sizeof a, (double)got);
-	human(b, sizeof b, (double)p->total);
-	human(r, sizeof r, rate);
+	human_bytes(a, sizeof a, (double)got);
+	human_bytes(b, sizeof b, (double)p->total);
+	human_bytes(r, sizeof r, rate);
 	if (rate > 0 && p->total > got)
 		snprintf(eta, sizeof eta, "  ETA %.0fs", (p->total - got) / rate);
 	int width = 30, fill = p->total > 0 ? (int)(width * (double)got / p->total) : 0;

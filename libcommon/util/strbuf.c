@@ -1,6 +1,8 @@
 /* Growable memory (strbuf.h). */
 #include "util/strbuf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "util/err.h"
@@ -41,6 +43,21 @@ void strbuf_addch(struct strbuf *b, int ch)
 void strbuf_addstr(struct strbuf *b, const char *s)
 {
 	strbuf_add(b, s, strlen(s));
+}
+
+void strbuf_addf(struct strbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	b->s = grow_array(b->s, &b->cap, b->len + (size_t)n + 1, 1, 64);
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
 }
 
 void strbuf_release(struct strbuf *b)

@@ -14,6 +14,7 @@ struct strbuf {
 void strbuf_add(struct strbuf *b, const void *s, size_t n);
 void strbuf_addch(struct strbuf *b, int ch);
 void strbuf_addstr(struct strbuf *b, const char *s);
+void strbuf_addf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Frees the bytes and leaves b empty ({ 0 }). */
 void strbuf_release(struct strbuf *b);
 

@@ -9,7 +9,7 @@
 #include "util/opt.h"
 #include "validate/model_checks.h"
 #include "validate/reference.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdio.h>

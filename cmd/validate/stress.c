@@ -5,7 +5,7 @@
  * memory. */
 #include "util/opt.h"
 #include "validate/reference.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -6,6 +6,7 @@
 #include "hub/hub.h"
 #include "records/record.h"
 #include "util/file.h"
+#include "util/human.h"
 #include "util/opt.h"
 
 #include <ctype.h>
@@ -314,6 +315,21 @@ static void print_dry_run(const struct hub_model *m)
 		       m->files[i].size);
 }
 
+/* The progress bar on stderr (hub_opts.progress). */
+static void draw_progress(void *arg, int64_t got, int64_t total, double rate, bool end)
+{
+	char a[32], b[32], r[32], eta[32] = "";
+	human_bytes(a, sizeof a, (double)got);
+	human_bytes(b, sizeof b, (double)total);
+	human_bytes(r, sizeof r, rate);
+	if (rate > 0 && total > got)
+		snprintf(eta, sizeof eta, "  ETA %.0fs", (total - got) / rate);
+	int width = 30, fill = total > 0 ? (int)(width * (double)got / total) : 0;
+	fill = fill > width ? width : fill;
+	fprintf(stderr, "\r[%.*s%*s] %s / %s  %s/s%s\033[K%s", fill,
+		"##############################", width - fill, "", a, b, r, eta, end ? "\n" : "");
+}
+
 static int write_record(const struct options *o, const struct hub_model *m)
 {
 	struct exo_err e;
@@ -357,7 +373,8 @@ int main(int argc, char **argv)
 	o.include[o.n_include] = o.exclude[o.n_exclude] = NULL;
 	o.hub.include = o.include;
 	o.hub.exclude = o.exclude;
-	o.hub.progress = !o.quiet && isatty(STDERR_FILENO) && !o.hub.dry_run;
+	if (!o.quiet && isatty(STDERR_FILENO) && !o.hub.dry_run)
+		o.hub.progress = draw_progress;
 	struct hub_model m;
 	if (hub_fetch(&o.hub, o.repo, &m, &e) < 0)
 		exo_die(&e);

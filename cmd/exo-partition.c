@@ -1,5 +1,6 @@
 /* exo-partition: plans the split of a model's layers across the nodes whose
  * records it reads, and writes the `plan` record.  See exo-partition(1). */
+#include "config/config.h"
 #include "planner/input.h"
 #include "planner/planner.h"
 #include "records/record.h"
@@ -127,6 +128,27 @@ static void check_ctx(struct options *o, const struct plan_model *m)
 		exo_errx(EXO_USAGE, "--ctx %d: %s holds at most %d positions", o->req.ctx, m->id, m->max_pos);
 }
 
+/* networking.peers name where the other machines' stages are reached: a
+ * node record that advertises no address takes its peer's. */
+static void apply_peers(struct plan_input *in)
+{
+	struct exo_config conf;
+	struct exo_err e;
+	conf_init(&conf);
+	if (conf_load(&conf, NULL, &e) < 0)
+		exo_die(&e);
+	for (size_t i = 0; i < in->n; i++) {
+		json_t *r = in->records[i];
+		const char *name = json_string_value(json_object_get(r, "name"));
+		if (strcmp(rec_kind(r), "node") || !name || json_object_get(r, "advertise"))
+			continue;
+		for (size_t k = 0; k < conf.networking.n_peers; k++)
+			if (!strcmp(conf.networking.peers[k].name, name))
+				json_object_set_new(r, "advertise", json_string(conf.networking.peers[k].address));
+	}
+	conf_free(&conf);
+}
+
 static void emit(const json_t *rec, enum rec_format f)
 {
 	struct exo_err e;
@@ -168,6 +190,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	check_ctx(&o, &m);
+	apply_peers(&in);
 	if (plan_cluster_build(&c, in.records, in.n, o.fraction, &e) < 0 ||
 	    plan_make(&m, &c, &o.req, &p, &e) < 0)
 		exo_die(&e);

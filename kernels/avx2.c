@@ -7,6 +7,7 @@
  * quantisation stays the reference's. */
 #include "kernels/kern_simd.h"
 #include "kernels/mlx.h"
+#include "kernels/kern_gguf.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -751,8 +752,8 @@ static void build(void)
 		gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0};
 	void (*gemm[KD_COUNT])(const void *, const float *, float *, size_t, size_t, size_t, int) = {
 		gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0};
-	memcpy(table.gemv, gemv, sizeof gemv);
-	memcpy(table.gemm, gemm, sizeof gemm);
+	memcpy(table.gemv, gemv, (KD_Q4_0 + 1) * sizeof *gemv);   /* the types of this file */
+	memcpy(table.gemm, gemm, (KD_Q4_0 + 1) * sizeof *gemm);
 	table.to_f32[KD_F16] = f16_to_f32;
 	table.to_f32[KD_BF16] = bf16_to_f32;
 	table.to_f32[KD_Q8_0] = q8_0_to_f32;
@@ -775,6 +776,7 @@ static void build(void)
 	table.packed_row_f32[KD_Q8_0] = kern_packed_row_q8_0;
 	table.packed_row_f32[KD_Q4_0] = kern_packed_row_q4_0;
 	kern_avx2_mlx_fill(&table);
+	kern_gguf_avx2(&table);
 }
 
 const struct kern_ops *kern_avx2_ops(void)

@@ -7,6 +7,7 @@
  * (vdpbf16ps would round x to bf16) and no integer dots on quantised x. */
 #include "kernels/kern_simd.h"
 #include "kernels/mlx.h"
+#include "kernels/kern_gguf.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -754,7 +755,7 @@ static void build(void)
 	has_vnni = __builtin_cpu_supports("avx512vnni");
 	void (*gemv[KD_COUNT])(const void *, const float *, float *, size_t, size_t) = {
 		gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0};
-	memcpy(table.gemv, gemv, sizeof gemv);
+	memcpy(table.gemv, gemv, (KD_Q4_0 + 1) * sizeof *gemv);   /* the types of this file */
 	table.gemm[KD_F32] = gemm_f32;
 	table.gemm[KD_F16] = gemm_f16;
 	table.gemm[KD_BF16] = gemm_bf16;
@@ -784,6 +785,7 @@ static void build(void)
 		table.gemm_packed[KD_Q4_0] = gemm_q4_0_packed;
 		table.packed_row_f32[KD_Q8_0] = kern_packed_row_q8_0;
 		table.packed_row_f32[KD_Q4_0] = kern_packed_row_q4_0;
+		kern_gguf_avx512(&table);
 	}
 	kern_avx512_mlx_fill(&table);
 }

@@ -1,7 +1,7 @@
 /* Compute kernels behind one dispatch table.
  *
  * kern_ref (kernels/ref.c) fills every slot with a plain scalar version: it is
- * the oracle.  Optimised variants (avx2.c, avx512.c, cuda/) start from a copy
+ * the oracle.  Optimised variants (avx2.c, avx512.c) start from a copy
  * of the reference table and override the slots they implement, so every slot
  * is always valid.  kern_select() picks the best variant for this CPU;
  * EXO_KERNELS=ref|avx2|avx512 forces one (and the choice is logged).
@@ -25,6 +25,7 @@
 #define KERN_MLX_ENUM(b, g, s) KD_MLX##b##_G##g##_##s,
 
 enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0,
+		  KD_Q4_1,        /* GGUF's other block types: kernels/kern_gguf.h */
 		  KERN_MLX_TYPES(KERN_MLX_ENUM)
 		  KD_COUNT };
 #define KD_MLX_FIRST KD_MLX2_G32_F16

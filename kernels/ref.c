@@ -2,13 +2,14 @@
  * that tests compare each optimised variant with. */
 #include "kernels/kern.h"
 #include "kernels/mlx.h"
+#include "kernels/kern_gguf.h"
 
 #include <math.h>
 #include <string.h>
 #include <strings.h>
 
 #define MLX_NAME(b, g, s) "MLX" #b "_G" #g "_" #s,
-static const char *const dtype_names[KD_COUNT] = {"F32", "F16", "BF16", "Q8_0", "Q4_0",
+static const char *const dtype_names[KD_COUNT] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1",
 						  [KD_MLX_FIRST] = KERN_MLX_TYPES(MLX_NAME)};
 
 const char *kern_dtype_name(enum kern_dtype t)
@@ -36,7 +37,7 @@ size_t kern_row_bytes(enum kern_dtype t, size_t cols)
 		struct kern_mlx p;
 		if (kern_mlx_params(t, &p))
 			return cols % (size_t)p.group ? 0 : cols / (size_t)p.group * p.block_bytes;
-		return 0;
+		return kern_gguf_row_bytes(t, cols);
 	}
 	}
 }
@@ -373,14 +374,14 @@ static void attention(float *out, const float *q, const float *k, const float *v
 
 const struct kern_ops kern_ref = {
 	.name = "ref",
-	.gemv = {gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0,
+	.gemv = {gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0, KERN_GGUF_REF_GEMV,
 		KERN_MLX_TYPES(KERN_MLX_REF_GEMV)},
-	.gemm = {gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0,
+	.gemm = {gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0, KERN_GGUF_REF_GEMM,
 		KERN_MLX_TYPES(KERN_MLX_REF_GEMM)},
-	.to_f32 = {f32_to_f32, f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32,
+	.to_f32 = {f32_to_f32, f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, KERN_GGUF_REF_TO_F32,
 		KERN_MLX_TYPES(KERN_MLX_REF_TO)},
 	.from_f32 = {f32_from_f32, f16_from_f32, bf16_from_f32, q8_0_from_f32, q4_0_from_f32,
-		KERN_MLX_TYPES(KERN_MLX_REF_FROM)},
+		KERN_GGUF_REF_FROM_F32, KERN_MLX_TYPES(KERN_MLX_REF_FROM)},
 	.rmsnorm = rmsnorm,
 	.rope = rope,
 	.softmax = softmax,

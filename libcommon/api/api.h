@@ -34,4 +34,12 @@ void api_model_name(const char *model, char *out, size_t len);
 int api_port(const struct api_server *s);
 /* Stops accepting, lets running generations finish, frees everything. */
 void api_stop(struct api_server *s);
+
+/* The server's metrics on a listener of their own (monitoring.prometheus):
+ * GET path at listen answers what GET /metrics does; stop it before the
+ * server it reads. */
+struct api_metrics_server;
+struct api_metrics_server *api_metrics_start(struct api_server *s, const char *listen,
+					     const char *path, struct exo_err *e);
+void api_metrics_stop(struct api_metrics_server *m);
 #endif

@@ -47,6 +47,14 @@ struct api_server {
 	pthread_cond_t idle;         /* signalled when a generation ends */
 	int generations;
 	struct api_metrics m;
+	/* deadlines of the requests being read (api.c) */
+	pthread_mutex_t guard_mu;
+	pthread_cond_t guard_cv;
+	struct api_client *clients;  /* every open connection */
+	pthread_t guard;
+	bool guard_running, guard_stop;
+	double header_s;             /* the request line and headers must arrive within this */
+	double body_rate;            /* bytes per second a body must at least arrive at */
 };
 
 /* One generation, shared by its worker thread and its connection (the

@@ -80,10 +80,31 @@ static bool take_text(struct gen *g, const char *p, size_t n, bool final)
 	return false;
 }
 
-static bool is_eos(const struct gen *g, int32_t id)
+/* The ids that end a generation: the tokenizer's (tokenizer_config.json,
+ * generation_config.json) and config.json's eos_token_id, a number or a list
+ * (Llama 3.x Instruct: 128001, 128008, 128009), as transformers takes them. */
+#define MAX_STOP_IDS 64
+static size_t stop_ids(const struct gen *g, int32_t *out)
 {
 	const int32_t *eos;
-	size_t n = tok_eos_ids(g->s->tok, &eos);
+	size_t n = tok_eos_ids(g->s->tok, &eos), m = 0;
+	const struct model_config *mc = head_config(g->s->head);
+	for (size_t i = 0; i < n && m < MAX_STOP_IDS; i++)
+		out[m++] = eos[i];
+	for (int i = 0; mc && i < mc->n_eos && m < MAX_STOP_IDS; i++) {
+		size_t j = 0;
+		while (j < m && out[j] != mc->eos_tokens[i])
+			j++;
+		if (j == m)
+			out[m++] = mc->eos_tokens[i];
+	}
+	return m;
+}
+
+static bool is_eos(const struct gen *g, int32_t id)
+{
+	int32_t eos[MAX_STOP_IDS];
+	size_t n = stop_ids(g, eos);
 
 	for (size_t i = 0; i < n; i++)
 		if (eos[i] == id)
@@ -210,7 +231,12 @@ static void generate(struct gen *g)
 	hr.sampling.temperature = (float)g->req.temperature;
 	hr.sampling.top_p = (float)g->req.top_p;
 	hr.sampling.seed = g->req.has_seed ? g->req.seed : random_seed();
-	hr.n_stop = tok_eos_ids(g->s->tok, &hr.stop_ids);
+	int32_t stop[MAX_STOP_IDS];
+	hr.n_stop = stop_ids(g, stop);
+	hr.stop_ids = stop;
+	/* Every client holds the one API key: one scope.  A chat's next turn
+	 * continues the session its history left in the chain. */
+	hr.reuse_scope = 1;
 	if (head_generate(g->s->head, &hr, on_token, g, &g->res, &e)) {
 		head_fault(g, &e);
 		goto out;
@@ -319,9 +345,10 @@ const char *gen_finish_reason(const struct gen *g)
 
 json_t *gen_usage(const struct gen *g)
 {
-	return json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)g->n_prompt,
+	return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens", (json_int_t)g->n_prompt,
 			 "completion_tokens", (json_int_t)g->res.n_generated, "total_tokens",
-			 (json_int_t)(g->n_prompt + g->res.n_generated));
+			 (json_int_t)(g->n_prompt + g->res.n_generated), "prompt_tokens_details",
+			 "cached_tokens", (json_int_t)g->res.n_reused);
 }
 
 /* Text from the decoder is whole characters; anything else would make

@@ -1,5 +1,6 @@
 /* The inference engine: one stage runs a contiguous range of decoder layers
- * [first, last) of a Llama / Mistral / Qwen2 checkpoint on the CPU.
+ * [first, last) of a Llama / Mistral / Qwen2 / Qwen3 checkpoint, or of a
+ * Qwen3-MoE / Mixtral mixture of experts, on the CPU.
  *
  * The stage holding layer 0 also embeds tokens; the stage holding the last
  * layer also applies the final norm and the LM head.  Activations between
@@ -21,6 +22,7 @@ struct eng_opts {
 	int dtype;       /* enum kern_dtype for the big matrices; -1 keeps what is stored */
 	int threads;     /* 0: the online cores */
 	int ctx;         /* context limit of a KV cache; 0: min(max_position_embeddings, 4096) */
+	bool small_pages; /* weights' arena on base pages (MADV_NOHUGEPAGE), not huge ones */
 };
 
 struct eng_stage;
@@ -61,6 +63,10 @@ int eng_forward(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
 		const float *hidden_in, size_t n, enum eng_output what, float *out,
 		struct exo_err *e);
 void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg);
+/* Called after the router of each sparse layer with the experts every
+ * position chose: experts[n, k], most probable first (for checks). */
+typedef void (*eng_router_hook)(void *arg, int layer, const int32_t *experts, size_t n, size_t k);
+void eng_set_router_hook(struct eng_stage *s, eng_router_hook hook, void *arg);
 
 /* Sampling. temperature 0 is greedy (argmax, lowest id on ties). */
 struct eng_sampling {

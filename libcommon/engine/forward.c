@@ -1,6 +1,8 @@
 /* The forward pass of a stage: embedding, decoder layers (RMSNorm, attention
- * with RoPE over the session's KV cache, SwiGLU MLP), final norm and head.
- * Shapes follow transformers' Llama / Mistral / Qwen2 modelling code. */
+ * with RoPE over the session's KV cache, a dense SwiGLU MLP or a mixture of
+ * SwiGLU experts), final norm and head.  A layer is composed from the parts
+ * its config's recipe names.  Shapes follow transformers' Llama / Mistral /
+ * Qwen2 / Qwen3 / Qwen3-MoE / Mixtral modelling code. */
 #include "engine/internal.h"
 #include "util/log.h"
 
@@ -90,16 +92,38 @@ void eng_matmul(struct eng_stage *s, const struct eng_mat *w, const float *in, f
 		gemm(s, w, w->data, in, out, n, w->cols);
 }
 
+static int grow_moe_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
+{
+	const struct model_config *c = &s->cfg;
+	struct eng_scratch *sc = &s->sc;
+	if (!c->n_experts)
+		return 0;
+	size_t H = (size_t)c->hidden, k = (size_t)c->n_experts_used;
+	void **bufs[] = {(void **)&sc->router, (void **)&sc->moe_x, (void **)&sc->moe_y,
+			 (void **)&sc->moe_sum, (void **)&sc->choice, (void **)&sc->choice_w,
+			 (void **)&sc->routed, (void **)&sc->routed_w};
+	size_t bytes[] = {(size_t)c->n_experts * 4, H * 4, H * 4, H * 4, k * 4, k * 4, k * 4, k * 4};
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+		free(*bufs[i]);
+		if (!(*bufs[i] = malloc(size_mul(n, bytes[i])))) {
+			sc->cap_tokens = 0;
+			return exo_error(e, EXO_SOFTWARE, "out of memory for %zu tokens of scratch", n);
+		}
+	}
+	return 0;
+}
+
 static int grow_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
 {
 	struct eng_scratch *sc = &s->sc;
 	if (n <= sc->cap_tokens)
 		return 0;
 	const struct model_config *c = &s->cfg;
+	size_t ffn = (size_t)(c->moe_ffn > c->ffn ? c->moe_ffn : c->ffn);
 	float **bufs[] = {&sc->x, &sc->xb, &sc->q, &sc->k, &sc->v, &sc->att, &sc->gate, &sc->up,
 			  &sc->panel_x, &sc->panel_y};
 	size_t widths[] = {(size_t)c->hidden, (size_t)c->hidden, (size_t)s->q_dim, (size_t)s->kv_dim, (size_t)s->kv_dim,
-			   (size_t)s->q_dim, (size_t)c->ffn, (size_t)c->ffn,
+			   (size_t)s->q_dim, ffn, ffn,
 			   s->panel_sum_rows ? s->panel_cols : 1, s->panel_sum_rows ? s->panel_sum_rows : 1};
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
 		free(*bufs[i]);
@@ -110,7 +134,7 @@ static int grow_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
 		}
 	}
 	sc->cap_tokens = n;
-	return 0;
+	return grow_moe_scratch(s, n, e);
 }
 
 static void add_bias(float *y, const float *b, size_t n, size_t dim)
@@ -161,12 +185,21 @@ static void store_kv(struct eng_kv *kv, int layer, const float *k, const float *
 	memcpy(kv->v + off, v, n * kv->kv_dim * sizeof *v);
 }
 
-static void layer_forward(struct eng_stage *s, struct eng_kv *kv, int li, size_t n, int pos0)
+/* Qwen3: each head of q and k RMS-normalised over head_dim before RoPE. */
+static void norm_heads(struct eng_stage *s, float *x, const float *w, size_t n, size_t heads)
+{
+	size_t hd = (size_t)s->cfg.head_dim;
+	for (size_t i = 0; i < n * heads; i++)
+		s->ops->rmsnorm(x + i * hd, x + i * hd, w, hd, s->cfg.rms_eps);
+}
+
+/* Attention block: x += o(attention(rope(norm(q)), rope(norm(k)), v)). */
+static void attention_block(struct eng_stage *s, struct eng_kv *kv, int li, size_t n, int pos0)
 {
 	const struct model_config *c = &s->cfg;
 	const struct eng_layer *l = &s->layers[li];
 	struct eng_scratch *sc = &s->sc;
-	size_t H = (size_t)c->hidden, F = (size_t)c->ffn;
+	size_t H = (size_t)c->hidden;
 	for (size_t i = 0; i < n; i++)
 		s->ops->rmsnorm(sc->xb + i * H, sc->x + i * H, l->attn_norm, H, c->rms_eps);
 	eng_matmul(s, &l->wq, sc->xb, sc->q, n);
@@ -175,18 +208,120 @@ static void layer_forward(struct eng_stage *s, struct eng_kv *kv, int li, size_t
 	add_bias(sc->q, l->bq, n, (size_t)s->q_dim);
 	add_bias(sc->k, l->bk, n, (size_t)s->kv_dim);
 	add_bias(sc->v, l->bv, n, (size_t)s->kv_dim);
+	if (l->q_norm) {
+		norm_heads(s, sc->q, l->q_norm, n, (size_t)c->n_heads);
+		norm_heads(s, sc->k, l->k_norm, n, (size_t)c->n_kv_heads);
+	}
 	apply_rope(s, sc->q, sc->k, n, pos0);
 	store_kv(kv, li, sc->k, sc->v, n, pos0);
 	attend(s, kv, li, n, pos0);
 	eng_matmul(s, &l->wo, sc->att, sc->xb, n);
 	s->ops->add(sc->x, sc->xb, n * H);
+}
+
+/* SwiGLU: out[n, hidden] = down(silu(gate(in)) * up(in)). */
+static void swiglu(struct eng_stage *s, const struct eng_mat *gate, const struct eng_mat *up,
+		   const struct eng_mat *down, const float *in, float *out, size_t n)
+{
+	struct eng_scratch *sc = &s->sc;
+	eng_matmul(s, gate, in, sc->gate, n);
+	eng_matmul(s, up, in, sc->up, n);
+	s->ops->silu_mul(sc->gate, sc->up, n * gate->rows);
+	eng_matmul(s, down, sc->gate, out, n);
+}
+
+/* transformers: softmax of the router logits in f32, torch.topk (largest
+ * first; on equal values the lower index, as torch's CPU kernel keeps
+ * them), renormalised to sum 1 when norm_topk_prob. */
+static void route_one(const struct model_config *c, const float *logits, int32_t *choice,
+		      float *weight)
+{
+	int E = c->n_experts, k = c->n_experts_used;
+	float top = logits[0], sum = 0;
+	for (int x = 1; x < E; x++)
+		top = logits[x] > top ? logits[x] : top;
+	for (int x = 0; x < E; x++)
+		sum += expf(logits[x] - top);
+	for (int j = 0; j < k; j++) {
+		int best = -1;
+		for (int x = 0; x < E; x++) {
+			bool taken = false;
+			for (int t = 0; t < j; t++)
+				taken |= choice[t] == x;
+			if (!taken && (best < 0 || logits[x] > logits[best]))
+				best = x;
+		}
+		choice[j] = best;
+		weight[j] = expf(logits[best] - top) / sum;
+	}
+	if (c->norm_topk_prob) {
+		float total = 0;
+		for (int j = 0; j < k; j++)
+			total += weight[j];
+		for (int j = 0; j < k; j++)
+			weight[j] /= total;
+	}
+}
+
+/* Mixture of experts over sc->xb [n, hidden] into sc->xb: the router picks
+ * k experts per position; the positions are grouped by expert and each
+ * expert runs once over its group (a GEMM in prefill, a gemv of only the k
+ * chosen experts in decode); outputs are summed in expert order, weighted. */
+static void moe_block(struct eng_stage *s, int li, size_t n)
+{
+	const struct model_config *c = &s->cfg;
+	const struct eng_layer *l = &s->layers[li];
+	struct eng_scratch *sc = &s->sc;
+	size_t H = (size_t)c->hidden, k = (size_t)c->n_experts_used, E = (size_t)c->n_experts;
+	eng_matmul(s, &l->router, sc->xb, sc->router, n);
+	for (size_t i = 0; i < n; i++)
+		route_one(c, sc->router + i * E, sc->choice + i * k, sc->choice_w + i * k);
+	if (s->router_hook)
+		s->router_hook(s->router_hook_arg, s->first + li, sc->choice, n, k);
+	memset(sc->moe_sum, 0, n * H * sizeof *sc->moe_sum);
+	for (size_t x = 0; x < E; x++) {
+		size_t m = 0;
+		for (size_t j = 0; j < n * k; j++)
+			if ((size_t)sc->choice[j] == x) {
+				sc->routed[m] = (int32_t)(j / k);
+				sc->routed_w[m++] = sc->choice_w[j];
+			}
+		if (!m)
+			continue;
+		for (size_t r = 0; r < m; r++)
+			memcpy(sc->moe_x + r * H, sc->xb + (size_t)sc->routed[r] * H, H * sizeof(float));
+		const struct eng_expert *ex = &l->experts[x];
+		swiglu(s, &ex->gate, &ex->up, &ex->down, sc->moe_x, sc->moe_y, m);
+		for (size_t r = 0; r < m; r++) {
+			float *dst = sc->moe_sum + (size_t)sc->routed[r] * H, w = sc->routed_w[r];
+			const float *src = sc->moe_y + r * H;
+			for (size_t d = 0; d < H; d++)
+				dst[d] += w * src[d];
+		}
+	}
+	memcpy(sc->xb, sc->moe_sum, n * H * sizeof *sc->xb);
+}
+
+/* MLP block: x += mlp(norm(x)), dense or a mixture of experts. */
+static void mlp_block(struct eng_stage *s, int li, size_t n)
+{
+	const struct model_config *c = &s->cfg;
+	const struct eng_layer *l = &s->layers[li];
+	struct eng_scratch *sc = &s->sc;
+	size_t H = (size_t)c->hidden;
 	for (size_t i = 0; i < n; i++)
 		s->ops->rmsnorm(sc->xb + i * H, sc->x + i * H, l->ffn_norm, H, c->rms_eps);
-	eng_matmul(s, &l->gate, sc->xb, sc->gate, n);
-	eng_matmul(s, &l->up, sc->xb, sc->up, n);
-	s->ops->silu_mul(sc->gate, sc->up, n * F);
-	eng_matmul(s, &l->down, sc->gate, sc->xb, n);
+	if (l->experts)
+		moe_block(s, li, n);
+	else
+		swiglu(s, &l->gate, &l->up, &l->down, sc->xb, sc->xb, n);
 	s->ops->add(sc->x, sc->xb, n * H);
+}
+
+static void layer_forward(struct eng_stage *s, struct eng_kv *kv, int li, size_t n, int pos0)
+{
+	attention_block(s, kv, li, n, pos0);
+	mlp_block(s, li, n);
 }
 
 static int embed(struct eng_stage *s, const int32_t *tokens, size_t n, struct exo_err *e)

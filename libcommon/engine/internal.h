@@ -23,12 +23,20 @@ struct eng_mat {
 /* Huge-page chunks the stage's matrices are carved from (engine/matrix.c),
  * unmapped with the stage. */
 struct eng_arena_chunk { char *base; size_t len, used; };
-struct eng_arena { struct eng_arena_chunk *chunks; size_t n; };
+struct eng_arena { struct eng_arena_chunk *chunks; size_t n; bool small_pages; };
 
+/* One expert of a sparse MLP: a SwiGLU of moe_intermediate_size. */
+struct eng_expert { struct eng_mat gate, up, down; };
+
+/* A decoder layer, its parts as the config's recipe names them. */
 struct eng_layer {
 	float *attn_norm, *ffn_norm;     /* [hidden], f32 copies */
 	float *bq, *bk, *bv;             /* qkv biases or NULL */
-	struct eng_mat wq, wk, wv, wo, gate, up, down;
+	float *q_norm, *k_norm;          /* [head_dim] per-head norms (Qwen3) or NULL */
+	struct eng_mat wq, wk, wv, wo;
+	struct eng_mat gate, up, down;   /* dense MLP (experts NULL) */
+	struct eng_mat router;           /* sparse MLP: [experts, hidden], kept as stored */
+	struct eng_expert *experts;      /* cfg.n_experts of them, or NULL: dense */
 };
 
 /* Per-forward scratch, grown to the largest n seen, never shrunk. */
@@ -37,6 +45,13 @@ struct eng_scratch {
 	float *x, *xb, *q, *k, *v, *att, *gate, *up;
 	float *scores;                   /* threads x ctx */
 	float *panel_x, *panel_y;        /* prefill through panelled matrices */
+	/* sparse MLP: router logits [n, experts]; the rows routed to one expert
+	 * gathered [n, hidden] and its output; the weighted sum [n, hidden] */
+	float *router, *moe_x, *moe_y, *moe_sum;
+	int32_t *choice;                 /* [n, k] experts chosen per position */
+	float *choice_w;                 /* [n, k] their weights */
+	int32_t *routed;                 /* [n * k] positions grouped by expert */
+	float *routed_w;
 };
 
 struct eng_stage {
@@ -52,6 +67,8 @@ struct eng_stage {
 	struct eng_scratch sc;
 	eng_layer_hook hook;
 	void *hook_arg;
+	eng_router_hook router_hook;
+	void *router_hook_arg;
 	size_t weight_bytes;
 	float *panel_sum;                /* panel_sum_rows: the tallest panelled matrix */
 	size_t panel_sum_rows;

@@ -56,6 +56,7 @@ static int setup(struct eng_stage *s, const struct eng_opts *o, struct exo_err *
 	if (s->threads < 1)
 		s->threads = 1;
 	s->ctx = o && o->ctx > 0 ? o->ctx : (c->max_pos < 4096 ? c->max_pos : 4096);
+	s->arena.small_pages = o && o->small_pages;
 	s->q_dim = c->n_heads * c->head_dim;
 	s->kv_dim = c->n_kv_heads * c->head_dim;
 	s->ops = kern_select();
@@ -100,6 +101,8 @@ void eng_stage_close(struct eng_stage *s)
 	struct eng_scratch *sc = &s->sc;
 	free(sc->x), free(sc->xb), free(sc->q), free(sc->k), free(sc->v), free(sc->att);
 	free(sc->gate), free(sc->up), free(sc->scores), free(sc->panel_x), free(sc->panel_y);
+	free(sc->router), free(sc->moe_x), free(sc->moe_y), free(sc->moe_sum);
+	free(sc->choice), free(sc->choice_w), free(sc->routed), free(sc->routed_w);
 	free(s->rope_cos), free(s->rope_sin);
 	ckpt_close(s->ckpt);
 	free(s);
@@ -116,6 +119,12 @@ void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg)
 {
 	s->hook = hook;
 	s->hook_arg = arg;
+}
+
+void eng_set_router_hook(struct eng_stage *s, eng_router_hook hook, void *arg)
+{
+	s->router_hook = hook;
+	s->router_hook_arg = arg;
 }
 
 size_t eng_kv_bytes(const struct eng_stage *s, int ctx)

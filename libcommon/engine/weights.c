@@ -61,30 +61,81 @@ static int load_matrix(struct eng_stage *s, struct eng_mat *m, const char *name,
 	return 0;
 }
 
+#define NAME(fmt, ...) (snprintf(n, sizeof n, "model.layers.%d." fmt, i, __VA_ARGS__), n)
+
+/* The sparse MLP of the recipe: the router, kept as stored (it picks the
+ * experts, which must be the reference's), and every expert's SwiGLU. */
+static int load_experts(struct eng_stage *s, struct eng_layer *l, int i, int dtype,
+			struct exo_err *e)
+{
+	const struct model_config *c = &s->cfg;
+	const struct model_recipe *r = c->recipe;
+	char n[200];
+	if (load_matrix(s, &l->router, NAME("%s.gate.weight", r->moe_prefix), c->n_experts, c->hidden,
+			-1, e) < 0)
+		return -1;
+	if (!(l->experts = calloc((size_t)c->n_experts, sizeof *l->experts)))
+		return exo_error(e, EXO_SOFTWARE, "out of memory");
+	for (int x = 0; x < c->n_experts; x++) {
+		struct eng_expert *ex = &l->experts[x];
+#define EXPERT(part) NAME("%s.experts.%d.%s.weight", r->moe_prefix, x, r->part)
+		if (load_matrix(s, &ex->gate, EXPERT(expert_gate), c->moe_ffn, c->hidden, dtype, e) ||
+		    load_matrix(s, &ex->up, EXPERT(expert_up), c->moe_ffn, c->hidden, dtype, e) ||
+		    load_matrix(s, &ex->down, EXPERT(expert_down), c->hidden, c->moe_ffn, dtype, e))
+			return -1;
+#undef EXPERT
+	}
+	return 0;
+}
+
+static int load_mlp(struct eng_stage *s, struct eng_layer *l, int i, int dtype, struct exo_err *e)
+{
+	const struct model_config *c = &s->cfg;
+	char n[200];
+	if (model_layer_is_sparse(c, i))
+		return load_experts(s, l, i, dtype, e);
+	if (load_matrix(s, &l->gate, NAME("%s", "mlp.gate_proj.weight"), c->ffn, c->hidden, dtype, e) ||
+	    load_matrix(s, &l->up, NAME("%s", "mlp.up_proj.weight"), c->ffn, c->hidden, dtype, e) ||
+	    load_matrix(s, &l->down, NAME("%s", "mlp.down_proj.weight"), c->hidden, c->ffn, dtype, e))
+		return -1;
+	return 0;
+}
+
+static int load_attention(struct eng_stage *s, struct eng_layer *l, int i, int dtype,
+			  struct exo_err *e)
+{
+	const struct model_config *c = &s->cfg;
+	char n[200];
+#define ATTN(part) NAME("self_attn.%s", part)
+	if (load_matrix(s, &l->wq, ATTN("q_proj.weight"), s->q_dim, c->hidden, dtype, e) ||
+	    load_matrix(s, &l->wk, ATTN("k_proj.weight"), s->kv_dim, c->hidden, dtype, e) ||
+	    load_matrix(s, &l->wv, ATTN("v_proj.weight"), s->kv_dim, c->hidden, dtype, e) ||
+	    load_matrix(s, &l->wo, ATTN("o_proj.weight"), c->hidden, s->q_dim, dtype, e))
+		return -1;
+	if (c->qkv_bias &&
+	    (!(l->bq = load_vector(s, ATTN("q_proj.bias"), s->q_dim, e)) ||
+	     !(l->bk = load_vector(s, ATTN("k_proj.bias"), s->kv_dim, e)) ||
+	     !(l->bv = load_vector(s, ATTN("v_proj.bias"), s->kv_dim, e))))
+		return -1;
+	if (c->qk_norm &&
+	    (!(l->q_norm = load_vector(s, ATTN("q_norm.weight"), c->head_dim, e)) ||
+	     !(l->k_norm = load_vector(s, ATTN("k_norm.weight"), c->head_dim, e))))
+		return -1;
+#undef ATTN
+	return 0;
+}
+
 static int load_layer(struct eng_stage *s, int i, int dtype, struct exo_err *e)
 {
 	const struct model_config *c = &s->cfg;
 	struct eng_layer *l = &s->layers[i - s->first];
-	char n[160];
-#define NAME(suffix) (snprintf(n, sizeof n, "model.layers.%d.%s", i, suffix), n)
-	if (!(l->attn_norm = load_vector(s, NAME("input_layernorm.weight"), c->hidden, e)) ||
-	    !(l->ffn_norm = load_vector(s, NAME("post_attention_layernorm.weight"), c->hidden, e)) ||
-	    load_matrix(s, &l->wq, NAME("self_attn.q_proj.weight"), s->q_dim, c->hidden, dtype, e) ||
-	    load_matrix(s, &l->wk, NAME("self_attn.k_proj.weight"), s->kv_dim, c->hidden, dtype, e) ||
-	    load_matrix(s, &l->wv, NAME("self_attn.v_proj.weight"), s->kv_dim, c->hidden, dtype, e) ||
-	    load_matrix(s, &l->wo, NAME("self_attn.o_proj.weight"), c->hidden, s->q_dim, dtype, e) ||
-	    load_matrix(s, &l->gate, NAME("mlp.gate_proj.weight"), c->ffn, c->hidden, dtype, e) ||
-	    load_matrix(s, &l->up, NAME("mlp.up_proj.weight"), c->ffn, c->hidden, dtype, e) ||
-	    load_matrix(s, &l->down, NAME("mlp.down_proj.weight"), c->hidden, c->ffn, dtype, e))
+	char n[200];
+	if (!(l->attn_norm = load_vector(s, NAME("%s", "input_layernorm.weight"), c->hidden, e)) ||
+	    !(l->ffn_norm = load_vector(s, NAME("%s", "post_attention_layernorm.weight"), c->hidden, e)))
 		return -1;
-	if (c->qkv_bias &&
-	    (!(l->bq = load_vector(s, NAME("self_attn.q_proj.bias"), s->q_dim, e)) ||
-	     !(l->bk = load_vector(s, NAME("self_attn.k_proj.bias"), s->kv_dim, e)) ||
-	     !(l->bv = load_vector(s, NAME("self_attn.v_proj.bias"), s->kv_dim, e))))
-		return -1;
-#undef NAME
-	return 0;
+	return load_attention(s, l, i, dtype, e) < 0 ? -1 : load_mlp(s, l, i, dtype, e);
 }
+#undef NAME
 
 static int load_head(struct eng_stage *s, int dtype, struct exo_err *e)
 {
@@ -122,6 +173,7 @@ void eng_free_weights(struct eng_stage *s)
 	for (int i = 0; s->layers && i < s->last - s->first; i++) {
 		struct eng_layer *l = &s->layers[i];
 		free(l->attn_norm), free(l->ffn_norm), free(l->bq), free(l->bk), free(l->bv);
+		free(l->q_norm), free(l->k_norm), free(l->experts);
 	}
 	free(s->layers);
 	eng_arena_free(&s->arena);

@@ -1,7 +1,9 @@
 /* Checkpoint directories and the Hugging Face cache; sharded checkpoints via
  * model.safetensors.index.json's weight_map. */
 #include "model/checkpoint.h"
+#include "hub/cache.h"
 #include "kernels/mlx.h"
+#include "model/gguf.h"
 #include "util/file.h"
 
 #include <errno.h>
@@ -31,6 +33,7 @@ struct ckpt {
 	size_t n_files;
 	struct model_quant quant;    /* config.json's MLX quantization block */
 	struct ckpt_qtensor *qtensors;
+	struct gguf_file *gguf;      /* a GGUF file instead of the above */
 };
 
 static int is_dir(const char *p)
@@ -39,48 +42,25 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void hub_cache_dir(char *out, size_t len)
-{
-	const char *hub = getenv("HF_HUB_CACHE"), *home = getenv("HF_HOME");
-	if (hub && *hub)
-		snprintf(out, len, "%s", hub);
-	else if (home && *home)
-		snprintf(out, len, "%s/hub", home);
-	else
-		snprintf(out, len, "%s/.cache/huggingface/hub", getenv("HOME") ? getenv("HOME") : "");
-}
-
 int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e)
 {
-	if (is_dir(model)) {
+	if (is_dir(model) || gguf_is_file(model)) {
 		snprintf(dir, dir_len, "%s", model);
 		return 0;
 	}
-	char id[512], rev[256] = "main", cache[2048], ref_path[4096];
+	char id[512], rev[256] = "main", cache[4096];
 	snprintf(id, sizeof id, "%s", model);
 	char *at = strchr(id, '@');
 	if (at) {
 		snprintf(rev, sizeof rev, "%s", at + 1);
 		*at = '\0';
 	}
-	if (!strchr(id, '/') || strstr(id, ".."))
+	if (!hub_repo_id_ok(id))
 		return exo_error(e, EXO_NOINPUT, "%s: no such directory, and not an ORG/NAME model id",
 				 model);
-	hub_cache_dir(cache, sizeof cache);
-	char repo[3072];
-	size_t n = (size_t)snprintf(repo, sizeof repo, "%s/models--", cache);
-	for (const char *p = id; *p && n + 3 < sizeof repo; p++) /* org/name -> org--name */
-		n += (size_t)snprintf(repo + n, sizeof repo - n, *p == '/' ? "--" : "%c", *p);
-	snprintf(ref_path, sizeof ref_path, "%s/refs/%s", repo, rev);
-	char *commit = file_read_all(ref_path, NULL, NULL);
-	if (commit)
-		commit[strcspn(commit, "\r\n")] = '\0';
-	snprintf(dir, dir_len, "%s/snapshots/%s", repo, commit ? commit : rev);
-	free(commit);
-	if (!is_dir(dir))
-		return exo_error(e, EXO_NOINPUT, "%s: not in the Hugging Face cache (%s); fetch it with "
-				 "exo-fetch %s", model, dir, id);
-	return 0;
+	if (hub_cache_location(cache, sizeof cache, e) < 0)
+		return -1;
+	return hub_snapshot_dir(cache, id, rev, dir, dir_len, e);
 }
 
 static int load_index(struct ckpt *c, struct exo_err *e)
@@ -130,8 +110,9 @@ struct ckpt *ckpt_open(const char *model, struct exo_err *e)
 		return NULL;
 	}
 	if (ckpt_resolve(model, c->dir, sizeof c->dir, e) < 0 ||
-	    model_config_load(&c->cfg, c->dir, e) < 0 || model_quant_load(&c->quant, c->dir, e) < 0 ||
-	    load_index(c, e) < 0) {
+	    model_config_load(&c->cfg, c->dir, e) < 0 ||
+	    (gguf_is_file(c->dir) ? !(c->gguf = gguf_open(c->dir, e)) || gguf_check_tensors(c->gguf, e) < 0
+				  : model_quant_load(&c->quant, c->dir, e) < 0 || load_index(c, e) < 0)) {
 		ckpt_close(c);
 		return NULL;
 	}
@@ -144,6 +125,8 @@ const struct model_quant *ckpt_quant(const struct ckpt *c) { return &c->quant; }
 
 const char *ckpt_file_of(const struct ckpt *c, const char *name)
 {
+	if (c->gguf)
+		return c->dir;
 	if (!c->weight_map)
 		return c->file_names[0];
 	const char *f = json_string_value(json_object_get(c->weight_map, name));
@@ -157,7 +140,7 @@ static struct st_file *file_for(struct ckpt *c, const char *name, struct exo_err
 		if (strcmp(c->file_names[i], file) != 0)
 			continue;
 		if (!c->files[i]) {
-			char path[4200];
+			char path[8400];
 			snprintf(path, sizeof path, "%s/%s", c->dir, file);
 			c->files[i] = st_open(path, e);
 		}
@@ -295,15 +278,85 @@ static const struct st_tensor *join(struct ckpt *c, const struct st_tensor *pack
 	return &q->t;
 }
 
+static bool has_tensor(struct ckpt *c, const char *name)
+{
+	if (c->weight_map)
+		return json_object_get(c->weight_map, name) != NULL;
+	struct exo_err ignored;
+	struct st_file *f = file_for(c, name, &ignored);
+	return f && st_find(f, name);
+}
+
+/* mlx-lm stacks a sparse layer's experts: PREFIX.switch_mlp.PART.weight
+ * [experts, rows, cols] holds what transformers names
+ * PREFIX.experts.X.PART.weight (Mixtral's w1, w3, w2 are gate, up, down). */
+static bool stacked_name(const char *name, char *stacked, size_t len, int *expert)
+{
+	static const char *const alias[][2] = {{"w1", "gate_proj"}, {"w3", "up_proj"},
+					       {"w2", "down_proj"}};
+	const char *p = strstr(name, ".experts.");
+	char part[32];
+	int x, end = 0;
+	if (!p || sscanf(p, ".experts.%d.%31[a-z_0-9].weight%n", &x, part, &end) != 2 || !end ||
+	    p[end] != '\0' || x < 0)
+		return false;
+	const char *to = part;
+	for (size_t i = 0; i < sizeof alias / sizeof *alias; i++)
+		if (strcmp(part, alias[i][0]) == 0)
+			to = alias[i][1];
+	snprintf(stacked, len, "%.*s.switch_mlp.%s.weight", (int)(p - name), name, to);
+	*expert = x;
+	return true;
+}
+
+/* Expert x of a stacked tensor: a view of its rows (no copy). */
+static const struct st_tensor *expert_view(struct ckpt *c, const char *name, const char *stacked,
+					   int x, int n_dims, const int64_t *shape,
+					   struct exo_err *e)
+{
+	for (struct ckpt_qtensor *q = c->qtensors; q; q = q->next)
+		if (strcmp(q->t.name, name) == 0)
+			return &q->t;
+	int experts = c->cfg.n_experts;
+	if (n_dims != 2 || x >= experts) {
+		exo_error(e, EXO_DATAERR, "%s: tensor %s: expert %d of %d", c->dir, name, x, experts);
+		return NULL;
+	}
+	int64_t all[3] = {experts, shape[0], shape[1]};
+	const struct st_tensor *t = ckpt_tensor(c, stacked, 3, all, e);
+	struct ckpt_qtensor *v = t ? calloc(1, sizeof *v) : NULL;
+	if (t && (!v || !(v->t.name = strdup(name)))) {
+		free(v);
+		exo_error(e, EXO_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	if (!t)
+		return NULL;
+	v->t.dtype = t->dtype;
+	v->t.n_dims = 2;
+	memcpy(v->t.shape, shape, 2 * sizeof *shape);
+	v->t.bytes = t->bytes / (size_t)experts;
+	v->t.data = (const char *)t->data + (size_t)x * v->t.bytes;
+	v->next = c->qtensors;
+	c->qtensors = v;
+	return &v->t;
+}
+
 const struct st_tensor *ckpt_tensor(struct ckpt *c, const char *name, int n_dims,
 				    const int64_t *shape, struct exo_err *e)
 {
-	struct st_file *f = file_for(c, name, e);
-	if (!f)
+	char stacked[600];
+	int x;
+	if (!c->gguf && !has_tensor(c, name) && stacked_name(name, stacked, sizeof stacked, &x) &&
+	    has_tensor(c, stacked))
+		return expert_view(c, name, stacked, x, n_dims, shape, e);
+	struct st_file *f = c->gguf ? NULL : file_for(c, name, e);
+	if (!f && !c->gguf)
 		return NULL;
-	const struct st_tensor *t = st_find(f, name);
+	const struct st_tensor *t = c->gguf ? gguf_hf_tensor(c->gguf, name, e) : st_find(f, name);
 	if (!t) {
-		exo_error(e, EXO_DATAERR, "%s: tensor %s is missing", f->path, name);
+		if (!c->gguf)
+			exo_error(e, EXO_DATAERR, "%s: tensor %s is missing", f->path, name);
 		return NULL;
 	}
 	if (t->dtype == ST_U32)
@@ -312,7 +365,8 @@ const struct st_tensor *ckpt_tensor(struct ckpt *c, const char *name, int n_dims
 		char got[96], want[96];
 		format_shape(got, sizeof got, t->n_dims, t->shape);
 		format_shape(want, sizeof want, n_dims, shape);
-		exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %s, config says %s", f->path, name, got, want);
+		exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %s, config says %s",
+			  c->gguf ? c->dir : f->path, name, got, want);
 		return NULL;
 	}
 	return t;
@@ -330,6 +384,7 @@ void ckpt_close(struct ckpt *c)
 	}
 	free(c->files);
 	free(c->file_names);
+	gguf_close(c->gguf);
 	json_decref(c->weight_map);
 	model_quant_free(&c->quant);
 	while (c->qtensors) {

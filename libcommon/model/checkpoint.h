@@ -14,7 +14,9 @@
 struct ckpt;
 
 /* model is a directory, or ORG/NAME[@REVISION] looked up in the HF cache
- * ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub). */
+ * that every tool reads (hub_cache_location: exo.yaml's
+ * storage.modelCache.path, else $HF_HUB_CACHE, $HF_HOME/hub,
+ * ~/.cache/huggingface/hub). */
 int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e);
 struct ckpt *ckpt_open(const char *model, struct exo_err *e);
 const struct model_config *ckpt_config(const struct ckpt *c);

@@ -1,5 +1,6 @@
 /* config.json: parsing with jansson, the architecture verdict, RoPE frequencies. */
 #include "model/config.h"
+#include "model/gguf.h"
 #include "util/file.h"
 
 #include <jansson.h>
@@ -8,17 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Architectures we run, and those we refuse with the reason an operator needs. */
-static const struct { const char *name; enum model_arch arch; } supported[] = {
-	{"LlamaForCausalLM", ARCH_LLAMA},
-	{"MistralForCausalLM", ARCH_MISTRAL},
-	{"Qwen2ForCausalLM", ARCH_QWEN2},
+/* Architectures we run, as layer recipes (model/config.h). */
+static const struct model_recipe recipes[] = {
+	{.architecture = "LlamaForCausalLM", .arch = ARCH_LLAMA},
+	{.architecture = "MistralForCausalLM", .arch = ARCH_MISTRAL},
+	{.architecture = "Qwen2ForCausalLM", .arch = ARCH_QWEN2, .qkv_bias = true, .sliding_flag = true},
+	{.architecture = "Qwen3ForCausalLM", .arch = ARCH_QWEN3, .qk_norm = true, .sliding_flag = true},
+	{.architecture = "Qwen3MoeForCausalLM", .arch = ARCH_QWEN3_MOE, .qk_norm = true,
+	 .sliding_flag = true, .moe_prefix = "mlp", .expert_gate = "gate_proj",
+	 .expert_up = "up_proj", .expert_down = "down_proj"},
+	{.architecture = "MixtralForCausalLM", .arch = ARCH_MIXTRAL, .moe_prefix = "block_sparse_moe",
+	 .expert_gate = "w1", .expert_up = "w3", .expert_down = "w2", .always_renormalise = true},
 };
+/* Those we refuse, with the reason an operator needs. */
 static const struct { const char *name, *why; } refused[] = {
 	{"NemotronHForCausalLM", "hybrid Mamba / mixture-of-experts layers"},
-	{"MixtralForCausalLM", "mixture-of-experts layers"},
-	{"Qwen2MoeForCausalLM", "mixture-of-experts layers"},
-	{"Qwen3MoeForCausalLM", "mixture-of-experts layers"},
+	{"Qwen2MoeForCausalLM", "mixture-of-experts layers with a shared expert"},
 	{"DeepseekV3ForCausalLM", "mixture-of-experts layers with multi-head latent attention"},
 	{"MambaForCausalLM", "state-space (Mamba) layers"},
 	{"Mamba2ForCausalLM", "state-space (Mamba) layers"},
@@ -67,9 +73,11 @@ static int check_architecture(struct model_config *c, json_t *root, const char *
 		return exo_error(e, EXO_DATAERR, "%s: field 'architectures': expected a list of names",
 				 src);
 	snprintf(c->architecture, sizeof c->architecture, "%s", name);
-	for (size_t i = 0; i < sizeof supported / sizeof *supported; i++)
-		if (strcmp(name, supported[i].name) == 0) {
-			c->arch = supported[i].arch;
+	for (size_t i = 0; i < sizeof recipes / sizeof *recipes; i++)
+		if (strcmp(name, recipes[i].architecture) == 0) {
+			c->recipe = &recipes[i];
+			c->arch = recipes[i].arch;
+			c->qk_norm = recipes[i].qk_norm;
 			return 0;
 		}
 	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
@@ -78,36 +86,56 @@ static int check_architecture(struct model_config *c, json_t *root, const char *
 					 name, refused[i].why);
 	return exo_error(e, EXO_DATAERR,
 			 "%s: architecture %s is not supported: only LlamaForCausalLM, "
-			 "MistralForCausalLM and Qwen2ForCausalLM are",
+			 "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM "
+			 "and MixtralForCausalLM are",
 			 src, name);
 }
 
-static int parse_rope_scaling(struct model_config *c, json_t *root, const char *src,
-			      struct exo_err *e)
+/* RoPE: transformers 4.x writes rope_theta and rope_scaling (null or an
+ * object), 5.x one rope_parameters object holding rope_theta and the scaling. */
+static int parse_rope(struct model_config *c, json_t *root, const char *src, struct exo_err *e)
 {
-	json_t *rs = json_object_get(root, "rope_scaling");
+	const char *key = "rope_scaling";
+	json_t *rs = json_object_get(root, key);
+	json_t *rp = json_object_get(root, "rope_parameters");
+	double theta = 10000;
+	if (get_num(root, "rope_theta", &theta, src, e) < 0)
+		return -1;
+	if (rp && !json_is_null(rp)) {
+		if (!json_is_object(rp))
+			return exo_error(e, EXO_DATAERR, "%s: field 'rope_parameters': expected an object", src);
+		key = "rope_parameters";
+		rs = rp;
+		if (get_num(rp, "rope_theta", &theta, src, e) < 0)
+			return -1;
+	}
+	c->rope_theta = theta;
 	c->rope = ROPE_DEFAULT;
 	if (!rs || json_is_null(rs))
 		return 0;
+	if (!json_is_object(rs))
+		return exo_error(e, EXO_DATAERR, "%s: field '%s': expected an object or null", src, key);
 	const char *type = json_string_value(json_object_get(rs, "rope_type"));
 	if (!type)
 		type = json_string_value(json_object_get(rs, "type"));
+	if (!type && rs == rp)
+		type = "default";
 	if (!type)
-		return exo_error(e, EXO_DATAERR, "%s: field 'rope_scaling.rope_type' is missing", src);
+		return exo_error(e, EXO_DATAERR, "%s: field '%s.rope_type' is missing", src, key);
 	c->rope_factor = 1;
 	if (get_num(rs, "factor", &c->rope_factor, src, e) < 0)
 		return -1;
 	if (strcmp(type, "default") == 0)
 		return 0;
 	if (!(c->rope_factor > 0))
-		return exo_error(e, EXO_DATAERR, "%s: field 'rope_scaling.factor': expected > 0", src);
+		return exo_error(e, EXO_DATAERR, "%s: field '%s.factor': expected > 0", src, key);
 	if (strcmp(type, "linear") == 0) {
 		c->rope = ROPE_LINEAR;
 		return 0;
 	}
 	if (strcmp(type, "llama3") != 0)
-		return exo_error(e, EXO_DATAERR, "%s: rope_scaling type '%s' is not supported "
-				 "(default, linear and llama3 are)", src, type);
+		return exo_error(e, EXO_DATAERR, "%s: %s type '%s' is not supported "
+				 "(default, linear and llama3 are)", src, key, type);
 	c->rope = ROPE_LLAMA3;
 	c->rope_low_freq = 1, c->rope_high_freq = 4;
 	if (get_num(rs, "low_freq_factor", &c->rope_low_freq, src, e) < 0 ||
@@ -115,9 +143,110 @@ static int parse_rope_scaling(struct model_config *c, json_t *root, const char *
 	    get_int(rs, "original_max_position_embeddings", &c->rope_orig_max_pos, 1, src, e) < 0)
 		return -1;
 	if (!(c->rope_high_freq > c->rope_low_freq) || c->rope_orig_max_pos <= 0)
-		return exo_error(e, EXO_DATAERR, "%s: rope_scaling: need high_freq_factor > "
-				 "low_freq_factor and original_max_position_embeddings > 0", src);
+		return exo_error(e, EXO_DATAERR, "%s: %s: need high_freq_factor > "
+				 "low_freq_factor and original_max_position_embeddings > 0", src, key);
 	return 0;
+}
+
+/* eos_token_id: a number, a list of numbers (Llama 3.x Instruct), or null. */
+static int parse_eos(struct model_config *c, json_t *root, const char *src, struct exo_err *e)
+{
+	json_t *v = json_object_get(root, "eos_token_id"), *it;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_integer(v))
+		return get_int(root, "eos_token_id", &c->eos_token, 0, src, e) < 0 ? -1
+		       : (c->eos_tokens[c->n_eos++] = c->eos_token, 0);
+	if (!json_is_array(v))
+		return exo_error(e, EXO_DATAERR, "%s: field 'eos_token_id': expected a token id, a "
+				 "list of them or null", src);
+	size_t i;
+	json_array_foreach(v, i, it) {
+		if (!json_is_integer(it) || json_integer_value(it) < 0 || json_integer_value(it) > 1 << 30)
+			return exo_error(e, EXO_DATAERR, "%s: field 'eos_token_id[%zu]': expected a "
+					 "non-negative integer", src, i);
+		if (c->n_eos == MODEL_MAX_EOS)
+			return exo_error(e, EXO_DATAERR, "%s: field 'eos_token_id': more than %d ids", src,
+					 MODEL_MAX_EOS);
+		c->eos_tokens[c->n_eos++] = (int)json_integer_value(it);
+	}
+	c->eos_token = c->n_eos ? c->eos_tokens[0] : -1;
+	return 0;
+}
+
+/* Weights quantised by a method the engine does not read would load as
+ * garbage (or not at all): refuse them by name.  MLX's own "quantization"
+ * block ({group_size, bits}) is the safetensors reader's business. */
+static int check_quantization(json_t *root, const char *src, struct exo_err *e)
+{
+	json_t *q = json_object_get(root, "quantization_config");
+	if (!q || json_is_null(q))
+		return 0;
+	const char *method = json_string_value(json_object_get(q, "quant_method"));
+	/* mlx-lm's copy of its "quantization" block: model/quant.c reads it */
+	bool mlx = json_is_object(json_object_get(root, "quantization")) ||
+		   json_object_get(q, "bits") || json_object_get(q, "group_size");
+	if (!method && mlx)
+		return 0;
+	if (!method)
+		return exo_error(e, EXO_DATAERR, "%s: quantization_config without a quant_method is "
+				 "not supported", src);
+	return exo_error(e, EXO_DATAERR, "%s: quantization_config.quant_method '%s' is not "
+			 "supported", src, method);
+}
+
+/* num_experts (Qwen) or num_local_experts (Mixtral), top-k, the expert FFN
+ * width and which layers stay dense (mlp_only_layers, decoder_sparse_step). */
+static int parse_experts(struct model_config *c, json_t *root, const char *src, struct exo_err *e)
+{
+	c->sparse_step = 1;
+	c->norm_topk_prob = c->recipe->always_renormalise;
+	if (!c->recipe->moe_prefix)
+		return 0;
+	const char *count = json_object_get(root, "num_local_experts") ? "num_local_experts"
+									   : "num_experts";
+	c->moe_ffn = c->ffn;
+	if (get_int(root, count, &c->n_experts, 1, src, e) < 0 ||
+	    get_int(root, "num_experts_per_tok", &c->n_experts_used, 1, src, e) < 0 ||
+	    get_int(root, "moe_intermediate_size", &c->moe_ffn, 0, src, e) < 0 ||
+	    get_int(root, "decoder_sparse_step", &c->sparse_step, 0, src, e) < 0)
+		return -1;
+	if (!c->recipe->always_renormalise)
+		c->norm_topk_prob = json_is_true(json_object_get(root, "norm_topk_prob"));
+	if (c->n_experts <= 0 || c->n_experts_used <= 0 || c->n_experts_used > c->n_experts ||
+	    c->moe_ffn <= 0 || c->sparse_step <= 0)
+		return exo_error(e, EXO_DATAERR, "%s: %s %d, num_experts_per_tok %d, "
+				 "moe_intermediate_size %d and decoder_sparse_step %d: need 0 < k <= "
+				 "experts and sizes > 0", src, count, c->n_experts, c->n_experts_used,
+				 c->moe_ffn, c->sparse_step);
+	if (c->n_layers > MODEL_MAX_LAYERS)
+		return exo_error(e, EXO_DATAERR, "%s: %d layers: at most %d with experts", src,
+				 c->n_layers, MODEL_MAX_LAYERS);
+	json_t *dense = json_object_get(root, "mlp_only_layers"), *it;
+	size_t i;
+	if (dense && !json_is_null(dense) && !json_is_array(dense))
+		return exo_error(e, EXO_DATAERR, "%s: field 'mlp_only_layers': expected a list", src);
+	json_array_foreach(dense, i, it) {
+		json_int_t l = json_integer_value(it);
+		if (!json_is_integer(it) || l < 0 || l >= c->n_layers)
+			return exo_error(e, EXO_DATAERR, "%s: field 'mlp_only_layers[%zu]': expected a "
+					 "layer below %d", src, i, c->n_layers);
+		c->dense_layer[l / 8] |= (unsigned char)(1u << (l % 8));
+	}
+	return 0;
+}
+
+static void parse_strings(struct model_config *c, json_t *root)
+{
+	c->tied_embeddings = json_is_true(json_object_get(root, "tie_word_embeddings"));
+	c->qkv_bias = c->recipe->qkv_bias || json_is_true(json_object_get(root, "attention_bias"));
+	const char *mt = json_string_value(json_object_get(root, "model_type"));
+	snprintf(c->model_type, sizeof c->model_type, "%s", mt ? mt : "");
+	/* transformers 5.x writes dtype, 4.x torch_dtype */
+	const char *dt = json_string_value(json_object_get(root, "torch_dtype"));
+	if (!dt)
+		dt = json_string_value(json_object_get(root, "dtype"));
+	snprintf(c->torch_dtype, sizeof c->torch_dtype, "%s", dt ? dt : "");
 }
 
 static int check_shapes(const struct model_config *c, const char *src, struct exo_err *e)
@@ -149,31 +278,27 @@ static int parse_fields(struct model_config *c, json_t *root, const char *src, s
 	    get_int(root, "vocab_size", &c->vocab, 1, src, e) < 0 ||
 	    get_int(root, "max_position_embeddings", &c->max_pos, 0, src, e) < 0 ||
 	    get_int(root, "bos_token_id", &c->bos_token, 0, src, e) < 0 ||
-	    get_int(root, "eos_token_id", &c->eos_token, 0, src, e) < 0)
+	    parse_eos(c, root, src, e) < 0 || check_quantization(root, src, e) < 0)
 		return -1;
 	if (!c->n_kv_heads)
 		c->n_kv_heads = c->n_heads;
 	if (!c->head_dim && c->n_heads)
 		c->head_dim = c->hidden / c->n_heads;
-	double eps = 1e-6, theta = 10000;
-	if (get_num(root, "rms_norm_eps", &eps, src, e) < 0 ||
-	    get_num(root, "rope_theta", &theta, src, e) < 0)
+	double eps = 1e-6;
+	if (get_num(root, "rms_norm_eps", &eps, src, e) < 0)
 		return -1;
 	c->rms_eps = (float)eps;
-	c->rope_theta = theta;
-	c->tied_embeddings = json_is_true(json_object_get(root, "tie_word_embeddings"));
-	c->qkv_bias = c->arch == ARCH_QWEN2 || json_is_true(json_object_get(root, "attention_bias"));
-	const char *mt = json_string_value(json_object_get(root, "model_type"));
-	snprintf(c->model_type, sizeof c->model_type, "%s", mt ? mt : "");
-	const char *dt = json_string_value(json_object_get(root, "torch_dtype"));
-	snprintf(c->torch_dtype, sizeof c->torch_dtype, "%s", dt ? dt : "");
+	parse_strings(c, root);
 	json_t *sw = json_object_get(root, "sliding_window");
-	bool uses_sw = c->arch == ARCH_QWEN2 ? json_is_true(json_object_get(root, "use_sliding_window"))
-					      : sw && !json_is_null(sw);
+	bool uses_sw = c->recipe->sliding_flag
+			       ? json_is_true(json_object_get(root, "use_sliding_window"))
+			       : sw && !json_is_null(sw);
 	if (uses_sw && json_integer_value(sw) < c->max_pos)
 		return exo_error(e, EXO_DATAERR, "%s: sliding_window attention (window %lld) is not "
 				 "supported", src, (long long)json_integer_value(sw));
-	return parse_rope_scaling(c, root, src, e) < 0 ? -1 : check_shapes(c, src, e);
+	if (parse_rope(c, root, src, e) < 0 || parse_experts(c, root, src, e) < 0)
+		return -1;
+	return check_shapes(c, src, e);
 }
 
 int model_config_parse(struct model_config *c, const char *text, const char *src,
@@ -194,8 +319,51 @@ int model_config_parse(struct model_config *c, const char *text, const char *src
 	return rc;
 }
 
+bool model_layer_is_sparse(const struct model_config *c, int layer)
+{
+	if (c->n_experts <= 0 || layer < 0 || layer >= c->n_layers)
+		return false;
+	if (c->dense_layer[layer / 8] & (1u << (layer % 8)))
+		return false;
+	return (layer + 1) % c->sparse_step == 0;
+}
+
+void model_layer_params(const struct model_config *c, int layer, double *total, double *active)
+{
+	double H = c->hidden, q = (double)c->n_heads * c->head_dim;
+	double kv = (double)c->n_kv_heads * c->head_dim;
+	double attn = H * q * 2 + H * kv * 2 + 2 * H;   /* q, o, k, v, the two norms */
+	if (c->qkv_bias)
+		attn += q + 2 * kv;
+	if (c->qk_norm)
+		attn += 2.0 * c->head_dim;
+	if (!model_layer_is_sparse(c, layer)) {
+		*total = *active = attn + 3 * H * c->ffn;
+		return;
+	}
+	double expert = 3 * H * c->moe_ffn, router = H * c->n_experts;
+	*total = attn + router + expert * c->n_experts;
+	*active = attn + router + expert * c->n_experts_used;
+}
+
+void model_param_counts(const struct model_config *c, double *total, double *active)
+{
+	double embed = (double)c->vocab * c->hidden;
+	double head = c->tied_embeddings ? 0 : embed;
+	/* "active" as model cards count it: every weight but the experts not chosen */
+	*total = *active = embed + head + c->hidden;
+	for (int i = 0; i < c->n_layers; i++) {
+		double t, a;
+		model_layer_params(c, i, &t, &a);
+		*total += t;
+		*active += a;
+	}
+}
+
 int model_config_load(struct model_config *c, const char *dir, struct exo_err *e)
 {
+	if (gguf_is_file(dir))       /* a GGUF checkpoint is one file, config included */
+		return gguf_model_config(c, dir, e);
 	char path[4096];
 	snprintf(path, sizeof path, "%s/config.json", dir);
 	char *text = file_read_all(path, NULL, e);

@@ -7,8 +7,10 @@
  *   kv          K and V in f32 for ctx positions x sessions, per layer
  *   activations RoPE tables, attention scores and a 64-position prefill
  *               chunk in f32, plus the logits on the last stage
- *   read/token  its layers and head, plus its KV cache half full (the mean
- *               over a context being filled)
+ *   read/token  its layers (of a sparse layer, attention, router and the
+ *               experts_used experts a token picks, not all it holds) and
+ *               head, plus its KV cache half full (the mean over a context
+ *               being filled)
  *   hop         into stage k: rtt/2 of stage k's node + 4 x hidden bytes over
  *               its network bandwidth; and when k > 1 stages, the sampled
  *               token back to stage 0: rtt/2 of stage 0's node.  Stages on
@@ -59,7 +61,10 @@ uint64_t plan_stage_act(const struct plan_model *m, int a, int b, const struct p
 double plan_stage_seconds(const struct plan_model *m, int a, int b, const struct plan_request *r,
 			  const struct plan_unit *u)
 {
-	double bytes = (double)layer_sum(m, a, b) + (b == m->layers ? (double)m->head_bytes : 0) +
+	double read = 0;
+	for (int i = a; i < b; i++)
+		read += plan_layer_read_bytes(m, i);
+	double bytes = read + (b == m->layers ? (double)m->head_bytes : 0) +
 		       (double)m->kv_bytes_token_layer * (b - a) * (r->ctx / 2.0);
 	return bytes / u->bandwidth;
 }

@@ -25,6 +25,7 @@ struct plan_tensor {
 	int layer;             /* PR_LAYER: the layer index */
 	uint64_t rows, cols;
 	int stored;            /* enum kern_dtype as stored */
+	bool expert;           /* one expert's matrix of a sparse layer */
 };
 
 /* The model's profile: what the planner needs to know of it. */
@@ -40,6 +41,13 @@ struct plan_model {
 	uint64_t embed_bytes;  /* the embedding matrix (first stage) */
 	uint64_t head_bytes;   /* LM head + final norm (last stage); the embedding when tied */
 	uint64_t kv_bytes_token_layer; /* K and V of one position in one layer (f32 cache) */
+	/* Mixture of experts: a stage holds every expert of its layers (in
+	 * layer_bytes) but a token reads only experts_used of the experts. */
+	int experts, experts_used;     /* 0: dense */
+	uint64_t expert_bytes;         /* all experts of one sparse layer, at dtype */
+	const bool *layer_sparse;      /* [layers], NULL when dense; shared (read-only) by a struct copy */
+	/* the allocation behind layer_sparse, freed by plan_model_free of the owner only */
+	bool *layer_sparse_owned;
 	struct plan_tensor *tensors;   /* NULL for a profile read from a record */
 	size_t n_tensors;
 };
@@ -54,20 +62,27 @@ int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e);
 void plan_model_free(struct plan_model *m);
 json_t *plan_model_record(const struct plan_model *m);
 uint64_t plan_model_total(const struct plan_model *m);
+/* Bytes of layer i one decoded token reads: the layer less the experts the
+ * router does not pick (on average all but experts_used of them). */
+double plan_layer_read_bytes(const struct plan_model *m, int layer);
 /* "f32", "f16", "bf16", "q8_0", "q4_0"; -1 when unknown. */
+/* A model whose matrices keep the types its file mixes (GGUF): "stored". */
+#define PLAN_DTYPE_STORED (-1)
 int plan_dtype_parse(const char *name);
 const char *plan_dtype_name(int dtype);
 /* Bytes per weight of a matrix in the type. */
 double plan_bytes_per_weight(int dtype);
 
-/* Where a figure came from. */
+/* Where a figure came from (estimated: no source gives it today; kept in
+ * the wire format for a GPU backend's spec-sheet figures). */
 enum plan_source { PS_MEASURED, PS_DETECTED, PS_ESTIMATED, PS_DEFAULT };
 const char *plan_source_name(enum plan_source s);
 
-/* A device a stage can run on: a node's CPU with its RAM, or one of its GPUs. */
+/* A device a stage can run on: a node's CPU with its RAM (this build has
+ * no GPU backend: a node's GPUs are noted, not planned). */
 struct plan_unit {
 	char node[128];
-	char device[32];       /* "cpu" or "cuda:N" */
+	char device[32];       /* "cpu" */
 	char host[256];        /* where the node is reached, without port */
 	int port;              /* the node's advertised port, 0 if none */
 	bool no_address;       /* the record names no routable address: host is 127.0.0.1 */
@@ -93,8 +108,6 @@ struct plan_cluster {
 int plan_cluster_build(struct plan_cluster *c, json_t *const *records, size_t n,
 		       double fraction, struct exo_err *e);
 void plan_cluster_free(struct plan_cluster *c);
-/* GPU memory bandwidth from the table by name, 0 when unknown. */
-double plan_gpu_bandwidth(const char *name);
 
 /* Round as Python's round(x, 5) does (see ring.c). */
 double plan_round5(double x);

@@ -3,9 +3,11 @@
  * the safetensors headers (the tensors' shapes, so any --dtype can be sized
  * without reading weights), or from a `model` record. */
 #include "planner/planner.h"
+#include "hub/cache.h"
 #include "kernels/kern.h"
 #include "kernels/mlx.h"
 #include "model/checkpoint.h"
+#include "model/gguf.h"
 #include "records/record.h"
 
 #include <ctype.h>
@@ -15,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
+static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1" };
 
 #define N_NAMES (sizeof dtype_names / sizeof *dtype_names)
 
@@ -32,14 +34,18 @@ int plan_dtype_parse(const char *name)
 
 const char *plan_dtype_name(int dtype)
 {
+	if (dtype == PLAN_DTYPE_STORED)
+		return "stored";
 	if (dtype >= 0 && (size_t)dtype < N_NAMES)
 		return dtype_names[dtype];
 	return KD_IS_MLX(dtype) ? kern_dtype_name(dtype) : "?";
 }
 
+/* Bytes per weight of a type, from the kernels' row size (768 columns: a
+ * whole number of every block and group). */
 double plan_bytes_per_weight(int dtype)
 {
-	return (double)kern_row_bytes((enum kern_dtype)dtype, 384) / 384;
+	return dtype < 0 ? 0 : (double)kern_row_bytes((enum kern_dtype)dtype, 768) / 768;
 }
 
 /* Bytes of one tensor at dtype; matrices convert, vectors stay f32 (the
@@ -57,16 +63,22 @@ static uint64_t tensor_bytes(const struct plan_tensor *t, int dtype)
 int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
 {
 	if (!m->tensors) {  /* from a record: scale by bytes per weight */
+		if (dtype == m->dtype)
+			return 0;
+		if (dtype < 0 || m->dtype < 0)
+			return exo_error(e, EXO_USAGE, "--dtype %s: the model record's types are as its "
+					 "file stores them (mixed)", plan_dtype_name(dtype));
 		double k = plan_bytes_per_weight(dtype) / plan_bytes_per_weight(m->dtype);
 		for (int i = 0; i < m->layers; i++)
 			m->layer_bytes[i] = (uint64_t)((double)m->layer_bytes[i] * k);
 		m->embed_bytes = (uint64_t)((double)m->embed_bytes * k);
+		m->expert_bytes = (uint64_t)((double)m->expert_bytes * k);
 		m->head_bytes = (uint64_t)((double)m->head_bytes * k);
 		m->dtype = dtype;
 		return 0;
 	}
 	memset(m->layer_bytes, 0, sizeof *m->layer_bytes * (size_t)m->layers);
-	uint64_t embed = 0, head = 0, norm = 0;
+	uint64_t embed = 0, head = 0, norm = 0, experts = 0;
 	for (size_t i = 0; i < m->n_tensors; i++) {
 		const struct plan_tensor *t = &m->tensors[i];
 		uint64_t b = tensor_bytes(t, dtype);
@@ -75,13 +87,20 @@ int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
 					 "divide into blocks of 32", plan_dtype_name(dtype),
 					 (unsigned long long)t->cols);
 		switch (t->role) {
-		case PR_LAYER: m->layer_bytes[t->layer] += b; break;
+		case PR_LAYER:
+			m->layer_bytes[t->layer] += b;
+			experts += t->expert ? b : 0;
+			break;
 		case PR_EMBED: embed += b; break;
 		case PR_HEAD: head += b; break;
 		case PR_NORM: norm += b; break;
 		}
 	}
 	m->embed_bytes = embed;
+	int sparse = 0;
+	for (int i = 0; m->layer_sparse && i < m->layers; i++)
+		sparse += m->layer_sparse[i];
+	m->expert_bytes = sparse ? experts / (uint64_t)sparse : 0;
 	/* Tied embeddings: the last stage holds the embedding as its LM head. */
 	m->head_bytes = (m->tied ? embed : head) + norm;
 	m->dtype = dtype;
@@ -141,6 +160,7 @@ static int add_tensor(struct plan_model *m, const struct st_file *f, const struc
 			return exo_error(e, EXO_DATAERR, "%s: tensor %s: layer %d outside the config's "
 					 "%d layers", file, t->name, layer, m->layers);
 		p.role = PR_LAYER, p.layer = layer;
+		p.expert = strstr(rest, ".experts.") || strstr(rest, ".switch_mlp."); /* mlx-lm stacks them */
 	} else if (strcmp(t->name, "model.embed_tokens.weight") == 0) {
 		p.role = PR_EMBED;
 	} else if (strcmp(t->name, "lm_head.weight") == 0) {
@@ -186,10 +206,31 @@ static int strcmp_ptr(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A GGUF file's tensors under their transformers names. */
+static int scan_gguf(struct plan_model *m, const char *path, struct exo_err *e)
+{
+	struct gguf_file *f = gguf_open(path, e);
+	if (!f || gguf_check_tensors(f, e) < 0) {
+		gguf_close(f);
+		return -1;
+	}
+	int rc = 0;
+	char name[256];
+	struct st_tensor t;
+	struct model_quant none = {0};   /* GGUF types are whole kernel types */
+	for (size_t i = 0; i < f->n_tensors && rc == 0; i++)
+		if (gguf_hf_info(f, i, name, sizeof name, &t))
+			rc = add_tensor(m, NULL, &t, path, &none, e);
+	gguf_close(f);
+	return rc;
+}
+
 /* Every safetensors file of the checkpoint, once each, in name order. */
 static int scan_files(struct plan_model *m, const char *dir, const struct model_quant *q,
 		      struct exo_err *e)
 {
+	if (gguf_is_file(dir))
+		return scan_gguf(m, dir, e);
 	char index[4600];
 	snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
 	if (access(index, F_OK) != 0)
@@ -230,20 +271,8 @@ static void name_model(struct plan_model *m, const char *arg, const char *dir)
 	if (!realpath(dir, real))
 		snprintf(real, sizeof real, "%s", dir);
 	snprintf(m->path, sizeof m->path, "%s", real);
-	const char *repo = strstr(real, "/models--"), *snap = strstr(real, "/snapshots/");
-	if (repo && snap && snap > repo) {
-		/* models--org--name: the first "--" is the slash of ORG/NAME */
-		int n = (int)(snap - repo - 9);
-		snprintf(m->id, sizeof m->id, "%.*s", n, repo + 9);
-		char *dash = strstr(m->id, "--");
-		if (dash) {
-			*dash = '/';
-			memmove(dash + 1, dash + 2, strlen(dash + 2) + 1);
-		}
-		snprintf(m->revision, sizeof m->revision, "%s", snap + 11);
-		m->revision[strcspn(m->revision, "/")] = '\0';
-		return;
-	}
+	if (hub_snapshot_parse(real, m->id, sizeof m->id, m->revision, sizeof m->revision))
+		return;   /* .../models--ORG--NAME/snapshots/REV */
 	const char *base = strrchr(real, '/');
 	snprintf(m->id, sizeof m->id, "%.511s", base && base[1] ? base + 1 : real);
 	(void)arg;
@@ -271,8 +300,14 @@ int plan_model_load(struct plan_model *m, const char *model, int dtype, struct e
 	m->vocab = cfg.vocab, m->max_pos = cfg.max_pos, m->tied = cfg.tied_embeddings;
 	m->kv_bytes_token_layer = 2ull * (uint64_t)cfg.n_kv_heads * (uint64_t)cfg.head_dim * 4;
 	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);
-	struct model_quant q;
-	if (model_quant_load(&q, dir, e) < 0)
+	if (cfg.n_experts) {
+		m->experts = cfg.n_experts, m->experts_used = cfg.n_experts_used;
+		m->layer_sparse = m->layer_sparse_owned = xcalloc((size_t)m->layers, sizeof(bool));
+		for (int i = 0; i < m->layers; i++)
+			m->layer_sparse_owned[i] = model_layer_is_sparse(&cfg, i);
+	}
+	struct model_quant q = {0};   /* a GGUF file's types are whole kernel types */
+	if (!gguf_is_file(dir) && model_quant_load(&q, dir, e) < 0)
 		goto fail;
 	int scanned = scan_files(m, dir, &q, e);
 	model_quant_free(&q);
@@ -288,6 +323,9 @@ int plan_model_load(struct plan_model *m, const char *model, int dtype, struct e
 		}
 	}
 	m->dtype = stored_dtype(m);
+	for (size_t i = 0; dtype < 0 && i < m->n_tensors; i++)   /* GGUF files mix types */
+		if (m->tensors[i].cols && m->tensors[i].stored != m->dtype)
+			m->dtype = PLAN_DTYPE_STORED;
 	if (plan_model_set_dtype(m, dtype < 0 ? m->dtype : dtype, e) < 0)
 		goto fail;
 	if (!m->embed_bytes) {
@@ -348,7 +386,9 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 	m->tied = json_is_true(json_object_get(rec, "tied_embeddings"));
 	const char *s = json_string_value(json_object_get(rec, "dtype"));
 	m->dtype = s ? plan_dtype_parse(s) : KD_BF16;
-	if (m->dtype < 0)
+	if (s && !strcmp(s, "stored"))
+		m->dtype = PLAN_DTYPE_STORED;
+	else if (m->dtype < 0)
 		return exo_error(e, EXO_DATAERR, "model record '%s': field 'dtype': unknown type '%s'",
 				 m->id, s);
 	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);
@@ -363,6 +403,18 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 	m->head_bytes = (uint64_t)get_int(rec, "head_bytes", &unused);
 	m->kv_bytes_token_layer = (uint64_t)get_int(rec, "kv_bytes_per_token", &unused) /
 				  (uint64_t)m->layers;
+	/* a mixture of experts: every layer sparse (the record is per layer uniform) */
+	bool dense = false;
+	m->experts = (int)get_int(rec, "experts", &dense);
+	m->experts_used = (int)get_int(rec, "experts_per_token", &dense);
+	m->expert_bytes = (uint64_t)get_int(rec, "expert_bytes_per_layer", &dense);
+	if (dense || m->experts <= 0 || m->experts_used <= 0 || m->experts_used > m->experts) {
+		m->experts = m->experts_used = 0, m->expert_bytes = 0;
+		return 0;
+	}
+	m->layer_sparse = m->layer_sparse_owned = xcalloc((size_t)m->layers, sizeof(bool));
+	for (int i = 0; i < m->layers; i++)
+		m->layer_sparse_owned[i] = true;
 	return 0;
 }
 
@@ -370,8 +422,18 @@ void plan_model_free(struct plan_model *m)
 {
 	free(m->layer_bytes);
 	free(m->tensors);
+	free(m->layer_sparse_owned);
 	m->layer_bytes = NULL;
 	m->tensors = NULL;
+	m->layer_sparse = m->layer_sparse_owned = NULL;
+}
+
+double plan_layer_read_bytes(const struct plan_model *m, int layer)
+{
+	double b = (double)m->layer_bytes[layer];
+	if (!m->experts || !m->layer_sparse || !m->layer_sparse[layer])
+		return b;
+	return b - (double)m->expert_bytes * (m->experts - m->experts_used) / m->experts;
 }
 
 uint64_t plan_model_total(const struct plan_model *m)
@@ -407,5 +469,10 @@ json_t *plan_model_record(const struct plan_model *m)
 			    json_integer((json_int_t)(m->kv_bytes_token_layer * (uint64_t)m->layers)));
 	json_object_set_new(r, "total_bytes", json_integer((json_int_t)plan_model_total(m)));
 	json_object_set_new(r, "tied_embeddings", json_boolean(m->tied));
+	if (m->experts) {
+		json_object_set_new(r, "experts", json_integer(m->experts));
+		json_object_set_new(r, "experts_per_token", json_integer(m->experts_used));
+		json_object_set_new(r, "expert_bytes_per_layer", json_integer((json_int_t)m->expert_bytes));
+	}
 	return r;
 }

@@ -49,8 +49,9 @@ static int assign(struct ctx *c, const struct node *target, struct frame *fr, co
 		}
 		if (v->k != V_JSON)
 			return tp_terr(c, target->line, "unsupported: a %s as a namespace attribute", tp_v_typename(v));
-		if (tp_json_contains(v->j, ns.j))
-			return tp_terr(c, target->line, "a namespace cannot contain itself");
+		int inside = tp_json_contains(c, target->line, v->j, ns.j);
+		if (inside)
+			return inside < 0 ? -1 : tp_terr(c, target->line, "a namespace cannot contain itself");
 		json_object_set_nocheck(ns.j, target->str, v->j);
 		return 0;
 	}

@@ -286,8 +286,9 @@ static int list_method(struct ctx *c, int line, const struct val *obj, const cha
 	if (is(name, "append")) {
 		if (!a0 || a0->k != V_JSON)
 			return tp_terr(c, line, "unsupported: appending a %s", a0 ? tp_v_typename(a0) : "nothing");
-		if (tp_json_contains(a0->j, obj->j))
-			return tp_terr(c, line, "a list cannot contain itself");
+		int inside = tp_json_contains(c, line, a0->j, obj->j);
+		if (inside)
+			return inside < 0 ? -1 : tp_terr(c, line, "a list cannot contain itself");
 		if (json_array_size(obj->j) >= TMPL_MAX_ITEMS)
 			return tp_terr(c, line, "list longer than %d items", TMPL_MAX_ITEMS);
 		json_array_append(obj->j, a0->j);

@@ -163,7 +163,10 @@ int tp_json_cmp_py(const json_t *a, const json_t *b, int *res); /* -1 when not o
 double tp_json_num(const json_t *j);
 size_t tp_utf8_len(const char *s, size_t n);
 size_t tp_utf8_offset(const char *s, size_t n, long long cp); /* byte offset of code point cp */
-bool tp_json_contains(const json_t *hay, const json_t *needle); /* pointer occurs inside hay */
+/* 1 when the pointer needle occurs inside hay, 0 when not; each node
+ * visited counts as a step of the render (a value nested n deep checked
+ * n times is quadratic): -1 past TMPL_MAX_STEPS. */
+int tp_json_contains(struct ctx *c, int line, const json_t *hay, const json_t *needle);
 
 /* string buffers */
 int tp_sb_add(struct strbuf *b, const char *s, size_t n);

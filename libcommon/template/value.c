@@ -598,20 +598,33 @@ int tp_json_cmp_py(const json_t *a, const json_t *b, int *res)
 	return -1;
 }
 
-bool tp_json_contains(const json_t *hay, const json_t *needle)
+/* Each node visited costs a step of *budget: -1 when it runs out. */
+static int contains(const json_t *hay, const json_t *needle, long *budget)
 {
+	int r = 0;
+	if (--*budget < 0)
+		return -1;
 	if (hay == needle)
-		return true;
+		return 1;
 	if (json_is_array(hay)) {
-		for (size_t i = 0; i < json_array_size(hay); i++)
-			if (tp_json_contains(json_array_get(hay, i), needle))
-				return true;
+		for (size_t i = 0; i < json_array_size(hay) && !r; i++)
+			r = contains(json_array_get(hay, i), needle, budget);
 	} else if (json_is_object(hay)) {
 		const char *k;
 		json_t *v;
 		json_object_foreach((json_t *)hay, k, v)
-			if (tp_json_contains(v, needle))
-				return true;
+			if ((r = contains(v, needle, budget)) != 0)
+				break;
 	}
-	return false;
+	return r;
+}
+
+int tp_json_contains(struct ctx *c, int line, const json_t *hay, const json_t *needle)
+{
+	long budget = TMPL_MAX_STEPS - c->steps;
+	int r = contains(hay, needle, &budget);
+	c->steps = TMPL_MAX_STEPS - budget;
+	if (r < 0)
+		return tp_terr(c, line, "template ran more than %ld steps", TMPL_MAX_STEPS);
+	return r;
 }

@@ -3,6 +3,7 @@
  * chat_template.jinja for the special tokens, end ids and chat template. */
 #include "tokenizer/tok_int.h"
 #include "util/file.h"
+#include "model/gguf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -161,7 +162,7 @@ static void index_raw(struct tok *t)
 	t->raw_off[t->n_ids] = (uint32_t)t->raw.n;
 }
 
-static int load_json(struct tok *t, json_t *j, struct exo_err *e)
+int tok_load_json(struct tok *t, json_t *j, struct exo_err *e)
 {
 	if (!json_is_object(j))
 		return tok_field_error(t, e, "(top level)", "expected an object");
@@ -187,7 +188,7 @@ struct tok *tok_load_buffer(const char *json, size_t len, const char *name, stru
 	json_t *j = json_loadb(json, len, 0, &je);
 	if (!j)
 		exo_error(e, EXO_DATAERR, "%s: line %d column %d: %s", name, je.line, je.column, je.text);
-	if (!j || load_json(t, j, e) < 0 || load_around(t, NULL, e) < 0) {
+	if (!j || tok_load_json(t, j, e) < 0 || load_around(t, NULL, e) < 0) {
 		json_decref(j);
 		tok_free(t);
 		return NULL;
@@ -198,6 +199,8 @@ struct tok *tok_load_buffer(const char *json, size_t len, const char *name, stru
 
 struct tok *tok_load(const char *path, struct exo_err *e)
 {
+	if (gguf_is_file(path))
+		return tok_load_gguf(path, e);
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		exo_error(e, errno == EACCES ? EXO_NOPERM : EXO_NOINPUT, "%s: %s", path, strerror(errno));
@@ -216,7 +219,7 @@ struct tok *tok_load(const char *path, struct exo_err *e)
 	t->unk = t->bos = -1;
 	bool missing;
 	json_t *j = read_json(t->path, 0, &missing, e);
-	if (!j || load_json(t, j, e) < 0 || load_around(t, dir, e) < 0) {
+	if (!j || tok_load_json(t, j, e) < 0 || load_around(t, dir, e) < 0) {
 		json_decref(j);
 		free(dir);
 		tok_free(t);

@@ -168,6 +168,10 @@ int tok_field_error(const struct tok *t, struct exo_err *e, const char *field, c
 /* A boolean member, default when absent or null; -1 when another type. */
 int tok_get_bool(const struct tok *t, json_t *obj, const char *key, bool def, bool *out,
 		 const char *field, struct exo_err *e);
+/* A parsed tokenizer.json into t (t->path set); the sections below in order. */
+int tok_load_json(struct tok *t, json_t *j, struct exo_err *e);
+/* tokenizer/gguf.c: the tokenizer of a GGUF file. */
+struct tok *tok_load_gguf(const char *path, struct exo_err *e);
 /* The loaders of each section of the parsed tokenizer.json. */
 void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n);
 int tok_load_model(struct tok *t, json_t *model, struct exo_err *e);

@@ -176,7 +176,13 @@ static void check_engine(struct hw_check *c)
 	struct model_config mc;
 	struct exo_err e;
 	int ok = model_config_load(&mc, c->model->dir, &e) == 0;
-	hw_emit(c, "model.engine", ok ? "ok" : "fail", "%s", ok ? "exo's engine runs this architecture" : e.msg);
+	char p[32], a[32];
+	if (ok)
+		hw_emit(c, "model.engine", "ok", "exo's engine runs this architecture: %s parameters, %s "
+			"of them active per token", fmt_params(p, sizeof p, c->model->params),
+			fmt_params(a, sizeof a, c->model->active_params));
+	else
+		hw_emit(c, "model.engine", "fail", "%s", e.msg);
 }
 
 static void check_node(struct hw_check *c, const json_t *node)

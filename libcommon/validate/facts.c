@@ -5,6 +5,7 @@
 #include "hardware/requirements.h"
 #include "model/checkpoint.h"
 #include "model/quant.h"
+#include "model/gguf.h"
 #include "model/safetensors.h"
 #include "util/file.h"
 
@@ -80,6 +81,27 @@ static void count_headers(struct model_facts *f)
 	}
 }
 
+/* A GGUF file: its metadata as config.json, its tensor infos counted. */
+static json_t *gguf_facts(struct model_facts *f, struct exo_err *e)
+{
+	struct gguf_file *g = gguf_open(f->dir, e);
+	json_t *cfg = g ? gguf_hf_config(g, e) : NULL;
+	double params = 0;
+	for (size_t i = 0; cfg && i < g->n_tensors; i++) {
+		double numel = 1;
+		for (int k = 0; k < g->tensors[i].n_dims; k++)
+			numel *= (double)g->tensors[i].ne[k];
+		params += numel;
+	}
+	if (cfg && params > 0) {
+		f->params = params;
+		f->params_counted = 1;
+		f->stored_bytes = g->map_size;
+	}
+	gguf_close(g);
+	return cfg;
+}
+
 int model_facts_load(const char *model, struct model_facts *f, struct exo_err *e)
 {
 	memset(f, 0, sizeof *f);
@@ -89,15 +111,30 @@ int model_facts_load(const char *model, struct model_facts *f, struct exo_err *e
 	char path[4200];
 	snprintf(path, sizeof path, "%s/config.json", f->dir);
 	json_error_t je;
-	json_t *cfg = json_load_file(path, 0, &je);
+	bool gguf = gguf_is_file(f->dir);
+	json_t *cfg = gguf ? gguf_facts(f, e) : json_load_file(path, 0, &je);
 	if (!cfg)
-		return exo_error(e, EXO_DATAERR, "%s:%d: %s", path, je.line, je.text);
+		return gguf ? -1 : exo_error(e, EXO_DATAERR, "%s:%d: %s", path, je.line, je.text);
 	const char *arch = json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0));
 	snprintf(f->architecture, sizeof f->architecture, "%s", arch ? arch : "unknown");
 	f->kind = arch ? hw_kind_of_architecture(arch) : -1;
+	double counted = f->params;
 	f->params = config_estimate(cfg);
 	json_decref(cfg);
-	count_headers(f);
+	/* the engine's own count where it reads the config (experts included) */
+	struct model_config mc;
+	struct exo_err ce;
+	double total = 0, active = 0;
+	if (model_config_load(&mc, f->dir, &ce) == 0) {
+		model_param_counts(&mc, &total, &active);
+		f->params = total;
+	}
+	if (gguf && counted > 0)
+		f->params = counted;
+	else if (!gguf)
+		count_headers(f);
+	/* the experts a token does not use, out of the counted total */
+	f->active_params = f->params - (total - active);
 	return 0;
 }
 

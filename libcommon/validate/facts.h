@@ -12,6 +12,7 @@ struct model_facts {
 	char architecture[128];
 	int kind;                /* enum hw_kind, -1 unknown */
 	double params;           /* counted from the safetensors headers, else estimated */
+	double active_params;    /* what one token uses: params less the experts it does not */
 	int params_counted;      /* 1: from the headers */
 	uint64_t stored_bytes;   /* bytes of the safetensors files */
 	int quantized;           /* 1: MLX quantized as stored (config.json's quantization) */

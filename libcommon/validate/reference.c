@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_STAGES 64
 
@@ -40,6 +41,12 @@ struct run {
 	size_t hook_n;
 	float *handover;
 	float *prefill_last;  /* logits of the last prompt position: decode step 0 */
+	/* router.json (mixtures of experts): the experts each sparse layer chose
+	 * for the prompt and the fed tokens, [L, P, k], and ours as they come */
+	json_t *router_ref;
+	int32_t *router_got;
+	size_t *router_n;     /* [L] positions recorded */
+	size_t router_k, router_P;
 };
 
 static float *read_f32(const char *dir, const char *name, size_t count, struct exo_err *e)
@@ -174,6 +181,43 @@ static void hook(void *arg, int layer, const float *x, size_t n, size_t hidden)
 	run->hook_n = n;
 }
 
+static void router_hook(void *arg, int layer, const int32_t *experts, size_t n, size_t k)
+{
+	struct run *run = arg;
+	if (!run->router_got || k != run->router_k || layer < 0 || layer >= run->ref.L)
+		return;
+	size_t *have = &run->router_n[layer];
+	for (size_t i = 0; i < n && *have < run->router_P; i++, (*have)++)
+		memcpy(run->router_got + ((size_t)layer * run->router_P + *have) * k, experts + i * k,
+		       k * sizeof *experts);
+}
+
+/* reference/router.json, when the model has experts: {"top_k": k,
+ * "experts_per_position": {"LAYER": [[e, ...], ...]}}. */
+static int load_router(struct run *run, const char *dir, const struct model_config *c,
+		       struct exo_err *e)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/router.json", dir);
+	if (!c->n_experts || access(path, F_OK) != 0)
+		return 0;
+	json_error_t je;
+	if (!(run->router_ref = json_load_file(path, 0, &je)))
+		return exo_error(e, EXO_DATAERR, "%s:%d: %s", path, je.line, je.text);
+	if (json_integer_value(json_object_get(run->router_ref, "top_k")) != c->n_experts_used ||
+	    !json_is_object(json_object_get(run->router_ref, "experts_per_position")))
+		return exo_error(e, EXO_DATAERR, "%s: expected top_k %d and experts_per_position", path,
+				 c->n_experts_used);
+	run->router_k = (size_t)c->n_experts_used;
+	run->router_P = run->ref.T + run->ref.N - 1;
+	run->router_got = calloc(size_mul((size_t)c->n_layers * run->router_P, run->router_k),
+				 sizeof *run->router_got);
+	run->router_n = calloc((size_t)c->n_layers, sizeof *run->router_n);
+	if (!run->router_got || !run->router_n)
+		return exo_error(e, EXO_SOFTWARE, "out of memory");
+	return 0;
+}
+
 static int open_stages(struct run *run, const struct model_config *c, struct exo_err *e)
 {
 	const struct refcheck_opts *o = run->o;
@@ -189,6 +233,7 @@ static int open_stages(struct run *run, const struct model_config *c, struct exo
 		if (!run->stage[i] || !(run->kv[i] = eng_kv_new(run->stage[i], e)))
 			return -1;
 		eng_set_layer_hook(run->stage[i], hook, run);
+		eng_set_router_hook(run->stage[i], router_hook, run);
 	}
 	return 0;
 }
@@ -301,6 +346,52 @@ static int emit_tokens(struct run *run, const int32_t *got, void (*emit)(void *,
 	return level;
 }
 
+/* Our experts against router.json's, position by position, in top-k order. */
+static int emit_router(struct run *run, void (*emit)(void *, json_t *), void *arg)
+{
+	json_t *layers = json_object_get(run->router_ref, "experts_per_position"), *rows;
+	const char *key;
+	size_t compared = 0, same = 0, k = run->router_k;
+	char first[160] = "";
+	json_object_foreach(layers, key, rows) {
+		int l = atoi(key);
+		if (l < 0 || l >= run->ref.L)
+			continue;
+		for (size_t p = 0; p < json_array_size(rows) && p < run->router_n[l]; p++) {
+			json_t *want = json_array_get(rows, p);
+			const int32_t *got = run->router_got + ((size_t)l * run->router_P + p) * k;
+			bool eq = json_array_size(want) == k;
+			for (size_t j = 0; eq && j < k; j++)
+				eq = json_integer_value(json_array_get(want, j)) == got[j];
+			compared++, same += eq;
+			if (!eq && !first[0]) {
+				int n = snprintf(first, sizeof first, "; layer %d position %zu chose", l, p);
+				for (size_t j = 0; j < k && n < 120; j++)
+					n += snprintf(first + n, sizeof first - (size_t)n, " %d", got[j]);
+				n += snprintf(first + n, sizeof first - (size_t)n, ", the reference");
+				for (size_t j = 0; j < json_array_size(want) && n < 150; j++)
+					n += snprintf(first + n, sizeof first - (size_t)n, " %lld",
+						      (long long)json_integer_value(json_array_get(want, j)));
+			}
+		}
+	}
+	bool strict = exact_mode(run->o);
+	int level = (same == compared && compared) || !strict ? CHECK_OK : CHECK_FAIL;
+	char msg[400], subject[256];
+	snprintf(msg, sizeof msg, "%zu of %zu positions x sparse layers chose the reference's %zu "
+		 "experts%s%s", same, compared, k, first, strict ? "" : " (reported, not held)");
+	snprintf(subject, sizeof subject, "%s: router", model_name(run->o->model));
+	json_t *c = rec_new("check");
+	json_object_set_new(c, "subject", json_string(subject));
+	json_object_set_new(c, "level", json_string(level == CHECK_FAIL ? "fail" : "ok"));
+	json_object_set_new(c, "code", json_string("reference.router"));
+	json_object_set_new(c, "message", json_string(msg));
+	json_object_set_new(c, "matched", json_integer((json_int_t)same));
+	json_object_set_new(c, "compared", json_integer((json_int_t)compared));
+	emit(arg, c);
+	return level;
+}
+
 /* Prefill: logits of every prompt position and every layer's output. */
 static int check_prefill(struct run *run, struct stats *logits, struct stats *layers,
 			 struct exo_err *e)
@@ -362,7 +453,8 @@ static int run_checks(struct run *run, void (*emit)(void *, json_t *), void *arg
 		int lv[] = {emit_stats(run, "layer_outputs", &lo, r->hatol, r->hrtol, emit, arg),
 			    emit_stats(run, "decode_logits", &dl, r->atol, r->rtol, emit, arg),
 			    emit_stats(run, "decode_hidden_states", &dh, r->hatol, r->hrtol, emit, arg),
-			    emit_tokens(run, tokens, emit, arg)};
+			    emit_tokens(run, tokens, emit, arg),
+			    run->router_ref ? emit_router(run, emit, arg) : CHECK_OK};
 		for (size_t i = 0; i < sizeof lv / sizeof *lv; i++)
 			worst = lv[i] > worst ? lv[i] : worst;
 	}
@@ -465,6 +557,8 @@ int refcheck_run(const struct refcheck_opts *o, void (*emit)(void *arg, json_t *
 		exo_error(e, EXO_SOFTWARE, "out of memory");
 		goto out;
 	}
+	if (!o->connect && load_router(&run, o->ref_dir, &cfg, e) < 0)
+		goto out;
 	if (o->connect)
 		rc = run_remote(&run, emit, arg, e);
 	else if (open_stages(&run, &cfg, e) == 0)
@@ -475,6 +569,8 @@ out:
 		eng_stage_close(run.stage[i]);
 	}
 	free(run.layers), free(run.handover), free(run.prefill_last);
+	free(run.router_got), free(run.router_n);
+	json_decref(run.router_ref);
 	free_reference(&run.ref);
 	return rc;
 }

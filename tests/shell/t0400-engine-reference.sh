@@ -19,6 +19,87 @@ for model in $(sed -n 's/.*"dir": "\([^"]*\)".*/\1/p' "$M/manifest.json"); do
 	done
 done
 
+# The second set (manifest-next.json: Qwen3, Qwen3-MoE, Mixtral, by
+# transformers 5.x): the same checks, and where reference/router.json
+# exists, the experts every sparse layer chose at every position.
+next_models=$(sed -n 's/.*"dir": "\([^"]*\)".*/\1/p' "$M/manifest-next.json" | tr '\n' ' ')
+test_expect_success "manifest-next.json lists the four models of the second set" "
+	test '$next_models' = 'qwen3-tiny qwen3-moe-tiny qwen3-moe-tiny-bf16 mixtral-tiny '
+"
+expected_levels() { # MODEL -> the levels of a passing run
+	if [ -f "$M/$1/reference/router.json" ]; then echo 'ok ok ok ok ok ok ok ok '; else echo 'ok ok ok ok ok ok ok '; fi
+}
+for model in $next_models; do
+	for stages in 1 2 3; do
+		test_expect_success "$model in $stages stage(s) matches transformers" "
+			exo-validate model $M/$model --reference $M/$model/reference --stages $stages -o json >$TMP/$model.$stages &&
+			test \"\$(levels <$TMP/$model.$stages)\" = '$(expected_levels $model)' &&
+			grep -q '\"all 16 greedy tokens match\"' $TMP/$model.$stages &&
+			{ ! test -f $M/$model/reference/router.json ||
+			  grep '\"reference.router\"' $TMP/$model.$stages | grep -q '\"level\":\"ok\"'; }
+		"
+	done
+done
+test_expect_code 2 "experts other than the reference's fail the router check, naming the first" "
+	exo-validate model $M/mixtral-tiny --reference $M/qwen3-moe-tiny/reference -o json >$TMP/rwrong;
+	rc=\$?; grep '\"reference.router\"' $TMP/rwrong | grep -q 'layer 0 position' || rc=0; exit \$rc
+"
+# Experts go through the same weight conversion as dense matrices.
+for dtype in Q8_0 Q4_0; do
+	test_expect_success "qwen3-moe-tiny with $dtype experts: loads converted, reported" "
+		exo-validate model $M/qwen3-moe-tiny --reference $M/qwen3-moe-tiny/reference --dtype $dtype -o json >$TMP/moe.$dtype &&
+		grep -q 'top-1 agrees with the f32 reference on [0-9]* of 16 rows ($dtype weights' $TMP/moe.$dtype &&
+		grep '\"model.load\"' $TMP/moe.$dtype | grep -q Qwen3MoeForCausalLM
+	"
+done
+# Over TCP: real exo-shard-serve stages on loopback, 1, 2 and 3 of them,
+# checked with --connect (as t0600 does for the first set).
+trap 'stop_stages; rm -rf "$TMP"' EXIT
+base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))
+stop_stages() {
+	[ -f "$TMP/pids" ] || return 0
+	for p in $(cat "$TMP/pids"); do kill $p 2>/dev/null; done
+	for p in $(cat "$TMP/pids"); do while kill -0 $p 2>/dev/null; do sleep 0.05; done; done
+	rm -f "$TMP/pids"
+}
+# serve_chain MODEL STAGES PORT: the stages listening on PORT, PORT+1, ...
+serve_chain() {
+	L=$(sed -n 's/.*"num_hidden_layers": *\([0-9]*\).*/\1/p' $M/$1/config.json)
+	i=0
+	while [ $i -lt $2 ]; do
+		a=$(awk -v L=$L -v S=$2 -v i=$i 'BEGIN { printf "%d:%d", int(i * L / S + 0.5), int((i + 1) * L / S + 0.5) }')
+		next=
+		[ $((i + 1)) -lt $2 ] && next="--next 127.0.0.1:$(($3 + i + 1))"
+		EXO_CONFIG=/dev/null exo-shard-serve --threads 1 --model $M/$1 --layers $a --stage $i \
+			--listen 127.0.0.1:$(($3 + i)) $next 2>$TMP/serve.$i.log &
+		echo $! >>$TMP/pids
+		n=0
+		until grep -q ' on 127.0.0.1:' $TMP/serve.$i.log; do
+			n=$((n + 1)); [ $n -le 200 ] || { cat $TMP/serve.$i.log; return 1; }; sleep 0.05
+		done
+		i=$((i + 1))
+	done
+}
+off=0
+for model in $next_models; do
+	for stages in 1 2 3; do
+		test_expect_success "$model over $stages stage(s) on TCP matches transformers" "
+			serve_chain $model $stages $((base + off)) &&
+			EXO_CONFIG=/dev/null exo-validate model $M/$model --reference $M/$model/reference \
+				--connect 127.0.0.1:$((base + off)) -o json >$TMP/tcp.$model.$stages &&
+			test \"\$(levels <$TMP/tcp.$model.$stages)\" = 'ok ok ok ok ok ok ok ' &&
+			grep -q 'all 16 greedy tokens match' $TMP/tcp.$model.$stages
+		"
+		stop_stages
+		off=$((off + 4))
+	done
+done
+
+test_expect_success "panels of 32 columns through the experts (mixtral-tiny, 2 stages)" "
+	EXO_PANEL_COLS=32 exo-validate model $M/mixtral-tiny --reference $M/mixtral-tiny/reference --stages 2 -o json >$TMP/mix.p32 &&
+	test \"\$(levels <$TMP/mix.p32)\" = 'ok ok ok ok ok ok ok ok '
+"
+
 # An f16 stage boundary costs what transformers measured (meta.json), within twice that.
 for model in llama3-tiny qwen2-tiny mistral-tiny; do
 	test_expect_success "$model with an f16 hand-over stays within 2x transformers' own figure" "

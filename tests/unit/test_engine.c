@@ -42,9 +42,9 @@ static void test_config_refusals(void)
 {
 	struct model_config c;
 	struct exo_err e = {0};
-	ok(model_config_parse(&c, "{\"architectures\":[\"MixtralForCausalLM\"]}", "cfg", &e) < 0 &&
-	   strstr(e.msg, "MixtralForCausalLM is not supported: mixture-of-experts") != NULL,
-	   "Mixtral refused with the reason: %s", e.msg);
+	ok(model_config_parse(&c, "{\"architectures\":[\"DeepseekV3ForCausalLM\"]}", "cfg", &e) < 0 &&
+	   strstr(e.msg, "DeepseekV3ForCausalLM is not supported: mixture-of-experts") != NULL,
+	   "DeepSeek-V3 refused with the reason: %s", e.msg);
 	ok(model_config_parse(&c, "{\"architectures\":[\"FooForCausalLM\"]}", "cfg", &e) < 0 &&
 	   strstr(e.msg, "FooForCausalLM is not supported") != NULL, "unknown architecture named");
 	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"],\"num_hidden_layers\":\"2\"}",
@@ -55,6 +55,54 @@ static void test_config_refusals(void)
 			  "\"intermediate_size\":128,\"vocab_size\":10}";
 	ok(model_config_parse(&c, gqa, "cfg", &e) < 0 && strstr(e.msg, "not a multiple") != NULL,
 	   "heads not a multiple of KV heads refused");
+}
+
+#define BASE "\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":4," \
+	     "\"intermediate_size\":128,\"vocab_size\":10"
+
+/* config.json as transformers 4.x and 5.x write it (issue 17). */
+static void test_config_spellings(void)
+{
+	struct model_config c;
+	struct exo_err e = {0};
+	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"]," BASE ",\"eos_token_id\":"
+			      "[128001,128008,128009],\"bos_token_id\":null,\"pad_token_id\":null,"
+			      "\"head_dim\":null}", "cfg", &e) == 0 &&
+	   c.n_eos == 3 && c.eos_tokens[2] == 128009 && c.eos_token == 128001 && c.bos_token == -1 &&
+	   c.head_dim == 16 && c.max_pos == 4096, "eos_token_id list, null bos and head_dim, no "
+	   "max_position_embeddings: %s", e.msg);
+	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"]," BASE ",\"eos_token_id\":null}",
+			      "cfg", &e) == 0 && c.n_eos == 0 && c.eos_token == -1, "eos_token_id null");
+	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"]," BASE ",\"eos_token_id\":\"x\"}",
+			      "cfg", &e) < 0 && strstr(e.msg, "'eos_token_id'"), "eos_token_id of another type named");
+	ok(model_config_parse(&c, "{\"architectures\":[\"Qwen3ForCausalLM\"]," BASE ",\"dtype\":\"bfloat16\","
+			      "\"rope_parameters\":{\"rope_theta\":1000000.0,\"rope_type\":\"default\"}}",
+			      "cfg", &e) == 0 && strcmp(c.torch_dtype, "bfloat16") == 0 &&
+	   c.rope_theta == 1e6 && c.rope == ROPE_DEFAULT && c.qk_norm, "5.x: dtype and rope_parameters");
+	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"]," BASE ",\"rope_parameters\":"
+			      "{\"rope_theta\":500000.0,\"rope_type\":\"llama3\",\"factor\":32.0,"
+			      "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
+			      "\"original_max_position_embeddings\":8192}}", "cfg", &e) == 0 &&
+	   c.rope == ROPE_LLAMA3 && c.rope_factor == 32 && c.rope_theta == 5e5,
+	   "5.x: llama3 scaling inside rope_parameters: %s", e.msg);
+	ok(model_config_parse(&c, "{\"architectures\":[\"MixtralForCausalLM\"]," BASE ",\"num_local_experts\":8,"
+			      "\"num_experts_per_tok\":2}", "cfg", &e) == 0 && c.n_experts == 8 &&
+	   c.moe_ffn == 128 && c.norm_topk_prob && model_layer_is_sparse(&c, 1), "Mixtral: num_local_experts");
+	ok(model_config_parse(&c, "{\"architectures\":[\"Qwen3MoeForCausalLM\"]," BASE ",\"num_experts\":4,"
+			      "\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,\"mlp_only_layers\":[0],"
+			      "\"norm_topk_prob\":false}", "cfg", &e) == 0 && c.n_experts == 4 && c.moe_ffn == 32 &&
+	   !c.norm_topk_prob && !model_layer_is_sparse(&c, 0) && model_layer_is_sparse(&c, 1),
+	   "Qwen3-MoE: num_experts, mlp_only_layers: %s", e.msg);
+	ok(model_config_parse(&c, "{\"architectures\":[\"Qwen3MoeForCausalLM\"]," BASE ",\"num_experts\":4,"
+			      "\"num_experts_per_tok\":2,\"decoder_sparse_step\":2}", "cfg", &e) == 0 &&
+	   !model_layer_is_sparse(&c, 0) && model_layer_is_sparse(&c, 1), "decoder_sparse_step 2: odd layers sparse");
+	ok(model_config_parse(&c, "{\"architectures\":[\"Qwen3MoeForCausalLM\"]," BASE ",\"num_experts\":4,"
+			      "\"num_experts_per_tok\":5}", "cfg", &e) < 0 && strstr(e.msg, "num_experts_per_tok 5"),
+	   "top-k above the expert count refused: %s", e.msg);
+	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"]," BASE ",\"quantization_config\":"
+			      "{\"quant_method\":\"awq\",\"bits\":4}}", "cfg", &e) < 0 &&
+	   strstr(e.msg, "quantization_config.quant_method 'awq' is not supported") && e.code == EXO_DATAERR,
+	   "an AWQ checkpoint refused by method: %s", e.msg);
 }
 
 static void test_forward_errors(void)
@@ -219,6 +267,7 @@ int main(void)
 {
 	test_rope_frequencies();
 	test_config_refusals();
+	test_config_spellings();
 	test_forward_errors();
 	test_truncate();
 	test_sampling();

@@ -4,6 +4,7 @@
  * bounded; and the reference itself is checked on hand-computed cases. */
 #include "kernels/kern.h"
 #include "kernels/mlx.h"
+#include "kernels/kern_gguf.h"
 #include "tests/tap.h"
 
 #include <stdint.h>
@@ -51,7 +52,7 @@ static int close_enough(const char *what, const float *ref, const float *got, si
 	return bad == 0;
 }
 
-static int is_q(int t) { return t == KD_Q8_0 || t == KD_Q4_0; }
+static int is_q(int t) { return t == KD_Q8_0 || t == KD_Q4_0 || t == KD_Q4_1; }
 
 /* Weights of type t for [rows, cols], quantised by the reference. */
 static void *rand_weights(int t, size_t rows, size_t cols)
@@ -65,7 +66,7 @@ static void *rand_weights(int t, size_t rows, size_t cols)
 
 /* A dot product of cols terms in f32 against the reference's double: allow
  * a few f32 ulps per term of magnitude (|w|, |x| <= 1; Q4_0 values <= 8). */
-static double dot_atol(int t, size_t cols) { return (t == KD_Q4_0 ? 8 : 1) * 4e-7 * (double)cols + 1e-6; }
+static double dot_atol(int t, size_t cols) { return (t == KD_Q4_0 || t == KD_Q4_1 ? 8 : 1) * 4e-7 * (double)cols + 1e-6; }
 
 static int check_gemv(const struct kern_ops *k, int t, size_t rows, size_t cols)
 {
@@ -332,18 +333,23 @@ static void test_quant_error(void)
 	float *x = rand_vec(n, 2.0f), *y = malloc(n * 4);
 	for (size_t i = 0; i < n; i += 97)
 		x[i] *= 10.0f; /* some blocks with outliers */
-	static const int types[] = {KD_Q8_0, KD_Q4_0};
-	for (size_t ti = 0; ti < 2; ti++) {
+	static const int types[] = {KD_Q8_0, KD_Q4_0, KD_Q4_1};
+	for (size_t ti = 0; ti < LEN(types); ti++) {
 		int t = types[ti];
 		void *q = malloc(kern_row_bytes(t, n));
 		kern_ref.from_f32[t](x, q, n);
 		kern_ref.to_f32[t](q, y, n);
 		int good = 1;
 		for (size_t b = 0; b < n / 32; b++) {
-			float amax = 0;
-			for (int j = 0; j < 32; j++)
+			float amax = 0, lo = INFINITY, hi = -INFINITY;
+			for (int j = 0; j < 32; j++) {
 				amax = fmaxf(amax, fabsf(x[b * 32 + j]));
-			double bound = t == KD_Q8_0 ? amax / 127.0 * 0.5 * 1.01 + amax * 1e-3 : amax / 8.0 * 1.01;
+				lo = fminf(lo, x[b * 32 + j]);
+				hi = fmaxf(hi, x[b * 32 + j]);
+			}
+			/* Q4_1: half a step of (max - min) / 15, and f16's rounding of d and m */
+			double bound = t == KD_Q8_0 ? amax / 127.0 * 0.5 * 1.01 + amax * 1e-3
+				     : t == KD_Q4_0 ? amax / 8.0 * 1.01 : (hi - lo) / 15.0 * 0.5 * 1.01 + amax * 4e-3;
 			for (int j = 0; j < 32; j++)
 				if (fabs((double)y[b * 32 + j] - x[b * 32 + j]) > bound) {
 					if (good)
@@ -395,6 +401,21 @@ static void test_reference_by_hand(void)
 	for (int j = 0; j < 16; j++)
 		layout &= d[j] == j - 8 && d[j + 16] == 7 - j;
 	ok(layout, "Q4_0: value j in the low nibble of qs[j], value j+16 in the high nibble");
+
+	/* ggml's block_q4_1: d, m, then the nibbles as Q4_0's; value = d q + m */
+	struct kern_block_q4_1 b1 = {.d = kern_f32_to_f16(0.5f), .m = kern_f32_to_f16(-2.0f)};
+	for (int j = 0; j < 16; j++)
+		b1.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+	kern_ref.to_f32[KD_Q4_1](&b1, d, 32);
+	layout = sizeof b1 == 20;
+	for (int j = 0; j < 16; j++)
+		layout &= d[j] == 0.5f * j - 2 && d[j + 16] == 0.5f * (15 - j) - 2;
+	ok(layout, "Q4_1: 20-byte blocks, d q + m with value j low in qs[j] and j+16 high");
+	float ones[32], yq;
+	for (int j = 0; j < 32; j++)
+		ones[j] = 1.0f;
+	kern_ref.gemv[KD_Q4_1](&b1, ones, &yq, 1, 32);  /* sum of d q + m over the block */
+	ok(feq(yq, 0.5f * 2 * 120 - 64, 1e-4f), "ref gemv Q4_1 by hand: %g", yq);
 
 	float ww[6] = {1, 2, 3, 4, 5, 6}, xx[3] = {1, 0, -1}, yy[2];
 	kern_ref.gemv[KD_F32](ww, xx, yy, 2, 3);

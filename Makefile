@@ -76,6 +76,12 @@ $(BIN)/%: $(BUILD)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# exo-validate's subcommands (cmd/validate/, as git's builtin/) link with its main.
+VALIDATE_SRC := $(sort $(wildcard cmd/validate/*.c))
+$(BIN)/exo-validate: $(BUILD)/cmd/exo-validate.o $(VALIDATE_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -124,7 +130,7 @@ REAL_GGUF := $(dir $(BUILD))smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 check-real: deps
 	@$(MAKE) --no-print-directory all
 	@./scripts/fetch-smollm2 $(REAL_GGUF)
-	@for t in tests/shell/t0820-demo.sh tests/shell/t0830-gguf-real.sh; do \
+	@for t in tests/shell/t0820-demo.sh tests/shell/t0835-smollm2.sh; do \
 	  EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_SHARED=$(abspath ../shared) \
 	  sh $$t || exit 1; done
 
@@ -148,4 +154,5 @@ install: $(CMDS)
 clean:
 	rm -rf build bin
 
--include $(FUZZ_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+-include $(FUZZ_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/%.d) $(VALIDATE_SRC:%.c=$(BUILD)/%.d) \
+	 $(TEST_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)

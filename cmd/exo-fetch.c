@@ -6,10 +6,13 @@
 #include "hub/hub.h"
 #include "records/record.h"
 #include "util/file.h"
+#include "util/human.h"
+#include "util/opt.h"
 
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +111,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	int c;
-	char *end;
+	long v;
 	while ((c = getopt_long(argc, argv, "r:j:nc:o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->hub.revision = optarg; break;
@@ -119,25 +122,25 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_PLAN: o->plan = optarg; break;
 		case O_STAGE:
-			o->stage = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->stage < 0)
+			if (!opt_long(optarg, 0, INT_MAX, &v))
 				exo_errx(EXO_USAGE, "--stage: not a stage index: %s", optarg);
+			o->stage = (int)v;
 			break;
 		case O_INCLUDE: add_glob(o->include, &o->n_include, optarg); break;
 		case O_EXCLUDE: add_glob(o->exclude, &o->n_exclude, optarg); break;
 		case O_LOCAL: o->hub.local_dir = optarg; break;
 		case O_CACHE: o->cache = optarg; break;
 		case 'j':
-			o->hub.jobs = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->hub.jobs < 1 || o->hub.jobs > 64)
+			if (!opt_long(optarg, 1, 64, &v))
 				exo_errx(EXO_USAGE, "--jobs: expected 1 to 64, got %s", optarg);
+			o->hub.jobs = (int)v;
 			break;
 		case O_RATE: o->hub.limit_rate = size_arg("--limit-rate", optarg); break;
 		case O_MINRATE: o->hub.min_rate = size_arg("--min-rate", optarg); break;
 		case O_RETRIES:
-			o->hub.retries = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->hub.retries < 0 || o->hub.retries > 100)
+			if (!opt_long(optarg, 0, 100, &v))
 				exo_errx(EXO_USAGE, "--retries: expected 0 to 100, got %s", optarg);
+			o->hub.retries = (int)v;
 			break;
 		case O_NOWAIT: o->hub.no_wait = true; break;
 		case 'n': o->hub.dry_run = true; break;
@@ -312,16 +315,28 @@ static void print_dry_run(const struct hub_model *m)
 		       m->files[i].size);
 }
 
+/* The progress bar on stderr (hub_opts.progress). */
+static void draw_progress(void *arg, int64_t got, int64_t total, double rate, bool end)
+{
+	char a[32], b[32], r[32], eta[32] = "";
+	human_bytes(a, sizeof a, (double)got);
+	human_bytes(b, sizeof b, (double)total);
+	human_bytes(r, sizeof r, rate);
+	if (rate > 0 && total > got)
+		snprintf(eta, sizeof eta, "  ETA %.0fs", (total - got) / rate);
+	int width = 30, fill = total > 0 ? (int)(width * (double)got / total) : 0;
+	fill = fill > width ? width : fill;
+	fprintf(stderr, "\r[%.*s%*s] %s / %s  %s/s%s\033[K%s", fill,
+		"##############################", width - fill, "", a, b, r, eta, end ? "\n" : "");
+}
+
 static int write_record(const struct options *o, const struct hub_model *m)
 {
 	struct exo_err e;
 	json_t *rec = hub_model_record(m, &e);
 	if (!rec)
 		exo_die(&e);
-	struct rec_writer *w = rec_writer_open(STDOUT_FILENO, rec_format_resolve(o->format, STDOUT_FILENO));
-	int rc = w ? rec_write(w, rec, &e) : exo_error(&e, EXO_IOERR, "stdout: cannot open writer");
-	if (w && rec_writer_close(w, &e) < 0)
-		rc = -1;
+	int rc = rec_write_stdout(rec, rec_format_resolve(o->format, STDOUT_FILENO), &e);
 	json_decref(rec);
 	if (rc < 0)
 		exo_die(&e);
@@ -362,7 +377,8 @@ int main(int argc, char **argv)
 	o.include[o.n_include] = o.exclude[o.n_exclude] = NULL;
 	o.hub.include = o.include;
 	o.hub.exclude = o.exclude;
-	o.hub.progress = !o.quiet && isatty(STDERR_FILENO) && !o.hub.dry_run;
+	if (!o.quiet && isatty(STDERR_FILENO) && !o.hub.dry_run)
+		o.hub.progress = draw_progress;
 	struct hub_model m;
 	if (hub_fetch(&o.hub, o.repo, &m, &e) < 0)
 		exo_die(&e);

@@ -4,6 +4,7 @@
 #include "planner/input.h"
 #include "planner/planner.h"
 #include "records/record.h"
+#include "util/opt.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -56,9 +57,8 @@ static void usage(int status)
 
 static long number(const char *opt, const char *arg, long lo, long hi)
 {
-	char *end;
-	long v = strtol(arg, &end, 10);
-	if (!*arg || *end || v < lo || v > hi)
+	long v;
+	if (!opt_long(arg, lo, hi, &v))
 		exo_errx(EXO_USAGE, "%s: expected an integer from %ld to %ld, got '%s'", opt, lo, hi, arg);
 	return v;
 }
@@ -159,10 +159,7 @@ static void emit(const json_t *rec, enum rec_format f)
 		free(t);
 		return;
 	}
-	struct rec_writer *w = rec_writer_open(STDOUT_FILENO, f);
-	int rc = w ? rec_write(w, rec, &e) : exo_error(&e, EXO_IOERR, "stdout: cannot open writer");
-	if (w && rec_writer_close(w, &e) < 0)
-		rc = -1;
+	int rc = rec_write_stdout(rec, f, &e);
 	if (rc < 0)
 		exo_die(&e);
 }

@@ -9,6 +9,7 @@
 #include "serve/serve.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/opt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,9 +61,8 @@ static void usage(int status)
 
 static int parse_int(const char *opt, const char *s, int min, int max)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*s == '\0' || *end || v < min || v > max)
+	long v;
+	if (!opt_long(s, min, max, &v))
 		exo_errx(EXO_USAGE, "%s %s: expected an integer %d..%d", opt, s, min, max);
 	return (int)v;
 }

@@ -273,7 +273,7 @@ static void quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
 		__m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
 		s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
 		s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
-		out[b].d = d;
+		out[b].d = _cvtsh_ss(_cvtss_sh(d, 0));
 		out[b].sum = _mm_cvtsi128_si32(s4);
 	}
 }

@@ -243,7 +243,7 @@ static void quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
 		__m512i q0 = round_away(_mm512_mul_ps(v0, vid)), q1 = round_away(_mm512_mul_ps(v1, vid));
 		_mm_storeu_si128((__m128i *)out[b].qs, _mm512_cvtepi32_epi8(q0));
 		_mm_storeu_si128((__m128i *)(out[b].qs + 16), _mm512_cvtepi32_epi8(q1));
-		out[b].d = d;
+		out[b].d = _cvtsh_ss(_cvtss_sh(d, 0));
 		out[b].sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
 	}
 }

@@ -25,7 +25,7 @@
 #define KERN_MLX_ENUM(b, g, s) KD_MLX##b##_G##g##_##s,
 
 enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0,
-		  KD_Q4_1,        /* GGUF's other block types: kernels/kern_gguf.h */
+		  KD_Q4_1, KD_Q5_0, KD_Q5_1, KD_Q4_K, KD_Q5_K, KD_Q6_K,  /* GGUF's: kernels/kern_gguf.h */
 		  KERN_MLX_TYPES(KERN_MLX_ENUM)
 		  KD_COUNT };
 #define KD_MLX_FIRST KD_MLX2_G32_F16
@@ -38,8 +38,10 @@ struct kern_block_q8_0 { uint16_t d; int8_t qs[KERN_QBLOCK]; };        /* 34 byt
 struct kern_block_q4_0 { uint16_t d; uint8_t qs[KERN_QBLOCK / 2]; };   /* 18 bytes: qs[j] low nibble is value j, high nibble value j+16 */
 
 /* Activations for the integer dot products of Q8_0 and Q4_0 weights, as
- * llama.cpp does it: x in blocks of 32 with an f32 scale d = max|x| / 127,
- * q = round(x / d), and the sum of q (for Q4_0's offset of 8).  Every
+ * llama.cpp does it (its block_q8_0): x in blocks of 32, d = max|x| / 127,
+ * q = round(x / d), and the sum of q (for Q4_0's offset of 8); d is kept
+ * rounded to f16 as llama.cpp stores it, so that greedy decoding follows
+ * llama.cpp's on the same GGUF file as far as the rest allows.  Every
  * variant's Q8_0 and Q4_0 gemv and gemm compute
  *   y[r] = sum over blocks b of d_w(b) d_x(b) sum_j w(b, j) q(b, j)
  * from these same integers; only the float summation order differs.  A

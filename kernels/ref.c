@@ -10,7 +10,8 @@
 
 #define MLX_NAME(b, g, s) "MLX" #b "_G" #g "_" #s,
 static const char *const dtype_names[KD_COUNT] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1",
-						  [KD_MLX_FIRST] = KERN_MLX_TYPES(MLX_NAME)};
+						  "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K",
+						  KERN_MLX_TYPES(MLX_NAME)};
 
 const char *kern_dtype_name(enum kern_dtype t)
 {
@@ -212,7 +213,7 @@ void kern_quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
 			out[b].qs[j] = (int8_t)q;
 			sum += q;
 		}
-		out[b].d = finite ? d : NAN;
+		out[b].d = finite ? kern_f16_to_f32(kern_f32_to_f16(d)) : NAN;
 		out[b].sum = sum;
 	}
 }

@@ -38,6 +38,9 @@ bool eng_has_head(const struct eng_stage *s);        /* holds the last layer */
 int eng_context(const struct eng_stage *s);
 /* Bytes of weights this stage holds resident (mapped tensors and converted ones). */
 size_t eng_weight_bytes(const struct eng_stage *s);
+/* Of those, the bytes of the experts of sparse layers, all of them; a
+ * decoded token reads only n_experts_used / n_experts of these. */
+size_t eng_expert_bytes(const struct eng_stage *s);
 /* Bytes of one KV cache of ctx positions. */
 size_t eng_kv_bytes(const struct eng_stage *s, int ctx);
 

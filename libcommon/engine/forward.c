@@ -98,14 +98,17 @@ static int grow_moe_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
 	struct eng_scratch *sc = &s->sc;
 	if (!c->n_experts)
 		return 0;
-	size_t H = (size_t)c->hidden, k = (size_t)c->n_experts_used;
+	size_t H = (size_t)c->hidden, k = (size_t)c->n_experts_used, F = (size_t)c->moe_ffn;
 	void **bufs[] = {(void **)&sc->router, (void **)&sc->moe_x, (void **)&sc->moe_y,
 			 (void **)&sc->moe_sum, (void **)&sc->choice, (void **)&sc->choice_w,
-			 (void **)&sc->routed, (void **)&sc->routed_w};
-	size_t bytes[] = {(size_t)c->n_experts * 4, H * 4, H * 4, H * 4, k * 4, k * 4, k * 4, k * 4};
+			 (void **)&sc->routed, (void **)&sc->routed_w, (void **)&sc->expert_g,
+			 (void **)&sc->expert_u, (void **)&sc->expert_y};
+	size_t bytes[] = {(size_t)c->n_experts * 4, H * 4, H * 4, H * 4, k * 4, k * 4, k * 4, k * 4,
+			  k * F * 4, k * F * 4, k * H * 4};
+	size_t per_token = 8;  /* the first eight grow with n, the decode buffers do not */
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
 		free(*bufs[i]);
-		if (!(*bufs[i] = malloc(size_mul(n, bytes[i])))) {
+		if (!(*bufs[i] = malloc(i < per_token ? size_mul(n, bytes[i]) : bytes[i]))) {
 			sc->cap_tokens = 0;
 			return exo_error(e, EXO_SOFTWARE, "out of memory for %zu tokens of scratch", n);
 		}
@@ -263,6 +266,63 @@ static void route_one(const struct model_config *c, const float *logits, int32_t
 	}
 }
 
+/* Rows [r0, r1) of thread t of nt, in multiples of 16 (gemv_threaded's split). */
+static void thread_rows(size_t rows, int t, int nt, size_t *r0, size_t *r1)
+{
+	size_t chunk = (rows + (size_t)nt - 1) / (size_t)nt;
+	chunk = (chunk + 15) & ~(size_t)15;
+	*r0 = (size_t)t * chunk < rows ? (size_t)t * chunk : rows;
+	*r1 = *r0 + chunk < rows ? *r0 + chunk : rows;
+}
+
+/* Decode: the k chosen experts of one position in one parallel region (a
+ * region per matrix would be 3k fork-joins a layer, each costing a
+ * scheduler slice on a loaded machine): each thread computes its rows of
+ * every expert's gate and up and their SwiGLU, then after one barrier its
+ * rows of every expert's down, summed with the weights in expert order. */
+static void moe_decode(struct eng_stage *s, const struct eng_layer *l, const int32_t *choice,
+		       const float *weight)
+{
+	const struct model_config *c = &s->cfg;
+	struct eng_scratch *sc = &s->sc;
+	size_t H = (size_t)c->hidden, F = (size_t)c->moe_ffn, k = (size_t)c->n_experts_used;
+	size_t order[64];   /* the chosen experts by index, as transformers sums them */
+	size_t m = k < 64 ? k : 64;
+	for (size_t j = 0; j < m; j++) {
+		size_t at = j;
+		while (at > 0 && choice[order[at - 1]] > choice[j]) {
+			order[at] = order[at - 1];
+			at--;
+		}
+		order[at] = j;
+	}
+	int nt = F * H * m < 4096 ? 1 : s->threads;
+#pragma omp parallel num_threads(nt)
+	{
+		int t = omp_get_thread_num(), n = omp_get_num_threads();
+		size_t r0, r1;
+		thread_rows(F, t, n, &r0, &r1);
+		for (size_t j = 0; j < m && r0 < r1; j++) {
+			const struct eng_expert *ex = &l->experts[choice[j]];
+			float *g = sc->expert_g + j * F, *u = sc->expert_u + j * F;
+			gemv_rows(s, &ex->gate, sc->xb, g, r0, r1);
+			gemv_rows(s, &ex->up, sc->xb, u, r0, r1);
+			s->ops->silu_mul(g + r0, u + r0, r1 - r0);
+		}
+#pragma omp barrier
+		thread_rows(H, t, n, &r0, &r1);
+		for (size_t j = 0; j < m && r0 < r1; j++)
+			gemv_rows(s, &l->experts[choice[j]].down, sc->expert_g + j * F,
+				  sc->expert_y + j * H, r0, r1);
+		for (size_t r = r0; r < r1; r++) {
+			float sum = 0;
+			for (size_t j = 0; j < m; j++)
+				sum += weight[order[j]] * sc->expert_y[order[j] * H + r];
+			sc->xb[r] = sum;
+		}
+	}
+}
+
 /* Mixture of experts over sc->xb [n, hidden] into sc->xb: the router picks
  * k experts per position; the positions are grouped by expert and each
  * expert runs once over its group (a GEMM in prefill, a gemv of only the k
@@ -278,6 +338,10 @@ static void moe_block(struct eng_stage *s, int li, size_t n)
 		route_one(c, sc->router + i * E, sc->choice + i * k, sc->choice_w + i * k);
 	if (s->router_hook)
 		s->router_hook(s->router_hook_arg, s->first + li, sc->choice, n, k);
+	if (n == 1 && k <= 64) {
+		moe_decode(s, l, sc->choice, sc->choice_w);
+		return;
+	}
 	memset(sc->moe_sum, 0, n * H * sizeof *sc->moe_sum);
 	for (size_t x = 0; x < E; x++) {
 		size_t m = 0;

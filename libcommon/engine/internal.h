@@ -52,6 +52,8 @@ struct eng_scratch {
 	float *choice_w;                 /* [n, k] their weights */
 	int32_t *routed;                 /* [n * k] positions grouped by expert */
 	float *routed_w;
+	/* decode: the k chosen experts' SwiGLU at once, [k, moe_ffn] and [k, hidden] */
+	float *expert_g, *expert_u, *expert_y;
 };
 
 struct eng_stage {
@@ -70,6 +72,7 @@ struct eng_stage {
 	eng_router_hook router_hook;
 	void *router_hook_arg;
 	size_t weight_bytes;
+	size_t expert_bytes;             /* of weight_bytes, in experts */
 	float *panel_sum;                /* panel_sum_rows: the tallest panelled matrix */
 	size_t panel_sum_rows;
 	size_t panel_cols;               /* ENG_PANEL_COLS unless EXO_PANEL_COLS says */

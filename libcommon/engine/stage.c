@@ -103,6 +103,7 @@ void eng_stage_close(struct eng_stage *s)
 	free(sc->gate), free(sc->up), free(sc->scores), free(sc->panel_x), free(sc->panel_y);
 	free(sc->router), free(sc->moe_x), free(sc->moe_y), free(sc->moe_sum);
 	free(sc->choice), free(sc->choice_w), free(sc->routed), free(sc->routed_w);
+	free(sc->expert_g), free(sc->expert_u), free(sc->expert_y);
 	free(s->rope_cos), free(s->rope_sin);
 	ckpt_close(s->ckpt);
 	free(s);
@@ -114,6 +115,7 @@ int eng_last_layer(const struct eng_stage *s) { return s->last; }
 bool eng_has_head(const struct eng_stage *s) { return s->last == s->cfg.n_layers; }
 int eng_context(const struct eng_stage *s) { return s->ctx; }
 size_t eng_weight_bytes(const struct eng_stage *s) { return s->weight_bytes; }
+size_t eng_expert_bytes(const struct eng_stage *s) { return s->expert_bytes; }
 
 void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg)
 {

@@ -76,6 +76,7 @@ static int load_experts(struct eng_stage *s, struct eng_layer *l, int i, int dty
 		return -1;
 	if (!(l->experts = calloc((size_t)c->n_experts, sizeof *l->experts)))
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
+	size_t before = s->weight_bytes;
 	for (int x = 0; x < c->n_experts; x++) {
 		struct eng_expert *ex = &l->experts[x];
 #define EXPERT(part) NAME("%s.experts.%d.%s.weight", r->moe_prefix, x, r->part)
@@ -85,6 +86,7 @@ static int load_experts(struct eng_stage *s, struct eng_layer *l, int i, int dty
 			return -1;
 #undef EXPERT
 	}
+	s->expert_bytes += s->weight_bytes - before;
 	return 0;
 }
 

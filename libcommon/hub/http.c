@@ -481,25 +481,15 @@ static void xfer_close(struct xfer *t)
 	}
 }
 
-/* ---- progress bar ---- */
-
-static void human(char *buf, size_t cap, double b)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-	while (b >= 1024 && i < 4) {
-		b /= 1024;
-		i++;
-	}
-	snprintf(buf, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
+/* ---- progress ---- */
 
 struct progress {
 	double start, last;
 	int64_t total;
 };
 
-static void progress_draw(const struct progress *p, const struct xfer *t, size_t n, bool end)
+static void progress_report(const struct hub_opts *o, const struct progress *p, const struct xfer *t, size_t n,
+			    bool end)
 {
 	int64_t got = 0, fetched = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -507,17 +497,7 @@ static void progress_draw(const struct progress *p, const struct xfer *t, size_t
 		fetched += t[i].x->fetched;
 	}
 	double dt = now_s() - p->start;
-	double rate = dt > 0 ? fetched / dt : 0;
-	char a[32], b[32], r[32], eta[32] = "";
-	human(a, sizeof a, (double)got);
-	human(b, sizeof b, (double)p->total);
-	human(r, sizeof r, rate);
-	if (rate > 0 && p->total > got)
-		snprintf(eta, sizeof eta, "  ETA %.0fs", (p->total - got) / rate);
-	int width = 30, fill = p->total > 0 ? (int)(width * (double)got / p->total) : 0;
-	fill = fill > width ? width : fill;
-	fprintf(stderr, "\r[%.*s%*s] %s / %s  %s/s%s\033[K%s", fill,
-		"##############################", width - fill, "", a, b, r, eta, end ? "\n" : "");
+	o->progress(o->progress_arg, got, p->total, dt > 0 ? fetched / dt : 0, end);
 }
 
 /* ---- the multi loop ---- */
@@ -653,11 +633,11 @@ int http_download(struct hub_http *h, struct http_xfer *xs, size_t n, const stru
 		curl_multi_poll(m, NULL, 0, 100, NULL);
 		if (h->o->progress && now_s() - p.last > 0.2) {
 			p.last = now_s();
-			progress_draw(&p, t, next, false);
+			progress_report(h->o, &p, t, next, false);
 		}
 	}
 	if (h->o->progress)
-		progress_draw(&p, t, n, true);
+		progress_report(h->o, &p, t, n, true);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (xs[i].rc < 0 && rc == 0) {

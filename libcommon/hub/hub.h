@@ -39,6 +39,11 @@ struct hub_file {
 	bool present;               /* blobs/ETAG already there */
 };
 
+/* A download's progress, for a command's progress bar: bytes on disk of
+ * the files begun so far, the total expected (0: unknown) and the rate in
+ * bytes/s; called a few times a second, and once more with end set. */
+typedef void hub_progress_fn(void *arg, int64_t got, int64_t total, double rate, bool end);
+
 struct hub_opts {
 	const char *endpoint;       /* "https://huggingface.co" or $HF_ENDPOINT */
 	const char *token;          /* NULL: no Authorization */
@@ -48,7 +53,8 @@ struct hub_opts {
 	bool offline;               /* HF_HUB_OFFLINE: no HTTP at all */
 	bool no_wait;               /* a held lock is EXO_TEMPFAIL at once */
 	bool dry_run;               /* list what would be fetched, write nothing */
-	bool progress;              /* draw a progress bar on stderr */
+	hub_progress_fn *progress;  /* NULL: no progress reports */
+	void *progress_arg;
 	int jobs;                   /* parallel transfers (>= 1) */
 	int64_t limit_rate;         /* bytes/s over all transfers, 0: none */
 	int layer_start, layer_end; /* weights for [start, end) only; end < 0: all */

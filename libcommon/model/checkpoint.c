@@ -6,6 +6,7 @@
 #include "model/gguf.h"
 #include "util/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -42,10 +43,34 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* A directory without config.json that holds one .gguf file (a GGUF repo
+ * fetched with --include '*Q4_K_M.gguf') stands for that file. */
+static void single_gguf(char *dir, size_t dir_len)
+{
+	char cfg[4200], found[4200] = "";
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	if (access(cfg, F_OK) == 0)
+		return;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+	while (d && (de = readdir(d))) {
+		snprintf(cfg, sizeof cfg, "%s/%s", dir, de->d_name);
+		if (gguf_is_file(cfg) && n++ == 0)
+			snprintf(found, sizeof found, "%s", cfg);
+	}
+	if (d)
+		closedir(d);
+	if (n == 1 && strlen(found) < dir_len)
+		snprintf(dir, dir_len, "%s", found);
+}
+
 int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e)
 {
 	if (is_dir(model) || gguf_is_file(model)) {
 		snprintf(dir, dir_len, "%s", model);
+		if (is_dir(model))
+			single_gguf(dir, dir_len);
 		return 0;
 	}
 	char id[512], rev[256] = "main", cache[4096];
@@ -58,9 +83,11 @@ int ckpt_resolve(const char *model, char *dir, size_t dir_len, struct exo_err *e
 	if (!hub_repo_id_ok(id))
 		return exo_error(e, EXO_NOINPUT, "%s: no such directory, and not an ORG/NAME model id",
 				 model);
-	if (hub_cache_location(cache, sizeof cache, e) < 0)
+	if (hub_cache_location(cache, sizeof cache, e) < 0 ||
+	    hub_snapshot_dir(cache, id, rev, dir, dir_len, e) < 0)
 		return -1;
-	return hub_snapshot_dir(cache, id, rev, dir, dir_len, e);
+	single_gguf(dir, dir_len);
+	return 0;
 }
 
 static int load_index(struct ckpt *c, struct exo_err *e)

@@ -320,7 +320,7 @@ int gguf_check_tensors(const struct gguf_file *f, struct exo_err *e)
 					 "that exo knows", f->path, t->name, f->arch);
 		if (gguf_kd_of(t->ggml_type) < 0)
 			return exo_error(e, EXO_DATAERR, "%s: tensor %s: type %s is not supported yet "
-					 "(F32, F16, BF16, Q8_0, Q4_0, Q4_1 are)", f->path, t->name,
+					 "(F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K are)", f->path, t->name,
 					 gguf_type_name(t->ggml_type));
 	}
 	return 0;

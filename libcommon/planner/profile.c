@@ -17,7 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1" };
+static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0",
+					   "q5_1", "q4_k", "q5_k", "q6_k" };
 
 #define N_NAMES (sizeof dtype_names / sizeof *dtype_names)
 

@@ -53,6 +53,7 @@ static const struct field model_fields[] = {
 	OPT("vocab", F_INT), OPT("context", F_INT), OPT("bytes_per_layer", F_INT),
 	OPT("embed_bytes", F_INT), OPT("head_bytes", F_INT), OPT("kv_bytes_per_token", F_INT),
 	OPT("total_bytes", F_INT), OPT("tied_embeddings", F_BOOL), OPT("head_dim", F_INT),
+	OPT("experts", F_INT), OPT("experts_per_token", F_INT), OPT("expert_bytes_per_layer", F_INT),
 	ARR_OF("files", model_file_fields, false), OPT("layer_start", F_INT), OPT("layer_end", F_INT), END,
 };
 static const struct field bench_fields[] = {

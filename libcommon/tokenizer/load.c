@@ -152,14 +152,14 @@ static void index_raw(struct tok *t)
 	if (!t->n_decs || t->decs[0].type != DEC_BYTELEVEL)
 		return;
 	t->raw_off = xmalloc((t->n_ids + 1) * sizeof *t->raw_off);
-	tok_buf_put(&t->raw, "", 0);
+	strbuf_add(&t->raw, "", 0);
 	for (size_t id = 0; id < t->n_ids; id++) {
-		t->raw_off[id] = (uint32_t)t->raw.n;
+		t->raw_off[id] = (uint32_t)t->raw.len;
 		const char *p = tok_piece(t, (int32_t)id);
 		if (p && !tok_bytelevel_unmap(p, strlen(p), &t->raw))
-			tok_buf_put(&t->raw, p, strlen(p));
+			strbuf_add(&t->raw, p, strlen(p));
 	}
-	t->raw_off[t->n_ids] = (uint32_t)t->raw.n;
+	t->raw_off[t->n_ids] = (uint32_t)t->raw.len;
 }
 
 int tok_load_json(struct tok *t, json_t *j, struct exo_err *e)
@@ -236,9 +236,9 @@ void tok_free(struct tok *t)
 		return;
 	tok_strmap_free(&t->vocab);
 	tok_pairmap_free(&t->merges);
-	tok_buf_free(&t->pieces);
+	strbuf_release(&t->pieces);
 	free(t->piece_off);
-	tok_buf_free(&t->raw);
+	strbuf_release(&t->raw);
 	free(t->raw_off);
 	free(t->special);
 	for (size_t i = 0; i < t->n_added; i++)
@@ -281,10 +281,10 @@ int32_t tok_id(const struct tok *t, const char *piece)
 			return t->added[i].id;
 	if (!t->bytelevel)
 		return tok_strmap_get(&t->vocab, piece, n);
-	struct tbuf raw = {0};
-	int32_t id = tok_bytelevel_unmap(piece, n, &raw) ? tok_strmap_get(&t->vocab, raw.p ? raw.p : "", raw.n)
+	struct strbuf raw = {0};
+	int32_t id = tok_bytelevel_unmap(piece, n, &raw) ? tok_strmap_get(&t->vocab, raw.s ? raw.s : "", raw.len)
 						      : tok_strmap_get(&t->vocab, piece, n);
-	tok_buf_free(&raw);
+	strbuf_release(&raw);
 	return id;
 }
 
@@ -292,7 +292,7 @@ const char *tok_piece(const struct tok *t, int32_t id)
 {
 	if (id < 0 || (size_t)id >= t->n_ids || t->piece_off[id] == UINT32_MAX)
 		return NULL;
-	return t->pieces.p + t->piece_off[id];
+	return t->pieces.s + t->piece_off[id];
 }
 
 bool tok_is_special(const struct tok *t, int32_t id)

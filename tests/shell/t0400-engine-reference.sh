@@ -99,6 +99,13 @@ test_expect_success "panels of 32 columns through the experts (mixtral-tiny, 2 s
 	EXO_PANEL_COLS=32 exo-validate model $M/mixtral-tiny --reference $M/mixtral-tiny/reference --stages 2 -o json >$TMP/mix.p32 &&
 	test \"\$(levels <$TMP/mix.p32)\" = 'ok ok ok ok ok ok ok ok '
 "
+# Decode runs the chosen experts' rows split over the threads in one region.
+for model in qwen3-moe-tiny mixtral-tiny; do
+	test_expect_success "$model decoding on 2 threads, in panels of 32 columns" "
+		EXO_PANEL_COLS=32 exo-validate model $M/$model --reference $M/$model/reference --threads 2 -o json >$TMP/$model.t2 &&
+		test \"\$(levels <$TMP/$model.t2)\" = 'ok ok ok ok ok ok ok ok '
+	"
+done
 
 # An f16 stage boundary costs what transformers measured (meta.json), within twice that.
 for model in llama3-tiny qwen2-tiny mistral-tiny; do

@@ -54,6 +54,15 @@ test_expect_success "exo-partition plans a GGUF file from its tensor infos" "
 	grep -q '\"layers\":3' $TMP/plan.json && grep -q '\"dtype\":\"f32\"' $TMP/plan.json
 "
 
+test_expect_success "ORG/NAME in the HF cache whose snapshot holds one .gguf (exo-fetch --include '*.gguf'): that file" "
+	snap=$TMP/hub/models--acme--tiny-GGUF/snapshots/0123456789abcdef0123456789abcdef01234567 &&
+	mkdir -p \$snap $TMP/hub/models--acme--tiny-GGUF/refs &&
+	echo 0123456789abcdef0123456789abcdef01234567 >$TMP/hub/models--acme--tiny-GGUF/refs/main &&
+	cp $G/qwen2-tiny.gguf \$snap/tiny-Q8_0.gguf &&
+	HF_HUB_CACHE=$TMP/hub exo-validate model acme/tiny-GGUF --reference $M/qwen2-tiny/reference -o json >$TMP/hub.out &&
+	grep -q 'all 16 greedy tokens match' $TMP/hub.out
+"
+
 # a copy with the architecture renamed (qwen2 -> gemma everywhere): refused by name
 test_expect_code 65 "an unknown GGUF architecture is one line naming it" "
 	python3 - $G/qwen2-tiny.gguf $TMP/q9.gguf <<'PY'

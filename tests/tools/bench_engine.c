@@ -193,11 +193,15 @@ static double time_tg(struct eng_stage *s, struct eng_kv *kv, const int32_t *tok
 }
 
 /* Bytes a decoded token reads: the weights, less an untied embedding (one
- * row of it is read), plus K and V at the mean context of the tg run. */
+ * row of it is read) and the experts the router does not pick (all but
+ * n_experts_used of each sparse layer's), plus K and V at the mean context
+ * of the tg run. */
 static size_t bytes_per_token(const struct eng_stage *s, int dtype, int tg)
 {
 	const struct model_config *c = eng_config(s);
 	size_t w = eng_weight_bytes(s);
+	if (c->n_experts)
+		w -= (size_t)((double)eng_expert_bytes(s) * (c->n_experts - c->n_experts_used) / c->n_experts);
 	if (eng_first_layer(s) == 0 && !(eng_has_head(s) && c->tied_embeddings)) {
 		int stored = strcmp(c->torch_dtype, "float32") == 0 ? KD_F32
 			     : strcmp(c->torch_dtype, "float16") == 0 ? KD_F16 : KD_BF16;
@@ -293,6 +297,8 @@ static void bench_one(const struct opts *o, int dtype, int threads, double bw, s
 
 static const char *stored_name(const struct model_config *c)
 {
+	if (!c->torch_dtype[0])   /* a GGUF file: each matrix as stored */
+		return "stored";
 	return strcmp(c->torch_dtype, "float32") == 0 ? "F32" : strcmp(c->torch_dtype, "float16") == 0 ? "F16" : "BF16";
 }
 

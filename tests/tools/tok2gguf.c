@@ -117,6 +117,7 @@ int main(int argc, char **argv)
 		}
 		key(f, "tokenizer.ggml.scores", GGUF_ARRAY), u32(f, GGUF_F32), u64(f, n);
 		put(f, score, 4 * n);
+		free(score);
 	} else {
 		key(f, "tokenizer.ggml.pre", GGUF_STRING), str(f, argv[2]);
 		key(f, "tokenizer.ggml.merges", GGUF_ARRAY), u32(f, GGUF_STRING), u64(f, json_array_size(merges));
@@ -133,5 +134,11 @@ int main(int argc, char **argv)
 	}
 	if (bos >= 0)
 		key(f, "tokenizer.ggml.bos_token_id", GGUF_U32), u32(f, (uint32_t)bos);
+	for (i = 0; i < n; i++)
+		if (type[i] == 5)
+			free((char *)tok[i]);
+	free(tok);
+	free(type);
+	json_decref(j);
 	return fclose(f) == 0 ? 0 : 74;
 }

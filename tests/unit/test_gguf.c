@@ -4,6 +4,7 @@
  * error, never a read past it; the HF view (names, shapes, Q/K rows put
  * back in transformers' order, the config); refusals name what they refuse. */
 #include "kernels/kern.h"
+#include "kernels/kern_gguf.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/gguf.h"
@@ -192,12 +193,12 @@ static void test_bad_tensors(void)
 	ok(!gguf_parse(b.p, b.n, "odd.gguf", &e) && strstr(e.msg, "type 99 is not a ggml type"),
 	   "an unknown tensor type number is named: %s", e.msg);
 	free(b.p);
-	unsigned char q4k[144] = {0};
-	struct tinfo k4 = {"blk.0.ffn_down.weight", 12, 2, {256, 1}, q4k, 144};
-	b = gguf_file(2, &kv, 1, &k4, 1, 32);
-	f = gguf_parse(b.p, b.n, "q4k.gguf", &e);
-	ok(f && gguf_check_tensors(f, &e) < 0 && strstr(e.msg, "blk.0.ffn_down.weight: type Q4_K is not supported"),
-	   "a GGUF v2 file with a Q4_K tensor opens, and the type is refused by name: %s", e.msg);
+	unsigned char q2k[84] = {0};
+	struct tinfo k2 = {"blk.0.ffn_down.weight", 10, 2, {256, 1}, q2k, 84};
+	b = gguf_file(2, &kv, 1, &k2, 1, 32);
+	f = gguf_parse(b.p, b.n, "q2k.gguf", &e);
+	ok(f && gguf_check_tensors(f, &e) < 0 && strstr(e.msg, "blk.0.ffn_down.weight: type Q2_K is not supported"),
+	   "a GGUF v2 file with a Q2_K tensor opens, and the type is refused by name: %s", e.msg);
 	gguf_close(f);
 	free(b.p);
 	free(kv.p);
@@ -344,8 +345,53 @@ static void test_llama_view(const char *tmp)
 	free(b.p);
 }
 
+/* Every block type widened as gguf-py (ggml's layouts) widens the same
+ * random blocks (tests/fixtures-gguf/blocks.json, make-blocks.py), by every
+ * kernel variant; and each variant's gemv against its own widening. */
+static void test_block_layouts(void)
+{
+	json_error_t je;
+	json_t *root = json_load_file("tests/fixtures-gguf/blocks.json", 0, &je);
+	json_t *types = json_object_get(root, "types");
+	ok(json_object_size(types) == 8, "blocks.json holds 8 block types: %s", root ? "" : je.text);
+	const char *name;
+	json_t *v;
+	json_object_foreach(types, name, v) {
+		int t = kern_dtype_parse(name);
+		const char *hex = json_string_value(json_object_get(v, "blocks"));
+		json_t *want = json_object_get(v, "values");
+		size_t n = json_array_size(want), nb = hex ? strlen(hex) / 2 : 0;
+		if (t < 0 || !hex || kern_row_bytes(t, n) != nb) {
+			ok(0, "%s: a kernel type with %zu values in %zu bytes", name, n, nb);
+			continue;
+		}
+		unsigned char *blocks = malloc(nb);
+		for (size_t i = 0; i < nb; i++)
+			sscanf(hex + 2 * i, "%2hhx", &blocks[i]);
+		float *got = malloc(n * sizeof *got);
+		for (const struct kern_ops *const *k = kern_variants(); *k; k++) {
+			(*k)->to_f32[t](blocks, got, n);
+			size_t bad = 0, first = n;
+			for (size_t i = 0; i < n; i++) {
+				double w = json_number_value(json_array_get(want, i));
+				if (fabs(got[i] - w) > 1e-6 * fabs(w) + 1e-12 && bad++ == 0)
+					first = i;
+			}
+			ok(bad == 0, "%s %s: the %zu values gguf-py gives%s", (*k)->name, name, n,
+			   bad ? " (not at the first shown)" : "");
+			if (bad)
+				diag("value %zu: want %.9g got %.9g (%zu differ)", first,
+				     json_number_value(json_array_get(want, first)), got[first], bad);
+		}
+		free(blocks);
+		free(got);
+	}
+	json_decref(root);
+}
+
 int main(void)
 {
+	test_block_layouts();
 	char tmp[] = "/tmp/exo-test-gguf.XXXXXX";
 	if (!mkdtemp(tmp))
 		return 1;

@@ -52,7 +52,9 @@ static int close_enough(const char *what, const float *ref, const float *got, si
 	return bad == 0;
 }
 
-static int is_q(int t) { return t == KD_Q8_0 || t == KD_Q4_0 || t == KD_Q4_1; }
+static int is_q(int t) { return t >= KD_Q8_0; }
+static int is_k(int t) { return t == KD_Q4_K || t == KD_Q5_K || t == KD_Q6_K; }
+static const size_t KCOLS[] = {256, 768, 4096};
 
 /* Weights of type t for [rows, cols], quantised by the reference. */
 static void *rand_weights(int t, size_t rows, size_t cols)
@@ -66,7 +68,7 @@ static void *rand_weights(int t, size_t rows, size_t cols)
 
 /* A dot product of cols terms in f32 against the reference's double: allow
  * a few f32 ulps per term of magnitude (|w|, |x| <= 1; Q4_0 values <= 8). */
-static double dot_atol(int t, size_t cols) { return (t == KD_Q4_0 || t == KD_Q4_1 ? 8 : 1) * 4e-7 * (double)cols + 1e-6; }
+static double dot_atol(int t, size_t cols) { return (t == KD_Q8_0 ? 1 : 8) * 4e-7 * (double)cols + 1e-6; }
 
 static int check_gemv(const struct kern_ops *k, int t, size_t rows, size_t cols)
 {
@@ -99,8 +101,8 @@ static void test_products(const struct kern_ops *k)
 	for (int t = 0; t < KD_COUNT; t++) {
 		if (KD_IS_MLX(t)) /* test_mlx */
 			continue;
-		const size_t *cols = is_q(t) ? QCOLS : FCOLS;
-		size_t nc = is_q(t) ? LEN(QCOLS) : LEN(FCOLS);
+		const size_t *cols = is_k(t) ? KCOLS : is_q(t) ? QCOLS : FCOLS;
+		size_t nc = is_k(t) ? LEN(KCOLS) : is_q(t) ? LEN(QCOLS) : LEN(FCOLS);
 		int good_v = 1, good_m = 1;
 		for (size_t r = 0; r < LEN(ROWS); r++)
 			for (size_t c = 0; c < nc; c++) {
@@ -223,7 +225,7 @@ static void test_conversions(const struct kern_ops *k)
 		size_t ns[] = {1, 7, 9, 31, 64, 1000, 4096};
 		int same = 1, widen = 1;
 		for (size_t i = 0; i < LEN(ns); i++) {
-			size_t n = is_q(t) ? (ns[i] + 31) / 32 * 32 : ns[i];
+			size_t blk = is_k(t) ? 256 : is_q(t) ? 32 : 1, n = (ns[i] + blk - 1) / blk * blk;
 			float *src = conversion_inputs(n);
 			if (is_q(t)) /* quantisation of finite data only */
 				for (size_t j = 0; j < n; j++)
@@ -333,7 +335,7 @@ static void test_quant_error(void)
 	float *x = rand_vec(n, 2.0f), *y = malloc(n * 4);
 	for (size_t i = 0; i < n; i += 97)
 		x[i] *= 10.0f; /* some blocks with outliers */
-	static const int types[] = {KD_Q8_0, KD_Q4_0, KD_Q4_1};
+	static const int types[] = {KD_Q8_0, KD_Q4_0, KD_Q4_1, KD_Q5_0, KD_Q5_1, KD_Q4_K, KD_Q5_K, KD_Q6_K};
 	for (size_t ti = 0; ti < LEN(types); ti++) {
 		int t = types[ti];
 		void *q = malloc(kern_row_bytes(t, n));
@@ -341,15 +343,27 @@ static void test_quant_error(void)
 		kern_ref.to_f32[t](q, y, n);
 		int good = 1;
 		for (size_t b = 0; b < n / 32; b++) {
-			float amax = 0, lo = INFINITY, hi = -INFINITY;
+			float amax = 0, lo = INFINITY, hi = -INFINITY, sb = 0;  /* sb: |max| of its 256 */
 			for (int j = 0; j < 32; j++) {
 				amax = fmaxf(amax, fabsf(x[b * 32 + j]));
 				lo = fminf(lo, x[b * 32 + j]);
 				hi = fmaxf(hi, x[b * 32 + j]);
 			}
-			/* Q4_1: half a step of (max - min) / 15, and f16's rounding of d and m */
-			double bound = t == KD_Q8_0 ? amax / 127.0 * 0.5 * 1.01 + amax * 1e-3
-				     : t == KD_Q4_0 ? amax / 8.0 * 1.01 : (hi - lo) / 15.0 * 0.5 * 1.01 + amax * 4e-3;
+			for (size_t j = b / 8 * 256; j < b / 8 * 256 + 256; j++)
+				sb = fmaxf(sb, fabsf(x[j]));
+			/* half a step, and f16's rounding of the scales; the K types' mins
+			 * and scales are steps of d and dmin (up to sb / 63) */
+			double bound;
+			switch (t) {
+			case KD_Q8_0: bound = amax / 127.0 * 0.5 * 1.01 + amax * 1e-3; break;
+			case KD_Q4_0: bound = amax / 8.0 * 1.01; break;
+			case KD_Q4_1: bound = (hi - lo) / 15.0 * 0.5 * 1.01 + amax * 4e-3; break;
+			case KD_Q5_0: bound = amax / 16.0 * 1.01; break;
+			case KD_Q5_1: bound = (hi - lo) / 31.0 * 0.5 * 1.01 + amax * 4e-3; break;
+			case KD_Q4_K: bound = (hi - lo) / 15.0 * 0.5 + 2 * sb / 63 / 15 + sb / 63 + amax * 4e-3; break;
+			case KD_Q5_K: bound = (hi - lo) / 31.0 * 0.5 + 2 * sb / 63 / 31 + sb / 63 + amax * 4e-3; break;
+			default: bound = amax / 31.0 * 0.5 * 1.05 + sb / 31 / 127 * 16 + amax * 4e-3; break;
+			}
 			for (int j = 0; j < 32; j++)
 				if (fabs((double)y[b * 32 + j] - x[b * 32 + j]) > bound) {
 					if (good)
@@ -411,11 +425,11 @@ static void test_reference_by_hand(void)
 	for (int j = 0; j < 16; j++)
 		layout &= d[j] == 0.5f * j - 2 && d[j + 16] == 0.5f * (15 - j) - 2;
 	ok(layout, "Q4_1: 20-byte blocks, d q + m with value j low in qs[j] and j+16 high");
-	float ones[32], yq;
+	float x127[32], yq;  /* 127: the activation's scale is 1, exact in f16 */
 	for (int j = 0; j < 32; j++)
-		ones[j] = 1.0f;
-	kern_ref.gemv[KD_Q4_1](&b1, ones, &yq, 1, 32);  /* sum of d q + m over the block */
-	ok(feq(yq, 0.5f * 2 * 120 - 64, 1e-4f), "ref gemv Q4_1 by hand: %g", yq);
+		x127[j] = 127.0f;
+	kern_ref.gemv[KD_Q4_1](&b1, x127, &yq, 1, 32);  /* 127 times the sum of d q + m */
+	ok(feq(yq, 127 * (0.5f * 2 * 120 - 64), 1e-3f), "ref gemv Q4_1 by hand: %g", yq);
 
 	float ww[6] = {1, 2, 3, 4, 5, 6}, xx[3] = {1, 0, -1}, yy[2];
 	kern_ref.gemv[KD_F32](ww, xx, yy, 2, 3);

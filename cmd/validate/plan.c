@@ -10,7 +10,7 @@
 #include "net/net.h"
 #include "validate/plan_live.h"
 #include "validate/facts.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdarg.h>

@@ -8,7 +8,7 @@
 #include "hardware/requirements.h"
 #include "model/config.h"
 #include "validate/facts.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdarg.h>

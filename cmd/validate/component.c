@@ -1,6 +1,7 @@
 /* `exo-validate --test-component cpu|gpu|network|storage|all`: functional
  * tests that run real work on a part of this machine and compare the
  * results with a reference (validate/component_*.c). */
+#include "cmd/validate/subcommand.h"
 #include "hub/cache.h"
 #include "validate/component.h"
 

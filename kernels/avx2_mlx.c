@@ -106,6 +106,7 @@ INLINE void gemv_bits(const struct kern_mlx *p, int bits, const void *w, const f
 		for (size_t g = 0; g < ng; g++, blk += p->block_bytes) {
 			const uint8_t *q = blk + 2 * p->scale_bytes;
 			const float *xg = x + g * (size_t)p->group;
+			_mm_prefetch((const char *)blk + 4096, _MM_HINT_T0);   /* as lanes_gemv */
 			__m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
 			for (int c = 0; c < p->group; c += 16, q += 2 * step) {
 				d0 = _mm256_fmadd_ps(unpack8(q, bits, shuffle, shift, mask),

@@ -224,8 +224,9 @@ static const struct st_tensor *quantized(struct ckpt *c, const char *path, const
 					 int n_dims, const int64_t *shape, struct exo_err *e)
 {
 	for (struct ckpt_qtensor *q = c->qtensors; q; q = q->next)
-		if (strcmp(q->t.name, t->name) == 0)
-			return &q->t;
+		if (strcmp(q->t.name, t->name) == 0 && q->t.n_dims == n_dims &&
+		    memcmp(q->t.shape, shape, sizeof *shape * (size_t)n_dims) == 0)
+			return &q->t;   /* joined before (a tied head is the embedding) */
 	char module[512];
 	size_t len = strlen(t->name);
 	if (len < 8 || len - 7 >= sizeof module || strcmp(t->name + len - 7, ".weight") != 0) {

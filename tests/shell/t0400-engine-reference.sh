@@ -99,6 +99,18 @@ test_expect_success "panels of 32 columns through the experts (mixtral-tiny, 2 s
 	EXO_PANEL_COLS=32 exo-validate model $M/mixtral-tiny --reference $M/mixtral-tiny/reference --stages 2 -o json >$TMP/mix.p32 &&
 	test \"\$(levels <$TMP/mix.p32)\" = 'ok ok ok ok ok ok ok ok '
 "
+# Experts stacked as mlx-lm stores them (switch_mlp, [experts, rows, cols]):
+# the same model, the same numbers.
+for model in qwen3-moe-tiny mixtral-tiny; do
+	test_expect_success "$model with its experts stacked as mlx-lm stores them matches transformers" "
+		mkdir -p $TMP/stacked.$model && cp $M/$model/config.json $TMP/stacked.$model/ &&
+		python3 tests/tools/stack-experts.py $M/$model $TMP/stacked.$model &&
+		grep -q switch_mlp.down_proj $TMP/stacked.$model/model.safetensors &&
+		! grep -q 'experts.0' $TMP/stacked.$model/model.safetensors &&
+		exo-validate model $TMP/stacked.$model --reference $M/$model/reference --stages 2 -o json >$TMP/stacked.$model.out &&
+		test \"\$(levels <$TMP/stacked.$model.out)\" = 'ok ok ok ok ok ok ok ok '
+	"
+done
 # Decode runs the chosen experts' rows split over the threads in one region.
 for model in qwen3-moe-tiny mixtral-tiny; do
 	test_expect_success "$model decoding on 2 threads, in panels of 32 columns" "

@@ -92,7 +92,8 @@ static int add_tensor(struct plan_model *m, const struct st_tensor *t, const cha
 			return exo_error(e, EXO_DATAERR, "%s: tensor %s: layer %d outside the config's "
 					 "%d layers", file, t->name, layer, m->layers);
 		p.role = PR_LAYER, p.layer = layer;
-		p.expert = strstr(rest, ".experts.") != NULL;
+		/* one expert's matrix, or all of them stacked (mlx-lm's switch_mlp) */
+		p.expert = strstr(rest, ".experts.") || strstr(rest, ".switch_mlp.");
 	} else if (strcmp(t->name, "model.embed_tokens.weight") == 0) {
 		p.role = PR_EMBED;
 	} else if (strcmp(t->name, "lm_head.weight") == 0) {
@@ -102,7 +103,9 @@ static int add_tensor(struct plan_model *m, const struct st_tensor *t, const cha
 	} else {
 		return 0;  /* buffers such as rotary inv_freq: not weights a stage holds */
 	}
-	if (t->n_dims == 2)
+	if (t->n_dims == 3 && p.expert)  /* [experts, rows, cols]: the experts' rows one after another */
+		p.rows = (uint64_t)t->shape[0] * (uint64_t)t->shape[1], p.cols = (uint64_t)t->shape[2];
+	else if (t->n_dims == 2)
 		p.rows = (uint64_t)t->shape[0], p.cols = (uint64_t)t->shape[1];
 	else if (t->n_dims == 1)
 		p.rows = (uint64_t)t->shape[0];

@@ -110,6 +110,11 @@ for model in qwen3-moe-tiny mixtral-tiny; do
 		exo-validate model $TMP/stacked.$model --reference $M/$model/reference --stages 2 -o json >$TMP/stacked.$model.out &&
 		test \"\$(levels <$TMP/stacked.$model.out)\" = 'ok ok ok ok ok ok ok ok '
 	"
+	test_expect_success "$model stacked: the planner sizes it as the unstacked one" "
+		EXO_CONFIG=/dev/null exo-partition --model $TMP/stacked.$model --profile --dtype bf16 -o json | sed 's/.*\"dtype\"//' >$TMP/prof.s &&
+		EXO_CONFIG=/dev/null exo-partition --model $M/$model --profile --dtype bf16 -o json | sed 's/.*\"dtype\"//' >$TMP/prof.u &&
+		grep -q expert_bytes_per_layer $TMP/prof.s && cmp $TMP/prof.s $TMP/prof.u
+	"
 done
 # Decode runs the chosen experts' rows split over the threads in one region.
 for model in qwen3-moe-tiny mixtral-tiny; do

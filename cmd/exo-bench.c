@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-	"usage: exo-bench [-d SECONDS] [-s SUITES] [-t THREADS] [--name NAME] [--file FILE]\n"
+	"usage: exo-bench [-d SECONDS] [-s SUITES] [-t THREADS] [--llc SIZE] [--name NAME] [--file FILE]\n"
 	"                 [--model DIR [--connect HOST:PORT]] [--dtype TYPE] [-p LENGTHS]\n"
 	"                 [-n LENGTHS] [-b SIZES]\n"
 	"                 [--nodes HOST:PORT,...] [--key FILE] [--merge] [-c FILE] [-o FORMAT] [-q]\n"
@@ -44,6 +44,8 @@ static void usage(int status)
 		      "                           (default: all that apply)\n"
 		      "  -t, --threads N          threads of the all-threads figures (default: the\n"
 		      "                           configuration's, else every online CPU)\n"
+		      "  --llc SIZE               last-level cache the memory and GEMV arrays are\n"
+		      "                           sized by (default: from /sys; e.g. 260M)\n"
 		      "  --name NAME              node name in the records (default: the merged node's,\n"
 		      "                           else the hostname)\n"
 		      "  --file FILE              storage: file to read (default: the largest in the\n"
@@ -103,7 +105,7 @@ static void parse_options(int argc, char **argv, struct app *a)
 		{"dtype", required_argument, NULL, 'D'}, {"sequence-lengths", required_argument, NULL, 'p'},
 		{"gen-lengths", required_argument, NULL, 'n'}, {"batch-sizes", required_argument, NULL, 'b'},
 		{"nodes", required_argument, NULL, 'H'}, {"key", required_argument, NULL, 'K'},
-		{"connect", required_argument, NULL, 'C'},
+		{"connect", required_argument, NULL, 'C'}, {"llc", required_argument, NULL, 'L'},
 		{"merge", no_argument, NULL, 'M'},
 		{"config", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
@@ -116,6 +118,14 @@ static void parse_options(int argc, char **argv, struct app *a)
 		case 's': if (bench_suite_parse(optarg, &a->b.suites, &e) < 0) exo_die(&e); break;
 		case 't': parse_list("--threads", optarg, t), a->b.threads = t[0]; break;
 		case 'N': a->name = optarg; break;
+		case 'L': {
+			uint64_t llc;
+			if (conf_parse_size(optarg, &llc) < 0 || llc == 0 || llc > (1ull << 40))
+				exo_errx(EXO_USAGE, "--llc %s: expected a size from 1 byte to 1T (e.g. 260M)",
+					 optarg);
+			a->b.llc_bytes = (size_t)llc;
+			break;
+		}
 		case 'f': a->b.file = optarg; break;
 		case 'm': a->b.model = optarg; break;
 		case 'D':
@@ -246,6 +256,23 @@ static void open_output(struct app *a)
 		exo_errx(EXO_SOFTWARE, "stdout: cannot open writer");
 }
 
+/* networking.peers as a --nodes list ("HOST:PORT,..."), or NULL when none. */
+static char *peer_list(const struct exo_config *conf)
+{
+	if (!conf->networking.n_peers)
+		return NULL;
+	size_t len = 0;
+	for (size_t i = 0; i < conf->networking.n_peers; i++)
+		len += strlen(conf->networking.peers[i].address) + 1;
+	char *list = xcalloc(len + 1, 1);
+	for (size_t i = 0; i < conf->networking.n_peers; i++) {
+		if (i)
+			strcat(list, ",");
+		strcat(list, conf->networking.peers[i].address);
+	}
+	return list;
+}
+
 int main(int argc, char **argv)
 {
 	struct app a = { .format = REC_AUTO, .b = { .duration = 20, .dtype = -1 } };
@@ -255,7 +282,7 @@ int main(int argc, char **argv)
 	exo_progname = "exo-bench";
 	parse_options(argc, argv, &a);
 	conf_init(&conf);
-	if (conf_load(&conf, a.config, &e) < 0)
+	if (conf_load(&conf, a.config, &e) < 0 || conf_apply_affinity(&conf, &e) < 0)
 		exo_die(&e);
 	a.passed = json_array();
 	a.figures = json_array();
@@ -265,7 +292,11 @@ int main(int argc, char **argv)
 	a.b.node = a.name ? a.name : a.b.node ? a.b.node : host;
 	a.b.cache_dir = conf.storage.model_cache.path;
 	if (!a.b.threads)
-		a.b.threads = conf.hardware.cpu.threads;
+		a.b.threads = conf.hardware.cpu.threads ? conf.hardware.cpu.threads
+							: (int)conf.hardware.cpu.affinity.n;
+	char *peers = a.b.nodes ? NULL : peer_list(&conf);
+	if (peers)
+		a.b.nodes = peers;
 	if (!a.b.key && conf.networking.cluster_key[0])
 		a.b.key = conf.networking.cluster_key;
 	a.b.emit = on_record, a.b.warn = on_warn, a.b.arg = &a;
@@ -283,6 +314,7 @@ int main(int argc, char **argv)
 		rc = exo_error(&e, EXO_IOERR, "write error on stdout");
 	json_decref(a.passed);
 	json_decref(a.figures);
+	free(peers);
 	conf_free(&conf);
 	if (rc < 0)
 		exo_die(&e);

@@ -85,10 +85,7 @@ int main(int argc, char **argv)
 	conf_free(&conf);
 	if (!node)
 		exo_die(&e);
-	struct rec_writer *w = rec_writer_open(STDOUT_FILENO, rec_format_resolve(o.format, STDOUT_FILENO));
-	int rc = w ? rec_write(w, node, &e) : exo_error(&e, EXO_IOERR, "stdout: cannot open writer");
-	if (w && rec_writer_close(w, &e) < 0)
-		rc = -1;
+	int rc = rec_write_stdout(node, rec_format_resolve(o.format, STDOUT_FILENO), &e);
 	json_decref(node);
 	if (rc < 0)
 		exo_die(&e);

@@ -6,10 +6,13 @@
 #include "hub/hub.h"
 #include "records/record.h"
 #include "util/file.h"
+#include "util/human.h"
+#include "util/opt.h"
 
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +23,8 @@
 static const char usage_text[] =
 	"usage: exo-fetch [--revision REV] [--layers A:B | --plan FILE --stage N]\n"
 	"                 [--include GLOB] [--exclude GLOB] [--local-dir DIR] [--cache DIR]\n"
-	"                 [--jobs N] [--limit-rate RATE] [--retries N] [--no-wait] [--dry-run]\n"
+	"                 [--jobs N] [--limit-rate RATE] [--min-rate RATE] [--retries N]\n"
+	"                 [--no-wait] [--dry-run]\n"
 	"                 [-c FILE] [-o msgpack|json|yaml|text] [-q] [ORG/NAME]\n"
 	"       exo-fetch --list [--cache DIR]\n"
 	"       exo-fetch --gc [--max-size SIZE] [--dry-run] [--cache DIR]\n"
@@ -54,9 +58,12 @@ static void usage(int status)
 		      "  --include GLOB       only files matching (repeatable)\n"
 		      "  --exclude GLOB       not files matching (repeatable)\n"
 		      "  --local-dir DIR      plain files in DIR instead of the cache layout\n"
-		      "  --cache DIR          the hub cache (default: $HF_HUB_CACHE, $HF_HOME/hub)\n"
+		      "  --cache DIR          the hub cache (default: storage.modelCache.path of exo.yaml,\n"
+		      "                       else $HF_HUB_CACHE, $HF_HOME/hub)\n"
 		      "  -j, --jobs N         files downloaded at once (default 4)\n"
 		      "  --limit-rate RATE    bytes/s over all downloads (K, M, G suffixes)\n"
+		      "  --min-rate RATE      slowest average bytes/s a file may take beyond\n"
+		      "                       6 x HF_HUB_DOWNLOAD_TIMEOUT (default 32K; 0: no deadline)\n"
 		      "  --retries N          retries on timeouts, resets and 5xx (default 5)\n"
 		      "  --no-wait            exit 75 at once when another run holds a lock\n"
 		      "  -n, --dry-run        say what would be fetched or evicted, change nothing\n"
@@ -89,7 +96,7 @@ static void add_glob(const char **v, size_t *n, const char *g)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_LAYERS = 256, O_PLAN, O_STAGE, O_INCLUDE, O_EXCLUDE, O_LOCAL, O_CACHE, O_RATE,
-	       O_NOWAIT, O_LIST, O_GC, O_MAXSIZE, O_RETRIES };
+	       O_NOWAIT, O_LIST, O_GC, O_MAXSIZE, O_RETRIES, O_MINRATE };
 	static const struct option longopts[] = {
 		{"revision", required_argument, NULL, 'r'}, {"layers", required_argument, NULL, O_LAYERS},
 		{"plan", required_argument, NULL, O_PLAN}, {"stage", required_argument, NULL, O_STAGE},
@@ -97,14 +104,14 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"exclude", required_argument, NULL, O_EXCLUDE},
 		{"local-dir", required_argument, NULL, O_LOCAL}, {"cache", required_argument, NULL, O_CACHE},
 		{"jobs", required_argument, NULL, 'j'}, {"limit-rate", required_argument, NULL, O_RATE},
-		{"retries", required_argument, NULL, O_RETRIES}, {"no-wait", no_argument, NULL, O_NOWAIT}, {"dry-run", no_argument, NULL, 'n'},
+		{"retries", required_argument, NULL, O_RETRIES}, {"min-rate", required_argument, NULL, O_MINRATE}, {"no-wait", no_argument, NULL, O_NOWAIT}, {"dry-run", no_argument, NULL, 'n'},
 		{"list", no_argument, NULL, O_LIST}, {"gc", no_argument, NULL, O_GC},
 		{"max-size", required_argument, NULL, O_MAXSIZE}, {"config", required_argument, NULL, 'c'},
 		{"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	int c;
-	char *end;
+	long v;
 	while ((c = getopt_long(argc, argv, "r:j:nc:o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->hub.revision = optarg; break;
@@ -115,24 +122,25 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_PLAN: o->plan = optarg; break;
 		case O_STAGE:
-			o->stage = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->stage < 0)
+			if (!opt_long(optarg, 0, INT_MAX, &v))
 				exo_errx(EXO_USAGE, "--stage: not a stage index: %s", optarg);
+			o->stage = (int)v;
 			break;
 		case O_INCLUDE: add_glob(o->include, &o->n_include, optarg); break;
 		case O_EXCLUDE: add_glob(o->exclude, &o->n_exclude, optarg); break;
 		case O_LOCAL: o->hub.local_dir = optarg; break;
 		case O_CACHE: o->cache = optarg; break;
 		case 'j':
-			o->hub.jobs = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->hub.jobs < 1 || o->hub.jobs > 64)
+			if (!opt_long(optarg, 1, 64, &v))
 				exo_errx(EXO_USAGE, "--jobs: expected 1 to 64, got %s", optarg);
+			o->hub.jobs = (int)v;
 			break;
 		case O_RATE: o->hub.limit_rate = size_arg("--limit-rate", optarg); break;
+		case O_MINRATE: o->hub.min_rate = size_arg("--min-rate", optarg); break;
 		case O_RETRIES:
-			o->hub.retries = (int)strtol(optarg, &end, 10);
-			if (end == optarg || *end || o->hub.retries < 0 || o->hub.retries > 100)
+			if (!opt_long(optarg, 0, 100, &v))
 				exo_errx(EXO_USAGE, "--retries: expected 0 to 100, got %s", optarg);
+			o->hub.retries = (int)v;
 			break;
 		case O_NOWAIT: o->hub.no_wait = true; break;
 		case 'n': o->hub.dry_run = true; break;
@@ -202,7 +210,13 @@ static void read_plan(struct options *o)
 		snprintf(o->plan_repo, sizeof o->plan_repo, "%s", model);
 		o->repo = o->plan_repo;
 	}
+	if (o->repo == o->plan_repo && !hub_repo_id_ok(o->repo))
+		exo_errx(EXO_DATAERR, "%s: field 'model': '%s' is not a repository id (ORG/NAME)",
+			 o->plan, o->repo);
 	const char *rev = json_string_value(json_object_get(rec, "revision"));
+	if (rev && !hub_revision_ok(rev))
+		exo_errx(EXO_DATAERR, "%s: field 'revision': '%s' is not a branch, tag or commit",
+			 o->plan, rev);
 	if (rev && !strcmp(o->hub.revision, "main")) {
 		snprintf(o->plan_rev, sizeof o->plan_rev, "%s", rev);
 		o->hub.revision = o->plan_rev;
@@ -301,16 +315,28 @@ static void print_dry_run(const struct hub_model *m)
 		       m->files[i].size);
 }
 
+/* The progress bar on stderr (hub_opts.progress). */
+static void draw_progress(void *arg, int64_t got, int64_t total, double rate, bool end)
+{
+	char a[32], b[32], r[32], eta[32] = "";
+	human_bytes(a, sizeof a, (double)got);
+	human_bytes(b, sizeof b, (double)total);
+	human_bytes(r, sizeof r, rate);
+	if (rate > 0 && total > got)
+		snprintf(eta, sizeof eta, "  ETA %.0fs", (total - got) / rate);
+	int width = 30, fill = total > 0 ? (int)(width * (double)got / total) : 0;
+	fill = fill > width ? width : fill;
+	fprintf(stderr, "\r[%.*s%*s] %s / %s  %s/s%s\033[K%s", fill,
+		"##############################", width - fill, "", a, b, r, eta, end ? "\n" : "");
+}
+
 static int write_record(const struct options *o, const struct hub_model *m)
 {
 	struct exo_err e;
 	json_t *rec = hub_model_record(m, &e);
 	if (!rec)
 		exo_die(&e);
-	struct rec_writer *w = rec_writer_open(STDOUT_FILENO, rec_format_resolve(o->format, STDOUT_FILENO));
-	int rc = w ? rec_write(w, rec, &e) : exo_error(&e, EXO_IOERR, "stdout: cannot open writer");
-	if (w && rec_writer_close(w, &e) < 0)
-		rc = -1;
+	int rc = rec_write_stdout(rec, rec_format_resolve(o->format, STDOUT_FILENO), &e);
 	json_decref(rec);
 	if (rc < 0)
 		exo_die(&e);
@@ -335,6 +361,10 @@ int main(int argc, char **argv)
 		int64_t max = o.max_size >= 0 ? o.max_size : (int64_t)conf.storage.model_cache.max_size;
 		if (max <= 0)
 			exo_errx(EXO_USAGE, "--gc needs --max-size SIZE (or storage.modelCache.maxSize)");
+		switch (conf.storage.model_cache.cleanup_policy) {   /* a new policy must be handled here */
+		case CONF_CLEANUP_LRU:   /* hub_gc: least recently used snapshot first */
+			break;
+		}
 		if (hub_gc(o.hub.cache, max, o.hub.dry_run, report_evict, &o.hub.dry_run, &e) < 0)
 			exo_die(&e);
 		return fflush(stdout) == 0 ? 0 : EXO_IOERR;
@@ -347,7 +377,8 @@ int main(int argc, char **argv)
 	o.include[o.n_include] = o.exclude[o.n_exclude] = NULL;
 	o.hub.include = o.include;
 	o.hub.exclude = o.exclude;
-	o.hub.progress = !o.quiet && isatty(STDERR_FILENO) && !o.hub.dry_run;
+	if (!o.quiet && isatty(STDERR_FILENO) && !o.hub.dry_run)
+		o.hub.progress = draw_progress;
 	struct hub_model m;
 	if (hub_fetch(&o.hub, o.repo, &m, &e) < 0)
 		exo_die(&e);

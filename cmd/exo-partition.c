@@ -1,8 +1,10 @@
 /* exo-partition: plans the split of a model's layers across the nodes whose
  * records it reads, and writes the `plan` record.  See exo-partition(1). */
+#include "config/config.h"
 #include "planner/input.h"
 #include "planner/planner.h"
 #include "records/record.h"
+#include "util/opt.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -55,9 +57,8 @@ static void usage(int status)
 
 static long number(const char *opt, const char *arg, long lo, long hi)
 {
-	char *end;
-	long v = strtol(arg, &end, 10);
-	if (!*arg || *end || v < lo || v > hi)
+	long v;
+	if (!opt_long(arg, lo, hi, &v))
 		exo_errx(EXO_USAGE, "%s: expected an integer from %ld to %ld, got '%s'", opt, lo, hi, arg);
 	return v;
 }
@@ -127,6 +128,27 @@ static void check_ctx(struct options *o, const struct plan_model *m)
 		exo_errx(EXO_USAGE, "--ctx %d: %s holds at most %d positions", o->req.ctx, m->id, m->max_pos);
 }
 
+/* networking.peers name where the other machines' stages are reached: a
+ * node record that advertises no address takes its peer's. */
+static void apply_peers(struct plan_input *in)
+{
+	struct exo_config conf;
+	struct exo_err e;
+	conf_init(&conf);
+	if (conf_load(&conf, NULL, &e) < 0)
+		exo_die(&e);
+	for (size_t i = 0; i < in->n; i++) {
+		json_t *r = in->records[i];
+		const char *name = json_string_value(json_object_get(r, "name"));
+		if (strcmp(rec_kind(r), "node") || !name || json_object_get(r, "advertise"))
+			continue;
+		for (size_t k = 0; k < conf.networking.n_peers; k++)
+			if (!strcmp(conf.networking.peers[k].name, name))
+				json_object_set_new(r, "advertise", json_string(conf.networking.peers[k].address));
+	}
+	conf_free(&conf);
+}
+
 static void emit(const json_t *rec, enum rec_format f)
 {
 	struct exo_err e;
@@ -137,10 +159,7 @@ static void emit(const json_t *rec, enum rec_format f)
 		free(t);
 		return;
 	}
-	struct rec_writer *w = rec_writer_open(STDOUT_FILENO, f);
-	int rc = w ? rec_write(w, rec, &e) : exo_error(&e, EXO_IOERR, "stdout: cannot open writer");
-	if (w && rec_writer_close(w, &e) < 0)
-		rc = -1;
+	int rc = rec_write_stdout(rec, f, &e);
 	if (rc < 0)
 		exo_die(&e);
 }
@@ -168,6 +187,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	check_ctx(&o, &m);
+	apply_peers(&in);
 	if (plan_cluster_build(&c, in.records, in.n, o.fraction, &e) < 0 ||
 	    plan_make(&m, &c, &o.req, &p, &e) < 0)
 		exo_die(&e);

@@ -1,6 +1,6 @@
 /* exo-shard-serve: serve one stage of a pipeline (a range of layers) over
- * the shard protocol, or with --all every stage of a plan placed on this
- * host, each in its own process. */
+ * the shard protocol, or with --all every stage of a plan whose address is
+ * this host's, each in its own process. */
 #include "api/api.h"
 #include "config/config.h"
 #include "kernels/kern.h"
@@ -9,8 +9,14 @@
 #include "serve/serve.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/opt.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +31,7 @@ static const char usage_text[] =
 	"       exo-shard-serve --gen-key FILE\n"
 	"options: [--threads N] [--dtype f32|f16|bf16|q8_0|q4_0] [--handover f32|f16|bf16]\n"
 	"         [--ctx N] [--max-sessions N] [--max-connections N] [--key FILE] [--insecure]\n"
-	"         [--timeout MS] [-q] [--help] [--version]\n"
+	"         [--timeout MS] [--idle-timeout S] [-q] [--help] [--version]\n"
 "api (the stage holding layer 0): [--api HOST:PORT] [--api-key-file FILE]\n"
 "         [--chat-template FILE] [--model-name NAME]\n";
 
@@ -33,7 +39,7 @@ struct options {
 	const char *plan, *model, *listen, *next, *key, *node, *gen_key;
 	const char *api, *api_key_file, *chat_template, *model_name;
 	int stage, all, first, last, threads, dtype, handover, ctx, max_sessions, max_conns;
-	int insecure, quiet, timeout_ms;
+	int insecure, quiet, timeout_ms, idle_s;
 };
 
 static volatile sig_atomic_t stop;
@@ -55,9 +61,8 @@ static void usage(int status)
 
 static int parse_int(const char *opt, const char *s, int min, int max)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*s == '\0' || *end || v < min || v > max)
+	long v;
+	if (!opt_long(s, min, max, &v))
 		exo_errx(EXO_USAGE, "%s %s: expected an integer %d..%d", opt, s, min, max);
 	return (int)v;
 }
@@ -81,6 +86,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"max-connections", required_argument, NULL, 'C'}, {"key", required_argument, NULL, 'k'},
 		{"insecure", no_argument, NULL, 'i'}, {"gen-key", required_argument, NULL, 'g'},
 		{"timeout", required_argument, NULL, 'T'}, {"quiet", no_argument, NULL, 'q'},
+		{"idle-timeout", required_argument, NULL, 'I'},
 		{"api", required_argument, NULL, 'A'}, {"api-key-file", required_argument, NULL, 'K'},
 		{"chat-template", required_argument, NULL, 'J'},
 		{"model-name", required_argument, NULL, 'M'},
@@ -113,6 +119,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'i': o->insecure = 1; break;
 		case 'g': o->gen_key = optarg; break;
 		case 'T': o->timeout_ms = parse_int("--timeout", optarg, 1, 86400000); break;
+		case 'I': o->idle_s = parse_int("--idle-timeout", optarg, 1, 2000000); break;
 		case 'A': o->api = optarg; break;
 		case 'K': o->api_key_file = optarg; break;
 		case 'J': o->chat_template = optarg; break;
@@ -127,51 +134,87 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage(EXO_USAGE);
 }
 
-/* --all: every stage of the plan placed on this node, each its own process
- * (this program again with --stage); signals are passed on, and the exit
- * status is the first failure's. */
-static int run_all(int argc, char **argv, const struct options *o, const struct serve_plan *plan)
+/* ---- --all ---- */
+
+static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return a->sa_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+}
+
+static bool loopback_or_any(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t ip = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		return ip >> 24 == 127 || ip == 0;
+	}
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return sa->sa_family == AF_INET6 && (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
+					     (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127));
+}
+
+/* Whether a stage's HOST:PORT is this host's: a loopback or wildcard
+ * address, or one of its interfaces' (a name counts when it resolves to
+ * one of those). */
+static bool address_is_here(const char *addr, const struct ifaddrs *ifs)
 {
 	char host[256];
-	const char *node = o->node;
-	if (!node) {
-		if (gethostname(host, sizeof host) < 0)
-			exo_errx(EXO_SOFTWARE, "gethostname failed");
-		host[sizeof host - 1] = '\0';
-		node = host;
+	int port;
+	if (conf_parse_addr(addr, 0, host, sizeof host, &port) < 0)
+		return false;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return false;
+	bool here = false;
+	for (const struct addrinfo *ai = res; ai && !here; ai = ai->ai_next) {
+		here = loopback_or_any(ai->ai_addr);
+		for (const struct ifaddrs *i = ifs; i && !here; i = i->ifa_next)
+			here = i->ifa_addr && same_ip(ai->ai_addr, i->ifa_addr);
 	}
-	pid_t pids[256];
-	size_t n = 0;
-	for (size_t i = 0; i < plan->n_stages && n < 256; i++) {
-		if (strcmp(plan->stages[i].node, node))
+	freeaddrinfo(res);
+	return here;
+}
+
+/* The stage's argument vector: ours without --all and --node, with --stage. */
+static char **stage_argv(int argc, char **argv, char *idx)
+{
+	char **av = xcalloc((size_t)argc + 3, sizeof *av);
+	int k = 0;
+	for (int j = 0; j < argc; j++) {
+		if (strcmp(argv[j], "--all") == 0)
 			continue;
-		char **av = xcalloc((size_t)argc + 3, sizeof *av), idx[16];
-		int k = 0;
-		for (int j = 0; j < argc; j++) {
-			if (strcmp(argv[j], "--all") == 0)
-				continue;
-			if (strcmp(argv[j], "--node") == 0 && j + 1 < argc) {
-				j++;
-				continue;
-			}
-			if (strncmp(argv[j], "--node=", 7) == 0)
-				continue;
-			av[k++] = argv[j];
+		if (strcmp(argv[j], "--node") == 0 && j + 1 < argc) {
+			j++;
+			continue;
 		}
-		snprintf(idx, sizeof idx, "%d", plan->stages[i].index);
-		av[k++] = "--stage", av[k++] = idx;
-		pid_t pid = fork();
-		if (pid == 0) {
-			execv("/proc/self/exe", av);
-			execvp(argv[0], av);
-			_exit(EXO_SOFTWARE);
-		}
-		free(av);
-		if (pid > 0)
-			pids[n++] = pid;
+		if (strncmp(argv[j], "--node=", 7) == 0)
+			continue;
+		av[k++] = argv[j];
 	}
-	if (n == 0)
-		exo_errx(EXO_USAGE, "%s: no stage of the plan is placed on node %s", o->plan, node);
+	av[k++] = "--stage", av[k++] = idx;
+	return av;
+}
+
+/* Which stages --all starts: with --node, those placed on that node name;
+ * otherwise those whose address is one of this host's (loopback
+ * included), so that a plan of several nodes made on one machine starts
+ * whole. */
+static bool stage_is_mine(const struct options *o, const struct plan_stage *st,
+			  const struct ifaddrs *ifs)
+{
+	if (o->node)
+		return strcmp(st->node, o->node) == 0;
+	return st->address[0] && address_is_here(st->address, ifs);
+}
+
+static int wait_all(const pid_t *pids, size_t n)
+{
 	int status = 0;
 	size_t left = n;
 	bool passed = false;
@@ -195,12 +238,53 @@ static int run_all(int argc, char **argv, const struct options *o, const struct 
 	return status;
 }
 
+/* --all: each chosen stage its own process (this program again with
+ * --stage), each one said as it starts; signals are passed on, and the
+ * exit status is the first failure's. */
+static int run_all(int argc, char **argv, const struct options *o, const struct serve_plan *plan)
+{
+	struct ifaddrs *ifs = NULL;
+	if (!o->node && getifaddrs(&ifs) < 0)
+		exo_errx(EXO_SOFTWARE, "getifaddrs: %s", strerror(errno));
+	pid_t pids[256];
+	size_t n = 0;
+	for (size_t i = 0; i < plan->n_stages && n < 256; i++) {
+		const struct plan_stage *st = &plan->stages[i];
+		if (!stage_is_mine(o, st, ifs))
+			continue;
+		char idx[16];
+		snprintf(idx, sizeof idx, "%d", st->index);
+		char **av = stage_argv(argc, argv, idx);
+		pid_t pid = fork();
+		if (pid == 0) {
+			execv("/proc/self/exe", av);
+			execvp(argv[0], av);
+			_exit(EXO_SOFTWARE);
+		}
+		free(av);
+		if (pid < 0)
+			continue;
+		pids[n++] = pid;
+		log_info("--all: started stage %d (node %s, layers %d..%d) on %s, pid %d", st->index,
+			 st->node, st->first, st->last - 1, st->address[0] ? st->address : "?", (int)pid);
+	}
+	freeifaddrs(ifs);
+	if (n == 0) {
+		if (o->node)
+			exo_errx(EXO_USAGE, "%s: no stage of the plan is placed on node %s", o->plan, o->node);
+		exo_errx(EXO_USAGE, "%s: no stage of the plan has an address of this host (give "
+			 "--node NAME to choose by node name)", o->plan);
+	}
+	return wait_all(pids, n);
+}
+
 /* The OpenAI API on the stage holding layer 0: a head sharing the stage's
  * weights, the tokenizer of the model's directory. */
 struct api_side {
 	struct head *head;
 	struct tok *tok;
 	struct api_server *api;
+	struct api_metrics_server *metrics;
 };
 
 static void api_open(const struct options *o, const struct stage_opts *so, struct stage_server *s,
@@ -224,40 +308,82 @@ static void api_open(const struct options *o, const struct stage_opts *so, struc
 	struct head_opts ho = {.model = so->model, .local_layers = eng_last_layer(stage_engine(s)),
 			       .next = so->next, .eng = so->eng, .net = so->net,
 			       .stage = stage_engine(s), .stage_lock = stage_engine_lock(s),
-			       .retry_ms = o->timeout_ms};
+			       .handover = so->handover, .retry_ms = o->timeout_ms};
 	if (!(a->head = head_open(&ho, &e)))
 		exo_die(&e);
 	char name[512];
 	api_model_name(so->model, name, sizeof name);
 	struct api_opts ao = {.listen = o->api, .api_key = key, .chat_template = o->chat_template,
 			      .model_id = o->model_name ? o->model_name : name};
+	struct model_quant q;
+	if (model_quant_load(&q, dir, &e) == 0 && q.present)
+		ao.quant_bits = q.base.bits, ao.quant_group = q.base.group;
+	model_quant_free(&q);
 	if (!(a->api = api_start(a->head, a->tok, &ao, &e)))
 		exo_die(&e);
 	free(key);
 }
 
+/* monitoring.prometheus: the API's metrics on the API's host, at the
+ * configured port and path; a stage without the API has none to serve. */
+static void metrics_open(const struct options *o, const struct exo_config *conf, struct api_side *a)
+{
+	struct exo_err e = {0};
+	char host[256], addr[300];
+	int port;
+	if (!conf->monitoring.prometheus.enable)
+		return;
+	if (!a->api) {
+		log_warn("monitoring.prometheus: this stage serves no API (--api or networking.api "
+			 "on the stage holding layer 0), so it has no metrics to serve");
+		return;
+	}
+	if (conf_parse_addr(o->api, 0, host, sizeof host, &port) < 0)
+		exo_errx(EXO_USAGE, "--api %s: expected HOST:PORT", o->api);
+	snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host,
+		 conf->monitoring.prometheus.port);
+	if (!(a->metrics = api_metrics_start(a->api, addr, conf->monitoring.prometheus.path, &e)))
+		exo_die(&e);
+	log_info("metrics: http://%s%s", addr, conf->monitoring.prometheus.path);
+}
+
 static void api_close(struct api_side *a)
 {
+	api_metrics_stop(a->metrics);
 	api_stop(a->api);
 	head_close(a->head);
 	tok_free(a->tok);
 }
 
-static void load_key(const struct options *o, uint8_t key[NET_KEY_BYTES], bool *have)
+static void load_key(const struct options *o, const struct exo_config *conf,
+		     uint8_t key[NET_KEY_BYTES], bool *have)
 {
-	struct exo_config conf;
 	struct exo_err e = {0};
-	conf_init(&conf);
-	if (conf_load(&conf, NULL, &e) < 0)
-		exo_die(&e);
-	const char *path = o->key ? o->key : conf.networking.cluster_key[0] ? conf.networking.cluster_key : NULL;
+	const char *path = o->key ? o->key : conf->networking.cluster_key[0] ? conf->networking.cluster_key : NULL;
 	*have = false;
 	if (path) {
 		if (net_key_load(path, key, &e) < 0)
 			exo_die(&e);
 		*have = true;
 	}
-	conf_free(&conf);
+}
+
+/* What exo.yaml gives a stage where no flag does: compute threads and their
+ * CPUs, the weights' pages, where to listen (after the plan's address) and,
+ * on the stage holding layer 0, where to serve the API. */
+static void from_config(struct options *o, struct stage_opts *so, const struct exo_config *conf)
+{
+	struct exo_err e = {0};
+	if (conf_apply_affinity(conf, &e) < 0)
+		exo_die(&e);
+	if (!o->threads)
+		so->eng.threads = conf->hardware.cpu.threads ? conf->hardware.cpu.threads
+							      : (int)conf->hardware.cpu.affinity.n;
+	so->eng.small_pages = !conf->hardware.memory.hugepages;
+	if (!so->listen)
+		so->listen = conf->networking.listen;
+	if (!o->api && conf->networking.api[0] && so->first == 0)
+		o->api = conf->networking.api;
 }
 
 /* The stage's options from the plan (flags given override it). */
@@ -307,23 +433,28 @@ int main(int argc, char **argv)
 				.index = o.stage, .listen = o.listen, .next = o.next,
 				.eng = {.dtype = o.dtype, .threads = o.threads, .ctx = o.ctx},
 				.handover = o.handover, .max_connections = o.max_conns,
-				.max_sessions = o.max_sessions,
+				.max_sessions = o.max_sessions, .idle_timeout_ms = o.idle_s * 1000,
 				.net = {.io_timeout_ms = o.timeout_ms, .connect_timeout_ms = o.timeout_ms}};
 	struct serve_plan plan = {0};
 	if (o.plan && o.stage < 0 && !o.all)
 		exo_errx(EXO_USAGE, "--plan needs --stage N or --all");
 	if (o.plan)
 		from_plan(&o, &so, &plan);
-	if (o.all) {
+	if (o.all) {   /* each stage reads the configuration itself */
 		int st = run_all(argc, argv, &o, &plan);
 		serve_plan_free(&plan);
 		return st;
 	}
-	if (!so.model || !so.listen)
-		exo_errx(EXO_USAGE, "a stage needs --plan FILE --stage N, or --model, --layers and --listen");
+	if (!so.model)
+		exo_errx(EXO_USAGE, "a stage needs --plan FILE --stage N, or --model and --layers");
+	struct exo_config conf;
+	conf_init(&conf);
+	if (conf_load(&conf, NULL, &e) < 0)
+		exo_die(&e);
+	from_config(&o, &so, &conf);
 	uint8_t key[NET_KEY_BYTES];
 	bool have_key;
-	load_key(&o, key, &have_key);
+	load_key(&o, &conf, key, &have_key);
 	so.net.key = have_key ? key : NULL;
 	if (!have_key && !o.insecure && !net_addr_is_loopback(so.listen))
 		exo_errx(EXO_CONFIG, "refusing to listen on %s without a cluster key (--key or "
@@ -334,10 +465,12 @@ int main(int argc, char **argv)
 	struct api_side api = {0};
 	if (o.api)
 		api_open(&o, &so, s, &api);
+	metrics_open(&o, &conf, &api);
 	int rc = stage_run(s, &stop, &e);
 	api_close(&api);
 	stage_close(s);
 	serve_plan_free(&plan);
+	conf_free(&conf);
 	if (rc < 0)
 		exo_die(&e);
 	return 0;

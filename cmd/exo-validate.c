@@ -1,8 +1,8 @@
 /* exo-validate: answers "is this right?" with check records and an exit
  * status (0 all ok, 1 warnings, 2 a failure).  Each subcommand lives in
- * libcommon/validate/cmd_NAME.c. */
+ * cmd/validate/NAME.c; the checks they run are libcommon/validate/. */
+#include "cmd/validate/subcommand.h"
 #include "util/err.h"
-#include "validate/validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,6 +6,8 @@
  * ops, attention, and gemm through BLIS (kernels/gemm_blis.c).  Q8_0/Q4_0
  * quantisation stays the reference's. */
 #include "kernels/kern_simd.h"
+#include "kernels/mlx.h"
+#include "kernels/kern_gguf.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -271,7 +273,7 @@ static void quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
 		__m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
 		s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
 		s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
-		out[b].d = d;
+		out[b].d = _cvtsh_ss(_cvtss_sh(d, 0));
 		out[b].sum = _mm_cvtsi128_si32(s4);
 	}
 }
@@ -750,8 +752,8 @@ static void build(void)
 		gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0};
 	void (*gemm[KD_COUNT])(const void *, const float *, float *, size_t, size_t, size_t, int) = {
 		gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0};
-	memcpy(table.gemv, gemv, sizeof gemv);
-	memcpy(table.gemm, gemm, sizeof gemm);
+	memcpy(table.gemv, gemv, (KD_Q4_0 + 1) * sizeof *gemv);   /* the types of this file */
+	memcpy(table.gemm, gemm, (KD_Q4_0 + 1) * sizeof *gemm);
 	table.to_f32[KD_F16] = f16_to_f32;
 	table.to_f32[KD_BF16] = bf16_to_f32;
 	table.to_f32[KD_Q8_0] = q8_0_to_f32;
@@ -773,6 +775,8 @@ static void build(void)
 	table.gemm_packed[KD_Q4_0] = gemm_q4_0_packed;
 	table.packed_row_f32[KD_Q8_0] = kern_packed_row_q8_0;
 	table.packed_row_f32[KD_Q4_0] = kern_packed_row_q4_0;
+	kern_avx2_mlx_fill(&table);
+	kern_gguf_avx2(&table);
 }
 
 const struct kern_ops *kern_avx2_ops(void)

@@ -6,6 +6,8 @@
  * widened to f32 and multiplied with f32 activations: no bf16 dot products
  * (vdpbf16ps would round x to bf16) and no integer dots on quantised x. */
 #include "kernels/kern_simd.h"
+#include "kernels/mlx.h"
+#include "kernels/kern_gguf.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -241,7 +243,7 @@ static void quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
 		__m512i q0 = round_away(_mm512_mul_ps(v0, vid)), q1 = round_away(_mm512_mul_ps(v1, vid));
 		_mm_storeu_si128((__m128i *)out[b].qs, _mm512_cvtepi32_epi8(q0));
 		_mm_storeu_si128((__m128i *)(out[b].qs + 16), _mm512_cvtepi32_epi8(q1));
-		out[b].d = d;
+		out[b].d = _cvtsh_ss(_cvtss_sh(d, 0));
 		out[b].sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
 	}
 }
@@ -753,7 +755,7 @@ static void build(void)
 	has_vnni = __builtin_cpu_supports("avx512vnni");
 	void (*gemv[KD_COUNT])(const void *, const float *, float *, size_t, size_t) = {
 		gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0};
-	memcpy(table.gemv, gemv, sizeof gemv);
+	memcpy(table.gemv, gemv, (KD_Q4_0 + 1) * sizeof *gemv);   /* the types of this file */
 	table.gemm[KD_F32] = gemm_f32;
 	table.gemm[KD_F16] = gemm_f16;
 	table.gemm[KD_BF16] = gemm_bf16;
@@ -783,7 +785,9 @@ static void build(void)
 		table.gemm_packed[KD_Q4_0] = gemm_q4_0_packed;
 		table.packed_row_f32[KD_Q8_0] = kern_packed_row_q8_0;
 		table.packed_row_f32[KD_Q4_0] = kern_packed_row_q4_0;
+		kern_gguf_avx512(&table);
 	}
+	kern_avx512_mlx_fill(&table);
 }
 
 const struct kern_ops *kern_avx512_ops(void)

@@ -1,7 +1,7 @@
 /* Compute kernels behind one dispatch table.
  *
  * kern_ref (kernels/ref.c) fills every slot with a plain scalar version: it is
- * the oracle.  Optimised variants (avx2.c, avx512.c, cuda/) start from a copy
+ * the oracle.  Optimised variants (avx2.c, avx512.c) start from a copy
  * of the reference table and override the slots they implement, so every slot
  * is always valid.  kern_select() picks the best variant for this CPU;
  * EXO_KERNELS=ref|avx2|avx512 forces one (and the choice is logged).
@@ -14,15 +14,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0, KD_COUNT };
+/* MLX's affine quantization (mlx-community checkpoints): one type per bits,
+ * group size and scale type, listed by KERN_MLX_TYPES(X) as X(bits, group,
+ * scale type); see kernels/mlx.h for the block layout. */
+#define KERN_MLX_SCALE_TYPES(X, b, g) X(b, g, F16) X(b, g, BF16) X(b, g, F32)
+#define KERN_MLX_BIT_TYPES(X, g)                                                      \
+	KERN_MLX_SCALE_TYPES(X, 2, g) KERN_MLX_SCALE_TYPES(X, 3, g) KERN_MLX_SCALE_TYPES(X, 4, g) \
+	KERN_MLX_SCALE_TYPES(X, 5, g) KERN_MLX_SCALE_TYPES(X, 6, g) KERN_MLX_SCALE_TYPES(X, 8, g)
+#define KERN_MLX_TYPES(X) KERN_MLX_BIT_TYPES(X, 32) KERN_MLX_BIT_TYPES(X, 64) KERN_MLX_BIT_TYPES(X, 128)
+#define KERN_MLX_ENUM(b, g, s) KD_MLX##b##_G##g##_##s,
+
+enum kern_dtype { KD_F32, KD_F16, KD_BF16, KD_Q8_0, KD_Q4_0,
+		  KD_Q4_1, KD_Q5_0, KD_Q5_1, KD_Q4_K, KD_Q5_K, KD_Q6_K,  /* GGUF's: kernels/kern_gguf.h */
+		  KERN_MLX_TYPES(KERN_MLX_ENUM)
+		  KD_COUNT };
+#define KD_MLX_FIRST KD_MLX2_G32_F16
+#define KD_MLX_LAST KD_MLX8_G128_F32
+#define KD_MLX_COUNT (KD_MLX_LAST - KD_MLX_FIRST + 1)
+#define KD_IS_MLX(t) ((int)(t) >= (int)KD_MLX_FIRST && (int)(t) <= (int)KD_MLX_LAST)
 
 #define KERN_QBLOCK 32
 struct kern_block_q8_0 { uint16_t d; int8_t qs[KERN_QBLOCK]; };        /* 34 bytes */
 struct kern_block_q4_0 { uint16_t d; uint8_t qs[KERN_QBLOCK / 2]; };   /* 18 bytes: qs[j] low nibble is value j, high nibble value j+16 */
 
 /* Activations for the integer dot products of Q8_0 and Q4_0 weights, as
- * llama.cpp does it: x in blocks of 32 with an f32 scale d = max|x| / 127,
- * q = round(x / d), and the sum of q (for Q4_0's offset of 8).  Every
+ * llama.cpp does it (its block_q8_0): x in blocks of 32, d = max|x| / 127,
+ * q = round(x / d), and the sum of q (for Q4_0's offset of 8); d is kept
+ * rounded to f16 as llama.cpp stores it, so that greedy decoding follows
+ * llama.cpp's on the same GGUF file as far as the rest allows.  Every
  * variant's Q8_0 and Q4_0 gemv and gemm compute
  *   y[r] = sum over blocks b of d_w(b) d_x(b) sum_j w(b, j) q(b, j)
  * from these same integers; only the float summation order differs.  A
@@ -30,7 +49,7 @@ struct kern_block_q4_0 { uint16_t d; uint8_t qs[KERN_QBLOCK / 2]; };   /* 18 byt
 struct kern_act_q8 { float d; int32_t sum; int8_t qs[KERN_QBLOCK]; };
 void kern_quantize_act(const float *x, struct kern_act_q8 *out, size_t n);
 
-const char *kern_dtype_name(enum kern_dtype t);     /* "F32", "F16", "BF16", "Q8_0", "Q4_0" */
+const char *kern_dtype_name(enum kern_dtype t);     /* "F32", "F16", "BF16", "Q8_0", "Q4_0", "MLX4_G64_BF16" */
 int kern_dtype_parse(const char *name);             /* case-insensitive; -1 if unknown */
 /* Bytes of one row of cols values; 0 when cols does not fit the type's blocks. */
 size_t kern_row_bytes(enum kern_dtype t, size_t cols);

@@ -1,12 +1,17 @@
 /* The scalar reference for every kernel: simple, obviously right, the oracle
  * that tests compare each optimised variant with. */
 #include "kernels/kern.h"
+#include "kernels/mlx.h"
+#include "kernels/kern_gguf.h"
 
 #include <math.h>
 #include <string.h>
 #include <strings.h>
 
-static const char *const dtype_names[KD_COUNT] = {"F32", "F16", "BF16", "Q8_0", "Q4_0"};
+#define MLX_NAME(b, g, s) "MLX" #b "_G" #g "_" #s,
+static const char *const dtype_names[KD_COUNT] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1",
+						  "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K",
+						  KERN_MLX_TYPES(MLX_NAME)};
 
 const char *kern_dtype_name(enum kern_dtype t)
 {
@@ -29,7 +34,12 @@ size_t kern_row_bytes(enum kern_dtype t, size_t cols)
 	case KD_BF16: return cols * 2;
 	case KD_Q8_0: return cols % KERN_QBLOCK ? 0 : cols / KERN_QBLOCK * sizeof(struct kern_block_q8_0);
 	case KD_Q4_0: return cols % KERN_QBLOCK ? 0 : cols / KERN_QBLOCK * sizeof(struct kern_block_q4_0);
-	default: return 0;
+	default: {
+		struct kern_mlx p;
+		if (kern_mlx_params(t, &p))
+			return cols % (size_t)p.group ? 0 : cols / (size_t)p.group * p.block_bytes;
+		return kern_gguf_row_bytes(t, cols);
+	}
 	}
 }
 
@@ -84,11 +94,20 @@ uint16_t kern_f32_to_bf16(float f)
 static void f32_to_f32(const void *src, float *dst, size_t n) { memmove(dst, src, n * 4); }
 static void f32_from_f32(const float *src, void *dst, size_t n) { memmove(dst, src, n * 4); }
 
+/* 16-bit values at any alignment: safetensors files need not align tensors
+ * (mlx-lm's put bf16 norms at odd offsets), and norms widen from the mapping. */
+static uint16_t load16(const unsigned char *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
 static void f16_to_f32(const void *src, float *dst, size_t n)
 {
-	const uint16_t *s = src;
+	const unsigned char *s = src;
 	for (size_t i = 0; i < n; i++)
-		dst[i] = kern_f16_to_f32(s[i]);
+		dst[i] = kern_f16_to_f32(load16(s + 2 * i));
 }
 
 static void f16_from_f32(const float *src, void *dst, size_t n)
@@ -100,9 +119,9 @@ static void f16_from_f32(const float *src, void *dst, size_t n)
 
 static void bf16_to_f32(const void *src, float *dst, size_t n)
 {
-	const uint16_t *s = src;
+	const unsigned char *s = src;
 	for (size_t i = 0; i < n; i++)
-		dst[i] = kern_bf16_to_f32(s[i]);
+		dst[i] = kern_bf16_to_f32(load16(s + 2 * i));
 }
 
 static void bf16_from_f32(const float *src, void *dst, size_t n)
@@ -194,7 +213,7 @@ void kern_quantize_act(const float *x, struct kern_act_q8 *out, size_t n)
 			out[b].qs[j] = (int8_t)q;
 			sum += q;
 		}
-		out[b].d = finite ? d : NAN;
+		out[b].d = finite ? kern_f16_to_f32(kern_f32_to_f16(d)) : NAN;
 		out[b].sum = sum;
 	}
 }
@@ -356,10 +375,14 @@ static void attention(float *out, const float *q, const float *k, const float *v
 
 const struct kern_ops kern_ref = {
 	.name = "ref",
-	.gemv = {gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0},
-	.gemm = {gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0},
-	.to_f32 = {f32_to_f32, f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32},
-	.from_f32 = {f32_from_f32, f16_from_f32, bf16_from_f32, q8_0_from_f32, q4_0_from_f32},
+	.gemv = {gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0, gemv_q4_0, KERN_GGUF_REF_GEMV,
+		KERN_MLX_TYPES(KERN_MLX_REF_GEMV)},
+	.gemm = {gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0, gemm_q4_0, KERN_GGUF_REF_GEMM,
+		KERN_MLX_TYPES(KERN_MLX_REF_GEMM)},
+	.to_f32 = {f32_to_f32, f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, KERN_GGUF_REF_TO_F32,
+		KERN_MLX_TYPES(KERN_MLX_REF_TO)},
+	.from_f32 = {f32_from_f32, f16_from_f32, bf16_from_f32, q8_0_from_f32, q4_0_from_f32,
+		KERN_GGUF_REF_FROM_F32, KERN_MLX_TYPES(KERN_MLX_REF_FROM)},
 	.rmsnorm = rmsnorm,
 	.rope = rope,
 	.softmax = softmax,

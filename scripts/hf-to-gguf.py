@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""hf-to-gguf.py: a Llama-shaped Hugging Face checkpoint (config.json and
-*.safetensors, F32/F16/BF16) written as a GGUF file for llama.cpp, so that
-scripts/bench-vs-llamacpp times both engines on the same weights.
+"""hf-to-gguf.py: a Llama- or Qwen2-shaped Hugging Face checkpoint
+(config.json and *.safetensors, F32/F16/BF16) written as a GGUF file for
+llama.cpp, so that scripts/bench-vs-llamacpp times both engines on the same
+weights, and tests/data/gguf holds the model fixtures as GGUF files.
 
-Only what llama.cpp needs to load and run the model is written: the llama
-hyper-parameters, the tensors (Q and K permuted to GGML's rotary layout, as
-llama.cpp's convert_hf_to_gguf.py does) and a placeholder vocabulary of the
-model's size (random-weight benchmark models have no tokenizer).  Needs the
-`gguf` and `numpy` packages (PyPI).
+Only what llama.cpp needs to load and run the model is written: the
+hyper-parameters, the tensors (for llama, Q and K permuted to GGML's rotary
+layout and Llama 3 RoPE scaling as rope_freqs.weight, as llama.cpp's
+convert_hf_to_gguf.py does) and a placeholder vocabulary of the model's size
+(random-weight models have no tokenizer).  Needs the `gguf` and `numpy`
+packages (PyPI).
 
     hf-to-gguf.py MODEL_DIR OUT.gguf
 """
@@ -59,8 +61,30 @@ LAYER = {
 def gguf_name(name):
     if name in NAMES:
         return NAMES[name]
-    parts = name.split(".")  # model.layers.N.<module>.weight
-    return "blk.%s.%s.weight" % (parts[2], LAYER[".".join(parts[3:-1])])
+    parts = name.split(".")  # model.layers.N.<module>.weight|bias
+    return "blk.%s.%s.%s" % (parts[2], LAYER[".".join(parts[3:-1])], parts[-1])
+
+
+def llama3_rope_factors(cfg, head_dim):
+    """convert_hf_to_gguf.py's LlamaModel rope_freqs for rope_type llama3."""
+    rs = cfg.get("rope_scaling") or {}
+    if rs.get("rope_type", rs.get("type")) != "llama3":
+        return None
+    base = cfg.get("rope_theta", 10000.0)
+    freqs = 1.0 / (base ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim))
+    factor, low, high = rs.get("factor", 8.0), rs.get("low_freq_factor", 1.0), rs.get("high_freq_factor", 4.0)
+    old = rs.get("original_max_position_embeddings", 8192)
+    out = []
+    for f in freqs:
+        wavelen = 2 * np.pi / f
+        if wavelen < old / high:
+            out.append(1.0)
+        elif wavelen > old / low:
+            out.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
 
 
 def main():
@@ -70,7 +94,8 @@ def main():
     cfg = json.load(open(os.path.join(model_dir, "config.json")))
     heads, kv_heads = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
     head_dim = cfg.get("head_dim", cfg["hidden_size"] // heads)
-    w = gguf.GGUFWriter(out + ".tmp", "llama")
+    arch = "qwen2" if cfg.get("model_type") == "qwen2" else "llama"
+    w = gguf.GGUFWriter(out + ".tmp", arch)
     w.add_context_length(cfg.get("max_position_embeddings", 4096))
     w.add_embedding_length(cfg["hidden_size"])
     w.add_block_count(cfg["num_hidden_layers"])
@@ -93,17 +118,20 @@ def main():
     for name, dtype, shape, raw in tensors(model_dir):
         np_dtype = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}[dtype]
         a = raw.view(np_dtype).reshape(shape)
-        if name.endswith("q_proj.weight"):
+        if arch == "llama" and name.endswith("q_proj.weight"):
             a = permute(a, heads)
-        elif name.endswith("k_proj.weight"):
+        elif arch == "llama" and name.endswith("k_proj.weight"):
             a = permute(a, kv_heads)
-        if name.endswith("norm.weight") and dtype != "F32":
+        if (name.endswith("norm.weight") or name.endswith(".bias")) and dtype != "F32":
             a = (a.astype(np.uint32) << 16).view(np.float32) if dtype == "BF16" else a.astype(np.float32)
             w.add_tensor(gguf_name(name), np.ascontiguousarray(a))
         elif dtype == "BF16":
             w.add_tensor(gguf_name(name), np.ascontiguousarray(a), raw_dtype=gguf.GGMLQuantizationType.BF16)
         else:
             w.add_tensor(gguf_name(name), np.ascontiguousarray(a))
+    factors = llama3_rope_factors(cfg, head_dim) if arch == "llama" else None
+    if factors is not None:
+        w.add_tensor("rope_freqs.weight", factors)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -17,6 +17,7 @@ struct api_opts {
 	const char *model_id;        /* the name clients use in "model" */
 	const char *api_key;         /* NULL: no Authorization required */
 	const char *chat_template;   /* file overriding the model's template, or NULL */
+	int quant_bits, quant_group; /* MLX quantization as stored (/v1/models shows it); 0: none */
 	size_t max_body;             /* request bodies over this get 413; 0: 4 MiB */
 	int max_connections;         /* 0: 1024 */
 	int max_tokens_cap;          /* max_tokens above this is clamped; 0: what the context
@@ -33,4 +34,12 @@ void api_model_name(const char *model, char *out, size_t len);
 int api_port(const struct api_server *s);
 /* Stops accepting, lets running generations finish, frees everything. */
 void api_stop(struct api_server *s);
+
+/* The server's metrics on a listener of their own (monitoring.prometheus):
+ * GET path at listen answers what GET /metrics does; stop it before the
+ * server it reads. */
+struct api_metrics_server;
+struct api_metrics_server *api_metrics_start(struct api_server *s, const char *listen,
+					     const char *path, struct exo_err *e);
+void api_metrics_stop(struct api_metrics_server *m);
 #endif

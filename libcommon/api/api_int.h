@@ -38,6 +38,7 @@ struct api_server {
 	struct tmpl *tmpl;           /* NULL: the model has no usable chat template */
 	char tmpl_error[sizeof ((struct exo_err *)0)->msg];        /* why the model's template is not usable */
 	char *model_id;
+	int quant_bits, quant_group;
 	char *auth;                  /* "Bearer KEY", or NULL */
 	size_t max_body;
 	int max_tokens_cap, port;
@@ -46,6 +47,14 @@ struct api_server {
 	pthread_cond_t idle;         /* signalled when a generation ends */
 	int generations;
 	struct api_metrics m;
+	/* deadlines of the requests being read (api.c) */
+	pthread_mutex_t guard_mu;
+	pthread_cond_t guard_cv;
+	struct api_client *clients;  /* every open connection */
+	pthread_t guard;
+	bool guard_running, guard_stop;
+	double header_s;             /* the request line and headers must arrive within this */
+	double body_rate;            /* bytes per second a body must at least arrive at */
 };
 
 /* One generation, shared by its worker thread and its connection (the

@@ -234,6 +234,9 @@ static void generate(struct gen *g)
 	int32_t stop[MAX_STOP_IDS];
 	hr.n_stop = stop_ids(g, stop);
 	hr.stop_ids = stop;
+	/* Every client holds the one API key: one scope.  A chat's next turn
+	 * continues the session its history left in the chain. */
+	hr.reuse_scope = 1;
 	if (head_generate(g->s->head, &hr, on_token, g, &g->res, &e)) {
 		head_fault(g, &e);
 		goto out;
@@ -342,9 +345,10 @@ const char *gen_finish_reason(const struct gen *g)
 
 json_t *gen_usage(const struct gen *g)
 {
-	return json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)g->n_prompt,
+	return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens", (json_int_t)g->n_prompt,
 			 "completion_tokens", (json_int_t)g->res.n_generated, "total_tokens",
-			 (json_int_t)(g->n_prompt + g->res.n_generated));
+			 (json_int_t)(g->n_prompt + g->res.n_generated), "prompt_tokens_details",
+			 "cached_tokens", (json_int_t)g->res.n_reused);
 }
 
 /* Text from the decoder is whole characters; anything else would make

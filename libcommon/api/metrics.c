@@ -1,12 +1,12 @@
 /* Prometheus metrics of the API: requests by route and status, tokens,
  * the speed of the last generation, and latency histograms (prefill,
  * decode per token, and per stage when the head reports stage times). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api/api_int.h"
 #include "util/err.h"
+#include "util/strbuf.h"
 
 static const double bounds[API_HIST_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 						0.1,   0.25,   0.5,   1,    2.5,   10};
@@ -77,27 +77,7 @@ void metrics_stage(struct api_metrics *m, int stage, double seconds)
 	pthread_mutex_unlock(&m->mu);
 }
 
-struct buf { char *p; size_t len, cap; };
-
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if ((size_t)n < b->cap - b->len)
-			break;
-		b->cap = 2 * b->cap + (size_t)n;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	b->len += (size_t)n;
-}
-
-static void hist_text(struct buf *b, const char *name, const char *label,
+static void hist_text(struct strbuf *b, const char *name, const char *label,
 		      const struct api_hist *h)
 {
 	unsigned long long cum = 0;
@@ -105,46 +85,46 @@ static void hist_text(struct buf *b, const char *name, const char *label,
 
 	for (int i = 0; i < API_HIST_BUCKETS; i++) {
 		cum += h->count[i];
-		bprintf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label, sep, bounds[i], cum);
+		strbuf_addf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label, sep, bounds[i], cum);
 	}
-	bprintf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep, h->n);
+	strbuf_addf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep, h->n);
 	if (label[0])
-		bprintf(b, "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", name, label, h->sum, name, label,
+		strbuf_addf(b, "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", name, label, h->sum, name, label,
 			h->n);
 	else
-		bprintf(b, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name, h->n);
+		strbuf_addf(b, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name, h->n);
 }
 
 char *metrics_text(struct api_metrics *m)
 {
-	struct buf b = {xmalloc(4096), 0, 4096};
+	struct strbuf b = {0};
 	char label[64];
 
 	pthread_mutex_lock(&m->mu);
-	bprintf(&b, "# HELP exo_requests_total HTTP requests answered, by route and status.\n"
+	strbuf_addf(&b, "# HELP exo_requests_total HTTP requests answered, by route and status.\n"
 		    "# TYPE exo_requests_total counter\n");
 	for (int i = 0; i < m->n_req; i++)
-		bprintf(&b, "exo_requests_total{route=\"%s\",status=\"%d\"} %llu\n", m->req[i].route,
+		strbuf_addf(&b, "exo_requests_total{route=\"%s\",status=\"%d\"} %llu\n", m->req[i].route,
 			m->req[i].status, m->req[i].n);
-	bprintf(&b, "# HELP exo_tokens_total Tokens processed, by kind.\n"
+	strbuf_addf(&b, "# HELP exo_tokens_total Tokens processed, by kind.\n"
 		    "# TYPE exo_tokens_total counter\n"
 		    "exo_tokens_total{kind=\"prompt\"} %llu\nexo_tokens_total{kind=\"completion\"} %llu\n",
 		m->prompt_tokens, m->completion_tokens);
-	bprintf(&b, "# HELP exo_tokens_per_second Decode speed of the last generation of 2 tokens or more.\n"
+	strbuf_addf(&b, "# HELP exo_tokens_per_second Decode speed of the last generation of 2 tokens or more.\n"
 		    "# TYPE exo_tokens_per_second gauge\nexo_tokens_per_second %.6g\n",
 		m->tokens_per_second);
-	bprintf(&b, "# HELP exo_generations_cancelled_total Generations stopped because the client went away.\n"
+	strbuf_addf(&b, "# HELP exo_generations_cancelled_total Generations stopped because the client went away.\n"
 		    "# TYPE exo_generations_cancelled_total counter\nexo_generations_cancelled_total %llu\n",
 		m->cancelled);
-	bprintf(&b, "# HELP exo_prefill_seconds Time to process a prompt and draw the first token.\n"
+	strbuf_addf(&b, "# HELP exo_prefill_seconds Time to process a prompt and draw the first token.\n"
 		    "# TYPE exo_prefill_seconds histogram\n");
 	hist_text(&b, "exo_prefill_seconds", "", &m->prefill);
-	bprintf(&b, "# HELP exo_decode_token_seconds Mean time per generated token, by generation.\n"
+	strbuf_addf(&b, "# HELP exo_decode_token_seconds Mean time per generated token, by generation.\n"
 		    "# TYPE exo_decode_token_seconds histogram\n");
 	hist_text(&b, "exo_decode_token_seconds", "", &m->decode_token);
 	/* stage 0 is the whole chain: the head reports no per-stage times */
 	if (m->n_stages > 0)
-		bprintf(&b, "# HELP exo_stage_latency_seconds Round trip of a one-token /healthz probe "
+		strbuf_addf(&b, "# HELP exo_stage_latency_seconds Round trip of a one-token /healthz probe "
 			    "from the stage through every stage after it.\n"
 			    "# TYPE exo_stage_latency_seconds histogram\n");
 	for (int i = 0; i < m->n_stages; i++) {
@@ -152,5 +132,5 @@ char *metrics_text(struct api_metrics *m)
 		hist_text(&b, "exo_stage_latency_seconds", label, &m->stage[i]);
 	}
 	pthread_mutex_unlock(&m->mu);
-	return b.p;
+	return b.s;
 }

@@ -53,6 +53,36 @@ json_t *api_fault_json(const struct api_fault *f)
 			 f->code ? json_string(f->code) : json_null());
 }
 
+/* Compares without an early exit, so the time taken says nothing about
+ * how much of the key matched. */
+static bool same_secret(const char *a, size_t la, const char *b, size_t lb)
+{
+	unsigned char d = la != lb;
+
+	for (size_t i = 0; i < la; i++)
+		d |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb ? lb : 1)];
+	return d == 0;
+}
+
+int api_check_auth(const char *key, const char *value, size_t len, int n_headers,
+		   struct api_fault *f)
+{
+	static const char bearer[] = "Bearer ";
+	size_t kl;
+
+	if (!key)
+		return 0;
+	if (n_headers > 1)
+		return api_fault_set(f, 401, "authentication_error", "invalid_api_key", NULL,
+				     "more than one Authorization header");
+	kl = strlen(key);
+	if (!value || n_headers < 1 || len < sizeof bearer - 1 || memcmp(value, bearer, sizeof bearer - 1) != 0 ||
+	    !same_secret(value + sizeof bearer - 1, len - (sizeof bearer - 1), key, kl))
+		return api_fault_set(f, 401, "authentication_error", "invalid_api_key", NULL,
+				     "a valid API key is required (Authorization: Bearer KEY)");
+	return 0;
+}
+
 static int wrong_type(struct api_fault *f, const char *param, const char *want)
 {
 	return api_fault_set(f, 400, BAD, "invalid_type", param, "%s: expected %s", param, want);

@@ -46,6 +46,15 @@ int api_request_parse(enum api_kind kind, const char *body, size_t len, struct a
 		      struct api_fault *f);
 void api_request_free(struct api_request *r);
 
+/* The Authorization headers of a request against the key: n_headers of
+ * them were sent, the first is value[0..len) (NULL when none).  Exactly
+ * one, exactly "Bearer KEY": a second header, or a byte after a NUL, is
+ * refused as a wrong key would be.  No key: everything passes.  The
+ * comparison takes the same time however much of the key matched.
+ * Returns 0, or -1 with f filled (401). */
+int api_check_auth(const char *key, const char *value, size_t len, int n_headers,
+		   struct api_fault *f);
+
 /* Fill f and return -1. */
 int api_fault_set(struct api_fault *f, int status, const char *type, const char *code,
 		  const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));

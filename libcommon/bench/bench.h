@@ -9,7 +9,9 @@
  * Time: bench_run() shares opts->duration out among the suites it runs and
  * each suite among its figures; a figure repeats its sample while the next
  * one is predicted to fit, so the whole run ends within about a second of
- * the duration.  Every figure is repeated and carries min / median / max.
+ * the duration.  Working sets follow STREAM's rule (4x the last-level
+ * cache) where the time allows and are bounded by it otherwise, so a short
+ * run still gets every figure; each record says the size it used.  Every figure is repeated and carries min / median / max.
  * Names carry the unit: "triad_bytes_per_s", "sgemm_flop_per_s",
  * "pp512_tokens_per_s", "rtt_seconds".
  *
@@ -39,6 +41,7 @@ struct bench_opts {
 	double duration;            /* seconds for every suite together (> 0) */
 	unsigned suites;            /* mask of enum bench_suite; 0: all that apply */
 	int threads;                /* the "all threads" figures; 0: online CPUs */
+	size_t llc_bytes;           /* last-level cache to size arrays by; 0: from sysfs */
 	const char *node;           /* node name written in the records */
 	/* storage */
 	const char *file;           /* file to read; NULL: the largest in cache_dir */

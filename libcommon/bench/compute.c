@@ -2,9 +2,11 @@
  * after a warm-up call that lets BLIS set up its pools), and the engine's
  * GEMV kernels for each weight type in bytes of weights per second (what
  * bounds decoding), through the dispatch table the engine uses, split over
- * threads as the engine splits rows.  The GEMV matrix is at least 4x the
- * last-level cache, so the weights stream from memory as they do when a
- * model decodes. */
+ * threads as the engine splits rows.  The GEMV matrix is 4x the last-level
+ * cache where the run's time allows, so the weights stream from memory as
+ * they do when a model decodes; on a large cache a short run bounds it (as
+ * the memory suite bounds its arrays) and each record says the size used
+ * (bytes), the cache (llc_bytes) and what bounded it (sized_by). */
 #include "bench/internal.h"
 #include "kernels/kern.h"
 
@@ -81,8 +83,13 @@ static size_t gemv_fill(int t, char *buf, size_t bytes)
 	return rows;
 }
 
+/* One type at nt threads.  The warm-up call also times the kernel: when a
+ * warm-up and a sample of this figure and of each after it would not fit
+ * what is left of the suite, the matrix shrinks (for the rest of the run)
+ * so that they do: kernels run at very different speeds (a sanitizer build
+ * is many times slower), which one fill pass cannot tell. */
 static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, const void *w,
-		       size_t rows, const float *x, float *y, int nt)
+		       size_t *rows_io, const float *x, float *y, int nt, struct bench_sizing *z)
 {
 	char name[64], lower[16], what[64];
 	snprintf(lower, sizeof lower, "%s", kern_dtype_name(t));
@@ -93,10 +100,20 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 	if (bench_out_of_time(c, what))
 		return 0;
 	bench_progress(c, what);
-	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
-	size_t rb = kern_row_bytes(t, GEMV_COLS);
-	int64_t bytes = (int64_t)(rb * rows);
+	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = *rows_io;
+	double w0 = bench_now();
 	gemv_threaded(k, t, w, rb, x, y, rows, nt);   /* warm-up: threads started */
+	double warm = bench_now() - w0, left = c->suite_end - bench_now();
+	int figures = c->figures_left > 0 ? c->figures_left : 1;   /* this one and those after it */
+	if (warm > 0 && 2 * warm * figures > left && rows > 16) {
+		size_t fit = (size_t)((double)rows * (left > 0 ? left : 0) / (2 * warm * figures)) / 16 * 16;
+		rows = fit < 16 ? 16 : fit;
+		*rows_io = rows;
+		z->bytes = rows * rb;
+		z->sized_by = "time";
+	}
+	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
+	int64_t bytes = (int64_t)(rb * rows);
 	int n = 0;
 	while (n < BENCH_MAX_SAMPLES && (n == 0 || bench_fits(until, last))) {
 		double t0 = bench_now();
@@ -107,21 +124,32 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 	}
 	struct bench_figure f = { .name = name, .samples = rate, .n = n, .best = true,
 				  .seconds = total, .threads = nt, .bytes = bytes };
-	return bench_emit_figure(c, &f, json_pack("{s:s,s:s,s:I,s:i}", "dtype", lower, "kernels",
-						  k->name, "rows", (json_int_t)rows, "cols", GEMV_COLS));
+	return bench_emit_figure(c, &f, json_pack("{s:s,s:s,s:I,s:i,s:I,s:s}", "dtype", lower, "kernels",
+						  k->name, "rows", (json_int_t)rows, "cols", GEMV_COLS,
+						  "llc_bytes", (json_int_t)bench_llc(c), "sized_by",
+						  z->sized_by));
 }
 
+/* The matrix: faulted in within an eighth of what is left of the suite,
+ * then shrunk when the first type's fill (one write pass) says that every
+ * type's fill, warm-up and one sample per thread count would not fit. */
 static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 {
-	size_t bytes = 4 * bench_llc_bytes();
-	if (bytes < GEMV_MIN_BYTES)
-		bytes = GEMV_MIN_BYTES;
-	char *w = bench_alloc(bytes);
-	size_t max_rows = bytes / kern_row_bytes(KD_Q4_0, GEMV_COLS) + 16;
-	float *x = malloc(GEMV_COLS * sizeof *x), *y = malloc(max_rows * sizeof *y);
+	void *buf = NULL;
+	struct bench_sizing z = {0};
+	float *x = malloc(GEMV_COLS * sizeof *x), *y = NULL;
 	int rc = 0;
-	if (!w || !x || !y) {
-		bench_warn(c, "compute: gemv skipped: cannot allocate %zu MiB", bytes >> 20);
+	bench_progress(c, "gemv: faulting in the matrix");
+	if (!x || bench_working_set(c, &buf, 1, 4 * bench_llc(c), GEMV_MIN_BYTES,
+				    (c->suite_end - bench_now()) / 8, &z) < 0) {
+		bench_warn(c, "compute: gemv skipped: cannot allocate %u MiB", GEMV_MIN_BYTES >> 20);
+		c->failed = 1;
+		goto out;
+	}
+	char *w = buf;
+	y = malloc((z.bytes / kern_row_bytes(KD_Q4_0, GEMV_COLS) + 16) * sizeof *y);
+	if (!y) {
+		bench_warn(c, "compute: gemv skipped: out of memory");
 		c->failed = 1;
 		goto out;
 	}
@@ -129,19 +157,30 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 		x[i] = (float)(i % 17) / 17.0f - 0.5f;
 	const struct kern_ops *k = kern_select();
 	for (int t = 0; t < KD_COUNT && rc == 0; t++) {
+		if (KD_IS_MLX(t)) /* measured by scripts/bench-vs-llamacpp, not per type here */
+			continue;
 		if (bench_out_of_time(c, kern_dtype_name(t)))
 			break;
-		size_t rows = gemv_fill(t, w, bytes);
+		double t0 = bench_now();
+		size_t rows = gemv_fill(t, w, z.bytes);
 		if (!rows) {
 			bench_warn(c, "compute: gemv %s skipped: out of memory", kern_dtype_name(t));
 			c->failed = 1;
 			continue;
 		}
+		if (t == 0) {
+			bench_fit_passes(&z, bench_now() - t0, KD_COUNT * (1 + 2 * n_counts),
+					 c->suite_end - bench_now(), GEMV_MIN_BYTES);
+			size_t fit = z.bytes / kern_row_bytes(t, GEMV_COLS) / 16 * 16;
+			rows = fit < rows ? fit : rows;
+		}
 		for (int i = 0; i < n_counts && rc == 0; i++)
-			rc = gemv_figure(c, k, t, w, rows, x, y, counts[i]);
+			rc = gemv_figure(c, k, t, w, &rows, x, y, counts[i], &z);
 	}
 out:
-	free(w), free(x), free(y);
+	if (buf)
+		bench_working_set_free(&buf, 1, &z);
+	free(x), free(y);
 	return rc;
 }
 
@@ -151,7 +190,7 @@ int bench_compute(struct bench_ctx *c)
 	size_t nn = (size_t)SGEMM_N * SGEMM_N;
 	float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *cm = malloc(nn * sizeof *cm);
 	int rc = 0;
-	c->figures_left = n_counts * (1 + KD_COUNT);
+	c->figures_left = n_counts * (1 + KD_COUNT - KD_MLX_COUNT);
 	if (!a || !b || !cm) {
 		bench_warn(c, "compute: sgemm skipped: cannot allocate its matrices");
 		c->failed = 1;

@@ -1,8 +1,8 @@
 /* GPU suite: device memory bandwidth, GEMM and the engine's kernels on a
  * CUDA device.  It runs only where a CUDA device is present (the NVIDIA
- * driver's device nodes); elsewhere it is skipped without a failure.  The
- * CUDA measurements need the kernels/cuda build; a build without it says
- * so and measures nothing. */
+ * driver's device nodes); elsewhere it is skipped without a failure.  There
+ * is no GPU backend yet, so where a device is present it says so and
+ * measures nothing. */
 #include "bench/internal.h"
 
 #include <unistd.h>
@@ -14,7 +14,7 @@ bool bench_gpu_present(void)
 
 int bench_gpu(struct bench_ctx *c)
 {
-	bench_warn(c, "gpu: a CUDA device is present, but this build has no CUDA benchmarks; "
-		   "skipped");
+	bench_warn(c, "gpu: a CUDA device is present, but this build has no GPU backend to "
+		   "measure; skipped");
 	return 0;
 }

@@ -70,6 +70,30 @@ bool bench_gpu_present(void);
 
 /* Sum of the last-level caches of the machine in bytes (sysfs), 0 if unknown. */
 size_t bench_llc_bytes(void);
-/* Aligned, page-faulted memory; NULL when there is not enough. */
-void *bench_alloc(size_t bytes);
+/* The last-level cache the run sizes its arrays by: opts->llc_bytes, else
+ * bench_llc_bytes(). */
+size_t bench_llc(const struct bench_ctx *c);
+
+/* Working sets sized by the time a run has, not only by the cache: count
+ * buffers of want bytes each (the 4x-LLC rule), at least min, are
+ * allocated and faulted in together, a chunk at a time, until want is
+ * reached or `seconds` have passed; on a machine with a large cache and
+ * slow page faults, a short run then still measures every figure.  Each
+ * buffer's usable size is set in *bytes (a multiple of 4 KiB, >= min) and
+ * sized_by says what bounded it: "4x_llc", "minimum" (the floor was above
+ * 4x the LLC), "time" or "memory" (the machine has less free).  Returns 0,
+ * or -1 when even min cannot be allocated (bufs all NULL). */
+struct bench_sizing {
+	size_t bytes;
+	const char *sized_by;
+	size_t mapped;        /* each buffer's mapping, for bench_working_set_free */
+};
+int bench_working_set(struct bench_ctx *c, void **bufs, int count, size_t want, size_t min,
+		      double seconds, struct bench_sizing *out);
+void bench_working_set_free(void **bufs, int count, const struct bench_sizing *z);
+/* Shrink a working set of *bytes whose one pass took pass_seconds so that
+ * passes more of them fit in `seconds` (never below min); sized_by becomes
+ * "time" when it shrank. */
+void bench_fit_passes(struct bench_sizing *s, double pass_seconds, int passes, double seconds,
+		      size_t min);
 #endif

@@ -127,6 +127,10 @@ static int fail_at(struct bind *b, const yaml_node_t *n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* a key or value quoted from the file may span lines: one line out */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 	return exo_error(b->e, EXO_CONFIG, "%.200s:%zu:%zu: %s", b->file,
 			 n->start_mark.line + 1, n->start_mark.column + 1, msg);
 }
@@ -653,12 +657,18 @@ static int refuse_event(const char *file, const yaml_event_t *ev, int *docs, str
 	return 0;
 }
 
-/* First pass: syntax errors, anchors, aliases and extra documents. */
+/* No key of exo.yaml nests deeper than a few levels; the parser's work
+ * per token grows with the depth, so a file 40,000 levels deep took
+ * seconds to refuse: it stops at this depth. */
+#define CONF_MAX_DEPTH 32
+
+/* First pass: syntax errors, anchors, aliases, extra documents and nesting
+ * deeper than CONF_MAX_DEPTH. */
 static int scan(const char *file, const char *buf, size_t len, struct exo_err *e)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
-	int r = 0, docs = 0;
+	int r = 0, docs = 0, depth = 0;
 	if (!yaml_parser_initialize(&p))
 		return exo_error(e, EXO_SOFTWARE, "%s: out of memory", file);
 	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
@@ -669,6 +679,14 @@ static int scan(const char *file, const char *buf, size_t len, struct exo_err *e
 		}
 		yaml_event_type_t type = ev.type;
 		r = refuse_event(file, &ev, &docs, e);
+		if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+			depth--;
+		if (r == 0 && depth > CONF_MAX_DEPTH)
+			r = exo_error(e, EXO_CONFIG, "%.200s:%zu:%zu: nested deeper than %d levels",
+				      file, ev.start_mark.line + 1, ev.start_mark.column + 1,
+				      CONF_MAX_DEPTH);
 		yaml_event_delete(&ev);
 		if (r < 0 || type == YAML_STREAM_END_EVENT)
 			break;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "hub/cache.h"
 #include "util/file.h"
 #include "util/log.h"
 
@@ -22,18 +23,6 @@ const char *conf_home(void)
 	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
 }
 
-/* The Hugging Face cache, found the way huggingface_hub finds it. */
-static void default_cache(char *out, size_t size)
-{
-	const char *hub = getenv("HF_HUB_CACHE"), *hf = getenv("HF_HOME"), *home = conf_home();
-	if (hub && *hub)
-		snprintf(out, size, "%s", hub);
-	else if (hf && *hf)
-		snprintf(out, size, "%s/hub", hf);
-	else
-		snprintf(out, size, "%s/.cache/huggingface/hub", home ? home : "");
-}
-
 void conf_init(struct exo_config *c)
 {
 	memset(c, 0, sizeof *c);
@@ -43,10 +32,10 @@ void conf_init(struct exo_config *c)
 	c->hardware.n_detection_order = CONF_ACCEL_N;
 	c->hardware.preferred_accelerator = CONF_CPU;
 	c->hardware.cuda.memory_fraction = 0.9;
-	default_cache(c->storage.model_cache.path, sizeof c->storage.model_cache.path);
+	c->hardware.memory.hugepages = true;   /* the engine's weight arena, as it was built */
+	hub_cache_default(c->storage.model_cache.path, sizeof c->storage.model_cache.path);
 	c->storage.model_cache.cleanup_policy = CONF_CLEANUP_LRU;
 	strcpy(c->networking.listen, "127.0.0.1:52416");
-	strcpy(c->networking.api, "127.0.0.1:52415");
 	c->monitoring.prometheus.port = 9090;
 	strcpy(c->monitoring.prometheus.path, "/metrics");
 }
@@ -93,15 +82,50 @@ static int conf_copy(struct exo_config *dst, const struct exo_config *c, struct 
 	return 0;
 }
 
+/* A configuration is a few KiB: more than CONF_MAX_BYTES is a mistake
+ * (EXO_CONFIG=/dev/zero, a model file), refused after reading one byte
+ * more rather than read whole. */
+#define CONF_MAX_BYTES ((size_t)1 << 20)
+
+static char *read_bounded(const char *path, size_t *len, struct exo_err *e)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		exo_error(e, EXO_CONFIG, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(CONF_MAX_BYTES + 2);
+	if (!buf) {
+		fclose(f);
+		exo_error(e, EXO_SOFTWARE, "%s: out of memory", path);
+		return NULL;
+	}
+	n = fread(buf, 1, CONF_MAX_BYTES + 1, f);
+	if (ferror(f) || n > CONF_MAX_BYTES) {
+		if (ferror(f))
+			exo_error(e, EXO_CONFIG, "%s: %s", path, strerror(errno));
+		else
+			exo_error(e, EXO_CONFIG, "%s: larger than %zu KiB: not a configuration file",
+				  path, CONF_MAX_BYTES >> 10);
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 int conf_load_file(struct exo_config *c, const char *path, struct exo_err *e)
 {
 	size_t len;
-	char *buf = file_read_all(path, &len, e);
-	if (!buf) {
-		if (e)
-			e->code = EXO_CONFIG;
+	char *buf = read_bounded(path, &len, e);
+	if (!buf)
 		return -1;
-	}
 	struct exo_config tmp;
 	if (conf_copy(&tmp, c, e) < 0) {
 		free(buf);

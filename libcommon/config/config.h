@@ -70,7 +70,7 @@ struct exo_config {
 	} storage;
 	struct {
 		char listen[CONF_ADDR_MAX];               /* shard protocol, host:port */
-		char api[CONF_ADDR_MAX];                  /* OpenAI API of the head stage */
+		char api[CONF_ADDR_MAX];                  /* OpenAI API of the head stage; "": none */
 		char cluster_key[PATH_MAX];               /* "": no key */
 		struct conf_peer *peers;                  /* malloc'ed, n_peers of them */
 		size_t n_peers;
@@ -105,6 +105,11 @@ int conf_load_file(struct exo_config *c, const char *path, struct exo_err *e);
  * system_path in place of /etc/exo/exo.yaml (tests use a temporary one).
  * Returns 1 and fills out, 0 when none exists, -1 on error. */
 int conf_find(char *out, size_t outsz, const char *system_path, struct exo_err *e);
+
+/* Pin this process to hardware.cpu.affinity (nothing when it is empty);
+ * threads started afterwards inherit it.  A CPU the process may not run on
+ * is an error (EXO_CONFIG) naming the file and key. */
+int conf_apply_affinity(const struct exo_config *c, struct exo_err *e);
 
 /* Value parsers shared with the commands' flags; each returns 0 or -1
  * without a message (the caller names the flag or key). */

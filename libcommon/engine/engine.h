@@ -22,6 +22,7 @@ struct eng_opts {
 	int dtype;       /* enum kern_dtype for the big matrices; -1 keeps what is stored */
 	int threads;     /* 0: the online cores */
 	int ctx;         /* context limit of a KV cache; 0: min(max_position_embeddings, 4096) */
+	bool small_pages; /* weights' arena on base pages (MADV_NOHUGEPAGE), not huge ones */
 };
 
 struct eng_stage;

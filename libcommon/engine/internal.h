@@ -23,7 +23,7 @@ struct eng_mat {
 /* Huge-page chunks the stage's matrices are carved from (engine/matrix.c),
  * unmapped with the stage. */
 struct eng_arena_chunk { char *base; size_t len, used; };
-struct eng_arena { struct eng_arena_chunk *chunks; size_t n; };
+struct eng_arena { struct eng_arena_chunk *chunks; size_t n; bool small_pages; };
 
 /* One expert of a sparse MLP: a SwiGLU of moe_intermediate_size. */
 struct eng_expert { struct eng_mat gate, up, down; };

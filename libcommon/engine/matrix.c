@@ -44,9 +44,10 @@ void eng_mat_row_f32(const struct eng_stage *s, const struct eng_mat *m, size_t 
 }
 
 /* Anonymous memory of len bytes (a multiple of HUGE_PAGE) starting on a
- * huge-page boundary, so that the kernel can back it with huge pages;
- * address space only until touched. */
-static char *huge_map(size_t len)
+ * huge-page boundary, so that the kernel can back it with huge pages (or,
+ * small_pages, asked not to: hardware.memory.hugepages false); address
+ * space only until touched. */
+static char *huge_map(size_t len, bool small_pages)
 {
 	void *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -57,7 +58,7 @@ static char *huge_map(size_t len)
 		munmap(p, (size_t)(a - (char *)p));
 	if ((char *)p + HUGE_PAGE > a)
 		munmap(a + len, (size_t)((char *)p + HUGE_PAGE - a));
-	madvise(a, len, MADV_HUGEPAGE);
+	madvise(a, len, small_pages ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
 	return a;
 }
 
@@ -65,10 +66,10 @@ static struct eng_arena_chunk *new_chunk(struct eng_arena *a, size_t need)
 {
 	size_t len = need > ARENA_CHUNK ? need : ARENA_CHUNK;
 	len = (len + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-	char *base = huge_map(len);
+	char *base = huge_map(len, a->small_pages);
 	if (!base && len > need) {   /* strict overcommit: no spare address space */
 		len = (need + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-		base = huge_map(len);
+		base = huge_map(len, a->small_pages);
 	}
 	struct eng_arena_chunk *grown = base ? realloc(a->chunks, (a->n + 1) * sizeof *grown) : NULL;
 	if (!grown) {
@@ -184,6 +185,10 @@ static int place_all(const struct eng_stage *s, const struct eng_mat *m, const s
 int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *name, struct exo_err *e)
 {
 	size_t panel = m->cols > s->panel_cols ? s->panel_cols : m->cols;
+	while (panel < m->cols && !kern_row_bytes(to, panel))
+		panel++;   /* whole blocks of the type (MLX's groups of up to 128) */
+	if (panel < m->cols && panel > s->panel_cols)
+		s->panel_cols = panel;   /* the prefill's panel scratch holds the widest */
 	size_t full_rb = kern_row_bytes(to, m->cols);
 	bool packed = s->ops->pack[to] && m->rows % KERN_PACK_ROWS == 0;
 	char *dst = weights_alloc(s, size_mul(full_rb, m->rows));

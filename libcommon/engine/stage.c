@@ -56,6 +56,7 @@ static int setup(struct eng_stage *s, const struct eng_opts *o, struct exo_err *
 	if (s->threads < 1)
 		s->threads = 1;
 	s->ctx = o && o->ctx > 0 ? o->ctx : (c->max_pos < 4096 ? c->max_pos : 4096);
+	s->arena.small_pages = o && o->small_pages;
 	s->q_dim = c->n_heads * c->head_dim;
 	s->kv_dim = c->n_kv_heads * c->head_dim;
 	s->ops = kern_select();

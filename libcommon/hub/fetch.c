@@ -25,6 +25,7 @@ void hub_opts_init(struct hub_opts *o)
 	o->layer_end = -1;
 	o->retries = 5;
 	o->backoff_ms = 1000;
+	o->min_rate = 32 << 10;
 }
 
 void hub_model_free(struct hub_model *m)
@@ -44,9 +45,13 @@ void hub_model_free(struct hub_model *m)
 struct run {
 	const struct hub_opts *o;
 	const char *repo;
+	const char *root;            /* the cache, or --local-dir */
 	char *repo_dir;              /* cache mode: CACHE/models--ORG--NAME */
-	char *lock_dir;
-	char *work_dir;              /* where .incomplete files go */
+	char *repo_rel;              /* cache mode: models--ORG--NAME */
+	char *lock_rel;              /* under root: .locks/models--ORG--NAME or .cache/exo */
+	char *work_rel;              /* under root: where .incomplete files go */
+	char *work_dir;              /* root/work_rel, for messages */
+	int work_fd;                 /* work_dir, opened without following links */
 	char commit[41];
 	json_t *siblings;            /* the API's list, with sizes and hashes */
 	struct hub_http *http;
@@ -68,27 +73,48 @@ static char *strf(const char *fmt, ...)
 	return s;
 }
 
-/* Where file f lives once complete. */
-static char *final_path(const struct run *r, const struct hub_file *f)
+/* Where file f lives once complete: a directory (opened without following
+ * links; create: made when missing) and the name in it.  -1 (e set) when
+ * the directory is not there (EXO_NOINPUT) or is a planted link. */
+static int final_dir(const struct run *r, const struct hub_file *f, bool create,
+		     const char **base, struct exo_err *e)
 {
-	if (r->o->local_dir)
-		return strf("%s/%s", r->o->local_dir, f->name);
-	return strf("%s/blobs/%s", r->repo_dir, f->etag);
+	if (!r->o->local_dir) {
+		*base = f->etag;
+		if (r->work_fd < 0)
+			return exo_error(e, EXO_NOINPUT, "%s: no such directory", r->work_dir);
+		int fd = dup(r->work_fd);
+		return fd >= 0 ? fd : exo_error(e, EXO_IOERR, "%s: %s", r->work_dir, strerror(errno));
+	}
+	const char *slash = strrchr(f->name, '/');
+	*base = slash ? slash + 1 : f->name;
+	char *sub = strndup(f->name, slash ? (size_t)(slash - f->name) : 0);
+	int fd = hub_dir_open(r->o->local_dir, sub, create, e);
+	free(sub);
+	return fd;
 }
 
-static char *incomplete_path(const struct run *r, const struct hub_file *f)
+/* 1 when f is complete where it belongs, 0 when not, -1 (e set) when a
+ * link is planted on its way. */
+static int file_present(const struct run *r, const struct hub_file *f, struct exo_err *e)
 {
-	return strf("%s/%s.incomplete", r->work_dir, f->etag);
-}
-
-static bool file_present(const struct run *r, const struct hub_file *f)
-{
-	char *p = final_path(r, f);
-	struct stat st;
-	bool ok = stat(p, &st) == 0 && (f->size < 0 || st.st_size == f->size);
-	if (ok && r->o->local_dir)   /* a plain directory has no etag names: hash it */
+	const char *base;
+	struct exo_err missing;
+	int dir = final_dir(r, f, false, &base, &missing);
+	if (dir < 0) {
+		if (missing.code == EXO_NOINPUT)
+			return 0;
+		*e = missing;
+		return -1;
+	}
+	long long size;
+	bool ok = hub_regular_file(dir, base, &size) && (f->size < 0 || size == f->size);
+	close(dir);
+	if (ok && r->o->local_dir) {   /* a plain directory has no etag names: hash it */
+		char *p = strf("%s/%s", r->o->local_dir, f->name);
 		ok = hub_verify_file(p, f->name, f->etag, NULL) == 0;
-	free(p);
+		free(p);
+	}
 	return ok;
 }
 
@@ -100,16 +126,8 @@ static int repo_info(struct run *r, struct exo_err *e)
 	char *url = strf("%s/api/models/%s/revision/%s?blobs=true", r->o->endpoint, r->repo, rev);
 	struct http_resp resp = { 0 };
 	int rc = http_get(r->http, url, &resp, e);
-	json_t *info = rc == 0 ? json_loads(resp.body ? resp.body : "", 0, NULL) : NULL;
-	const char *sha = json_string_value(json_object_get(info, "sha"));
-	json_t *sib = json_object_get(info, "siblings");
-	if (rc == 0 && (!sha || strlen(sha) != 40 || !json_is_array(sib)))
-		rc = exo_error(e, EXO_UNAVAILABLE, "%s: not a hub answer (no sha or siblings)", url);
-	if (rc == 0) {
-		memcpy(r->commit, sha, 41);
-		r->siblings = json_incref(sib);
-	}
-	json_decref(info);
+	if (rc == 0)
+		rc = hub_repo_info_parse(resp.body, resp.body_len, url, r->commit, &r->siblings, e);
 	free(resp.body);
 	free(url);
 	free(rev);
@@ -119,21 +137,7 @@ static int repo_info(struct run *r, struct exo_err *e)
 /* The etag and size the API listed for name, if it did (?blobs=true). */
 static void sibling_meta(const struct run *r, struct hub_file *f)
 {
-	size_t i;
-	json_t *s;
-	json_array_foreach(r->siblings, i, s) {
-		if (strcmp(json_string_value(json_object_get(s, "rfilename")) ?: "", f->name))
-			continue;
-		json_t *lfs = json_object_get(s, "lfs");
-		const char *id = lfs ? json_string_value(json_object_get(lfs, "sha256"))
-				     : json_string_value(json_object_get(s, "blobId"));
-		json_t *size = json_object_get(lfs ? lfs : s, "size");
-		if (id && hub_etag_normalise(id, f->etag) && json_is_integer(size))
-			f->size = json_integer_value(size);
-		else
-			f->etag[0] = '\0';
-		return;
-	}
+	hub_sibling_meta(r->siblings, f->name, f->etag, &f->size);
 }
 
 /* HEAD the resolve URL: etag, size, and where the content is. */
@@ -146,15 +150,25 @@ static int resolve_file(struct run *r, struct hub_file *f, struct exo_err *e)
 	int rc = http_head(r->http, url, &resp, e);
 	if (rc == 0 && !resp.commit[0])
 		rc = exo_error(e, EXO_UNAVAILABLE, "%s: no X-Repo-Commit: not a hub", url);
+	else if (rc == 0 && !hub_commit_ok(resp.commit))
+		rc = exo_error(e, EXO_DATAERR, "%s: header X-Repo-Commit: not a commit id (40 "
+			       "lowercase hex digits)", url);
+	else if (rc == 0 && strcmp(resp.commit, r->commit) != 0)
+		rc = exo_error(e, EXO_DATAERR, "%s: header X-Repo-Commit: %s, not the commit %s asked "
+			       "for", url, resp.commit, r->commit);
 	else if (rc == 0 && !hub_etag_normalise(resp.linked_etag[0] ? resp.linked_etag : resp.etag,
 						 f->etag))
-		rc = exo_error(e, EXO_DATAERR, "%s: no usable etag (%s)", url,
+		rc = exo_error(e, EXO_DATAERR, "%s: header %s: not a blob id (%s)", url,
+			       resp.linked_etag[0] ? "X-Linked-Etag" : "ETag",
 			       resp.linked_etag[0] ? resp.linked_etag : resp.etag);
 	if (rc == 0) {
 		bool redirect = resp.status >= 300 && resp.status < 400 && resp.location[0];
 		f->size = resp.linked_size >= 0 ? resp.linked_size
 			  : redirect ? f->size : resp.content_length;
 		f->url = redirect ? xstrdup(resp.location) : xstrdup(url);
+		if (f->size < 0)   /* the size is what bounds the bytes written */
+			rc = exo_error(e, EXO_DATAERR, "%s: no size announced (X-Linked-Size, "
+				       "Content-Length, or the API's siblings)", url);
 	}
 	free(resp.body);
 	free(url);
@@ -173,20 +187,22 @@ static int hook_start(struct http_xfer *x, void *arg)
 	struct run *r = arg;
 	size_t i = xfer_index(r, x);
 	const struct hub_file *f = r->xfile[i];
-	r->blob_locks[i] = hub_lock(r->lock_dir, f->etag, !r->o->no_wait, &x->err);
+	r->blob_locks[i] = hub_lock(r->root, r->lock_rel, f->etag, !r->o->no_wait, &x->err);
 	if (r->blob_locks[i] < 0)
 		return -1;
-	return r->o->local_dir ? 0 : file_present(r, f);   /* another run finished it meanwhile */
+	return r->o->local_dir ? 0 : file_present(r, f, &x->err);   /* another run finished it */
 }
 
-static int sync_rename(const char *from, const char *to, struct exo_err *e)
+/* fsync x's file and rename it to dir/base. */
+static int sync_rename(struct http_xfer *x, int dir, const char *base, struct exo_err *e)
 {
-	int fd = open(from, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0 || rename(from, to) < 0) {
+	int fd = hub_file_open(x->dir_fd, x->dir_path, x->file, O_RDONLY, e);
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) < 0 || renameat(x->dir_fd, x->file, dir, base) < 0) {
 		int err = errno;
-		if (fd >= 0)
-			close(fd);
-		return exo_error(e, EXO_IOERR, "%s: %s", to, strerror(err));
+		close(fd);
+		return exo_error(e, EXO_IOERR, "%s: %s", x->path, strerror(err));
 	}
 	close(fd);
 	return 0;
@@ -205,18 +221,15 @@ static int hook_done(struct http_xfer *x, void *arg)
 		rc = hub_verify_file(x->path, f->name, f->etag, &x->err);
 	}
 	if (rc < 0) {
-		unlink(x->path);   /* a corrupt file is not worth resuming */
+		unlinkat(x->dir_fd, x->file, 0);   /* a corrupt file is not worth resuming */
 		return -1;
 	}
-	char *final = final_path(r, f);
-	if (r->o->local_dir && strchr(f->name, '/')) {
-		char *dir = strndup(final, (size_t)(strrchr(final, '/') - final));
-		rc = hub_mkdirs(dir, &x->err);
-		free(dir);
-	}
-	if (rc == 0)
-		rc = sync_rename(x->path, final, &x->err);
-	free(final);
+	const char *base;
+	int dir = final_dir(r, f, true, &base, &x->err);
+	if (dir < 0)
+		return -1;
+	rc = sync_rename(x, dir, base, &x->err);
+	close(dir);
 	return rc;
 }
 
@@ -259,7 +272,10 @@ static int download(struct run *r, size_t from, size_t to, struct exo_err *e)
 		struct http_xfer *x = &r->xs[k];
 		x->name = f->name;
 		x->url = f->url;
-		x->path = incomplete_path(r, f);
+		x->file = strf("%s.incomplete", f->etag);
+		x->path = strf("%s/%s", r->work_dir, x->file);
+		x->dir_fd = r->work_fd;
+		x->dir_path = r->work_dir;
 		x->expect = f->size;
 		x->sha256 = strlen(f->etag) == 64;
 		x->send_auth = strncmp(f->url, r->o->endpoint, strlen(r->o->endpoint)) == 0;
@@ -270,6 +286,7 @@ static int download(struct run *r, size_t from, size_t to, struct exo_err *e)
 	for (size_t i = 0; i < k; i++) {
 		map[i]->present = r->xs[i].rc >= 0;
 		free((char *)r->xs[i].path);
+		free((char *)r->xs[i].file);
 	}
 	free(map);
 	free(r->xs);
@@ -279,8 +296,13 @@ static int download(struct run *r, size_t from, size_t to, struct exo_err *e)
 	r->blob_locks = NULL;
 	if (rc < 0 || !deferred)
 		return rc;
-	for (size_t i = from; i < to; i++)
-		r->m->files[i].present = r->m->files[i].present || file_present(r, &r->m->files[i]);
+	for (size_t i = from; i < to; i++) {
+		struct hub_file *f = &r->m->files[i];
+		int p = f->present ? 1 : file_present(r, f, e);
+		if (p < 0)
+			return -1;
+		f->present = p;
+	}
 	return download(r, from, to, e);
 }
 
@@ -340,13 +362,16 @@ static int resolve_all(struct run *r, size_t from, struct exo_err *e)
 	for (size_t i = from; i < r->m->n_files; i++) {
 		struct hub_file *f = &r->m->files[i];
 		sibling_meta(r, f);
-		if (f->etag[0] && file_present(r, f)) {
+		int p = f->etag[0] ? file_present(r, f, e) : 0;
+		if (p < 0)
+			return -1;
+		if (p) {
 			f->present = true;
 			continue;
 		}
-		if (resolve_file(r, f, e) < 0)
+		if (resolve_file(r, f, e) < 0 || (p = file_present(r, f, e)) < 0)
 			return -1;
-		f->present = file_present(r, f);
+		f->present = p;
 	}
 	return 0;
 }
@@ -368,7 +393,7 @@ static int link_all(struct run *r, struct exo_err *e)
  * (--layers) from a complete one.  Written only from a full listing. */
 static int write_tree_cache(const struct run *r, struct exo_err *e)
 {
-	char *path = strf("%s/trees/%s.json", r->repo_dir, r->commit);
+	char *name = strf("%s.json", r->commit);
 	json_t *files = json_object(), *s;
 	size_t i;
 	bool full = true;
@@ -387,17 +412,23 @@ static int write_tree_cache(const struct run *r, struct exo_err *e)
 		json_object_set_new(files, json_string_value(json_object_get(s, "rfilename")), f);
 	}
 	int rc = 0;
-	if (full && access(path, F_OK) != 0) {
+	char *rel = strf("%s/trees", r->repo_rel), *shown = strf("%s/trees", r->repo_dir);
+	int dir = full ? hub_dir_open(r->root, rel, true, e) : -2;
+	if (dir == -1)
+		rc = -1;
+	else if (dir >= 0 && !hub_regular_file(dir, name, NULL)) {
 		json_t *doc = json_pack("{s:i, s:O}", "format_version", 1, "files", files);
 		char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_INDENT(2));
-		char *dir = strf("%s/trees", r->repo_dir);
-		rc = hub_mkdirs(dir, e) < 0 ? -1 : file_write_atomic(path, text, strlen(text), e);
-		free(dir);
+		rc = hub_write_atomic_at(dir, shown, name, text, strlen(text), e);
 		free(text);
 		json_decref(doc);
 	}
+	if (dir >= 0)
+		close(dir);
 	json_decref(files);
-	free(path);
+	free(name);
+	free(rel);
+	free(shown);
 	return rc;
 }
 
@@ -411,12 +442,6 @@ static int fetch_online(struct run *r, struct exo_err *e)
 				  : strf("%s/snapshots/%s", r->repo_dir, r->commit);
 	size_t i;
 	json_t *s;
-	json_array_foreach(r->siblings, i, s) {
-		const char *name = json_string_value(json_object_get(s, "rfilename"));
-		if (!name || !hub_file_name_ok(name))
-			return exo_error(e, EXO_DATAERR, "%s: siblings[%zu]: unsafe file name '%s'",
-					 r->repo, i, name ? name : "(none)");
-	}
 	json_array_foreach(r->siblings, i, s) {
 		const char *name = json_string_value(json_object_get(s, "rfilename"));
 		if (name && !hub_is_weights(name) && hub_glob_ok(name, o->include, o->exclude))
@@ -461,7 +486,7 @@ static void walk(struct hub_model *m, const char *root, const char *rel)
 		char *name = rel[0] ? strf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		char *path = strf("%s/%s", dir, de->d_name);
 		struct stat st;
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {   /* a linked dir is not walked */
 			walk(m, root, name);
 		} else if (stat(path, &st) == 0 && !strstr(name, ".incomplete")) {
 			add_file(m, name);
@@ -519,25 +544,39 @@ int hub_fetch(const struct hub_opts *o, const char *repo, struct hub_model *m, s
 	memset(m, 0, sizeof *m);
 	if (!hub_repo_id_ok(repo))
 		return exo_error(e, EXO_USAGE, "%s: not a repository id (ORG/NAME)", repo);
-	struct run r = { .o = o, .repo = repo, .m = m };
+	if (!hub_revision_ok(o->revision))
+		return exo_error(e, EXO_USAGE, "revision '%s': not a branch, tag or commit", o->revision);
+	struct run r = { .o = o, .repo = repo, .m = m, .work_fd = -1 };
 	m->id = xstrdup(repo);
 	m->layer_start = o->layer_end >= 0 ? o->layer_start : 0;
 	m->layer_end = o->layer_end;
 	if (o->local_dir) {
-		r.work_dir = strf("%s/.cache/exo", o->local_dir);
-		r.lock_dir = xstrdup(r.work_dir);
+		r.root = o->local_dir;
+		r.work_rel = xstrdup(".cache/exo");
+		r.lock_rel = xstrdup(r.work_rel);
 	} else {
+		char *folder = hub_repo_folder(repo);
+		r.root = o->cache;
 		r.repo_dir = hub_repo_dir(o->cache, repo);
-		r.work_dir = strf("%s/blobs", r.repo_dir);
-		r.lock_dir = hub_lock_dir(o->cache, repo);
+		r.repo_rel = folder;
+		r.work_rel = strf("%s/blobs", folder);
+		r.lock_rel = strf(".locks/%s", folder);
 	}
-	int rc, repo_lock = -1;
-	if (o->offline) {
+	r.work_dir = strf("%s/%s", r.root, r.work_rel);
+	int rc = 0, repo_lock = -1;
+	/* the work directory is opened (and made) without following links, which
+	 * also proves models--ORG--NAME is not a link planted in the cache */
+	if (!o->offline) {
+		r.work_fd = hub_dir_open(r.root, r.work_rel, !o->dry_run, e);
+		if (r.work_fd < 0 && !(o->dry_run && e->code == EXO_NOINPUT))
+			rc = -1;   /* a dry run changes nothing: a missing directory is no error */
+	}
+	if (rc == 0 && o->offline) {
 		rc = fetch_offline(&r, e);
-	} else {
+	} else if (rc == 0) {
 		r.http = http_new(o);
-		rc = o->dry_run ? 0 : hub_mkdirs(r.work_dir, e);
-		if (rc == 0 && !o->dry_run && (repo_lock = hub_lock(r.lock_dir, "repo", !o->no_wait, e)) < 0)
+		if (!o->dry_run &&
+		    (repo_lock = hub_lock(r.root, r.lock_rel, "repo", !o->no_wait, e)) < 0)
 			rc = -1;
 		if (rc == 0)
 			rc = fetch_online(&r, e);
@@ -546,9 +585,13 @@ int hub_fetch(const struct hub_opts *o, const char *repo, struct hub_model *m, s
 	}
 	if (r.commit[0])
 		m->commit = xstrdup(r.commit);
+	if (r.work_fd >= 0)
+		close(r.work_fd);
 	json_decref(r.siblings);
 	free(r.repo_dir);
+	free(r.repo_rel);
+	free(r.work_rel);
 	free(r.work_dir);
-	free(r.lock_dir);
+	free(r.lock_rel);
 	return rc;
 }

@@ -112,6 +112,14 @@ static void add_refs(struct rev *r)
 	r->pub.refs = xstrdup(names);
 }
 
+/* Whether real (a canonical path) is a file right in repo_dir/blobs/. */
+static bool in_blobs(const char *repo_dir, const char *real)
+{
+	size_t n = strlen(repo_dir);
+	return strncmp(real, repo_dir, n) == 0 && strncmp(real + n, "/blobs/", 7) == 0 &&
+	       hub_blob_id_ok(real + n + 7);
+}
+
 /* The blobs the links under dir point to. */
 static void add_blobs(struct rev *r, const char *dir)
 {
@@ -123,13 +131,16 @@ static void add_blobs(struct rev *r, const char *dir)
 		char path[PATH_MAX], real[PATH_MAX];
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		struct stat st;
-		if (stat(path, &st) < 0)
+		if (lstat(path, &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			add_blobs(r, path);
 			continue;
 		}
-		if (!realpath(path, real) || strs_has(&r->blobs, real))
+		/* only links into this repository's blobs/ are its blobs: a link
+		 * planted to point elsewhere is never counted nor evicted */
+		if (!S_ISLNK(st.st_mode) || stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    !realpath(path, real) || !in_blobs(r->repo_dir, real) || strs_has(&r->blobs, real))
 			continue;
 		strs_add(&r->blobs, real);
 		r->pub.size += st.st_size;
@@ -147,18 +158,23 @@ static void scan_repo(const char *cache, const char *folder, struct rev **revs, 
 	if (snprintf(repo_dir, sizeof repo_dir, "%s/%s", cache, folder) >= (int)sizeof repo_dir)
 		return;   /* no such path on Linux */
 	snprintf(snaps, sizeof snaps, "%s/snapshots", repo_dir);
-	const char *id = folder + strlen("models--");
-	const char *sep = strstr(id, "--");
+	char id[512], blobs[PATH_MAX + 8];
+	if (!hub_repo_folder_id(folder, id, sizeof id))
+		return;   /* not a folder of the layout */
+	snprintf(blobs, sizeof blobs, "%s/blobs", repo_dir);
+	struct stat st;
+	if (lstat(repo_dir, &st) < 0 || !S_ISDIR(st.st_mode) || lstat(blobs, &st) < 0 ||
+	    !S_ISDIR(st.st_mode))
+		return;   /* a link planted for a repository or its blobs: not ours to evict */
 	DIR *d = opendir(snaps);
 	struct dirent *de;
-	while (d && sep && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || !hub_commit_ok(de->d_name))
 			continue;
 		*revs = xrealloc(*revs, (*n + 1) * sizeof **revs);
 		struct rev *r = &(*revs)[(*n)++];
 		memset(r, 0, sizeof *r);
-		if (asprintf(&r->pub.repo, "%.*s/%s", (int)(sep - id), id, sep + 2) < 0)
-			exo_errx(EXO_SOFTWARE, "out of memory");
+		r->pub.repo = xstrdup(id);
 		r->pub.commit = xstrdup(de->d_name);
 		r->repo_dir = xstrdup(repo_dir);
 		char path[PATH_MAX * 2];
@@ -328,9 +344,10 @@ int hub_gc(const char *cache, int64_t max_size, bool dry_run,
 		struct rev *r = &revs[i];
 		if (r->pub.in_use)
 			continue;
-		char *lock_dir = hub_lock_dir(cache, r->pub.repo);
-		int fd = hub_lock(lock_dir, "repo", false, NULL);
-		free(lock_dir);
+		char *folder = hub_repo_folder(r->pub.repo), rel[600];
+		snprintf(rel, sizeof rel, ".locks/%s", folder);
+		free(folder);
+		int fd = hub_lock(cache, rel, "repo", false, NULL);
 		if (fd < 0)
 			continue;   /* a fetch is working on it */
 		size -= evict(revs, n, r, dry_run);

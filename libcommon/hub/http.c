@@ -190,11 +190,20 @@ static void sleep_ms(long ms)
 		;
 }
 
-static void set_timeouts(CURL *c)
+/* HF_HUB_DOWNLOAD_TIMEOUT: seconds to connect, and of a stall. */
+static long timeout_s(void)
 {
 	const char *t = getenv("HF_HUB_DOWNLOAD_TIMEOUT");
 	long secs = t && atol(t) > 0 ? atol(t) : 10;
+	return secs > 86400 ? 86400 : secs;
+}
+
+static void set_timeouts(CURL *c)
+{
+	long secs = timeout_s();
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, secs);
+	/* a hub that redirects forever is not a hub */
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 	/* a stalled transfer (under 1 byte/s for the timeout) is a timeout */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, secs);
@@ -224,6 +233,8 @@ static int request(struct hub_http *h, const char *url, bool head, struct http_r
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 		curl_easy_setopt(c, CURLOPT_NOBODY, head ? 1L : 0L);
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, head ? 0L : 1L);
+		/* an answer that trickles in above the stall limit still ends */
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 6 * timeout_s());
 		CURLcode cc = curl_easy_perform(c);
 		bool again = cc == CURLE_OK ? status_retryable(r->status) : curl_retryable(cc);
 		if (cc == CURLE_OK && head && r->status >= 300 && r->status < 400 &&
@@ -272,8 +283,10 @@ struct xfer {
 	struct hub_hash *hash;
 	bool checked;                /* status looked at for this response */
 	bool discard;                /* an error body: not written */
-	int werr;                    /* errno of a failed write */
-	int attempt;
+	int werr;                    /* errno of a failed write; -1 bad range, -2 too long */
+	int attempt;                 /* retries so far */
+	int64_t best;                /* furthest offset reached: only new ground resets attempt */
+	double started;              /* first request: the deadline counts from here */
 	double not_before;           /* retry time */
 	enum { X_WAIT, X_RUN, X_END } state;
 };
@@ -300,9 +313,19 @@ static size_t on_body_file(char *p, size_t sz, size_t nm, void *arg)
 			return 0;
 		}
 		t->discard = s != 200 && s != 206;
+		int64_t announced = t->resp.content_length;
+		if (!t->discard && t->x->expect >= 0 && announced >= 0 &&
+		    (s == 206 ? t->offset : 0) + announced > t->x->expect) {
+			t->werr = -2;   /* more than the file holds: not a byte of it */
+			return 0;
+		}
 	}
 	if (t->discard)
 		return n;
+	if (t->x->expect >= 0 && t->offset + (int64_t)n > t->x->expect) {
+		t->werr = -2;   /* the announced size and nothing more */
+		return 0;
+	}
 	if (write_all(t->fd, p, n) < 0) {
 		t->werr = errno;
 		return 0;
@@ -311,7 +334,6 @@ static size_t on_body_file(char *p, size_t sz, size_t nm, void *arg)
 		hub_hash_update(t->hash, p, n);
 	t->offset += (int64_t)n;
 	t->x->fetched += (int64_t)n;
-	t->attempt = 0;   /* progress resets the retry count */
 	return n;
 }
 
@@ -319,9 +341,9 @@ static size_t on_body_file(char *p, size_t sz, size_t nm, void *arg)
 static int xfer_open(struct xfer *t, struct exo_err *e)
 {
 	struct http_xfer *x = t->x;
-	t->fd = open(x->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	t->fd = hub_file_open(x->dir_fd, x->dir_path, x->file, O_RDWR | O_CREAT, e);
 	if (t->fd < 0)
-		return exo_error(e, EXO_IOERR, "%s: %s", x->path, strerror(errno));
+		return -1;
 	t->offset = lseek(t->fd, 0, SEEK_END);
 	if (x->expect >= 0 && t->offset > x->expect) {
 		if (ftruncate(t->fd, 0) < 0)
@@ -340,6 +362,8 @@ static int xfer_open(struct xfer *t, struct exo_err *e)
 	}
 	if (t->offset > 0)
 		log_info("%s: resuming at byte %" PRId64, x->name, t->offset);
+	t->best = t->offset;
+	t->started = now_s();
 	return 0;
 }
 
@@ -373,6 +397,8 @@ static void xfer_setup(struct hub_http *h, struct xfer *t)
 		curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)h->rate_each);
 }
 
+enum { RETRY_RESET_BYTES = 1 << 20 };
+
 /* After a transfer ends: 0 complete, 1 retry later, -1 failed (x->err). */
 static int xfer_outcome(struct hub_http *h, struct xfer *t, CURLcode cc)
 {
@@ -381,6 +407,11 @@ static int xfer_outcome(struct hub_http *h, struct xfer *t, CURLcode cc)
 	if (t->werr > 0)
 		return exo_error(&x->err, EXO_IOERR, "%s: write: %s", x->path,
 				 t->werr == ENOSPC ? "disk full" : strerror(t->werr));
+	if (t->werr == -2) {
+		unlinkat(x->dir_fd, x->file, 0);   /* not a prefix of the file: nothing to resume */
+		return exo_error(&x->err, EXO_DATAERR, "%s: the server sends more than the %" PRId64
+				 " bytes announced (X-Linked-Size, Content-Length)", x->url, x->expect);
+	}
 	if (t->werr < 0) {
 		/* a Content-Range that is not where we are: start over */
 		if (ftruncate(t->fd, 0) == 0 && lseek(t->fd, 0, SEEK_SET) == 0) {
@@ -399,11 +430,20 @@ static int xfer_outcome(struct hub_http *h, struct xfer *t, CURLcode cc)
 	} else if (cc == CURLE_OK && (s == 200 || s == 206)) {
 		if (x->expect < 0 || t->offset == x->expect)
 			return 0;
-		if (t->offset > x->expect)
+		if (t->offset > x->expect) {
+			unlinkat(x->dir_fd, x->file, 0);
 			return exo_error(&x->err, EXO_DATAERR, "%s: %" PRId64 " bytes, expected %" PRId64,
 					 x->url, t->offset, x->expect);
+		}
 	} else if (cc != CURLE_OK && !curl_retryable(cc)) {
 		return exo_error(&x->err, EXO_UNAVAILABLE, "%s: %s", x->url, curl_easy_strerror(cc));
+	}
+	/* progress resets the retry count, but only RETRY_RESET_BYTES of new
+	 * ground since the last reset: a server that sends a byte and closes,
+	 * or restarts the file each time, runs out of retries */
+	if (t->offset >= t->best + RETRY_RESET_BYTES) {
+		t->attempt = 0;
+		t->best = t->offset;
 	}
 	if (++t->attempt > h->o->retries) {
 		if (cc != CURLE_OK)
@@ -441,25 +481,15 @@ static void xfer_close(struct xfer *t)
 	}
 }
 
-/* ---- progress bar ---- */
-
-static void human(char *buf, size_t cap, double b)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-	while (b >= 1024 && i < 4) {
-		b /= 1024;
-		i++;
-	}
-	snprintf(buf, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
+/* ---- progress ---- */
 
 struct progress {
 	double start, last;
 	int64_t total;
 };
 
-static void progress_draw(const struct progress *p, const struct xfer *t, size_t n, bool end)
+static void progress_report(const struct hub_opts *o, const struct progress *p, const struct xfer *t, size_t n,
+			    bool end)
 {
 	int64_t got = 0, fetched = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -467,17 +497,7 @@ static void progress_draw(const struct progress *p, const struct xfer *t, size_t
 		fetched += t[i].x->fetched;
 	}
 	double dt = now_s() - p->start;
-	double rate = dt > 0 ? fetched / dt : 0;
-	char a[32], b[32], r[32], eta[32] = "";
-	human(a, sizeof a, (double)got);
-	human(b, sizeof b, (double)p->total);
-	human(r, sizeof r, rate);
-	if (rate > 0 && p->total > got)
-		snprintf(eta, sizeof eta, "  ETA %.0fs", (p->total - got) / rate);
-	int width = 30, fill = p->total > 0 ? (int)(width * (double)got / p->total) : 0;
-	fill = fill > width ? width : fill;
-	fprintf(stderr, "\r[%.*s%*s] %s / %s  %s/s%s\033[K%s", fill,
-		"##############################", width - fill, "", a, b, r, eta, end ? "\n" : "");
+	o->progress(o->progress_arg, got, p->total, dt > 0 ? fetched / dt : 0, end);
 }
 
 /* ---- the multi loop ---- */
@@ -517,6 +537,33 @@ static bool xfer_start(struct hub_http *h, CURLM *m, struct xfer *t, const struc
 	return true;
 }
 
+/* Past the file's deadline: 6 x HF_HUB_DOWNLOAD_TIMEOUT plus its size (or,
+ * size unknown, what arrived so far) at --min-rate.  A trickle or a server
+ * that keeps a transfer alive without progress ends here. */
+static bool past_deadline(const struct hub_http *h, const struct xfer *t, double now)
+{
+	if (h->o->min_rate <= 0)
+		return false;
+	int64_t size = t->x->expect >= 0 ? t->x->expect : t->offset;
+	double rate = (double)h->o->min_rate;
+	if (h->rate_each > 0 && h->rate_each / 2.0 < rate)
+		rate = h->rate_each / 2.0;   /* --limit-rate holds it below that on purpose */
+	return now > t->started + 6.0 * timeout_s() + (double)size / rate;
+}
+
+static void xfer_expire(struct hub_http *h, CURLM *m, struct xfer *t, const struct http_hooks *hk)
+{
+	if (t->state == X_RUN)
+		curl_multi_remove_handle(m, t->easy);
+	exo_error(&t->x->err, EXO_UNAVAILABLE, "%s: not complete after %.0f s (at byte %" PRId64
+		  " of %" PRId64 "; the deadline is 6 x HF_HUB_DOWNLOAD_TIMEOUT + size at --min-rate "
+		  "%" PRId64 " B/s)", t->x->url, now_s() - t->started, t->offset, t->x->expect,
+		  h->o->min_rate);
+	xfer_close(t);   /* what arrived is a prefix: the next run resumes it */
+	t->x->rc = -1;
+	finish(t, hk);
+}
+
 static void xfer_ended(struct hub_http *h, CURLM *m, struct xfer *t, CURLcode cc,
 		       const struct http_hooks *hk)
 {
@@ -527,7 +574,7 @@ static void xfer_ended(struct hub_http *h, CURLM *m, struct xfer *t, CURLcode cc
 		return;
 	}
 	if (r < 0 && t->x->err.code == EXO_IOERR)
-		unlink(t->x->path);   /* disk full: free the space, nothing to resume */
+		unlinkat(t->x->dir_fd, t->x->file, 0);   /* disk full: free the space */
 	xfer_close(t);
 	t->x->rc = r < 0 ? -1 : hk->done ? hk->done(t->x, hk->arg) : 0;
 	finish(t, hk);
@@ -557,6 +604,8 @@ int http_download(struct hub_http *h, struct http_xfer *xs, size_t n, const stru
 		int active = 0, waiting = 0;
 		double t_now = now_s();
 		for (size_t i = 0; i < next; i++) {
+			if (t[i].state != X_END && past_deadline(h, &t[i], t_now))
+				xfer_expire(h, m, &t[i], hk);
 			active += t[i].state == X_RUN;
 			if (t[i].state == X_WAIT && t[i].not_before <= t_now) {
 				xfer_setup(h, &t[i]);
@@ -584,11 +633,11 @@ int http_download(struct hub_http *h, struct http_xfer *xs, size_t n, const stru
 		curl_multi_poll(m, NULL, 0, 100, NULL);
 		if (h->o->progress && now_s() - p.last > 0.2) {
 			p.last = now_s();
-			progress_draw(&p, t, next, false);
+			progress_report(h->o, &p, t, next, false);
 		}
 	}
 	if (h->o->progress)
-		progress_draw(&p, t, n, true);
+		progress_report(h->o, &p, t, n, true);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (xs[i].rc < 0 && rc == 0) {

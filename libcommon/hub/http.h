@@ -40,7 +40,10 @@ int http_head(struct hub_http *h, const char *url, struct http_resp *r, struct e
 struct http_xfer {
 	const char *name;           /* for messages */
 	const char *url;
-	const char *path;           /* the .incomplete file, resumed if present */
+	const char *path;           /* the .incomplete file (for messages) ... */
+	int dir_fd;                 /* ... opened as file in dir_fd (dir_path), */
+	const char *dir_path;       /* never through a link; resumed if present */
+	const char *file;
 	int64_t expect;             /* size, -1 unknown */
 	bool sha256;                /* hash while downloading (LFS files) */
 	bool send_auth;             /* the URL is on the endpoint's host */

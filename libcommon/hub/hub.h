@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "hub/cache.h"
 #include "util/err.h"
 
 #define HUB_ETAG_MAX 65
@@ -38,6 +39,11 @@ struct hub_file {
 	bool present;               /* blobs/ETAG already there */
 };
 
+/* A download's progress, for a command's progress bar: bytes on disk of
+ * the files begun so far, the total expected (0: unknown) and the rate in
+ * bytes/s; called a few times a second, and once more with end set. */
+typedef void hub_progress_fn(void *arg, int64_t got, int64_t total, double rate, bool end);
+
 struct hub_opts {
 	const char *endpoint;       /* "https://huggingface.co" or $HF_ENDPOINT */
 	const char *token;          /* NULL: no Authorization */
@@ -47,7 +53,8 @@ struct hub_opts {
 	bool offline;               /* HF_HUB_OFFLINE: no HTTP at all */
 	bool no_wait;               /* a held lock is EXO_TEMPFAIL at once */
 	bool dry_run;               /* list what would be fetched, write nothing */
-	bool progress;              /* draw a progress bar on stderr */
+	hub_progress_fn *progress;  /* NULL: no progress reports */
+	void *progress_arg;
 	int jobs;                   /* parallel transfers (>= 1) */
 	int64_t limit_rate;         /* bytes/s over all transfers, 0: none */
 	int layer_start, layer_end; /* weights for [start, end) only; end < 0: all */
@@ -55,6 +62,9 @@ struct hub_opts {
 	const char *const *exclude;
 	int retries;                /* attempts after the first on 5xx/timeouts */
 	int backoff_ms;             /* first retry delay, doubled each time */
+	int64_t min_rate;           /* bytes/s: each file's deadline is 6 x the
+	                             * HF_HUB_DOWNLOAD_TIMEOUT + size / min_rate;
+	                             * 0: no deadline */
 };
 void hub_opts_init(struct hub_opts *o);
 
@@ -76,28 +86,21 @@ int hub_fetch(const struct hub_opts *o, const char *repo, struct hub_model *m, s
  * layers from config.json, layer_start/layer_end held. */
 json_t *hub_model_record(const struct hub_model *m, struct exo_err *e);
 
-/* ---- cache layout (cache.c) ---- */
-/* "ORG/NAME" is well formed (no "..", no empty part, one '/'). */
-bool hub_repo_id_ok(const char *repo);
-/* A file name from the hub is safe to use as a path under a directory: not
- * empty, not absolute, no "." or ".." component, no empty component. */
-bool hub_file_name_ok(const char *name);
-/* CACHE/models--ORG--NAME */
-char *hub_repo_dir(const char *cache, const char *repo);
-/* The commit rev resolves to in the cache ("" if unknown): rev itself when
- * it is 40 hex digits, else refs/REV. */
-int hub_ref_read(const char *repo_dir, const char *rev, char commit[41]);
-int hub_ref_write(const char *repo_dir, const char *rev, const char *commit, struct exo_err *e);
-/* snapshots/COMMIT/NAME -> ../../blobs/ETAG (one more ../ per subdirectory),
- * made through a temporary link renamed into place. */
-int hub_snapshot_link(const char *repo_dir, const char *commit, const char *name,
-		      const char *etag, struct exo_err *e);
-/* The relative target of that link (caller frees). */
-char *hub_link_target(const char *name, const char *etag);
+/* ---- the hub's JSON answers (answer.c) ---- */
+/* The /api/models/.../revision/REV answer in text: its commit (40 lowercase
+ * hex, else EXO_DATAERR naming field 'sha') and its siblings (every
+ * rfilename a safe file name, else EXO_DATAERR naming it); no sha or
+ * siblings at all is EXO_UNAVAILABLE (not a hub).  source names it. */
+int hub_repo_info_parse(const char *text, size_t len, const char *source, char commit[41],
+			json_t **siblings, struct exo_err *e);
+/* The etag (normalised, a valid blob id) and size the siblings list for
+ * name; false (etag "") when it lists none that is usable. */
+bool hub_sibling_meta(const json_t *siblings, const char *name, char etag[HUB_ETAG_MAX],
+		      int64_t *size);
+
+/* ---- cache layout (cache.c; the rest in hub/cache.h) ---- */
 /* "W/\"abc\"" or "\"abc-gzip\"" -> "abc"; false unless 40 or 64 hex digits. */
 bool hub_etag_normalise(const char *raw, char out[HUB_ETAG_MAX]);
-/* mkdir -p path. */
-int hub_mkdirs(const char *path, struct exo_err *e);
 /* Percent-encode s; keep '/' when keep_slash (file names, not revisions). */
 char *hub_url_escape(const char *s, bool keep_slash);
 
@@ -115,12 +118,11 @@ int hub_hash_file(const char *path, const char *etag, char hex[HUB_ETAG_MAX], st
 int hub_verify_file(const char *path, const char *name, const char *etag, struct exo_err *e);
 
 /* ---- locks (lock.c) ---- */
-/* Open and flock dir/NAME.lock (mode 0664, dir created).  wait false: a lock
- * held elsewhere is -1 with EXO_TEMPFAIL.  Returns the fd to hub_unlock. */
-int hub_lock(const char *dir, const char *name, bool wait, struct exo_err *e);
+/* Open and flock root/rel/NAME.lock (mode 0664, rel made without following
+ * links, see hub_dir_open).  wait false: a lock held elsewhere is -1 with
+ * EXO_TEMPFAIL.  Returns the fd to hub_unlock. */
+int hub_lock(const char *root, const char *rel, const char *name, bool wait, struct exo_err *e);
 void hub_unlock(int fd);
-/* CACHE/.locks/models--ORG--NAME */
-char *hub_lock_dir(const char *cache, const char *repo);
 
 /* ---- file selection (select.c) ---- */
 /* Whether name passes the include and exclude globs. */

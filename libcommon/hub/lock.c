@@ -1,6 +1,7 @@
 /* Advisory locks (flock) on files under CACHE/.locks, the same files and the
  * same kind of lock as huggingface_hub's filelock, so a run of either tool
- * waits for the other instead of writing the same blob. */
+ * waits for the other instead of writing the same blob.  The lock directory
+ * and file are opened without following links (hub/cache.h). */
 #include "hub/hub.h"
 
 #include <errno.h>
@@ -12,36 +13,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *hub_lock_dir(const char *cache, const char *repo)
+int hub_lock(const char *root, const char *rel, const char *name, bool wait, struct exo_err *e)
 {
-	const char *slash = strchr(repo, '/');
-	char *dir;
-	if (asprintf(&dir, "%s/.locks/models--%.*s--%s", cache, (int)(slash - repo), repo,
-		     slash + 1) < 0)
-		exo_errx(EXO_SOFTWARE, "out of memory");
-	return dir;
-}
-
-int hub_lock(const char *dir, const char *name, bool wait, struct exo_err *e)
-{
-	char path[4096];
-	if (hub_mkdirs(dir, e) < 0)
+	int dir = hub_dir_open(root, rel, true, e);
+	if (dir < 0)
 		return -1;
-	snprintf(path, sizeof path, "%s/%s.lock", dir, name);
+	char file[512], shown[8192];
+	snprintf(file, sizeof file, "%s.lock", name);
+	snprintf(shown, sizeof shown, "%s/%s", root, rel);
 	mode_t old = umask(0);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+	int fd = hub_file_open(dir, shown, file, O_RDWR | O_CREAT, e);
 	umask(old);
+	close(dir);
 	if (fd < 0)
-		return exo_error(e, errno == EACCES ? EXO_NOPERM : EXO_IOERR, "%s: %s", path,
-				 strerror(errno));
+		return -1;
+	if (fchmod(fd, 0664) < 0) {
+		/* another user's lock file: theirs to share */
+	}
 	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
 		if (errno == EINTR)
 			continue;
 		int err = errno;
 		close(fd);
 		if (err == EWOULDBLOCK)
-			return exo_error(e, EXO_TEMPFAIL, "%s: locked by another process", path);
-		return exo_error(e, EXO_IOERR, "%s: flock: %s", path, strerror(err));
+			return exo_error(e, EXO_TEMPFAIL, "%s/%s: locked by another process", shown, file);
+		return exo_error(e, EXO_IOERR, "%s/%s: flock: %s", shown, file, strerror(err));
 	}
 	return fd;
 }

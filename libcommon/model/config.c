@@ -1,5 +1,6 @@
 /* config.json: parsing with jansson, the architecture verdict, RoPE frequencies. */
 #include "model/config.h"
+#include "model/gguf.h"
 #include "util/file.h"
 
 #include <jansson.h>
@@ -182,6 +183,11 @@ static int check_quantization(json_t *root, const char *src, struct exo_err *e)
 {
 	json_t *q = json_object_get(root, "quantization_config");
 	const char *method = json_string_value(json_object_get(q, "quant_method"));
+	/* mlx-lm's copy of its "quantization" block: model/quant.c reads it */
+	bool mlx = json_is_object(json_object_get(root, "quantization")) ||
+		   json_object_get(q, "bits") || json_object_get(q, "group_size");
+	if (!method && mlx)
+		return 0;
 	if (!method)
 		return 0;
 	return exo_error(e, EXO_DATAERR, "%s: quantization_config.quant_method '%s' is not "
@@ -355,6 +361,8 @@ void model_param_counts(const struct model_config *c, double *total, double *act
 
 int model_config_load(struct model_config *c, const char *dir, struct exo_err *e)
 {
+	if (gguf_is_file(dir))       /* a GGUF checkpoint is one file, config included */
+		return gguf_model_config(c, dir, e);
 	char path[4096];
 	snprintf(path, sizeof path, "%s/config.json", dir);
 	char *text = file_read_all(path, NULL, e);

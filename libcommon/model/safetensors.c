@@ -24,6 +24,8 @@ static int parse_dtype(const char *s)
 		return KD_F16;
 	if (strcmp(s, "BF16") == 0)
 		return KD_BF16;
+	if (strcmp(s, "U32") == 0)
+		return ST_U32;
 	return -1;
 }
 
@@ -37,7 +39,7 @@ static int parse_tensor(struct st_tensor *t, const char *name, json_t *v, size_t
 	t->dtype = parse_dtype(dt);
 	if (t->dtype < 0)
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s: dtype %s is not supported "
-				 "(F32, F16, BF16 are)", path, name, dt ? dt : "(missing)");
+				 "(F32, F16, BF16 and MLX's packed U32 are)", path, name, dt ? dt : "(missing)");
 	json_t *shape = json_object_get(v, "shape"), *offs = json_object_get(v, "data_offsets");
 	if (!json_is_array(shape) || json_array_size(shape) > ST_MAX_DIMS)
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s: bad shape", path, name);
@@ -57,10 +59,11 @@ static int parse_tensor(struct st_tensor *t, const char *name, json_t *v, size_t
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s: bad data_offsets", path, name);
 	t->offset = (size_t)json_integer_value(b);
 	t->bytes = (size_t)json_integer_value(end) - t->offset;
-	if (size_mul(count, t->dtype == KD_F32 ? 4 : 2) != t->bytes)
+	size_t elem = t->dtype == KD_F32 || t->dtype == ST_U32 ? 4 : 2;
+	if (size_mul(count, elem) != t->bytes)
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s: data_offsets [%zu, %zu) hold %zu bytes, "
 				 "dtype and shape say %zu", path, name, t->offset, t->offset + t->bytes,
-				 t->bytes, size_mul(count, t->dtype == KD_F32 ? 4 : 2));
+				 t->bytes, size_mul(count, elem));
 	if ((size_t)json_integer_value(end) > data_size)
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s: data_offsets end %zu is past the end "
 				 "of the file (truncated? data section is %zu bytes)", path, name,

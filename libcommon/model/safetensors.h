@@ -9,10 +9,13 @@
 #include "util/err.h"
 
 #define ST_MAX_DIMS 4
+/* U32: MLX's packed quantized weights (not a kernel type: model/checkpoint.c
+ * joins them with their scales and biases into one). */
+#define ST_U32 0x100
 
 struct st_tensor {
 	char *name;
-	int dtype;              /* enum kern_dtype: KD_F32, KD_F16, KD_BF16 */
+	int dtype;              /* enum kern_dtype: KD_F32, KD_F16, KD_BF16; or ST_U32 */
 	int n_dims;
 	int64_t shape[ST_MAX_DIMS];
 	size_t offset;          /* from the start of the data section */

@@ -1,8 +1,9 @@
-/* The cluster as the planner sees it: one unit per device a stage can run on
- * (each used CUDA GPU of a node, else the node's CPU and RAM), with its
- * memory budget, memory bandwidth and network figures, each marked measured
- * (a bench record), detected (the node record), estimated (the GPU table) or
- * default. */
+/* The cluster as the planner sees it: one unit per node, its CPU and RAM
+ * (this build has no GPU backend: GPUs a node would use get a note), with
+ * its memory budget, memory bandwidth and network figures, each marked
+ * measured (a bench record), detected (the node record) or default.  Records
+ * whose figures no real machine reaches are refused, and so is a cluster of
+ * more nodes than a plan may hold, before any node is looked at. */
 #include "planner/planner.h"
 
 #include <math.h>
@@ -12,32 +13,9 @@
 #include <strings.h>
 
 #define DEFAULT_CPU_BW 20e9      /* dual-channel DDR4, conservatively */
-#define DEFAULT_GPU_BW 100e9
 #define DEFAULT_RTT 0.5e-3       /* a LAN round trip */
 #define DEFAULT_NET_BW 125e6     /* 1 Gb/s */
 #define DEFAULT_FRACTION 0.9
-
-/* Spec-sheet memory bandwidth of NVIDIA GPUs, bytes/s; the first entry
- * whose pattern is in the name (case-insensitive) wins, so specific names
- * come before general ones. */
-static const struct { const char *pattern; double bw; } gpu_table[] = {
-	{ "GH200", 4.0e12 }, { "H200", 4.8e12 }, { "H100 NVL", 3.9e12 }, { "H100 PCIe", 2.0e12 },
-	{ "H100", 3.35e12 }, { "A100-SXM4-80GB", 2.039e12 }, { "A100 80GB", 1.935e12 },
-	{ "A100", 1.555e12 }, { "L40S", 8.64e11 }, { "L40", 8.64e11 }, { "L4", 3.0e11 },
-	{ "A30", 9.33e11 }, { "A10", 6.0e11 }, { "V100", 9.0e11 }, { "T4", 3.2e11 },
-	{ "6000 Ada", 9.6e11 }, { "A6000", 7.68e11 }, { "5090", 1.792e12 }, { "5080", 9.6e11 },
-	{ "4090", 1.008e12 }, { "4080", 7.17e11 }, { "4070 Ti", 5.04e11 }, { "4070", 5.04e11 },
-	{ "4060 Ti", 2.88e11 }, { "4060", 2.72e11 }, { "3090 Ti", 1.008e12 }, { "3090", 9.36e11 },
-	{ "3080", 7.6e11 }, { "3070", 4.48e11 }, { "3060", 3.6e11 }, { "2080 Ti", 6.16e11 },
-};
-
-double plan_gpu_bandwidth(const char *name)
-{
-	for (size_t i = 0; name && i < sizeof gpu_table / sizeof *gpu_table; i++)
-		if (strcasestr(name, gpu_table[i].pattern))
-			return gpu_table[i].bw;
-	return 0;
-}
 
 const char *plan_source_name(enum plan_source s)
 {
@@ -178,31 +156,14 @@ static void net_figures(struct plan_unit *u, const json_t *node, json_t *const *
 		u->net_bandwidth = DEFAULT_NET_BW;
 }
 
-static void set_bw(struct plan_unit *u, double measured, double detected, double estimated,
-		   double fallback)
+static void set_bw(struct plan_unit *u, double measured, double detected, double fallback)
 {
 	if (measured > 0)
 		u->bandwidth = measured, u->bw_source = PS_MEASURED;
 	else if (detected > 0)
 		u->bandwidth = detected, u->bw_source = PS_DETECTED;
-	else if (estimated > 0)
-		u->bandwidth = estimated, u->bw_source = PS_ESTIMATED;
 	else
 		u->bandwidth = fallback, u->bw_source = PS_DEFAULT;
-}
-
-/* A GPU the engine computes on: CUDA, and used (or, in a record without
- * "used", not judged unsupported). */
-static int gpu_used(const json_t *g)
-{
-	const char *be = json_string_value(json_object_get(g, "backend"));
-	const json_t *used = json_object_get(g, "used");
-	const char *sup = json_string_value(json_object_get(g, "support"));
-	if (!be || strcmp(be, "cuda") != 0)
-		return 0;
-	if (used)
-		return json_is_true(used);
-	return !sup || strcmp(sup, "unsupported") != 0;
 }
 
 static struct plan_unit *new_unit(struct plan_cluster *c, const struct plan_unit *proto)
@@ -212,51 +173,85 @@ static struct plan_unit *new_unit(struct plan_cluster *c, const struct plan_unit
 	return &c->units[c->n++];
 }
 
-static void gpu_units(struct plan_cluster *c, const struct plan_unit *proto, const json_t *node,
-		      double fraction, json_t *const *recs, size_t n)
+/* GPUs stay in the node record (detection and compatibility are real) but
+ * this build computes on CPUs only: a node's GPUs that it would use get a
+ * note, and its stage is planned on its CPU and RAM. */
+static void gpu_notes(struct plan_cluster *c, const char *node_name, const json_t *node)
 {
-	size_t i;
+	size_t i, n = 0;
 	json_t *g;
+	char list[512] = "";
 	json_array_foreach(json_object_get(node, "gpus"), i, g) {
 		const char *name = json_string_value(json_object_get(g, "name"));
 		const char *be = json_string_value(json_object_get(g, "backend"));
-		if (!gpu_used(g)) {
-			if (be && strcmp(be, "cuda") != 0 && json_is_true(json_object_get(g, "used")))
-				json_array_append_new(c->notes, json_sprintf(
-					"node '%s': GPU %zu (%s, %s) left out: the engine computes on CPUs and "
-					"CUDA GPUs only", proto->node, i, name ? name : "?", be));
+		if (json_is_false(json_object_get(g, "used")))
 			continue;
-		}
-		const json_t *ord = json_object_get(g, "device_ordinal");
-		struct plan_unit *u = new_unit(c, proto);
-		snprintf(u->device, sizeof u->device, "cuda:%lld",
-			 json_is_integer(ord) ? (long long)json_integer_value(ord) : (long long)i);
-		u->mem_total = uint_field(g, "memory_total");
-		if (!u->mem_total)
-			u->mem_total = uint_field(g, "mem_total");
-		uint64_t avail = uint_field(g, "memory_free");
-		if (!avail)
-			avail = uint_field(g, "mem_available");
-		if (!avail)
-			avail = u->mem_total;
-		u->mem_budget = (uint64_t)floor((double)avail * fraction);
-		set_bw(u, bench(recs, n, u->node, "memory", u->device),
-		       json_number_value(json_object_get(g, "mem_bandwidth")), plan_gpu_bandwidth(name),
-		       DEFAULT_GPU_BW);
+		size_t at = strlen(list);
+		snprintf(list + at, sizeof list - at, "%s%s (%s)", n ? ", " : "", name ? name : "?",
+			 be ? be : "?");
+		n++;
 	}
+	if (n)
+		json_array_append_new(c->notes, json_sprintf(
+			"node '%s': %s not planned: this build has no GPU backend, so its stage runs on the "
+			"CPU with the node's RAM", node_name, list));
 }
 
-static int add_node(struct plan_cluster *c, const json_t *node, double fraction,
+/* A figure no real machine reaches: a record that claims one is refused
+ * rather than planned (sums and shares of such figures overflow). */
+#define PLAN_MAX_FIGURE ((double)(1ull << 50))
+
+static int check_figure(const json_t *rec, size_t index, const char *name, const char *field,
+			struct exo_err *e)
+{
+	const json_t *v = json_object_get(rec, field);
+	double x = json_number_value(v);
+	if (!v || x <= PLAN_MAX_FIGURE)
+		return 0;
+	char text[32];
+	if (json_is_integer(v))
+		snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
+	else
+		snprintf(text, sizeof text, "%.6g", x);
+	return exo_error(e, EXO_DATAERR, "record %zu (node '%s'): field '%s': %s is beyond any real "
+			 "machine (at most 2^50)", index, name, field, text);
+}
+
+/* The node's own figures, and those of the bench records it is named in. */
+static int check_figures(const json_t *node, size_t index, const char *name, json_t *const *recs,
+			 size_t n, struct exo_err *e)
+{
+	static const char *const fields[] = { "mem_total", "mem_available", "mem_bandwidth" };
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+		if (check_figure(node, index, name, fields[i], e) < 0)
+			return -1;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *r = recs[i];
+		const char *k = json_string_value(json_object_get(r, "kind"));
+		const char *nd = json_string_value(json_object_get(r, "node"));
+		const char *nm = json_string_value(json_object_get(r, "name"));
+		double v = json_number_value(json_object_get(r, "value"));
+		if (k && !strcmp(k, "bench") && nd && !strcmp(nd, name) && v > PLAN_MAX_FIGURE)
+			return exo_error(e, EXO_DATAERR, "record %zu (bench '%s' of node '%s'): field "
+					 "'value': %.6g is beyond any real machine (at most 2^50)", i,
+					 nm ? nm : "?", name, v);
+	}
+	return 0;
+}
+
+static int add_node(struct plan_cluster *c, const json_t *node, size_t index, double fraction,
 		    json_t *const *recs, size_t n, struct exo_err *e)
 {
 	struct plan_unit proto = { .port = 0 };
 	const char *name = json_string_value(json_object_get(node, "name"));
 	if (strlen(name) >= sizeof proto.node || !name[0])
-		return exo_error(e, EXO_DATAERR, "node record '%.40s': name empty or longer than %zu bytes",
-				 name, sizeof proto.node - 1);
+		return exo_error(e, EXO_DATAERR, "record %zu (node '%.40s'): name empty or longer than %zu "
+				 "bytes", index, name, sizeof proto.node - 1);
 	for (size_t i = 0; i < c->n; i++)
 		if (strcmp(c->units[i].node, name) == 0)
 			return exo_error(e, EXO_DATAERR, "node '%s': two node records with this name", name);
+	if (check_figures(node, index, name, recs, n, e) < 0)
+		return -1;
 	snprintf(proto.node, sizeof proto.node, "%s", name);
 	const char *adv = json_string_value(json_object_get(node, "advertise"));
 	if (adv)
@@ -266,45 +261,48 @@ static int add_node(struct plan_cluster *c, const json_t *node, double fraction,
 	double nf = json_number_value(json_object_get(node, "memory_fraction"));
 	double f = fraction > 0 ? fraction : nf > 0 && nf <= 1 ? nf : DEFAULT_FRACTION;
 	net_figures(&proto, node, recs, n);
-	size_t before = c->n;
-	gpu_units(c, &proto, node, f, recs, n);
-	if (c->n > before)
-		return 0;
+	gpu_notes(c, name, node);
 	struct plan_unit *u = new_unit(c, &proto);
 	snprintf(u->device, sizeof u->device, "cpu");
 	u->mem_total = uint_field(node, "mem_total");
 	uint64_t avail = uint_field(node, "mem_available");
 	u->mem_budget = (uint64_t)floor((double)(avail ? avail : u->mem_total) * f);
 	set_bw(u, bench(recs, n, name, "memory", "triad"),
-	       json_number_value(json_object_get(node, "mem_bandwidth")), 0, DEFAULT_CPU_BW);
+	       json_number_value(json_object_get(node, "mem_bandwidth")), DEFAULT_CPU_BW);
 	return 0;
+}
+
+static size_t count_nodes(json_t *const *recs, size_t n)
+{
+	size_t nodes = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = json_string_value(json_object_get(recs[i], "kind"));
+		nodes += k && strcmp(k, "node") == 0;
+	}
+	return nodes;
 }
 
 int plan_cluster_build(struct plan_cluster *c, json_t *const *recs, size_t n, double fraction,
 		       struct exo_err *e)
 {
 	memset(c, 0, sizeof *c);
+	size_t nodes = count_nodes(recs, n);
+	if (nodes == 0)
+		return exo_error(e, EXO_DATAERR, "no node records in the input: pipe exo-detect's "
+				 "output in, or name files of node records");
+	if (nodes > PLAN_MAX_UNITS)
+		return exo_error(e, EXO_DATAERR, "%zu node records: at most %d can be planned", nodes,
+				 PLAN_MAX_UNITS);
 	c->notes = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const char *k = json_string_value(json_object_get(recs[i], "kind"));
-		if (k && strcmp(k, "node") == 0 && add_node(c, recs[i], fraction, recs, n, e) < 0) {
+		if (k && strcmp(k, "node") == 0 && add_node(c, recs[i], i, fraction, recs, n, e) < 0) {
 			plan_cluster_free(c);
 			return -1;
 		}
 	}
-	if (c->n == 0) {
-		plan_cluster_free(c);
-		return exo_error(e, EXO_DATAERR, "no node records in the input: pipe exo-detect's "
-				 "output in, or name files of node records");
-	}
-	if (c->n > PLAN_MAX_UNITS) {
-		plan_cluster_free(c);
-		return exo_error(e, EXO_DATAERR, "%zu devices: at most %d can be planned", c->n,
-				 PLAN_MAX_UNITS);
-	}
 	return 0;
 }
-
 void plan_cluster_free(struct plan_cluster *c)
 {
 	free(c->units);

@@ -48,15 +48,41 @@ static long overflow(const struct plan_model *m, const struct plan_cluster *c,
 	return -1;
 }
 
-/* Run the strategy and check memory: 0 when the plan fits. */
+/* The planner's own output checked before anything reads it: each stage
+ * on a device of the cluster, the ranges inside [0, layers), non-empty,
+ * contiguous from 0 and covering every layer.  0, or -1 with what is wrong. */
+static int check_ranges(const struct plan_model *m, const struct plan_cluster *c,
+			const struct plan_result *p, char *why, size_t len)
+{
+	int expect = 0;
+	if (p->n == 0)
+		return snprintf(why, len, "no stage"), -1;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_stage *s = &p->stages[i];
+		if (s->unit >= c->n)
+			return snprintf(why, len, "stage %zu on device %zu of %zu", i, s->unit, c->n), -1;
+		if (s->layer_start != expect || s->layer_end <= s->layer_start || s->layer_end > m->layers)
+			return snprintf(why, len, "stage %zu holds layers [%d, %d) where [%d, ...) of %d was due",
+					i, s->layer_start, s->layer_end, expect, m->layers), -1;
+		expect = s->layer_end;
+	}
+	if (expect != m->layers)
+		return snprintf(why, len, "the stages end at layer %d of %d", expect, m->layers), -1;
+	return 0;
+}
+
+/* Run the strategy and check memory: 0 when the plan fits, -1 when it does
+ * not, -2 (why filled) when the strategy's ranges are wrong. */
 static int attempt(const struct plan_model *m, const struct plan_cluster *c,
-		   const struct plan_request *r, struct plan_result *p)
+		   const struct plan_request *r, struct plan_result *p, char *why, size_t len)
 {
 	memset(p, 0, sizeof *p);
 	p->notes = json_array();
 	int rc = r->strategy == PLAN_RING_MEMORY ? plan_ring_memory(m, c, r, p) : plan_fastest(m, c, r, p);
 	if (rc < 0)
 		return -1;
+	if (check_ranges(m, c, p, why, len) < 0)
+		return -2;
 	plan_cost(m, c, r, p);
 	return overflow(m, c, p) < 0 ? 0 : -1;
 }
@@ -65,7 +91,8 @@ static int fits(const struct plan_model *m, const struct plan_cluster *c,
 		const struct plan_request *r)
 {
 	struct plan_result p;
-	int rc = attempt(m, c, r, &p);
+	char why[256];
+	int rc = attempt(m, c, r, &p, why, sizeof why);
 	plan_result_free(&p);
 	return rc == 0;
 }
@@ -75,10 +102,11 @@ static int smaller_dtype(const struct plan_model *m, const struct plan_cluster *
 			 const struct plan_request *r)
 {
 	static const int by_size[] = { KD_F32, KD_BF16, KD_Q8_0, KD_Q4_0 };
-	static const double per_weight[] = { 4, 2, 2, 34.0 / 32, 18.0 / 32 };
+	if (m->dtype < 0)       /* mixed types as stored: no single size to compare */
+		return -1;
 	for (size_t i = 0; i < sizeof by_size / sizeof *by_size; i++) {
 		int d = by_size[i];
-		if (per_weight[d] >= per_weight[m->dtype])
+		if (plan_bytes_per_weight(d) >= plan_bytes_per_weight(m->dtype))
 			continue;
 		struct plan_model t = *m;
 		t.layer_bytes = xcalloc((size_t)m->layers, sizeof *t.layer_bytes);
@@ -210,9 +238,15 @@ static int infeasible(const struct plan_model *m, const struct plan_cluster *c,
 int plan_make(const struct plan_model *m, const struct plan_cluster *c,
 	      const struct plan_request *r, struct plan_result *out, struct exo_err *e)
 {
-	if (attempt(m, c, r, out) == 0)
+	char why[256];
+	int rc = attempt(m, c, r, out, why, sizeof why);
+	if (rc == 0)
 		return 0;
-	infeasible(m, c, r, out, e);
+	if (rc == -2)
+		exo_error(e, EXO_SOFTWARE, "%s: the %s strategy made an invalid plan (%s): not written",
+			  m->id, plan_strategy_name(r->strategy), why);
+	else
+		infeasible(m, c, r, out, e);
 	plan_result_free(out);
 	return -1;
 }

@@ -66,17 +66,23 @@ uint64_t plan_model_total(const struct plan_model *m);
  * router does not pick (on average all but experts_used of them). */
 double plan_layer_read_bytes(const struct plan_model *m, int layer);
 /* "f32", "f16", "bf16", "q8_0", "q4_0"; -1 when unknown. */
+/* A model whose matrices keep the types its file mixes (GGUF): "stored". */
+#define PLAN_DTYPE_STORED (-1)
 int plan_dtype_parse(const char *name);
 const char *plan_dtype_name(int dtype);
+/* Bytes per weight of a matrix in the type. */
+double plan_bytes_per_weight(int dtype);
 
-/* Where a figure came from. */
+/* Where a figure came from (estimated: no source gives it today; kept in
+ * the wire format for a GPU backend's spec-sheet figures). */
 enum plan_source { PS_MEASURED, PS_DETECTED, PS_ESTIMATED, PS_DEFAULT };
 const char *plan_source_name(enum plan_source s);
 
-/* A device a stage can run on: a node's CPU with its RAM, or one of its GPUs. */
+/* A device a stage can run on: a node's CPU with its RAM (this build has
+ * no GPU backend: a node's GPUs are noted, not planned). */
 struct plan_unit {
 	char node[128];
-	char device[32];       /* "cpu" or "cuda:N" */
+	char device[32];       /* "cpu" */
 	char host[256];        /* where the node is reached, without port */
 	int port;              /* the node's advertised port, 0 if none */
 	bool no_address;       /* the record names no routable address: host is 127.0.0.1 */
@@ -102,8 +108,6 @@ struct plan_cluster {
 int plan_cluster_build(struct plan_cluster *c, json_t *const *records, size_t n,
 		       double fraction, struct exo_err *e);
 void plan_cluster_free(struct plan_cluster *c);
-/* GPU memory bandwidth from the table by name, 0 when unknown. */
-double plan_gpu_bandwidth(const char *name);
 
 /* Round as Python's round(x, 5) does (see ring.c). */
 double plan_round5(double x);

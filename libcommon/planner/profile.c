@@ -3,8 +3,11 @@
  * the safetensors headers (the tensors' shapes, so any --dtype can be sized
  * without reading weights), or from a `model` record. */
 #include "planner/planner.h"
+#include "hub/cache.h"
 #include "kernels/kern.h"
+#include "kernels/mlx.h"
 #include "model/checkpoint.h"
+#include "model/gguf.h"
 #include "records/record.h"
 
 #include <ctype.h>
@@ -14,35 +17,59 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
+static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0",
+					   "q5_1", "q4_k", "q5_k", "q6_k" };
 
+#define N_NAMES (sizeof dtype_names / sizeof *dtype_names)
+
+/* The types --dtype converts to; an MLX type (a quantized checkpoint's,
+ * kept as stored) by the kernels' name. */
 int plan_dtype_parse(const char *name)
 {
-	for (int t = 0; t < KD_COUNT; t++)
+	for (size_t t = 0; t < N_NAMES; t++)
 		if (strcasecmp(name, dtype_names[t]) == 0)
-			return t;
-	return -1;
+			return (int)t;
+	int t = kern_dtype_parse(name);
+	return KD_IS_MLX(t) ? t : -1;
 }
 
 const char *plan_dtype_name(int dtype)
 {
-	return dtype >= 0 && dtype < KD_COUNT ? dtype_names[dtype] : "?";
+	if (dtype == PLAN_DTYPE_STORED)
+		return "stored";
+	if (dtype >= 0 && (size_t)dtype < N_NAMES)
+		return dtype_names[dtype];
+	return KD_IS_MLX(dtype) ? kern_dtype_name(dtype) : "?";
+}
+
+/* Bytes per weight of a type, from the kernels' row size (768 columns: a
+ * whole number of every block and group). */
+double plan_bytes_per_weight(int dtype)
+{
+	return dtype < 0 ? 0 : (double)kern_row_bytes((enum kern_dtype)dtype, 768) / 768;
 }
 
 /* Bytes of one tensor at dtype; matrices convert, vectors stay f32 (the
- * engine widens norms and biases).  0 when the row does not fit the blocks. */
+ * engine widens norms and biases).  0 when the row does not fit the blocks.
+ * An MLX model's type means every tensor as stored (its modules may differ
+ * in bits, and unquantized ones stay float). */
 static uint64_t tensor_bytes(const struct plan_tensor *t, int dtype)
 {
 	if (!t->cols)
 		return t->rows * 4;
-	return t->rows * kern_row_bytes((enum kern_dtype)(dtype < 0 ? t->stored : dtype), t->cols);
+	bool stored = dtype < 0 || KD_IS_MLX(dtype);
+	return t->rows * kern_row_bytes((enum kern_dtype)(stored ? t->stored : dtype), t->cols);
 }
 
 int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
 {
 	if (!m->tensors) {  /* from a record: scale by bytes per weight */
-		static const double per_weight[] = { 4, 2, 2, 34.0 / 32, 18.0 / 32 };
-		double k = per_weight[dtype] / per_weight[m->dtype];
+		if (dtype == m->dtype)
+			return 0;
+		if (dtype < 0 || m->dtype < 0)
+			return exo_error(e, EXO_USAGE, "--dtype %s: the model record's types are as its "
+					 "file stores them (mixed)", plan_dtype_name(dtype));
+		double k = plan_bytes_per_weight(dtype) / plan_bytes_per_weight(m->dtype);
 		for (int i = 0; i < m->layers; i++)
 			m->layer_bytes[i] = (uint64_t)((double)m->layer_bytes[i] * k);
 		m->embed_bytes = (uint64_t)((double)m->embed_bytes * k);
@@ -81,10 +108,56 @@ int plan_model_set_dtype(struct plan_model *m, int dtype, struct exo_err *e)
 	return 0;
 }
 
-static int add_tensor(struct plan_model *m, const struct st_tensor *t, const char *file,
-		      struct exo_err *e)
+/* An MLX packed weight as the kernels' type of its bits, group and scale
+ * type, of its unpacked columns: its bytes are those of the packed values,
+ * the scales and the biases together (which add_tensor then skips). */
+static int mlx_tensor(const struct st_file *f, const struct st_tensor *t, const struct model_quant *q,
+		      struct plan_tensor *p, struct exo_err *e)
+{
+	size_t len = strlen(t->name);
+	char module[512], scales[600];
+	/* 2-D, or 3-D: a sparse layer's experts stacked [experts, rows, packed] */
+	int nd = t->n_dims;
+	if (len < 8 || len - 7 >= sizeof module || strcmp(t->name + len - 7, ".weight") ||
+	    !(nd == 2 || (nd == 3 && p->expert)))
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s: dtype U32 is only supported for MLX's "
+				 "quantized 2-D .weight tensors (3-D for stacked experts)", f->path, t->name);
+	snprintf(module, sizeof module, "%.*s", (int)(len - 7), t->name);
+	snprintf(scales, sizeof scales, "%s.scales", module);
+	struct model_qspec s = model_quant_of(q, module);
+	const struct st_tensor *sc = st_find(f, scales);
+	int type = s.quantized ? kern_mlx_type(s.bits, s.group, sc ? sc->dtype : KD_BF16) : -1;
+	if (type < 0)
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s is packed U32 but config.json does not "
+				 "quantize module %s", f->path, t->name, module);
+	p->stored = type;
+	p->rows = (uint64_t)t->shape[0] * (nd == 3 ? (uint64_t)t->shape[1] : 1);
+	p->cols = (uint64_t)t->shape[nd - 1] * 32 / (uint64_t)s.bits;
+	/* the packed width and the scales agree with bits and group_size */
+	uint64_t groups = p->cols / (uint64_t)s.group;
+	if (sc && (p->cols % (uint64_t)s.group || sc->n_dims != nd || sc->shape[0] != t->shape[0] ||
+		   (nd == 3 && sc->shape[1] != t->shape[1]) || (uint64_t)sc->shape[nd - 1] != groups))
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %lldx%lld, expected %lldx%llu (%s "
+				 "is %lldx%lld: %llu columns at %d bits in groups of %d)", f->path, scales,
+				 sc->n_dims > 0 ? (long long)sc->shape[0] : 0LL,
+				 sc->n_dims > 1 ? (long long)sc->shape[1] : 0LL, (long long)t->shape[0],
+				 (unsigned long long)groups, t->name, (long long)t->shape[0],
+				 (long long)t->shape[1], (unsigned long long)p->cols, s.bits, s.group);
+	return 0;
+}
+
+static bool group_tensor(const char *name)
+{
+	size_t len = strlen(name);
+	return len > 7 && (!strcmp(name + len - 7, ".scales") || !strcmp(name + len - 7, ".biases"));
+}
+
+static int add_tensor(struct plan_model *m, const struct st_file *f, const struct st_tensor *t,
+		      const char *file, const struct model_quant *q, struct exo_err *e)
 {
 	struct plan_tensor p = { .stored = t->dtype };
+	if (q->present && group_tensor(t->name))
+		return 0;   /* counted with the packed weight */
 	int layer;
 	char rest[256];
 	if (sscanf(t->name, "model.layers.%d.%255s", &layer, rest) == 2) {
@@ -103,7 +176,11 @@ static int add_tensor(struct plan_model *m, const struct st_tensor *t, const cha
 	} else {
 		return 0;  /* buffers such as rotary inv_freq: not weights a stage holds */
 	}
-	if (t->n_dims == 3 && p.expert)  /* [experts, rows, cols]: the experts' rows one after another */
+	if (t->dtype == ST_U32) {
+		p.rows = (uint64_t)t->shape[0];
+		if (mlx_tensor(f, t, q, &p, e) < 0)
+			return -1;
+	} else if (t->n_dims == 3 && p.expert)  /* [experts, rows, cols]: their rows one after another */
 		p.rows = (uint64_t)t->shape[0] * (uint64_t)t->shape[1], p.cols = (uint64_t)t->shape[2];
 	else if (t->n_dims == 2)
 		p.rows = (uint64_t)t->shape[0], p.cols = (uint64_t)t->shape[1];
@@ -117,7 +194,8 @@ static int add_tensor(struct plan_model *m, const struct st_tensor *t, const cha
 	return 0;
 }
 
-static int scan_file(struct plan_model *m, const char *dir, const char *name, struct exo_err *e)
+static int scan_file(struct plan_model *m, const char *dir, const char *name,
+		     const struct model_quant *q, struct exo_err *e)
 {
 	char path[4600];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -126,7 +204,7 @@ static int scan_file(struct plan_model *m, const char *dir, const char *name, st
 		return -1;
 	int rc = 0;
 	for (size_t i = 0; i < f->n_tensors && rc == 0; i++)
-		rc = add_tensor(m, &f->tensors[i], path, e);
+		rc = add_tensor(m, f, &f->tensors[i], path, q, e);
 	st_close(f);
 	return rc;
 }
@@ -136,13 +214,35 @@ static int strcmp_ptr(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Every safetensors file of the checkpoint, once each, in name order. */
-static int scan_files(struct plan_model *m, const char *dir, struct exo_err *e)
+/* A GGUF file's tensors under their transformers names. */
+static int scan_gguf(struct plan_model *m, const char *path, struct exo_err *e)
 {
+	struct gguf_file *f = gguf_open(path, e);
+	if (!f || gguf_check_tensors(f, e) < 0) {
+		gguf_close(f);
+		return -1;
+	}
+	int rc = 0;
+	char name[256];
+	struct st_tensor t;
+	struct model_quant none = {0};   /* GGUF types are whole kernel types */
+	for (size_t i = 0; i < f->n_tensors && rc == 0; i++)
+		if (gguf_hf_info(f, i, name, sizeof name, &t))
+			rc = add_tensor(m, NULL, &t, path, &none, e);
+	gguf_close(f);
+	return rc;
+}
+
+/* Every safetensors file of the checkpoint, once each, in name order. */
+static int scan_files(struct plan_model *m, const char *dir, const struct model_quant *q,
+		      struct exo_err *e)
+{
+	if (gguf_is_file(dir))
+		return scan_gguf(m, dir, e);
 	char index[4600];
 	snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
 	if (access(index, F_OK) != 0)
-		return scan_file(m, dir, "model.safetensors", e);
+		return scan_file(m, dir, "model.safetensors", q, e);
 	json_error_t je;
 	json_t *root = json_load_file(index, 0, &je), *files = json_object(), *v;
 	json_t *map = json_object_get(root, "weight_map");
@@ -164,7 +264,7 @@ static int scan_files(struct plan_model *m, const char *dir, struct exo_err *e)
 		names[n++] = k;
 	qsort(names, n, sizeof *names, strcmp_ptr);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = scan_file(m, dir, names[i], e);
+		rc = scan_file(m, dir, names[i], q, e);
 	free(names);
 	json_decref(files);
 	json_decref(root);
@@ -179,20 +279,8 @@ static void name_model(struct plan_model *m, const char *arg, const char *dir)
 	if (!realpath(dir, real))
 		snprintf(real, sizeof real, "%s", dir);
 	snprintf(m->path, sizeof m->path, "%s", real);
-	const char *repo = strstr(real, "/models--"), *snap = strstr(real, "/snapshots/");
-	if (repo && snap && snap > repo) {
-		/* models--org--name: the first "--" is the slash of ORG/NAME */
-		int n = (int)(snap - repo - 9);
-		snprintf(m->id, sizeof m->id, "%.*s", n, repo + 9);
-		char *dash = strstr(m->id, "--");
-		if (dash) {
-			*dash = '/';
-			memmove(dash + 1, dash + 2, strlen(dash + 2) + 1);
-		}
-		snprintf(m->revision, sizeof m->revision, "%s", snap + 11);
-		m->revision[strcspn(m->revision, "/")] = '\0';
-		return;
-	}
+	if (hub_snapshot_parse(real, m->id, sizeof m->id, m->revision, sizeof m->revision))
+		return;   /* .../models--ORG--NAME/snapshots/REV */
 	const char *base = strrchr(real, '/');
 	snprintf(m->id, sizeof m->id, "%.511s", base && base[1] ? base + 1 : real);
 	(void)arg;
@@ -226,7 +314,12 @@ int plan_model_load(struct plan_model *m, const char *model, int dtype, struct e
 		for (int i = 0; i < m->layers; i++)
 			m->layer_sparse_owned[i] = model_layer_is_sparse(&cfg, i);
 	}
-	if (scan_files(m, dir, e) < 0)
+	struct model_quant q = {0};   /* a GGUF file's types are whole kernel types */
+	if (!gguf_is_file(dir) && model_quant_load(&q, dir, e) < 0)
+		goto fail;
+	int scanned = scan_files(m, dir, &q, e);
+	model_quant_free(&q);
+	if (scanned < 0)
 		goto fail;
 	for (int i = 0; i < m->layers; i++) {
 		bool found = false;
@@ -238,6 +331,9 @@ int plan_model_load(struct plan_model *m, const char *model, int dtype, struct e
 		}
 	}
 	m->dtype = stored_dtype(m);
+	for (size_t i = 0; dtype < 0 && i < m->n_tensors; i++)   /* GGUF files mix types */
+		if (m->tensors[i].cols && m->tensors[i].stored != m->dtype)
+			m->dtype = PLAN_DTYPE_STORED;
 	if (plan_model_set_dtype(m, dtype < 0 ? m->dtype : dtype, e) < 0)
 		goto fail;
 	if (!m->embed_bytes) {
@@ -298,7 +394,9 @@ int plan_model_from_record(struct plan_model *m, const json_t *rec, struct exo_e
 	m->tied = json_is_true(json_object_get(rec, "tied_embeddings"));
 	const char *s = json_string_value(json_object_get(rec, "dtype"));
 	m->dtype = s ? plan_dtype_parse(s) : KD_BF16;
-	if (m->dtype < 0)
+	if (s && !strcmp(s, "stored"))
+		m->dtype = PLAN_DTYPE_STORED;
+	else if (m->dtype < 0)
 		return exo_error(e, EXO_DATAERR, "model record '%s': field 'dtype': unknown type '%s'",
 				 m->id, s);
 	m->layer_bytes = xcalloc((size_t)m->layers, sizeof *m->layer_bytes);

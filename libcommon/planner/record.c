@@ -5,6 +5,7 @@
  * one node the host is 127.0.0.1: such a plan never leaves the machine. */
 #include "planner/planner.h"
 #include "records/record.h"
+#include "util/human.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,16 +89,6 @@ json_t *plan_record(const struct plan_model *m, const struct plan_cluster *c,
 
 /* ---- the table ---- */
 
-static void human(char *buf, size_t len, json_int_t n)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)n;
-	int u = 0;
-	while (v >= 1024 && u < 5)
-		v /= 1024, u++;
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 #define NCOL 10
 static const char *const heads[NCOL] = { "stage", "node", "device", "address", "layers",
 					 "weights", "kv", "budget", "bandwidth", "ms/token" };
@@ -111,9 +102,9 @@ static void cells(const json_t *s, char out[NCOL][160])
 	snprintf(out[3], 160, "%s", json_string_value(json_object_get(s, "address")));
 	snprintf(out[4], 160, "%lld-%lld", (long long)json_integer_value(json_object_get(s, "layer_start")),
 		 (long long)json_integer_value(json_object_get(s, "layer_end")) - 1);
-	human(out[5], 160, json_integer_value(json_object_get(s, "bytes")));
-	human(out[6], 160, json_integer_value(json_object_get(s, "kv_bytes")));
-	human(out[7], 160, json_integer_value(json_object_get(s, "memory")));
+	human_bytes(out[5], 160, (double)json_integer_value(json_object_get(s, "bytes")));
+	human_bytes(out[6], 160, (double)json_integer_value(json_object_get(s, "kv_bytes")));
+	human_bytes(out[7], 160, (double)json_integer_value(json_object_get(s, "memory")));
 	snprintf(out[8], 160, "%.1f GB/s %s", json_number_value(json_object_get(s, "bandwidth")) / 1e9,
 		 src ? src : "");
 	snprintf(out[9], 160, "%.3f", json_number_value(json_object_get(s, "seconds_per_token")) * 1e3);

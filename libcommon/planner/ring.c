@@ -55,8 +55,17 @@ int plan_ring_memory(const struct plan_model *m, const struct plan_cluster *c,
 {
 	size_t *order = xcalloc(c->n, sizeof *order);
 	uint64_t total = 0;
-	for (size_t i = 0; i < c->n; i++)
-		order[i] = i, total += c->units[i].mem_total;
+	bool overflow = false;
+	for (size_t i = 0; i < c->n; i++) {
+		order[i] = i;
+		overflow |= __builtin_add_overflow(total, c->units[i].mem_total, &total);
+	}
+	if (overflow) {   /* plan_cluster_build refuses such figures: this is a guard */
+		json_array_append_new(out->notes, json_string("ring-memory: the devices' memory "
+							      "does not sum in 64 bits"));
+		free(order);
+		return -1;
+	}
 	qsort_r(order, c->n, sizeof *order, by_memory_desc, (void *)c);
 	const int L = m->layers;
 	double start = 0;
@@ -65,7 +74,7 @@ int plan_ring_memory(const struct plan_model *m, const struct plan_cluster *c,
 		double share = total ? (double)u->mem_total / (double)total : 1.0 / (double)c->n;
 		double end = plan_round5(start + share);
 		int first = (int)(start * L), last = (int)(end * L) - 1;
-		if (i == c->n - 1)
+		if (i == c->n - 1 || last > L - 1)   /* shares rounded up past 1 stay in the model */
 			last = L - 1;
 		if (first <= last)
 			add_stage(out, order[i], first, last);

@@ -1,6 +1,8 @@
 /* The JSON decoder: JSON Lines, concatenated JSON objects, or one JSON array
  * of records, read whole and then returned one record at a time.  jansson
- * parses; JSON_DISABLE_EOF_CHECK tells where each object ends. */
+ * parses; JSON_DISABLE_EOF_CHECK tells where each object ends.  A record
+ * is at most REC_MAX_BYTES, as in msgpack: an object is parsed from at most
+ * that many bytes, an array's item is measured compact. */
 #include "records/rec_int.h"
 
 #include <stdlib.h>
@@ -56,7 +58,11 @@ static int jr_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 	if (j->array) {
 		if (j->item >= json_array_size(j->array))
 			return 0;
-		*out = json_incref(json_array_get(j->array, j->item++));
+		json_t *item = json_array_get(j->array, j->item++);
+		if (json_dumpb(item, NULL, 0, JSON_COMPACT) > REC_MAX_BYTES)
+			return rec_fail(r, e, "item %zu of the array: larger than %zu MiB", j->item - 1,
+					REC_MAX_BYTES >> 20);
+		*out = json_incref(item);
 		return 1;
 	}
 	skip_space(j);
@@ -64,7 +70,13 @@ static int jr_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 		return 0;
 	json_error_t je;
 	size_t flags = JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL | JSON_DECODE_ANY;
-	*out = json_loadb(j->buf + j->pos, j->len - j->pos, flags, &je);
+	size_t avail = j->len - j->pos, window = avail > REC_MAX_BYTES ? REC_MAX_BYTES : avail;
+	*out = json_loadb(j->buf + j->pos, window, flags, &je);
+	/* an object still open where the window ends (or failing just
+	 * before it, cut inside a token) goes on past the limit */
+	if (!*out && window < avail && (size_t)je.position + 64 >= window)
+		return rec_fail(r, e, "line %zu: larger than %zu MiB", line_of(j, j->pos),
+				REC_MAX_BYTES >> 20);
 	if (!*out)
 		return parse_error(r, j, &je, e);
 	j->pos += (size_t)je.position;

@@ -57,6 +57,9 @@ struct rec_writer *rec_writer_open(int fd, enum rec_format f);
 int rec_write(struct rec_writer *w, const json_t *rec, struct exo_err *e);
 /* Flush and report any deferred write error. */
 int rec_writer_close(struct rec_writer *w, struct exo_err *e);
+/* One record to stdout in format f (not REC_AUTO), flushed and checked:
+ * for the commands that print one record. */
+int rec_write_stdout(const json_t *rec, enum rec_format f, struct exo_err *e);
 
 /* Readers for the text formats, so JSON and YAML round-trip to msgpack.
  * REC_JSON reads JSON Lines, concatenated objects or one array of records;

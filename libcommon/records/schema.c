@@ -63,7 +63,8 @@ static const struct field bench_fields[] = {
 	OPT("stage", F_INT), OPT("bytes", F_INT), OPT("array_bytes", F_INT), OPT("size", F_INT),
 	OPT("rows", F_INT), OPT("cols", F_INT), OPT("dtype", F_STR), OPT("kernels", F_STR),
 	OPT("file", F_STR), OPT("method", F_STR), OPT("tokens", F_INT), OPT("batch", F_INT),
-	OPT("peer", F_STR), OPT("encrypted", F_BOOL), END,
+	OPT("peer", F_STR), OPT("encrypted", F_BOOL), OPT("llc_bytes", F_INT),
+	OPT("sized_by", F_STR), END,
 };
 static const char *const sources[] = { "measured", "detected", "estimated", "default", NULL };
 static const struct field stage_fields[] = {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "util/file.h"
 
 struct rec_writer {
@@ -91,4 +92,13 @@ int rec_writer_close(struct rec_writer *w, struct exo_err *e)
 	free(w->buf);
 	free(w);
 	return failed ? -1 : 0;
+}
+
+int rec_write_stdout(const json_t *rec, enum rec_format f, struct exo_err *e)
+{
+	struct rec_writer *w = rec_writer_open(STDOUT_FILENO, f);
+	int rc = w ? rec_write(w, rec, e) : exo_error(e, EXO_IOERR, "stdout: cannot open writer");
+	if (w && rec_writer_close(w, e) < 0)
+		rc = -1;
+	return rc;
 }

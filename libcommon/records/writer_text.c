@@ -4,6 +4,7 @@
  * bytes also show a human form: "17179869184 (16.0 GiB)".  For people only:
  * nothing reads this format back. */
 #include "records/rec_int.h"
+#include "util/human.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +18,14 @@ static int is_size_key(const char *k)
 	return strstr(k, "bytes") || strncmp(k, "mem_", 4) == 0;
 }
 
+/* " (1.5 KiB)" after a size of 1 KiB or more */
 static void human(FILE *f, long long n)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)n;
-	int u = -1;
-	while ((v >= 1024 || v <= -1024) && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (u >= 0)
-		fprintf(f, " (%.1f %s)", v, units[u]);
+	char buf[32];
+	if (n > -1024 && n < 1024)
+		return;
+	human_bytes(buf, sizeof buf, n < 0 ? -(double)n : (double)n);
+	fprintf(f, " (%s%s)", n < 0 ? "-" : "", buf);
 }
 
 static void scalar(FILE *f, const char *key, const json_t *v)

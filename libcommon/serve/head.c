@@ -2,6 +2,7 @@
  * stage (one per generation in flight), re-sending a history to a stage
  * that lost it and retrying an unreachable one. */
 #include "serve/head.h"
+#include "kernels/kern.h"
 #include "model/checkpoint.h"
 #include "serve/serve.h"
 #include "util/log.h"
@@ -22,6 +23,7 @@ struct hsess {
 	int32_t *hist;
 	size_t n, cap;
 	size_t sent;                /* positions the chain holds */
+	uint64_t scope;             /* reuse_scope of the requests that made it; 0: none */
 	struct eng_kv *kv;          /* the local layers' cache */
 };
 
@@ -39,6 +41,7 @@ struct head {
 	int n_idle;
 	struct sess_table *sessions;
 	uint64_t salt;              /* session ids on the wire: the caller's, salted */
+	uint64_t next_reuse_id;     /* ids of reused sessions: top bit set, counting */
 };
 
 /* What one generation works with. */
@@ -50,6 +53,8 @@ struct gen {
 	size_t end;                 /* the step feeds history[sent, end) */
 	float *hidden, *out;        /* [n, hidden] and [n, vocab] */
 	size_t hidden_cap, out_cap;
+	void *wire;                 /* the hidden block in the hand-over type (not f32) */
+	size_t wire_cap;
 	struct eng_sampler *sampler; /* made at the first draw, reseeded at each */
 };
 
@@ -274,6 +279,27 @@ static int remote_answer(struct gen *g, enum proto_want want, int32_t *token, fl
 	return rc;
 }
 
+/* The local layers' hidden block of n positions as the forward's data, in
+ * the hand-over type (a stage's --handover: f16/bf16 halve the bytes). */
+static int handover(struct gen *g, size_t n, struct proto_msg *m)
+{
+	int dt = g->h->o.handover;
+	size_t count = n * (size_t)g->h->cfg.hidden;
+	m->dtype = dt, m->hidden = (size_t)g->h->cfg.hidden;
+	m->data = g->hidden, m->data_len = count * sizeof(float);
+	if (dt == PROTO_F32)
+		return 0;
+	if (count * 2 > g->wire_cap) {
+		void *w = realloc(g->wire, count * 2);
+		if (!w)
+			return -1;
+		g->wire = w, g->wire_cap = count * 2;
+	}
+	kern_select()->from_f32[dt](g->hidden, g->wire, count);
+	m->data = g->wire, m->data_len = count * 2;
+	return 0;
+}
+
 /* Feed history[sent, n) through the chain, at most opts.chunk positions (all of
  * them for all_logits); the token that follows, or the logits (in g->out)
  * when want asks for them. */
@@ -303,11 +329,14 @@ static int step(struct gen *g, enum proto_want want, const struct eng_sampling *
 	m.session = g->wire_id, m.pos = (int)from, m.n = n, m.want = want;
 	m.sampling = (struct proto_sampling){.temperature = sp->temperature, .top_p = sp->top_p,
 					     .min_p = sp->min_p, .top_k = sp->top_k, .seed = sp->seed};
-	if (h->eng)
-		m.dtype = PROTO_F32, m.hidden = (size_t)h->cfg.hidden, m.data = g->hidden,
-		m.data_len = n * (size_t)h->cfg.hidden * sizeof(float);
-	else
+	if (h->eng) {
+		if (handover(g, n, &m) < 0) {
+			exo_error(e, EXO_SOFTWARE, "out of memory");
+			return STEP_FAIL;
+		}
+	} else {
 		m.tokens = s->hist + from;
+	}
 	int sent = serve_send(g->link, &m, e);
 	int rc = sent < 0 ? STEP_RETRY : remote_answer(g, want, token, lp, e);
 	if (rc == STEP_RETRY && g->link) {
@@ -381,22 +410,61 @@ static int push(struct hsess *s, int32_t t)
 	return 0;
 }
 
+static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+	size_t i = 0;
+	while (i < na && i < nb && a[i] == b[i])
+		i++;
+	return i;
+}
+
+struct reuse_query {
+	uint64_t scope;
+	const int32_t *prompt;
+	size_t n;
+};
+
+/* How much of a kept session a prompt would reuse: the shared prefix, when
+ * the prompt continues that conversation (shares at least half of it; a
+ * prompt that only shares a system prompt starts its own, so that two
+ * conversations do not keep truncating one cache). */
+static size_t reuse_score(const void *value, void *arg)
+{
+	const struct hsess *s = value;
+	const struct reuse_query *q = arg;
+	if (s->scope != q->scope)
+		return 0;
+	size_t common = common_prefix(s->hist, s->n, q->prompt, q->n);
+	return common * 2 >= s->n ? common : 0;
+}
+
+/* The id of a request's session: its own, the reused one of its scope, or
+ * a new reusable one.  *s is the kept session taken from the table, if any. */
+static uint64_t take_session(struct head *h, const struct head_request *r, struct hsess **s)
+{
+	uint64_t id = r->session;
+	*s = NULL;
+	pthread_mutex_lock(&h->mu);
+	if (id) {
+		*s = sess_take(h->sessions, id);
+	} else if (r->reuse_scope) {
+		struct reuse_query q = {r->reuse_scope, r->prompt, r->n_prompt};
+		if (!(*s = sess_take_best(h->sessions, reuse_score, &q, &id)))
+			id = (UINT64_C(1) << 63) | ++h->next_reuse_id;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return id;
+}
+
 /* The session for a request: the kept one (its positions past what the new
  * prompt shares with it forgotten), or a fresh one. */
-static struct hsess *open_session(struct gen *g, uint64_t id, const int32_t *p, size_t n)
+static struct hsess *open_session(struct gen *g, uint64_t id, struct hsess *s, uint64_t scope,
+				  const int32_t *p, size_t n)
 {
-	struct head *h = g->h;
-	struct hsess *s = NULL;
-	if (id) {
-		pthread_mutex_lock(&h->mu);
-		s = sess_take(h->sessions, id);
-		pthread_mutex_unlock(&h->mu);
-	}
 	if (!s && !(s = calloc(1, sizeof *s)))
 		return NULL;
-	size_t common = 0;
-	while (common < s->n && common < n && s->hist[common] == p[common])
-		common++;
+	s->scope = scope;
+	size_t common = common_prefix(s->hist, s->n, p, n);
 	if (s->sent > common)
 		s->sent = common;
 	if (s->sent == n && n > 0)
@@ -435,7 +503,7 @@ static void close_session(struct gen *g, uint64_t id)
 	} else {
 		hsess_free(g->s);
 	}
-	free(g->hidden), free(g->out);
+	free(g->hidden), free(g->out), free(g->wire);
 	eng_sampler_free(g->sampler);
 }
 
@@ -496,10 +564,14 @@ int head_generate(struct head *h, const struct head_request *r, head_token_cb cb
 	if (check_prompt(h, r->prompt, r->n_prompt, e) < 0)
 		return -1;
 	struct gen g = {.h = h};
-	if (!(g.s = open_session(&g, r->session, r->prompt, r->n_prompt)))
+	struct hsess *kept;
+	uint64_t id = take_session(h, r, &kept);
+	if (!(g.s = open_session(&g, id, kept, r->session ? 0 : r->reuse_scope, r->prompt,
+				 r->n_prompt)))
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
+	res->n_reused = g.s->sent;
 	int rc = generate(&g, r, cb, arg, res, e);
-	close_session(&g, r->session);
+	close_session(&g, id);
 	return rc;
 }
 
@@ -509,7 +581,7 @@ static int logits_of(struct head *h, const int32_t *tokens, size_t n, bool all, 
 	if (check_prompt(h, tokens, n, e) < 0)
 		return -1;
 	struct gen g = {.h = h};
-	if (!(g.s = open_session(&g, 0, tokens, n)))
+	if (!(g.s = open_session(&g, 0, NULL, 0, tokens, n)))
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
 	struct eng_sampling sp;
 	eng_sampling_defaults(&sp);

@@ -24,6 +24,8 @@ struct head_opts {
 	const char *next;           /* address of the stage after them; NULL when local holds all */
 	struct eng_opts eng;
 	struct net_opts net;
+	int handover;               /* PROTO_F32/F16/BF16: the local layers' hidden states on the
+	                             * wire, as a stage's --handover */
 	int retry_ms;               /* how long to keep retrying an unreachable stage; 0: 10000 */
 	int max_sessions;           /* local KV caches kept (LRU); 0: 16 */
 	int chunk;                  /* positions one forward carries at most (long prompts
@@ -48,6 +50,11 @@ struct head_request {
 	uint64_t session;           /* 0: a new one, dropped at the end; else kept (LRU,
 	                             * max_sessions) and continued when the next prompt
 	                             * extends it; one request at a time per session */
+	/* With session 0: nonzero continues the kept session of this scope whose
+	 * history the prompt continues (the next turn of a chat: only the new
+	 * positions are computed), or starts one; either is kept afterwards,
+	 * as a numbered session is.  Scopes keep callers apart (an API key). */
+	uint64_t reuse_scope;
 	const int32_t *prompt;      /* the whole conversation so far, as ids */
 	size_t n_prompt;
 	struct eng_sampling sampling;   /* repeat_penalty is not applied (the last stage
@@ -66,6 +73,7 @@ struct head_request {
 
 struct head_result {
 	size_t n_prompt, n_generated;
+	size_t n_reused;            /* prompt positions the chain already held */
 	enum head_finish finish;
 	double prefill_s, decode_s;
 	int resends;                /* histories re-sent to restarted stages */

@@ -34,6 +34,10 @@ void *sess_get(struct sess_table *t, uint64_t id);                /* marks it us
 int sess_put(struct sess_table *t, uint64_t id, void *value, uint64_t *evicted);
 bool sess_drop(struct sess_table *t, uint64_t id);                /* frees the value */
 void *sess_take(struct sess_table *t, uint64_t id);               /* removes it, not freed */
+/* Removes and returns the value with the highest nonzero score (its id in
+ * *id), NULL when every score is 0. */
+void *sess_take_best(struct sess_table *t, size_t (*score)(const void *value, void *arg),
+		     void *arg, uint64_t *id);
 size_t sess_count(const struct sess_table *t);
 
 /* Who one end of a link is, for the hello exchange. */
@@ -74,9 +78,12 @@ struct stage_opts {
 	struct eng_opts eng;
 	struct net_opts net;
 	int handover;               /* PROTO_F32/F16/BF16: hidden states sent to the next stage */
-	int max_connections;        /* 0: 64 */
+	int max_connections;        /* links past their hello; 0: 64 */
 	int max_sessions;           /* 0: 64 */
+	int idle_timeout_ms;        /* a link silent this long between frames is closed;
+	                             * 0: STAGE_IDLE_TIMEOUT_MS */
 };
+#define STAGE_IDLE_TIMEOUT_MS 600000
 struct stage_server;
 /* Load the layers and bind the address. */
 struct stage_server *stage_open(const struct stage_opts *o, struct exo_err *e);

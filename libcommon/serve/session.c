@@ -102,6 +102,21 @@ void *sess_take(struct sess_table *t, uint64_t id)
 	return v;
 }
 
+void *sess_take_best(struct sess_table *t, size_t (*score)(const void *value, void *arg),
+		     void *arg, uint64_t *id)
+{
+	size_t best = 0, best_score = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t sc = score(t->e[i].value, arg);
+		if (sc > best_score)
+			best = i, best_score = sc;
+	}
+	if (!best_score)
+		return NULL;
+	*id = t->e[best].id;
+	return sess_take(t, *id);
+}
+
 size_t sess_count(const struct sess_table *t)
 {
 	return t->n;

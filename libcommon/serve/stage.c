@@ -10,13 +10,30 @@
 
 #include <errno.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Connections still in their handshake (the key exchange, then the hello)
+ * have a budget of their own, apart from --max-connections, so that peers
+ * that never finish one cannot keep the key holders out: when it is full,
+ * a new connection cuts off the oldest handshake of the address holding
+ * the most, and no address holds more than half of it (a head opening
+ * several links at once is one address). */
+#define STAGE_HANDSHAKES 16
+#define STAGE_HANDSHAKES_PER_ADDRESS (STAGE_HANDSHAKES / 2)
+
+struct pending {
+	struct conn *c;
+	int ctl;                         /* a duplicate of its socket, to shut it down */
+	double since;
+};
 
 struct stage_server {
 	struct stage_opts o;
@@ -28,7 +45,12 @@ struct stage_server {
 	int listen_fd, hidden, vocab;
 	pthread_mutex_t conn_lock;
 	pthread_cond_t conn_done;
-	int active;
+	int threads;                     /* connection threads running */
+	int active;                      /* links past their hello */
+	struct pending pending[STAGE_HANDSHAKES];
+	int n_pending;
+	long cut_off;                    /* handshakes cut off since the last report */
+	double cut_reported;             /* when that was */
 	volatile sig_atomic_t *stop;
 };
 
@@ -43,6 +65,7 @@ struct conn {
 	void *wire;                      /* the hidden block as it travels */
 	size_t wcap;
 	char peer[128];
+	char host[64];                   /* the peer's address without its port */
 };
 
 static void kv_free(void *kv)
@@ -339,31 +362,50 @@ static int handle(struct conn *c, const char *buf, size_t len)
 
 /* ---- connections ---- */
 
-static int greet(struct conn *c)
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int handshake_ms(const struct stage_server *s)
+{
+	return s->o.net.connect_timeout_ms > 0 ? s->o.net.connect_timeout_ms : 5000;
+}
+
+/* The peer's hello, within the handshake deadline.  Returns 0 with *m
+ * filled, or -1 with why (a bad frame is answered). */
+static int read_hello(struct conn *c, struct proto_msg *m, char *why, size_t size)
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
-	char *buf = NULL, why[PROTO_MSG_MAX];
+	char *buf = NULL;
 	size_t len;
-	struct proto_msg m;
-	if (net_recv(c->up, &buf, &len, -1, &e) < 0) {
-		log_warn("%s: refused %s: %s", s->name, c->peer, e.msg);
+	if (net_recv(c->up, &buf, &len, handshake_ms(s), &e) < 0) {
+		snprintf(why, size, "%s", e.msg);
 		return -1;
 	}
-	int rc = proto_decode(buf, len, &m, &e);
+	int rc = proto_decode(buf, len, m, &e);
 	free(buf);
-	if (rc == 0 && m.op != PROTO_HELLO)
-		rc = exo_error(&e, EXO_DATAERR, "expected a hello frame, got %s", proto_op_name(m.op));
+	if (rc == 0 && m->op != PROTO_HELLO)
+		rc = exo_error(&e, EXO_DATAERR, "expected a hello frame, got %s", proto_op_name(m->op));
 	if (rc < 0) {
-		log_warn("%s: refused %s: %s", s->name, c->peer, e.msg);
+		snprintf(why, size, "%s", e.msg);
 		reply_error(c, "bad_frame", "%s", e.msg);
 		return -1;
 	}
-	if (serve_check_hello(&s->me, &m, true, why, sizeof why) < 0) {
-		log_warn("%s: refused %s: %s", s->name, c->peer, why);
+	if (serve_check_hello(&s->me, m, true, why, size) < 0) {
 		reply_error(c, "mismatch", "%s", why);
 		return -1;
 	}
+	return 0;
+}
+
+static int answer_hello(struct conn *c, const struct proto_msg *m)
+{
+	struct stage_server *s = c->srv;
+	struct exo_err e = {0};
 	struct serve_ident me = s->me;
 	if (s->o.next && open_down(c, &e) < 0)
 		log_info("%s: %s (retried on the first request)", s->name, e.msg);
@@ -376,22 +418,126 @@ static int greet(struct conn *c)
 	snprintf(h.role, sizeof h.role, "stage");
 	h.layer_start = me.first, h.layer_end = me.last, h.stage = me.stage;
 	h.context = me.context, h.vocab = me.vocab;
-	log_info("%s: %s (%s) connected", s->name, c->peer, m.role);
+	log_info("%s: %s (%s) connected", s->name, c->peer, m->role);
 	return serve_send(c->up, &h, &e);
 }
 
-/* Wait for the next frame, waking to notice a stop. 1: readable, 0: stop. */
+/* Wait for the next frame, waking to notice a stop.  1: readable, 0: stop,
+ * -1: idle longer than the idle timeout. */
 static int wait_frame(struct conn *c)
 {
+	struct stage_server *s = c->srv;
 	struct pollfd p = {.fd = net_fd(c->up), .events = POLLIN};
-	while (!*c->srv->stop) {
+	double idle = (s->o.idle_timeout_ms > 0 ? s->o.idle_timeout_ms : STAGE_IDLE_TIMEOUT_MS) / 1000.0;
+	double deadline = now_s() + idle;
+	while (!*s->stop) {
 		int r = poll(&p, 1, 200);
 		if (r > 0)
 			return 1;
 		if (r < 0 && errno != EINTR)
 			return 1; /* net_recv reports it */
+		if (now_s() > deadline)
+			return -1;
 	}
 	return 0;
+}
+
+/* Frames until the peer goes, idles too long, or the stage stops. */
+static void serve_frames(struct conn *c)
+{
+	struct stage_server *s = c->srv;
+	struct exo_err e = {0};
+	char *buf;
+	size_t len;
+	uint64_t frames = 0, in, out;
+	int w;
+	while ((w = wait_frame(c)) > 0) {
+		if (net_recv(c->up, &buf, &len, 0, &e) < 0) {
+			if (e.code != EXO_NOINPUT)
+				log_warn("%s: dropped %s: %s", s->name, c->peer, e.msg);
+			break;
+		}
+		int rc = handle(c, buf, len);
+		free(buf);
+		frames++;
+		if (rc < 0)
+			break;
+	}
+	if (w < 0)
+		log_info("%s: closed %s: idle for %d s (--idle-timeout)", s->name, c->peer,
+			 (s->o.idle_timeout_ms > 0 ? s->o.idle_timeout_ms : STAGE_IDLE_TIMEOUT_MS) / 1000);
+	net_counters(c->up, &out, &in);
+	log_info("%s: %s closed after %llu frames: %llu bytes in, %llu bytes out", s->name,
+		 c->peer, (unsigned long long)frames, (unsigned long long)in, (unsigned long long)out);
+}
+
+/* ---- the handshake budget (conn_lock held) ---- */
+
+static int pending_of(const struct stage_server *s, const char *host)
+{
+	int n = 0;
+	for (int i = 0; i < s->n_pending; i++)
+		n += strcmp(s->pending[i].c->host, host) == 0;
+	return n;
+}
+
+/* Cuts off the oldest handshake of host (NULL: of the address holding the
+ * most); its thread sees the link close and ends. */
+static void evict(struct stage_server *s, const char *host)
+{
+	int victim = -1, most = 0;
+	for (int i = 0; i < s->n_pending; i++) {
+		const struct pending *p = &s->pending[i];
+		int n = host ? strcmp(p->c->host, host) == 0 : pending_of(s, p->c->host);
+		if (n > most || (n == most && n > 0 && p->since < s->pending[victim].since))
+			victim = i, most = n;
+	}
+	if (victim < 0)
+		return;
+	s->cut_off++;
+	struct pending *p = &s->pending[victim];
+	if (p->ctl >= 0) {
+		shutdown(p->ctl, SHUT_RDWR);
+		close(p->ctl);
+	}
+	*p = s->pending[--s->n_pending];
+}
+
+static void pend(struct stage_server *s, struct conn *c)
+{
+	if (pending_of(s, c->host) >= STAGE_HANDSHAKES_PER_ADDRESS)
+		evict(s, c->host);
+	else if (s->n_pending == STAGE_HANDSHAKES)
+		evict(s, NULL);
+	s->pending[s->n_pending++] = (struct pending){
+		.c = c, .ctl = fcntl(c->fd, F_DUPFD_CLOEXEC, 0), .since = now_s()};
+}
+
+/* Ends the handshake of c: false when it had been cut off. */
+static bool unpend(struct stage_server *s, struct conn *c)
+{
+	bool found = false;
+	pthread_mutex_lock(&s->conn_lock);
+	for (int i = 0; i < s->n_pending; i++)
+		if (s->pending[i].c == c) {
+			if (s->pending[i].ctl >= 0)
+				close(s->pending[i].ctl);
+			s->pending[i] = s->pending[--s->n_pending];
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&s->conn_lock);
+	return found;
+}
+
+static bool take_slot(struct stage_server *s)
+{
+	int limit = s->o.max_connections > 0 ? s->o.max_connections : 64;
+	pthread_mutex_lock(&s->conn_lock);
+	bool ok = s->active < limit;
+	s->active += ok;
+	pthread_mutex_unlock(&s->conn_lock);
+	return ok;
 }
 
 static void *conn_main(void *arg)
@@ -399,27 +545,26 @@ static void *conn_main(void *arg)
 	struct conn *c = arg;
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
-	if (net_accept(c->fd, &s->o.net, &c->up, &e) < 0) {
-		log_warn("%s: refused %s: %s", s->name, c->peer, e.msg);
-	} else if (greet(c) == 0) {
-		char *buf;
-		size_t len;
-		uint64_t frames = 0, in, out;
-		while (wait_frame(c)) {
-			if (net_recv(c->up, &buf, &len, 0, &e) < 0) {
-				if (e.code != EXO_NOINPUT)
-					log_warn("%s: dropped %s: %s", s->name, c->peer, e.msg);
-				break;
-			}
-			int rc = handle(c, buf, len);
-			free(buf);
-			frames++;
-			if (rc < 0)
-				break;
-		}
-		net_counters(c->up, &out, &in);
-		log_info("%s: %s closed after %llu frames: %llu bytes in, %llu bytes out", s->name,
-			 c->peer, (unsigned long long)frames, (unsigned long long)in, (unsigned long long)out);
+	struct proto_msg hello;
+	char why[sizeof e.msg] = "";
+	int rc = net_accept(c->fd, &s->o.net, &c->up, &e);
+	if (rc < 0)
+		snprintf(why, sizeof why, "%s", e.msg);
+	else
+		rc = read_hello(c, &hello, why, sizeof why);
+	if (!unpend(s, c)) {
+		log_debug("%s: cut off %s: its handshake made way for a newer one", s->name, c->peer);
+	} else if (rc < 0) {
+		log_warn("%s: refused %s: %s", s->name, c->peer, why);
+	} else if (!take_slot(s)) {
+		log_warn("%s: refused %s: too many connections (--max-connections)", s->name, c->peer);
+		reply_error(c, "busy", "%s: too many connections", s->name);
+	} else {
+		if (answer_hello(c, &hello) == 0)
+			serve_frames(c);
+		pthread_mutex_lock(&s->conn_lock);
+		s->active--;
+		pthread_mutex_unlock(&s->conn_lock);
 	}
 	net_close(c->up);
 	close_down(c);
@@ -427,30 +572,30 @@ static void *conn_main(void *arg)
 	eng_sampler_free(c->sampler);
 	free(c);
 	pthread_mutex_lock(&s->conn_lock);
-	s->active--;
+	s->threads--;
 	pthread_cond_broadcast(&s->conn_done);
 	pthread_mutex_unlock(&s->conn_lock);
 	return NULL;
 }
 
-static void peer_name(int fd, char *buf, size_t len)
+static void peer_name(int fd, struct conn *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
-	char host[64] = "?";
 	int port = 0;
+	snprintf(c->host, sizeof c->host, "?");
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET) {
 			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+			inet_ntop(AF_INET, &a->sin_addr, c->host, sizeof c->host);
 			port = ntohs(a->sin_port);
 		} else if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+			inet_ntop(AF_INET6, &a->sin6_addr, c->host, sizeof c->host);
 			port = ntohs(a->sin6_port);
 		}
 	}
-	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+	snprintf(c->peer, sizeof c->peer, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", c->host, port);
 }
 
 static void accept_one(struct stage_server *s)
@@ -464,27 +609,30 @@ static void accept_one(struct stage_server *s)
 		return;
 	}
 	c->srv = s, c->fd = fd;
-	peer_name(fd, c->peer, sizeof c->peer);
-	int limit = s->o.max_connections > 0 ? s->o.max_connections : 64;
+	peer_name(fd, c);
 	pthread_mutex_lock(&s->conn_lock);
-	bool full = s->active >= limit;
-	if (!full)
-		s->active++;
+	s->threads++;
+	pend(s, c);
+	/* one line per 10 s, not one per peer: a flood must not fill the log */
+	double now = now_s();
+	if (s->cut_off && now - s->cut_reported >= 10) {
+		log_warn("%s: cut off %ld handshakes that had not finished, for newer connections "
+			 "(the latest from %s)", s->name, s->cut_off, c->host);
+		s->cut_off = 0, s->cut_reported = now;
+	}
 	pthread_mutex_unlock(&s->conn_lock);
 	pthread_t t;
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (full || pthread_create(&t, &at, conn_main, c) != 0) {
-		log_warn("%s: refused %s: %s", s->name, c->peer,
-			 full ? "too many connections (--max-connections)" : "cannot start a thread");
+	if (pthread_create(&t, &at, conn_main, c) != 0) {
+		log_warn("%s: refused %s: cannot start a thread", s->name, c->peer);
+		unpend(s, c);
 		close(fd);
 		free(c);
-		if (!full) {
-			pthread_mutex_lock(&s->conn_lock);
-			s->active--;
-			pthread_mutex_unlock(&s->conn_lock);
-		}
+		pthread_mutex_lock(&s->conn_lock);
+		s->threads--;
+		pthread_mutex_unlock(&s->conn_lock);
 	}
 	pthread_attr_destroy(&at);
 }
@@ -505,7 +653,7 @@ int stage_run(struct stage_server *s, volatile sig_atomic_t *stop, struct exo_er
 	close(s->listen_fd);
 	s->listen_fd = -1;
 	pthread_mutex_lock(&s->conn_lock); /* frames in flight finish; idle links notice the stop */
-	while (s->active > 0)
+	while (s->threads > 0)
 		pthread_cond_wait(&s->conn_done, &s->conn_lock);
 	pthread_mutex_unlock(&s->conn_lock);
 	log_info("%s: stopped", s->name);

@@ -125,15 +125,15 @@ static int eval_slice(struct ctx *c, const struct node *n, struct frame *fr, str
 		slice_bounds(len, sv, &start, &stop, &step);
 		if (step == 1 && start < stop) {
 			size_t a = tp_utf8_offset(s, n_, start), z = tp_utf8_offset(s, n_, stop);
-			tp_sb_add(&b, s + a, z - a);
+			strbuf_add(&b, s + a, z - a);
 		} else {
 			for (long long i = start; step > 0 ? i < stop : i > stop; i += step) {
 				size_t a = tp_utf8_offset(s, n_, i), z = tp_utf8_offset(s + a, n_ - a, 1);
-				tp_sb_add(&b, s + a, z);
+				strbuf_add(&b, s + a, z);
 			}
 		}
 		*out = tp_v_str(c, b.s, b.len);
-		tp_sb_free(&b);
+		strbuf_release(&b);
 		return 0;
 	}
 	return tp_terr(c, n->line, "'%s' object is not subscriptable", tp_v_typename(&obj));
@@ -225,9 +225,9 @@ static int repeat(struct ctx *c, int line, const struct val *seq, long long time
 			return -1;
 		struct strbuf b = { 0 };
 		for (long long i = 0; i < times; i++)
-			tp_sb_add(&b, json_string_value(seq->j), n);
+			strbuf_add(&b, json_string_value(seq->j), n);
 		*out = tp_v_str(c, b.s, b.len);
-		tp_sb_free(&b);
+		strbuf_release(&b);
 		return 0;
 	}
 	size_t n = json_array_size(seq->j);
@@ -250,7 +250,7 @@ static int binop(struct ctx *c, const struct node *n, const struct val *a, const
 		int rc = tp_v_strcheck(c, n->line, s.len);
 		if (rc == 0)
 			*out = tp_v_str(c, s.s, s.len);
-		tp_sb_free(&s);
+		strbuf_release(&s);
 		return rc;
 	}
 	if (a->k == V_UNDEF)

@@ -19,7 +19,7 @@ int tp_capture(struct ctx *c, const struct node *body, struct frame *f, struct v
 	c->out = saved;
 	if (rc >= 0)
 		*out = tp_v_str(c, buf.s, buf.len);
-	tp_sb_free(&buf);
+	strbuf_release(&buf);
 	return rc;
 }
 
@@ -29,7 +29,7 @@ static int emit(struct ctx *c, int line, const char *s, size_t n)
 {
 	if (c->out->len + n > TMPL_MAX_OUTPUT)
 		return tp_terr(c, line, "output longer than %u bytes", TMPL_MAX_OUTPUT);
-	tp_sb_add(c->out, s, n);
+	strbuf_add(c->out, s, n);
 	return 0;
 }
 
@@ -49,8 +49,9 @@ static int assign(struct ctx *c, const struct node *target, struct frame *fr, co
 		}
 		if (v->k != V_JSON)
 			return tp_terr(c, target->line, "unsupported: a %s as a namespace attribute", tp_v_typename(v));
-		if (tp_json_contains(v->j, ns.j))
-			return tp_terr(c, target->line, "a namespace cannot contain itself");
+		int inside = tp_json_contains(c, target->line, v->j, ns.j);
+		if (inside)
+			return inside < 0 ? -1 : tp_terr(c, target->line, "a namespace cannot contain itself");
 		json_object_set_nocheck(ns.j, target->str, v->j);
 		return 0;
 	}
@@ -190,104 +191,158 @@ static int exec_for(struct ctx *c, const struct node *n, struct frame *fr)
 	return 0;
 }
 
-static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr)
+static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr);
+
+/* str(v) written to the output */
+static int emit_val(struct ctx *c, int line, const struct val *v)
+{
+	struct strbuf b = { 0 };
+	tp_v_to_str(c, line, v, &b);
+	int rc = emit(c, line, b.s, b.len);
+	strbuf_release(&b);
+	return rc;
+}
+
+static int exec_text(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	return emit(c, n->line, n->str, n->len);
+}
+
+static int exec_output(struct ctx *c, const struct node *n, struct frame *fr)
 {
 	struct val v;
-	switch (n->kind) {
-	case N_TEXT: return emit(c, n->line, n->str, n->len);
-	case N_OUTPUT: {
-		if (tp_eval(c, n->a, fr, &v) < 0)
-			return -1;
-		if (tp_v_is_str(&v))
-			return emit(c, n->line, json_string_value(v.j), json_string_length(v.j));
-		struct strbuf b = { 0 };
-		tp_v_to_str(c, n->line, &v, &b);
-		int rc = emit(c, n->line, b.s, b.len);
-		tp_sb_free(&b);
-		return rc;
-	}
-	case N_IF:
-		if (tp_eval(c, n->a, fr, &v) < 0)
-			return -1;
-		if (tp_v_truthy(&v))
-			return tp_exec_body(c, n->b, fr);
-		if (!n->c)
-			return 0;
-		return n->c->kind == N_IF ? exec_stmt(c, n->c, fr) : tp_exec_body(c, n->c, fr);
-	case N_FOR: return exec_for(c, n, fr);
-	case N_SET:
-		if (tp_eval(c, n->b, fr, &v) < 0)
-			return -1;
-		return assign(c, n->a, fr, &v);
-	case N_SETBLOCK: {
-		int rc = tp_capture(c, n->b, fr, &v);
-		if (rc != EXEC_OK)
-			return rc;  /* break or continue in the block skip the assignment, as in Jinja2 */
-		if (n->c) {
-			struct val saved = c->hole;
-			c->hole = v;
-			rc = tp_eval(c, n->c, fr, &v);
-			c->hole = saved;
-			if (rc < 0)
-				return -1;
-		}
-		return assign(c, n->a, fr, &v);
-	}
-	case N_MACRO: {
-		struct val m = { .k = V_MACRO, .n = n };
-		tp_bind(fr, n->str, &m);
+	if (tp_eval(c, n->a, fr, &v) < 0)
+		return -1;
+	if (tp_v_is_str(&v))
+		return emit(c, n->line, json_string_value(v.j), json_string_length(v.j));
+	return emit_val(c, n->line, &v);
+}
+
+static int exec_if(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct val v;
+	if (tp_eval(c, n->a, fr, &v) < 0)
+		return -1;
+	if (tp_v_truthy(&v))
+		return tp_exec_body(c, n->b, fr);
+	if (!n->c)
 		return 0;
-	}
-	case N_CALLBLOCK: {
-		struct val caller = { .k = V_MACRO, .n = n, .fr = fr };
-		const struct val *saved = c->caller;
-		const struct node *saved_call = c->caller_call;
-		c->caller = &caller;
-		c->caller_call = n->a;
-		int rc = tp_eval(c, n->a, fr, &v);
-		c->caller = saved;
-		c->caller_call = saved_call;
+	return n->c->kind == N_IF ? exec_stmt(c, n->c, fr) : tp_exec_body(c, n->c, fr);
+}
+
+static int exec_set(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct val v;
+	if (tp_eval(c, n->b, fr, &v) < 0)
+		return -1;
+	return assign(c, n->a, fr, &v);
+}
+
+static int exec_setblock(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct val v;
+	int rc = tp_capture(c, n->b, fr, &v);
+	if (rc != EXEC_OK)
+		return rc;  /* break or continue in the block skip the assignment, as in Jinja2 */
+	if (n->c) {
+		struct val saved = c->hole;
+		c->hole = v;
+		rc = tp_eval(c, n->c, fr, &v);
+		c->hole = saved;
 		if (rc < 0)
 			return -1;
-		struct strbuf b = { 0 };
-		tp_v_to_str(c, n->line, &v, &b);
-		rc = emit(c, n->line, b.s, b.len);
-		tp_sb_free(&b);
-		return rc;
 	}
-	case N_FILTERBLOCK: {
-		struct val saved = c->hole;
-		int rc = tp_capture(c, n->b, fr, &c->hole);
-		if (rc == EXEC_OK)
-			rc = tp_eval(c, n->a, fr, &v);
-		c->hole = saved;
-		if (rc != EXEC_OK)
-			return rc;  /* break or continue: the block's output is dropped, as in Jinja2 */
-		struct strbuf b = { 0 };
-		tp_v_to_str(c, n->line, &v, &b);
-		rc = emit(c, n->line, b.s, b.len);
-		tp_sb_free(&b);
-		return rc;
-	}
-	case N_WITH: {
-		struct frame f;
-		int rc = 0;
-		tp_frame_init(&f, fr);
-		for (size_t i = 0; i < n->nkids && rc == 0; i++) {
-			rc = tp_eval(c, n->kids[i]->b, fr, &v);
-			if (rc == 0)
-				rc = assign(c, n->kids[i]->a, &f, &v);
-		}
+	return assign(c, n->a, fr, &v);
+}
+
+static int exec_macro(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct val m = { .k = V_MACRO, .n = n };
+	tp_bind(fr, n->str, &m);
+	return 0;
+}
+
+static int exec_callblock(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct val v, caller = { .k = V_MACRO, .n = n, .fr = fr };
+	const struct val *saved = c->caller;
+	const struct node *saved_call = c->caller_call;
+	c->caller = &caller;
+	c->caller_call = n->a;
+	int rc = tp_eval(c, n->a, fr, &v);
+	c->caller = saved;
+	c->caller_call = saved_call;
+	if (rc < 0)
+		return -1;
+	return emit_val(c, n->line, &v);
+}
+
+static int exec_filterblock(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct val v, saved = c->hole;
+	int rc = tp_capture(c, n->b, fr, &c->hole);
+	if (rc == EXEC_OK)
+		rc = tp_eval(c, n->a, fr, &v);
+	c->hole = saved;
+	if (rc != EXEC_OK)
+		return rc;  /* break or continue: the block's output is dropped, as in Jinja2 */
+	return emit_val(c, n->line, &v);
+}
+
+static int exec_with(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	struct frame f;
+	struct val v;
+	int rc = 0;
+	tp_frame_init(&f, fr);
+	for (size_t i = 0; i < n->nkids && rc == 0; i++) {
+		rc = tp_eval(c, n->kids[i]->b, fr, &v);
 		if (rc == 0)
-			rc = tp_exec_body(c, n->b, &f);
-		tp_frame_free(&f);
-		return rc;
+			rc = assign(c, n->kids[i]->a, &f, &v);
 	}
-	case N_PASSBLOCK: return tp_exec_body(c, n->b, fr);
-	case N_BREAK: return EXEC_BREAK;
-	case N_CONTINUE: return EXEC_CONTINUE;
-	default: return tp_terr(c, n->line, "internal error: expression as a statement");
-	}
+	if (rc == 0)
+		rc = tp_exec_body(c, n->b, &f);
+	tp_frame_free(&f);
+	return rc;
+}
+
+static int exec_passblock(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	return tp_exec_body(c, n->b, fr);
+}
+
+static int exec_break(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	return EXEC_BREAK;
+}
+
+static int exec_continue(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	return EXEC_CONTINUE;
+}
+
+/* Each statement's kind to what runs it; expressions have none. */
+static int (*const stmt_exec[])(struct ctx *c, const struct node *n, struct frame *fr) = {
+	[N_TEXT] = exec_text,
+	[N_OUTPUT] = exec_output,
+	[N_IF] = exec_if,
+	[N_FOR] = exec_for,
+	[N_SET] = exec_set,
+	[N_SETBLOCK] = exec_setblock,
+	[N_MACRO] = exec_macro,
+	[N_CALLBLOCK] = exec_callblock,
+	[N_FILTERBLOCK] = exec_filterblock,
+	[N_WITH] = exec_with,
+	[N_PASSBLOCK] = exec_passblock,
+	[N_BREAK] = exec_break,
+	[N_CONTINUE] = exec_continue,
+};
+
+static int exec_stmt(struct ctx *c, const struct node *n, struct frame *fr)
+{
+	if ((size_t)n->kind >= sizeof stmt_exec / sizeof *stmt_exec || !stmt_exec[n->kind])
+		return tp_terr(c, n->line, "internal error: expression as a statement");
+	return stmt_exec[n->kind](c, n, fr);
 }
 
 int tp_exec_body(struct ctx *c, const struct node *n, struct frame *fr)
@@ -325,7 +380,7 @@ int tmpl_render(const struct tmpl *t, const json_t *vars, char **out, struct exo
 		json_decref(c.arena[i]);
 	free(c.arena);
 	if (rc < 0) {
-		tp_sb_free(&buf);
+		strbuf_release(&buf);
 		return -1;
 	}
 	*out = buf.s ? buf.s : xstrdup("");

@@ -7,26 +7,10 @@
 #include <string.h>
 #include "template/tmpl_impl.h"
 
-static const char *const filter_names[] = {
-	"abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first",
-	"float", "forceescape", "format", "indent", "int", "items", "join", "last", "length", "list",
-	"lower", "map", "max", "min", "pprint", "reject", "rejectattr", "replace", "reverse", "round",
-	"safe", "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique",
-	"upper", "wordcount", NULL,
-};
-
-bool tp_name_listed(const char *const *names, const char *name)
-{
-	for (size_t i = 0; names[i]; i++)
-		if (!strcmp(names[i], name))
-			return true;
-	return false;
-}
-
-bool tmpl_filter_known(const char *name)
-{
-	return tp_name_listed(filter_names, name);
-}
+/* The parameters of every filter: name is the one it was called by, as
+ * some filters serve several names (select and reject, e and escape ...). */
+#define FILTER_PARAMS struct ctx *c, int line, const char *name, const struct val *in, const struct args *a, \
+		      struct frame *fr, struct val *out
 
 /* str(v) as a string value (v itself when it is one). */
 struct val tp_v_string_of(struct ctx *c, int line, const struct val *v, int *rc)
@@ -38,14 +22,14 @@ struct val tp_v_string_of(struct ctx *c, int line, const struct val *v, int *rc)
 	tp_v_to_str(c, line, v, &b);
 	*rc = tp_v_strcheck(c, line, b.len);
 	struct val s = tp_v_str(c, b.s, b.len);
-	tp_sb_free(&b);
+	strbuf_release(&b);
 	return s;
 }
 
 static struct val sb_val(struct ctx *c, struct strbuf *b)
 {
 	struct val v = tp_v_str(c, b->s, b->len);
-	tp_sb_free(b);
+	strbuf_release(b);
 	return v;
 }
 
@@ -228,8 +212,7 @@ static int sorted(struct ctx *c, int line, json_t *items, const char *attr, bool
 	return rc;
 }
 
-static int filter_select(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
-			 struct val *out)
+static int filter_select(FILTER_PARAMS)
 {
 	bool attr = strstr(name, "attr") != NULL, keep_true = name[0] == 's';
 	json_t *items, *res = tp_keep(c, json_array());
@@ -271,8 +254,7 @@ static int filter_select(struct ctx *c, int line, const char *name, const struct
 	return 0;
 }
 
-static int filter_map(struct ctx *c, int line, const struct val *in, const struct args *a, struct frame *fr,
-		      struct val *out)
+static int filter_map(FILTER_PARAMS)
 {
 	json_t *items, *res = tp_keep(c, json_array());
 	if (as_list(c, line, in, &items) < 0)
@@ -305,7 +287,7 @@ static int filter_map(struct ctx *c, int line, const struct val *in, const struc
 	return 0;
 }
 
-static int filter_join(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+static int filter_join(FILTER_PARAMS)
 {
 	json_t *items;
 	const struct val *sep = tp_arg_get(a, 0, "d"), *attr = tp_arg_get(a, 1, "attribute");
@@ -317,12 +299,12 @@ static int filter_join(struct ctx *c, int line, const struct val *in, const stru
 			tp_v_to_str(c, line, sep, &b);
 		struct val v = tp_v_json(json_array_get(items, i));
 		if (attr && tp_v_is_str(attr) && attr_of(c, line, v.j, json_string_value(attr->j), &v) < 0) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return -1;
 		}
 		tp_v_to_str(c, line, &v, &b);
 		if (b.len > TMPL_MAX_OUTPUT) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
 		}
 	}
@@ -331,42 +313,42 @@ static int filter_join(struct ctx *c, int line, const struct val *in, const stru
 	return rc;
 }
 
-static int filter_indent(struct ctx *c, int line, const struct val *s, const struct args *a, struct val *out)
+static int filter_indent(FILTER_PARAMS)
 {
 	const struct val *w = tp_arg_get(a, 0, "width");
 	bool first = arg_bool(tp_arg_get(a, 1, "first"), false), blank = arg_bool(tp_arg_get(a, 2, "blank"), false);
 	struct strbuf pad = { 0 }, b = { 0 };
 	if (w && tp_v_is_str(w)) {
-		tp_sb_add(&pad, json_string_value(w->j), json_string_length(w->j));
+		strbuf_add(&pad, json_string_value(w->j), json_string_length(w->j));
 	} else {
 		long long n;
 		if (tp_arg_int(c, line, w, 4, &n) < 0)
 			return -1;
 		for (long long i = 0; i < n && i < 1000; i++)
-			tp_sb_addc(&pad, ' ');
+			strbuf_addch(&pad, ' ');
 	}
-	const char *p = json_string_value(s->j), *end = p + json_string_length(s->j);
+	const char *p = json_string_value(in->j), *end = p + json_string_length(in->j);
 	bool first_line = true;
 	while (p <= end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		bool empty = le == p;
 		if (first_line ? first : (blank || !empty))
-			tp_sb_add(&b, pad.s, pad.len);
-		tp_sb_add(&b, p, (size_t)(le - p));
+			strbuf_add(&b, pad.s, pad.len);
+		strbuf_add(&b, p, (size_t)(le - p));
 		if (!nl)
 			break;
-		tp_sb_addc(&b, '\n');
+		strbuf_addch(&b, '\n');
 		p = nl + 1;
 		first_line = false;
 	}
-	tp_sb_free(&pad);
+	strbuf_release(&pad);
 	int rc = tp_v_strcheck(c, line, b.len);
 	*out = sb_val(c, &b);
 	return rc;
 }
 
-static int filter_round(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+static int filter_round(FILTER_PARAMS)
 {
 	long long prec;
 	const struct val *m = tp_arg_get(a, 1, "method");
@@ -402,7 +384,7 @@ static int filter_round(struct ctx *c, int line, const struct val *in, const str
 	return tp_v_real_finite(c, line, r, out);
 }
 
-static int filter_int(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+static int filter_int(FILTER_PARAMS)
 {
 	const struct val *d = tp_arg_get(a, 0, "default");
 	if (in->k == V_JSON && json_is_integer(in->j)) {
@@ -443,7 +425,7 @@ static int filter_int(struct ctx *c, int line, const struct val *in, const struc
 	return 0;
 }
 
-static int filter_float(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+static int filter_float(FILTER_PARAMS)
 {
 	const struct val *d = tp_arg_get(a, 0, "default");
 	if (in->k == V_JSON && (json_is_number(in->j) || json_is_boolean(in->j))) {
@@ -478,16 +460,16 @@ int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct a
 	struct strbuf b = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] != '%' || i + 1 >= n) {
-			tp_sb_addc(&b, s[i]);
+			strbuf_addch(&b, s[i]);
 			continue;
 		}
 		char conv = s[++i];
 		if (conv == '%') {
-			tp_sb_addc(&b, '%');
+			strbuf_addch(&b, '%');
 			continue;
 		}
 		if (ai >= a->npos) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "not enough arguments for format string");
 		}
 		const struct val *v = &a->pos[ai++];
@@ -499,14 +481,14 @@ int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct a
 			char num[32];
 			snprintf(num, sizeof num, "%lld",
 				 json_is_integer(v->j) ? (long long)json_integer_value(v->j) : (long long)tp_json_num(v->j));
-			tp_sb_addstr(&b, num);
+			strbuf_addstr(&b, num);
 		} else {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "unsupported format '%%%c'", conv);
 		}
 	}
 	if (ai < a->npos) {
-		tp_sb_free(&b);
+		strbuf_release(&b);
 		return tp_terr(c, line, "not all arguments converted during string formatting");
 	}
 	int rc = tp_v_strcheck(c, line, b.len);
@@ -514,8 +496,7 @@ int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct a
 	return rc;
 }
 
-static int filter_minmax(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
-			 struct val *out)
+static int filter_minmax(FILTER_PARAMS)
 {
 	json_t *items, *sorted_items;
 	const struct val *attr = tp_arg_get(a, 1, "attribute");
@@ -528,7 +509,7 @@ static int filter_minmax(struct ctx *c, int line, const char *name, const struct
 	return 0;
 }
 
-static int filter_sum(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+static int filter_sum(FILTER_PARAMS)
 {
 	json_t *items;
 	const struct val *attr = tp_arg_get(a, 0, "attribute"), *start = tp_arg_get(a, 1, "start");
@@ -560,7 +541,7 @@ static int filter_sum(struct ctx *c, int line, const struct val *in, const struc
 	return 0;
 }
 
-static int filter_dictsort(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+static int filter_dictsort(FILTER_PARAMS)
 {
 	if (!tp_v_is_dict(in))
 		return tp_terr(c, line, "dictsort needs a mapping, got %s", tp_v_typename(in));
@@ -579,7 +560,7 @@ static int filter_dictsort(struct ctx *c, int line, const struct val *in, const 
 	return 0;
 }
 
-static int filter_unique(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+static int filter_unique(FILTER_PARAMS)
 {
 	json_t *items, *res = tp_keep(c, json_array()), *seen = tp_keep(c, json_array());
 	bool cs = arg_bool(tp_arg_get(a, 0, "case_sensitive"), false);
@@ -605,75 +586,106 @@ static int filter_unique(struct ctx *c, int line, const struct val *in, const st
 	return 0;
 }
 
-static int filter_string_ops(struct ctx *c, int line, const char *name, const struct val *s, const struct args *a,
-			     struct val *out)
+/* The result of a filter that built a string in b. */
+static int sb_result(struct ctx *c, int line, struct strbuf *b, struct val *out)
 {
-	const char *p = json_string_value(s->j);
-	size_t n = json_string_length(s->j);
-	struct strbuf b = { 0 };
-	if (!strcmp(name, "trim")) {
-		const struct val *chars = tp_arg_get(a, 0, "chars");
-		const char *r;
-		size_t rn;
-		bool given = chars && tp_v_is_str(chars);
-		tp_str_strip(p, n, given ? json_string_value(chars->j) : NULL, given ? json_string_length(chars->j) : 0, 3,
-			  &r, &rn);
-		*out = tp_v_str(c, r, rn);
-		return 0;
-	}
-	if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "capitalize") || !strcmp(name, "title")) {
-		enum tp_str_case how = name[0] == 'u' ? CASE_UPPER : name[0] == 'l' ? CASE_LOWER
-				    : name[0] == 'c' ? CASE_CAPITALIZE : CASE_JINJA_TITLE;
-		tp_str_case(p, n, how, &b);
-	} else if (!strcmp(name, "replace")) {
-		const char *old, *new_;
-		size_t nold, nnew;
-		long long count;
-		if (arg_str(c, line, tp_arg_get(a, 0, "old"), &old, &nold) < 0 ||
-		    arg_str(c, line, tp_arg_get(a, 1, "new"), &new_, &nnew) < 0 ||
-		    tp_arg_int(c, line, tp_arg_get(a, 2, "count"), -1, &count) < 0)
-			return -1;
-		size_t hits = tp_str_count(p, n, old, nold);
-		if (nnew > nold && hits && (nnew - nold) > TMPL_MAX_OUTPUT / hits)
-			return tp_v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
-		tp_str_replace(p, n, old, nold, new_, nnew, count, &b);
-	} else if (!strcmp(name, "escape") || !strcmp(name, "e") || !strcmp(name, "forceescape")) {
-		tp_html_escape(p, n, &b);
-	} else if (!strcmp(name, "center")) {
-		long long w;
-		if (tp_arg_int(c, line, tp_arg_get(a, 0, "width"), 80, &w) < 0)
-			return -1;
-		long long len = (long long)tp_utf8_len(p, n), padl = w > len ? (w - len) / 2 : 0;
-		long long padr = w > len ? w - len - padl : 0;
-		if (w > 10000)
-			return tp_terr(c, line, "center: width too large");
-		if ((w - len) % 2 && len % 2 == 0 && w > len)
-			padl++, padr--;  /* Python puts the odd space on the left when the length is even */
-		for (long long i = 0; i < padl; i++)
-			tp_sb_addc(&b, ' ');
-		tp_sb_add(&b, p, n);
-		for (long long i = 0; i < padr; i++)
-			tp_sb_addc(&b, ' ');
-	} else if (!strcmp(name, "wordcount")) {
-		long long words = 0;
-		bool in_word = false;
-		for (size_t i = 0; i < n;) {
-			int32_t cp;
-			int k = tp_utf8_decode(p + i, n - i, &cp);
-			bool w = cp == '_' || (cp >= 0 && (cp < 128 ? isalnum(cp) : !tp_py_isspace(cp) && cp > 0xbf));
-			words += w && !in_word;
-			in_word = w;
-			i += (size_t)k;
-		}
-		*out = tp_v_int(c, words);
-		return 0;
-	}
-	int rc = tp_v_strcheck(c, line, b.len);
-	*out = sb_val(c, &b);
+	int rc = tp_v_strcheck(c, line, b->len);
+	*out = sb_val(c, b);
 	return rc;
 }
 
-static int filter_tojson(struct ctx *c, int line, const struct val *in, const struct args *a, struct val *out)
+/* The string filters below get their input as a string (F_STR_IN). */
+static int filter_trim(FILTER_PARAMS)
+{
+	const struct val *chars = tp_arg_get(a, 0, "chars");
+	const char *r;
+	size_t rn;
+	bool given = chars && tp_v_is_str(chars);
+	tp_str_strip(json_string_value(in->j), json_string_length(in->j), given ? json_string_value(chars->j) : NULL,
+		     given ? json_string_length(chars->j) : 0, 3, &r, &rn);
+	*out = tp_v_str(c, r, rn);
+	return 0;
+}
+
+static int filter_case(FILTER_PARAMS)
+{
+	enum tp_str_case how = name[0] == 'u' ? CASE_UPPER : name[0] == 'l' ? CASE_LOWER
+			    : name[0] == 'c' ? CASE_CAPITALIZE : CASE_JINJA_TITLE;
+	struct strbuf b = { 0 };
+	tp_str_case(json_string_value(in->j), json_string_length(in->j), how, &b);
+	return sb_result(c, line, &b, out);
+}
+
+static int filter_replace(FILTER_PARAMS)
+{
+	const char *p = json_string_value(in->j), *old, *new_;
+	size_t n = json_string_length(in->j), nold, nnew;
+	long long count;
+	if (arg_str(c, line, tp_arg_get(a, 0, "old"), &old, &nold) < 0 ||
+	    arg_str(c, line, tp_arg_get(a, 1, "new"), &new_, &nnew) < 0 ||
+	    tp_arg_int(c, line, tp_arg_get(a, 2, "count"), -1, &count) < 0)
+		return -1;
+	size_t hits = tp_str_count(p, n, old, nold);
+	if (nnew > nold && hits && (nnew - nold) > TMPL_MAX_OUTPUT / hits)
+		return tp_v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
+	struct strbuf b = { 0 };
+	tp_str_replace(p, n, old, nold, new_, nnew, count, &b);
+	return sb_result(c, line, &b, out);
+}
+
+static int filter_escape(FILTER_PARAMS)
+{
+	struct strbuf b = { 0 };
+	tp_html_escape(json_string_value(in->j), json_string_length(in->j), &b);
+	return sb_result(c, line, &b, out);
+}
+
+static int filter_center(FILTER_PARAMS)
+{
+	const char *p = json_string_value(in->j);
+	size_t n = json_string_length(in->j);
+	long long w;
+	if (tp_arg_int(c, line, tp_arg_get(a, 0, "width"), 80, &w) < 0)
+		return -1;
+	long long len = (long long)tp_utf8_len(p, n), padl = w > len ? (w - len) / 2 : 0;
+	long long padr = w > len ? w - len - padl : 0;
+	if (w > 10000)
+		return tp_terr(c, line, "center: width too large");
+	if ((w - len) % 2 && len % 2 == 0 && w > len)
+		padl++, padr--;  /* Python puts the odd space on the left when the length is even */
+	struct strbuf b = { 0 };
+	for (long long i = 0; i < padl; i++)
+		strbuf_addch(&b, ' ');
+	strbuf_add(&b, p, n);
+	for (long long i = 0; i < padr; i++)
+		strbuf_addch(&b, ' ');
+	return sb_result(c, line, &b, out);
+}
+
+static int filter_wordcount(FILTER_PARAMS)
+{
+	const char *p = json_string_value(in->j);
+	size_t n = json_string_length(in->j);
+	long long words = 0;
+	bool in_word = false;
+	for (size_t i = 0; i < n;) {
+		int32_t cp;
+		int k = tp_utf8_decode(p + i, n - i, &cp);
+		bool w = cp == '_' || (cp >= 0 && (cp < 128 ? isalnum(cp) : !tp_py_isspace(cp) && cp > 0xbf));
+		words += w && !in_word;
+		in_word = w;
+		i += (size_t)k;
+	}
+	*out = tp_v_int(c, words);
+	return 0;
+}
+
+static int filter_format(FILTER_PARAMS)
+{
+	return tp_str_printf(c, line, in, a, out);
+}
+
+static int filter_tojson(FILTER_PARAMS)
 {
 	long long indent;
 	if (tp_arg_int(c, line, tp_arg_get(a, 1, "indent"), -1, &indent) < 0)
@@ -694,7 +706,7 @@ static int filter_tojson(struct ctx *c, int line, const struct val *in, const st
 	}
 	struct strbuf b = { 0 };
 	if (tp_tojson_dump(in->j, &st, &b) < 0) {
-		tp_sb_free(&b);
+		strbuf_release(&b);
 		return tp_terr(c, line, "tojson: value nested too deeply");
 	}
 	int rc = tp_v_strcheck(c, line, b.len);
@@ -702,7 +714,7 @@ static int filter_tojson(struct ctx *c, int line, const struct val *in, const st
 	return rc;
 }
 
-static int filter_items(struct ctx *c, int line, const struct val *in, struct val *out)
+static int filter_items(FILTER_PARAMS)
 {
 	json_t *res = tp_keep(c, json_array());
 	*out = tp_v_json(res);
@@ -717,7 +729,7 @@ static int filter_items(struct ctx *c, int line, const struct val *in, struct va
 	return 0;
 }
 
-static int filter_length(struct ctx *c, int line, const struct val *in, struct val *out)
+static int filter_length(FILTER_PARAMS)
 {
 	size_t n;
 	if (in->k == V_UNDEF)
@@ -734,7 +746,7 @@ static int filter_length(struct ctx *c, int line, const struct val *in, struct v
 	return 0;
 }
 
-static int filter_first_last(struct ctx *c, int line, const char *name, const struct val *in, struct val *out)
+static int filter_first_last(FILTER_PARAMS)
 {
 	json_t *items;
 	if (as_list(c, line, in, &items) < 0)
@@ -744,7 +756,7 @@ static int filter_first_last(struct ctx *c, int line, const char *name, const st
 	return 0;
 }
 
-static int filter_reverse(struct ctx *c, int line, const struct val *in, struct val *out)
+static int filter_reverse(FILTER_PARAMS)
 {
 	json_t *items, *res = tp_keep(c, json_array());
 	if (as_list(c, line, in, &items) < 0)
@@ -757,148 +769,183 @@ static int filter_reverse(struct ctx *c, int line, const struct val *in, struct 
 	}
 	struct strbuf b = { 0 };
 	for (size_t i = 0; i < json_array_size(res); i++)
-		tp_sb_add(&b, json_string_value(json_array_get(res, i)), json_string_length(json_array_get(res, i)));
+		strbuf_add(&b, json_string_value(json_array_get(res, i)), json_string_length(json_array_get(res, i)));
 	*out = sb_val(c, &b);
 	return 0;
 }
 
-static bool string_filter(const char *name)
+static int filter_default(FILTER_PARAMS)
 {
-	static const char *const names[] = { "trim", "upper", "lower", "capitalize", "title", "replace", "escape",
-					     "e", "forceescape", "center", "wordcount", NULL };
-	return tp_name_listed(names, name);
+	const struct val *d = tp_arg_get(a, 0, "default_value");
+	bool boolean = arg_bool(tp_arg_get(a, 1, "boolean"), false);
+	if (in->k == V_UNDEF || (boolean && !tp_v_truthy(in)))
+		*out = d ? *d : tp_v_str(c, "", 0);
+	else
+		*out = *in;
+	return 0;
 }
 
-static int apply_filter1(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
-			 struct frame *fr, struct val *out);
-
-/* Filters that give a generator in Jinja2 (select, map, items ...): true
- * whatever they hold, until | list makes a list of them. */
-static bool gives_generator(const char *name, const struct val *in)
+static int filter_string(FILTER_PARAMS)
 {
-	static const char *const names[] = { "select", "reject", "selectattr", "rejectattr", "map", "unique",
-					     "items", NULL };
-	return tp_name_listed(names, name) || (!strcmp(name, "reverse") && !tp_v_is_str(in));
+	int rc;
+	struct val s = tp_v_string_of(c, line, in, &rc);
+	if (rc < 0)
+		return -1;
+	*out = s;
+	return 0;
+}
+
+static int filter_pprint(FILTER_PARAMS)
+{
+	if (in->k != V_JSON || !json_is_string(in->j))
+		return filter_string(c, line, name, in, a, fr, out);
+	struct strbuf b = { 0 };
+	tp_json_repr(in->j, &b);
+	*out = sb_val(c, &b);
+	return 0;
+}
+
+static int filter_safe(FILTER_PARAMS)
+{
+	if (in->k == V_UNDEF)
+		return filter_string(c, line, name, in, a, fr, out);
+	*out = *in;
+	return 0;
+}
+
+static int filter_list(FILTER_PARAMS)
+{
+	json_t *items;
+	if (as_list(c, line, in, &items) < 0)
+		return -1;
+	*out = tp_v_new(c, json_copy(items));
+	return 0;
+}
+
+static int filter_abs(FILTER_PARAMS)
+{
+	if (!tp_v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
+		return tp_terr(c, line, "bad operand type for abs(): '%s'", tp_v_typename(in));
+	if (json_is_real(in->j))
+		*out = tp_v_real(c, fabs(json_real_value(in->j)));
+	else if (json_is_integer(in->j) && json_integer_value(in->j) == (json_int_t)(-9223372036854775807LL - 1))
+		return tp_terr(c, line, "integer overflow");
+	else
+		*out = tp_v_int(c, llabs((long long)tp_json_num(in->j)));
+	return 0;
+}
+
+static int filter_sort(FILTER_PARAMS)
+{
+	json_t *items, *res;
+	const struct val *attr = tp_arg_get(a, 2, "attribute");
+	if (as_list(c, line, in, &items) < 0 ||
+	    sorted(c, line, items, attr && tp_v_is_str(attr) ? json_string_value(attr->j) : NULL,
+		   arg_bool(tp_arg_get(a, 1, "case_sensitive"), false), arg_bool(tp_arg_get(a, 0, "reverse"), false),
+		   &res) < 0)
+		return -1;
+	*out = tp_v_json(res);
+	return 0;
+}
+
+static int filter_attr(FILTER_PARAMS)
+{
+	const char *attr;
+	size_t n;
+	if (arg_str(c, line, tp_arg_get(a, 0, "name"), &attr, &n) < 0)
+		return -1;
+	if (in->k != V_NS && in->k != V_LOOP) {
+		*out = tp_v_undef(attr);  /* only attributes, not the items of a dict */
+		return 0;
+	}
+	return tp_v_getattr(c, line, in, attr, out);
+}
+
+/* What the dispatch does around a filter. */
+enum {
+	F_STR_IN = 1,          /* str() of the input is filtered */
+	F_GEN = 2,             /* a generator in Jinja2: true whatever it holds, until | list makes a list */
+	F_GEN_UNLESS_STR = 4,  /* a generator unless its input is a string (reverse) */
+};
+
+static const struct filter {
+	const char *name;
+	int (*fn)(FILTER_PARAMS);
+	unsigned flags;
+} filters[] = {
+	{ "abs", filter_abs, 0 },
+	{ "attr", filter_attr, 0 },
+	{ "capitalize", filter_case, F_STR_IN },
+	{ "center", filter_center, F_STR_IN },
+	{ "count", filter_length, 0 },
+	{ "d", filter_default, 0 },
+	{ "default", filter_default, 0 },
+	{ "dictsort", filter_dictsort, 0 },
+	{ "e", filter_escape, F_STR_IN },
+	{ "escape", filter_escape, F_STR_IN },
+	{ "first", filter_first_last, 0 },
+	{ "float", filter_float, 0 },
+	{ "forceescape", filter_escape, F_STR_IN },
+	{ "format", filter_format, F_STR_IN },
+	{ "indent", filter_indent, F_STR_IN },
+	{ "int", filter_int, 0 },
+	{ "items", filter_items, F_GEN },
+	{ "join", filter_join, 0 },
+	{ "last", filter_first_last, 0 },
+	{ "length", filter_length, 0 },
+	{ "list", filter_list, 0 },
+	{ "lower", filter_case, F_STR_IN },
+	{ "map", filter_map, F_GEN },
+	{ "max", filter_minmax, 0 },
+	{ "min", filter_minmax, 0 },
+	{ "pprint", filter_pprint, 0 },
+	{ "reject", filter_select, F_GEN },
+	{ "rejectattr", filter_select, F_GEN },
+	{ "replace", filter_replace, F_STR_IN },
+	{ "reverse", filter_reverse, F_GEN_UNLESS_STR },
+	{ "round", filter_round, 0 },
+	{ "safe", filter_safe, 0 },
+	{ "select", filter_select, F_GEN },
+	{ "selectattr", filter_select, F_GEN },
+	{ "sort", filter_sort, 0 },
+	{ "string", filter_string, 0 },
+	{ "sum", filter_sum, 0 },
+	{ "title", filter_case, F_STR_IN },
+	{ "tojson", filter_tojson, 0 },
+	{ "trim", filter_trim, F_STR_IN },
+	{ "unique", filter_unique, F_GEN },
+	{ "upper", filter_case, F_STR_IN },
+	{ "wordcount", filter_wordcount, F_STR_IN },
+};
+
+static const struct filter *filter_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof filters / sizeof *filters; i++)
+		if (!strcmp(filters[i].name, name))
+			return &filters[i];
+	return NULL;
+}
+
+bool tmpl_filter_known(const char *name)
+{
+	return filter_find(name) != NULL;
 }
 
 int tp_apply_filter(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
 		 struct frame *fr, struct val *out)
 {
-	int rc = apply_filter1(c, line, name, in, a, fr, out);
+	const struct filter *f = filter_find(name);
+	if (!f)
+		return tp_terr(c, line, "unsupported filter '%s'", name);
+	struct val s = *in;
+	if (f->flags & F_STR_IN) {
+		int rc;
+		s = tp_v_string_of(c, line, in, &rc);
+		if (rc < 0)
+			return -1;
+	}
+	int rc = f->fn(c, line, name, &s, a, fr, out);
 	if (rc == 0 && out->k == V_JSON)
-		out->gen = gives_generator(name, in);
+		out->gen = (f->flags & F_GEN) || ((f->flags & F_GEN_UNLESS_STR) && !tp_v_is_str(in));
 	return rc;
-}
-
-static int apply_filter1(struct ctx *c, int line, const char *name, const struct val *in, const struct args *a,
-			 struct frame *fr, struct val *out)
-{
-	int rc = 0;
-	if (!strcmp(name, "default") || !strcmp(name, "d")) {
-		const struct val *d = tp_arg_get(a, 0, "default_value");
-		bool boolean = arg_bool(tp_arg_get(a, 1, "boolean"), false);
-		if (in->k == V_UNDEF || (boolean && !tp_v_truthy(in)))
-			*out = d ? *d : tp_v_str(c, "", 0);
-		else
-			*out = *in;
-		return 0;
-	}
-	if (string_filter(name) || !strcmp(name, "string") || !strcmp(name, "safe") || !strcmp(name, "pprint")) {
-		if (!strcmp(name, "pprint") && in->k == V_JSON && json_is_string(in->j)) {
-			struct strbuf b = { 0 };
-			tp_json_repr(in->j, &b);
-			*out = sb_val(c, &b);
-			return 0;
-		}
-		if (!strcmp(name, "safe") && in->k != V_UNDEF) {
-			*out = *in;
-			return 0;
-		}
-		struct val s = tp_v_string_of(c, line, in, &rc);
-		if (rc < 0)
-			return -1;
-		if (!string_filter(name)) {
-			*out = s;
-			return 0;
-		}
-		return filter_string_ops(c, line, name, &s, a, out);
-	}
-	if (!strcmp(name, "tojson"))
-		return filter_tojson(c, line, in, a, out);
-	if (!strcmp(name, "length") || !strcmp(name, "count"))
-		return filter_length(c, line, in, out);
-	if (!strcmp(name, "items"))
-		return filter_items(c, line, in, out);
-	if (!strcmp(name, "list")) {
-		json_t *items;
-		if (as_list(c, line, in, &items) < 0)
-			return -1;
-		*out = tp_v_new(c, json_copy(items));
-		return 0;
-	}
-	if (!strcmp(name, "first") || !strcmp(name, "last"))
-		return filter_first_last(c, line, name, in, out);
-	if (!strcmp(name, "join"))
-		return filter_join(c, line, in, a, out);
-	if (!strcmp(name, "int"))
-		return filter_int(c, line, in, a, out);
-	if (!strcmp(name, "float"))
-		return filter_float(c, line, in, a, out);
-	if (!strcmp(name, "abs")) {
-		if (!tp_v_is_num(in) && !(in->k == V_JSON && json_is_boolean(in->j)))
-			return tp_terr(c, line, "bad operand type for abs(): '%s'", tp_v_typename(in));
-		if (json_is_real(in->j))
-			*out = tp_v_real(c, fabs(json_real_value(in->j)));
-		else if (json_is_integer(in->j) && json_integer_value(in->j) == (json_int_t)(-9223372036854775807LL - 1))
-			return tp_terr(c, line, "integer overflow");
-		else
-			*out = tp_v_int(c, llabs((long long)tp_json_num(in->j)));
-		return 0;
-	}
-	if (!strcmp(name, "round"))
-		return filter_round(c, line, in, a, out);
-	if (!strcmp(name, "map"))
-		return filter_map(c, line, in, a, fr, out);
-	if (!strcmp(name, "select") || !strcmp(name, "reject") || !strcmp(name, "selectattr") ||
-	    !strcmp(name, "rejectattr"))
-		return filter_select(c, line, name, in, a, out);
-	if (!strcmp(name, "sort")) {
-		json_t *items, *res;
-		const struct val *attr = tp_arg_get(a, 2, "attribute");
-		if (as_list(c, line, in, &items) < 0 ||
-		    sorted(c, line, items, attr && tp_v_is_str(attr) ? json_string_value(attr->j) : NULL,
-			   arg_bool(tp_arg_get(a, 1, "case_sensitive"), false), arg_bool(tp_arg_get(a, 0, "reverse"), false),
-			   &res) < 0)
-			return -1;
-		*out = tp_v_json(res);
-		return 0;
-	}
-	if (!strcmp(name, "unique"))
-		return filter_unique(c, line, in, a, out);
-	if (!strcmp(name, "reverse"))
-		return filter_reverse(c, line, in, out);
-	if (!strcmp(name, "dictsort"))
-		return filter_dictsort(c, line, in, a, out);
-	if (!strcmp(name, "indent") || !strcmp(name, "format")) {
-		struct val s = tp_v_string_of(c, line, in, &rc);
-		if (rc < 0)
-			return -1;
-		return name[0] == 'i' ? filter_indent(c, line, &s, a, out) : tp_str_printf(c, line, &s, a, out);
-	}
-	if (!strcmp(name, "min") || !strcmp(name, "max"))
-		return filter_minmax(c, line, name, in, a, out);
-	if (!strcmp(name, "sum"))
-		return filter_sum(c, line, in, a, out);
-	if (!strcmp(name, "attr")) {
-		const char *attr;
-		size_t n;
-		if (arg_str(c, line, tp_arg_get(a, 0, "name"), &attr, &n) < 0)
-			return -1;
-		if (in->k != V_NS && in->k != V_LOOP) {
-			*out = tp_v_undef(attr);  /* only attributes, not the items of a dict */
-			return 0;
-		}
-		return tp_v_getattr(c, line, in, attr, out);
-	}
-	return tp_terr(c, line, "unsupported filter '%s'", name);
 }

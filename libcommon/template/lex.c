@@ -28,10 +28,7 @@ static int lerr(struct lexer *lx, const char *fmt, const char *arg)
 static struct token *push(struct lexer *lx, enum tok_kind k)
 {
 	struct toklist *tl = lx->out;
-	if (tl->n == tl->cap) {
-		tl->cap = tl->cap ? tl->cap * 2 : 64;
-		tl->t = xrealloc(tl->t, tl->cap * sizeof *tl->t);
-	}
+	tl->t = grow_array(tl->t, &tl->cap, tl->n + 1, sizeof *tl->t, 64);
 	struct token *t = &tl->t[tl->n++];
 	memset(t, 0, sizeof *t);
 	t->kind = k;

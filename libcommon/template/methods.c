@@ -34,7 +34,7 @@ static int want_int(struct ctx *c, int line, const struct val *v, long long dflt
 static struct val sb_val(struct ctx *c, struct strbuf *b)
 {
 	struct val v = tp_v_str(c, b->s, b->len);
-	tp_sb_free(b);
+	strbuf_release(b);
 	return v;
 }
 
@@ -72,26 +72,26 @@ static int str_format(struct ctx *c, int line, const char *s, size_t n, const st
 	size_t auto_idx = 0;
 	for (size_t i = 0; i < n; i++) {
 		if ((s[i] == '{' || s[i] == '}') && i + 1 < n && s[i + 1] == s[i]) {
-			tp_sb_addc(&b, s[i++]);
+			strbuf_addch(&b, s[i++]);
 			continue;
 		}
 		if (s[i] == '}') {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "format: single '}' encountered in format string");
 		}
 		if (s[i] != '{') {
-			tp_sb_addc(&b, s[i]);
+			strbuf_addch(&b, s[i]);
 			continue;
 		}
 		const char *close = memchr(s + i, '}', n - i);
 		if (!close) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "format: single '{' encountered in format string");
 		}
 		char field[128];
 		size_t fl = (size_t)(close - (s + i + 1));
 		if (fl >= sizeof field || memchr(s + i + 1, ':', fl) || memchr(s + i + 1, '!', fl)) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "unsupported: format field '%.*s'", (int)(fl < 100 ? fl : 100), s + i + 1);
 		}
 		memcpy(field, s + i + 1, fl);
@@ -106,7 +106,7 @@ static int str_format(struct ctx *c, int line, const char *s, size_t n, const st
 		else
 			v = tp_arg_get(a, (size_t)-1, field);
 		if (!v) {
-			tp_sb_free(&b);
+			strbuf_release(&b);
 			return tp_terr(c, line, "format: no argument for field '{%s}'", field);
 		}
 		tp_v_to_str(c, line, v, &b);
@@ -135,179 +135,283 @@ static bool all_chars(const char *s, size_t n, int kind)
 	return true;
 }
 
-static int str_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
-		      struct val *out)
+/* The parameters of every method and global function: name is the one it
+ * was called by, as some serve several names (strip, lstrip and rstrip ...);
+ * obj is the value whose method it is (NULL for a global function). */
+#define METHOD_PARAMS struct ctx *c, int line, const char *name, const struct val *obj, const struct args *a, \
+		      struct val *out
+
+struct method {
+	const char *name;
+	int (*fn)(METHOD_PARAMS);
+};
+
+#define NMETHODS(table) (sizeof table / sizeof *table)
+
+static const struct method *method_find(const struct method *table, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (is(table[i].name, name))
+			return &table[i];
+	return NULL;
+}
+
+/* strip, lstrip and rstrip */
+static int str_strip(METHOD_PARAMS)
 {
 	const char *s = json_string_value(obj->j), *p;
 	size_t n = json_string_length(obj->j), np;
 	const struct val *a0 = tp_arg_get(a, 0, NULL);
-	struct strbuf b = { 0 };
-	if (is(name, "strip") || is(name, "lstrip") || is(name, "rstrip")) {
-		bool given = a0 && !(a0->k == V_JSON && json_is_null(a0->j));
-		if (given && want_str(c, line, name, a0, &p, &np) < 0)
-			return -1;
-		tp_str_strip(s, n, given ? p : NULL, given ? np : 0, name[0] == 'l' ? 1 : name[0] == 'r' ? 2 : 3, &p, &np);
-		*out = tp_v_str(c, p, np);
-		return 0;
-	}
-	if (is(name, "upper") || is(name, "lower") || is(name, "title") || is(name, "capitalize")) {
-		tp_str_case(s, n, name[0] == 'u' ? CASE_UPPER : name[0] == 'l' ? CASE_LOWER : name[0] == 't' ? CASE_TITLE
-			 : CASE_CAPITALIZE, &b);
-		*out = sb_val(c, &b);
-		return 0;
-	}
-	if (is(name, "startswith") || is(name, "endswith"))
-		return str_affix(c, line, name, s, n, a0, out);
-	if (is(name, "split") || is(name, "rsplit")) {
-		const struct val *sep = tp_arg_get(a, 0, "sep");
-		long long maxsplit;
-		bool given = sep && !(sep->k == V_JSON && json_is_null(sep->j));
-		if ((given && want_str(c, line, name, sep, &p, &np) < 0) ||
-		    want_int(c, line, tp_arg_get(a, 1, "maxsplit"), -1, &maxsplit) < 0)
-			return -1;
-		if (given && np == 0)
-			return tp_terr(c, line, "empty separator");
-		if (name[0] == 'r' && maxsplit >= 0)
-			return tp_terr(c, line, "unsupported: rsplit with maxsplit");
-		*out = tp_v_new(c, tp_str_split(s, n, given ? p : NULL, given ? np : 0, maxsplit));
-		return 0;
-	}
-	if (is(name, "replace")) {
-		const char *old, *new_;
-		size_t nold, nnew;
-		long long count;
-		if (want_str(c, line, name, tp_arg_get(a, 0, NULL), &old, &nold) < 0 ||
-		    want_str(c, line, name, tp_arg_get(a, 1, NULL), &new_, &nnew) < 0 ||
-		    want_int(c, line, tp_arg_get(a, 2, "count"), -1, &count) < 0)
-			return -1;
-		size_t hits = tp_str_count(s, n, old, nold);
-		if (nnew > nold && hits && (nnew - nold) > TMPL_MAX_OUTPUT / hits)
-			return tp_v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
-		tp_str_replace(s, n, old, nold, new_, nnew, count, &b);
-		int rc = tp_v_strcheck(c, line, b.len);
-		*out = sb_val(c, &b);
-		return rc;
-	}
-	if (is(name, "format"))
-		return str_format(c, line, s, n, a, out);
-	if (is(name, "find") || is(name, "rfind") || is(name, "index") || is(name, "count")) {
-		if (want_str(c, line, name, a0, &p, &np) < 0)
-			return -1;
-		if (is(name, "count")) {
-			*out = tp_v_int(c, (long long)tp_str_count(s, n, p, np));
-			return 0;
-		}
-		const char *hit = NULL;
-		if (name[0] == 'r') {
-			for (size_t i = n + 1; i-- > 0 && !hit;)
-				if (i + np <= n && !memcmp(s + i, p, np))
-					hit = s + i;
-		} else {
-			hit = np ? memmem(s, n, p, np) : s;
-		}
-		if (!hit && is(name, "index"))
-			return tp_terr(c, line, "substring not found");
-		*out = tp_v_int(c, hit ? (long long)tp_utf8_len(s, (size_t)(hit - s)) : -1);
-		return 0;
-	}
-	if (is(name, "join")) {
-		if (!a0 || a0->k != V_JSON || !json_is_array(a0->j))
-			return tp_terr(c, line, "join() needs a list");
-		for (size_t i = 0; i < json_array_size(a0->j); i++) {
-			json_t *e = json_array_get(a0->j, i);
-			if (!json_is_string(e)) {
-				tp_sb_free(&b);
-				return tp_terr(c, line, "sequence item %zu: expected str instance", i);
-			}
-			if (i)
-				tp_sb_add(&b, s, n);
-			tp_sb_add(&b, json_string_value(e), json_string_length(e));
-			if (b.len > TMPL_MAX_OUTPUT)
-				break;
-		}
-		int rc = tp_v_strcheck(c, line, b.len);
-		*out = sb_val(c, &b);
-		return rc;
-	}
-	if (is(name, "isdigit") || is(name, "isalpha") || is(name, "isalnum") || is(name, "isspace")) {
-		*out = tp_v_bool(all_chars(s, n, name[2] == 'd' ? 'd' : name[2] == 's' ? 's' : name[4] == 'n' ? 'n' : 'a'));
-		return 0;
-	}
-	if (is(name, "splitlines")) {
-		json_t *lines = json_array();
-		size_t st = 0;
-		for (size_t i = 0; i < n; i++)
-			if (s[i] == '\n' || s[i] == '\r') {
-				json_array_append_new(lines, json_stringn_nocheck(s + st, i - st));
-				if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
-					i++;
-				st = i + 1;
-			}
-		if (st < n)
-			json_array_append_new(lines, json_stringn_nocheck(s + st, n - st));
-		*out = tp_v_new(c, lines);
-		return 0;
-	}
-	return tp_terr(c, line, "unsupported method '%s' of str", name);
+	bool given = a0 && !(a0->k == V_JSON && json_is_null(a0->j));
+	if (given && want_str(c, line, name, a0, &p, &np) < 0)
+		return -1;
+	tp_str_strip(s, n, given ? p : NULL, given ? np : 0, name[0] == 'l' ? 1 : name[0] == 'r' ? 2 : 3, &p, &np);
+	*out = tp_v_str(c, p, np);
+	return 0;
 }
 
-static int dict_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
-		       struct val *out)
+/* upper, lower, title and capitalize */
+static int str_case(METHOD_PARAMS)
 {
-	json_t *d = obj->j;
-	if (is(name, "items") || is(name, "keys") || is(name, "values")) {
-		json_t *res = tp_keep(c, json_array());
-		const char *k;
-		json_t *v;
-		json_object_foreach(d, k, v) {
-			if (name[0] == 'i')
-				json_array_append_new(res, json_pack("[sO]", k, v));
-			else if (name[0] == 'k')
-				json_array_append_new(res, json_string_nocheck(k));
-			else
-				json_array_append(res, v);
-		}
-		*out = tp_v_json(res);
-		return 0;
-	}
-	if (is(name, "get")) {
-		const struct val *key = tp_arg_get(a, 0, NULL), *dflt = tp_arg_get(a, 1, "default");
-		json_t *v = key && tp_v_is_str(key) ? json_object_get(d, json_string_value(key->j)) : NULL;
-		*out = v ? tp_v_json(v) : dflt ? *dflt : tp_v_none();
-		return 0;
-	}
-	return tp_terr(c, line, "unsupported method '%s' of dict", name);
+	struct strbuf b = { 0 };
+	tp_str_case(json_string_value(obj->j), json_string_length(obj->j),
+		    name[0] == 'u' ? CASE_UPPER : name[0] == 'l' ? CASE_LOWER : name[0] == 't' ? CASE_TITLE
+		    : CASE_CAPITALIZE, &b);
+	*out = sb_val(c, &b);
+	return 0;
 }
 
-static int list_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
-		       struct val *out)
+/* startswith and endswith */
+static int str_startswith(METHOD_PARAMS)
+{
+	return str_affix(c, line, name, json_string_value(obj->j), json_string_length(obj->j), tp_arg_get(a, 0, NULL),
+			 out);
+}
+
+/* split and rsplit */
+static int str_split(METHOD_PARAMS)
+{
+	const char *s = json_string_value(obj->j), *p;
+	size_t n = json_string_length(obj->j), np;
+	const struct val *sep = tp_arg_get(a, 0, "sep");
+	long long maxsplit;
+	bool given = sep && !(sep->k == V_JSON && json_is_null(sep->j));
+	if ((given && want_str(c, line, name, sep, &p, &np) < 0) ||
+	    want_int(c, line, tp_arg_get(a, 1, "maxsplit"), -1, &maxsplit) < 0)
+		return -1;
+	if (given && np == 0)
+		return tp_terr(c, line, "empty separator");
+	if (name[0] == 'r' && maxsplit >= 0)
+		return tp_terr(c, line, "unsupported: rsplit with maxsplit");
+	*out = tp_v_new(c, tp_str_split(s, n, given ? p : NULL, given ? np : 0, maxsplit));
+	return 0;
+}
+
+static int str_replace(METHOD_PARAMS)
+{
+	const char *s = json_string_value(obj->j), *old, *new_;
+	size_t n = json_string_length(obj->j), nold, nnew;
+	long long count;
+	if (want_str(c, line, name, tp_arg_get(a, 0, NULL), &old, &nold) < 0 ||
+	    want_str(c, line, name, tp_arg_get(a, 1, NULL), &new_, &nnew) < 0 ||
+	    want_int(c, line, tp_arg_get(a, 2, "count"), -1, &count) < 0)
+		return -1;
+	size_t hits = tp_str_count(s, n, old, nold);
+	if (nnew > nold && hits && (nnew - nold) > TMPL_MAX_OUTPUT / hits)
+		return tp_v_strcheck(c, line, TMPL_MAX_OUTPUT + 1);
+	struct strbuf b = { 0 };
+	tp_str_replace(s, n, old, nold, new_, nnew, count, &b);
+	int rc = tp_v_strcheck(c, line, b.len);
+	*out = sb_val(c, &b);
+	return rc;
+}
+
+static int str_format_method(METHOD_PARAMS)
+{
+	return str_format(c, line, json_string_value(obj->j), json_string_length(obj->j), a, out);
+}
+
+/* find, rfind, index and count */
+static int str_find(METHOD_PARAMS)
+{
+	const char *s = json_string_value(obj->j), *p;
+	size_t n = json_string_length(obj->j), np;
+	if (want_str(c, line, name, tp_arg_get(a, 0, NULL), &p, &np) < 0)
+		return -1;
+	if (is(name, "count")) {
+		*out = tp_v_int(c, (long long)tp_str_count(s, n, p, np));
+		return 0;
+	}
+	const char *hit = NULL;
+	if (name[0] == 'r') {
+		for (size_t i = n + 1; i-- > 0 && !hit;)
+			if (i + np <= n && !memcmp(s + i, p, np))
+				hit = s + i;
+	} else {
+		hit = np ? memmem(s, n, p, np) : s;
+	}
+	if (!hit && is(name, "index"))
+		return tp_terr(c, line, "substring not found");
+	*out = tp_v_int(c, hit ? (long long)tp_utf8_len(s, (size_t)(hit - s)) : -1);
+	return 0;
+}
+
+static int str_join(METHOD_PARAMS)
+{
+	const char *s = json_string_value(obj->j);
+	size_t n = json_string_length(obj->j);
+	const struct val *a0 = tp_arg_get(a, 0, NULL);
+	if (!a0 || a0->k != V_JSON || !json_is_array(a0->j))
+		return tp_terr(c, line, "join() needs a list");
+	struct strbuf b = { 0 };
+	for (size_t i = 0; i < json_array_size(a0->j); i++) {
+		json_t *e = json_array_get(a0->j, i);
+		if (!json_is_string(e)) {
+			strbuf_release(&b);
+			return tp_terr(c, line, "sequence item %zu: expected str instance", i);
+		}
+		if (i)
+			strbuf_add(&b, s, n);
+		strbuf_add(&b, json_string_value(e), json_string_length(e));
+		if (b.len > TMPL_MAX_OUTPUT)
+			break;
+	}
+	int rc = tp_v_strcheck(c, line, b.len);
+	*out = sb_val(c, &b);
+	return rc;
+}
+
+/* isdigit, isalpha, isalnum and isspace */
+static int str_is(METHOD_PARAMS)
+{
+	*out = tp_v_bool(all_chars(json_string_value(obj->j), json_string_length(obj->j),
+				   name[2] == 'd' ? 'd' : name[2] == 's' ? 's' : name[4] == 'n' ? 'n' : 'a'));
+	return 0;
+}
+
+static int str_splitlines(METHOD_PARAMS)
+{
+	const char *s = json_string_value(obj->j);
+	size_t n = json_string_length(obj->j);
+	json_t *lines = json_array();
+	size_t st = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\n' || s[i] == '\r') {
+			json_array_append_new(lines, json_stringn_nocheck(s + st, i - st));
+			if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+				i++;
+			st = i + 1;
+		}
+	if (st < n)
+		json_array_append_new(lines, json_stringn_nocheck(s + st, n - st));
+	*out = tp_v_new(c, lines);
+	return 0;
+}
+
+static const struct method str_methods[] = {
+	{ "strip", str_strip },
+	{ "lstrip", str_strip },
+	{ "rstrip", str_strip },
+	{ "upper", str_case },
+	{ "lower", str_case },
+	{ "title", str_case },
+	{ "capitalize", str_case },
+	{ "startswith", str_startswith },
+	{ "endswith", str_startswith },
+	{ "split", str_split },
+	{ "rsplit", str_split },
+	{ "replace", str_replace },
+	{ "format", str_format_method },
+	{ "find", str_find },
+	{ "rfind", str_find },
+	{ "index", str_find },
+	{ "count", str_find },
+	{ "join", str_join },
+	{ "isdigit", str_is },
+	{ "isalpha", str_is },
+	{ "isalnum", str_is },
+	{ "isspace", str_is },
+	{ "splitlines", str_splitlines },
+};
+
+/* items, keys and values */
+static int dict_items(METHOD_PARAMS)
+{
+	json_t *res = tp_keep(c, json_array());
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj->j, k, v) {
+		if (name[0] == 'i')
+			json_array_append_new(res, json_pack("[sO]", k, v));
+		else if (name[0] == 'k')
+			json_array_append_new(res, json_string_nocheck(k));
+		else
+			json_array_append(res, v);
+	}
+	*out = tp_v_json(res);
+	return 0;
+}
+
+static int dict_get(METHOD_PARAMS)
+{
+	const struct val *key = tp_arg_get(a, 0, NULL), *dflt = tp_arg_get(a, 1, "default");
+	json_t *v = key && tp_v_is_str(key) ? json_object_get(obj->j, json_string_value(key->j)) : NULL;
+	*out = v ? tp_v_json(v) : dflt ? *dflt : tp_v_none();
+	return 0;
+}
+
+static const struct method dict_methods[] = {
+	{ "items", dict_items },
+	{ "keys", dict_items },
+	{ "values", dict_items },
+	{ "get", dict_get },
+};
+
+static int list_append(METHOD_PARAMS)
 {
 	const struct val *a0 = tp_arg_get(a, 0, NULL);
-	if (is(name, "append")) {
-		if (!a0 || a0->k != V_JSON)
-			return tp_terr(c, line, "unsupported: appending a %s", a0 ? tp_v_typename(a0) : "nothing");
-		if (tp_json_contains(a0->j, obj->j))
-			return tp_terr(c, line, "a list cannot contain itself");
-		if (json_array_size(obj->j) >= TMPL_MAX_ITEMS)
-			return tp_terr(c, line, "list longer than %d items", TMPL_MAX_ITEMS);
-		json_array_append(obj->j, a0->j);
-		*out = tp_v_none();
-		return 0;
-	}
-	if (is(name, "index") || is(name, "count")) {
-		long long count = 0, first = -1;
-		for (size_t i = 0; a0 && a0->k == V_JSON && i < json_array_size(obj->j); i++)
-			if (tp_json_equal_py(json_array_get(obj->j, i), a0->j)) {
-				count++;
-				if (first < 0)
-					first = (long long)i;
-			}
-		if (name[0] == 'i' && first < 0)
-			return tp_terr(c, line, "value is not in list");
-		*out = tp_v_int(c, name[0] == 'i' ? first : count);
-		return 0;
-	}
-	return tp_terr(c, line, "unsupported method '%s' of list", name);
+	if (!a0 || a0->k != V_JSON)
+		return tp_terr(c, line, "unsupported: appending a %s", a0 ? tp_v_typename(a0) : "nothing");
+	int inside = tp_json_contains(c, line, a0->j, obj->j);
+	if (inside)
+		return inside < 0 ? -1 : tp_terr(c, line, "a list cannot contain itself");
+	if (json_array_size(obj->j) >= TMPL_MAX_ITEMS)
+		return tp_terr(c, line, "list longer than %d items", TMPL_MAX_ITEMS);
+	json_array_append(obj->j, a0->j);
+	*out = tp_v_none();
+	return 0;
+}
+
+/* index and count */
+static int list_index(METHOD_PARAMS)
+{
+	const struct val *a0 = tp_arg_get(a, 0, NULL);
+	long long count = 0, first = -1;
+	for (size_t i = 0; a0 && a0->k == V_JSON && i < json_array_size(obj->j); i++)
+		if (tp_json_equal_py(json_array_get(obj->j, i), a0->j)) {
+			count++;
+			if (first < 0)
+				first = (long long)i;
+		}
+	if (name[0] == 'i' && first < 0)
+		return tp_terr(c, line, "value is not in list");
+	*out = tp_v_int(c, name[0] == 'i' ? first : count);
+	return 0;
+}
+
+static const struct method list_methods[] = {
+	{ "append", list_append },
+	{ "index", list_index },
+	{ "count", list_index },
+};
+
+static int call_in(const struct method *table, size_t n, const char *kind, struct ctx *c, int line,
+		   const struct val *obj, const char *name, const struct args *a, struct val *out)
+{
+	const struct method *m = method_find(table, n, name);
+	if (!m)
+		return tp_terr(c, line, "unsupported method '%s' of %s", name, kind);
+	return m->fn(c, line, name, obj, a, out);
 }
 
 int tp_call_method(struct ctx *c, int line, const struct val *obj, const char *name, const struct args *a,
@@ -321,27 +425,17 @@ int tp_call_method(struct ctx *c, int line, const struct val *obj, const char *n
 		return 0;
 	}
 	if (tp_v_is_str(obj))
-		return str_method(c, line, obj, name, a, out);
+		return call_in(str_methods, NMETHODS(str_methods), "str", c, line, obj, name, a, out);
 	if (obj->k == V_JSON && json_is_object(obj->j))
-		return dict_method(c, line, obj, name, a, out);
+		return call_in(dict_methods, NMETHODS(dict_methods), "dict", c, line, obj, name, a, out);
 	if (obj->k == V_JSON && json_is_array(obj->j))
-		return list_method(c, line, obj, name, a, out);
+		return call_in(list_methods, NMETHODS(list_methods), "list", c, line, obj, name, a, out);
 	if (obj->k == V_JSON)
 		return tp_terr(c, line, "'%s' object has no attribute '%s'", tp_v_typename(obj), name);
 	return tp_terr(c, line, "unsupported method '%s' of %s", name, tp_v_typename(obj));
 }
 
-static const char *const builtins[] = { "range", "namespace", "dict", "raise_exception", "strftime_now", NULL };
-
-bool tp_builtin_known(const char *name)
-{
-	for (size_t i = 0; builtins[i]; i++)
-		if (is(builtins[i], name))
-			return true;
-	return false;
-}
-
-static int range(struct ctx *c, int line, const struct args *a, struct val *out)
+static int range(METHOD_PARAMS)
 {
 	long long start = 0, stop, step = 1;
 	if (a->npos == 0 || a->npos > 3)
@@ -373,8 +467,10 @@ static int range(struct ctx *c, int line, const struct args *a, struct val *out)
 	return 0;
 }
 
-static int make_dict(struct ctx *c, int line, const struct args *a, bool ns, struct val *out)
+/* namespace and dict */
+static int make_dict(METHOD_PARAMS)
 {
+	bool ns = name[0] == 'n';
 	json_t *d = tp_keep(c, json_object());
 	if (a->npos > 1)
 		return tp_terr(c, line, "%s expected at most 1 argument", ns ? "namespace" : "dict");
@@ -393,31 +489,48 @@ static int make_dict(struct ctx *c, int line, const struct args *a, bool ns, str
 	return 0;
 }
 
+static int raise_exception(METHOD_PARAMS)
+{
+	struct strbuf b = { 0 };
+	if (a->npos)
+		tp_v_to_str(c, line, &a->pos[0], &b);
+	tp_terr(c, line, "%s", b.s ? b.s : "raise_exception called");
+	strbuf_release(&b);
+	return -1;
+}
+
+static int strftime_now(METHOD_PARAMS)
+{
+	const struct val *fmt = tp_arg_get(a, 0, NULL);
+	if (!fmt || !tp_v_is_str(fmt))
+		return tp_terr(c, line, "strftime_now needs a format string");
+	char buf[512];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	size_t n = json_string_length(fmt->j) < 200 ? strftime(buf, sizeof buf, json_string_value(fmt->j), &tm) : 0;
+	*out = tp_v_str(c, buf, n);
+	return 0;
+}
+
+/* The global functions of transformers' template environment. */
+static const struct method builtins[] = {
+	{ "range", range },
+	{ "namespace", make_dict },
+	{ "dict", make_dict },
+	{ "raise_exception", raise_exception },
+	{ "strftime_now", strftime_now },
+};
+
+bool tp_builtin_known(const char *name)
+{
+	return method_find(builtins, NMETHODS(builtins), name) != NULL;
+}
+
 int tp_call_builtin(struct ctx *c, int line, const char *name, const struct args *a, struct val *out)
 {
-	if (is(name, "range"))
-		return range(c, line, a, out);
-	if (is(name, "namespace") || is(name, "dict"))
-		return make_dict(c, line, a, name[0] == 'n', out);
-	if (is(name, "raise_exception")) {
-		struct strbuf b = { 0 };
-		if (a->npos)
-			tp_v_to_str(c, line, &a->pos[0], &b);
-		tp_terr(c, line, "%s", b.s ? b.s : "raise_exception called");
-		tp_sb_free(&b);
-		return -1;
-	}
-	if (is(name, "strftime_now")) {
-		const struct val *fmt = tp_arg_get(a, 0, NULL);
-		if (!fmt || !tp_v_is_str(fmt))
-			return tp_terr(c, line, "strftime_now needs a format string");
-		char buf[512];
-		time_t now = time(NULL);
-		struct tm tm;
-		localtime_r(&now, &tm);
-		size_t n = json_string_length(fmt->j) < 200 ? strftime(buf, sizeof buf, json_string_value(fmt->j), &tm) : 0;
-		*out = tp_v_str(c, buf, n);
-		return 0;
-	}
-	return tp_terr(c, line, "unsupported function '%s'", name);
+	const struct method *f = method_find(builtins, NMETHODS(builtins), name);
+	if (!f)
+		return tp_terr(c, line, "unsupported function '%s'", name);
+	return f->fn(c, line, name, NULL, a, out);
 }

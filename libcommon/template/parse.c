@@ -42,10 +42,7 @@ struct node *tp_node_new(enum node_kind k, int line)
 
 void tp_node_add(struct node *parent, struct node *kid)
 {
-	if (parent->nkids == parent->capkids) {
-		parent->capkids = parent->capkids ? parent->capkids * 2 : 4;
-		parent->kids = xrealloc(parent->kids, parent->capkids * sizeof *parent->kids);
-	}
+	parent->kids = grow_array(parent->kids, &parent->capkids, parent->nkids + 1, sizeof *parent->kids, 4);
 	parent->kids[parent->nkids++] = kid;
 }
 
@@ -368,11 +365,11 @@ static struct node *primary(struct parser *p)
 	} else if (t->kind == TK_STRING) {
 		struct strbuf b = { 0 };
 		while (cur(p)->kind == TK_STRING) {
-			tp_sb_add(&b, cur(p)->str, cur(p)->len);
+			strbuf_add(&b, cur(p)->str, cur(p)->len);
 			p->i++;
 		}
 		n = constant(line, json_stringn_nocheck(b.s ? b.s : "", b.len));
-		tp_sb_free(&b);
+		strbuf_release(&b);
 	} else if (t->kind == TK_INT) {
 		p->i++;
 		n = constant(line, json_integer(t->ival));

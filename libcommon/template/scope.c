@@ -14,10 +14,7 @@ json_t *tp_keep(struct ctx *c, json_t *fresh)
 {
 	if (!fresh)
 		fresh = json_null();  /* allocation failure: a null is harmless */
-	if (c->narena == c->caparena) {
-		c->caparena = c->caparena ? c->caparena * 2 : 256;
-		c->arena = xrealloc(c->arena, c->caparena * sizeof *c->arena);
-	}
+	c->arena = grow_array(c->arena, &c->caparena, c->narena + 1, sizeof *c->arena, 256);
 	c->arena[c->narena++] = fresh;
 	return fresh;
 }
@@ -74,10 +71,7 @@ void tp_bind(struct frame *f, const char *name, const struct val *v)
 	}
 	json_object_del(f->vars, name);
 	if (!b) {
-		if (f->nsp == f->capsp) {
-			f->capsp = f->capsp ? f->capsp * 2 : 4;
-			f->sp = xrealloc(f->sp, f->capsp * sizeof *f->sp);
-		}
+		f->sp = grow_array(f->sp, &f->capsp, f->nsp + 1, sizeof *f->sp, 4);
 		b = &f->sp[f->nsp++];
 	} else {
 		json_decref(b->v.j);

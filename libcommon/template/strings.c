@@ -29,12 +29,12 @@ bool tp_py_isspace(int32_t cp)
 static void put_cp(struct strbuf *b, int32_t cp, const char *raw, int k)
 {
 	if (cp < 0) {
-		tp_sb_add(b, raw, (size_t)k);
+		strbuf_add(b, raw, (size_t)k);
 		return;
 	}
 	utf8proc_uint8_t buf[4];
 	utf8proc_ssize_t n = utf8proc_encode_char(cp, buf);
-	tp_sb_add(b, (const char *)buf, (size_t)n);
+	strbuf_add(b, (const char *)buf, (size_t)n);
 }
 
 static bool is_cased(int32_t cp)
@@ -125,14 +125,14 @@ void tp_str_replace(const char *s, size_t n, const char *old, size_t nold, const
 		long long done = 0;
 		for (size_t i = 0; i <= n;) {
 			if (count < 0 || done < count) {
-				tp_sb_add(b, new_, nnew);
+				strbuf_add(b, new_, nnew);
 				done++;
 			}
 			if (i == n)
 				break;
 			int32_t cp;
 			int k = tp_utf8_decode(s + i, n - i, &cp);
-			tp_sb_add(b, s + i, (size_t)k);
+			strbuf_add(b, s + i, (size_t)k);
 			i += (size_t)k;
 		}
 		return;
@@ -142,11 +142,11 @@ void tp_str_replace(const char *s, size_t n, const char *old, size_t nold, const
 	while (i < n) {
 		const char *hit = (count < 0 || done < count) ? memmem(s + i, n - i, old, nold) : NULL;
 		if (!hit) {
-			tp_sb_add(b, s + i, n - i);
+			strbuf_add(b, s + i, n - i);
 			return;
 		}
-		tp_sb_add(b, s + i, (size_t)(hit - (s + i)));
-		tp_sb_add(b, new_, nnew);
+		strbuf_add(b, s + i, (size_t)(hit - (s + i)));
+		strbuf_add(b, new_, nnew);
 		i = (size_t)(hit - s) + nold;
 		done++;
 	}
@@ -219,12 +219,12 @@ void tp_html_escape(const char *s, size_t n, struct strbuf *b)
 {
 	for (size_t i = 0; i < n; i++) {
 		switch (s[i]) {
-		case '&': tp_sb_addstr(b, "&amp;"); break;
-		case '<': tp_sb_addstr(b, "&lt;"); break;
-		case '>': tp_sb_addstr(b, "&gt;"); break;
-		case '"': tp_sb_addstr(b, "&#34;"); break;
-		case '\'': tp_sb_addstr(b, "&#39;"); break;
-		default: tp_sb_addc(b, s[i]);
+		case '&': strbuf_addstr(b, "&amp;"); break;
+		case '<': strbuf_addstr(b, "&lt;"); break;
+		case '>': strbuf_addstr(b, "&gt;"); break;
+		case '"': strbuf_addstr(b, "&#34;"); break;
+		case '\'': strbuf_addstr(b, "&#39;"); break;
+		default: strbuf_addch(b, s[i]);
 		}
 	}
 }

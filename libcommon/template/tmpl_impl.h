@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "template/template.h"
+#include "util/strbuf.h"
 
 /* Limits against hostile templates. */
 #define TMPL_MAX_DEPTH 200            /* nesting of expressions and blocks when parsing */
@@ -95,11 +96,6 @@ struct val {
 	bool gen;                  /* a list Jinja would give as a generator: always true, prints as one */
 };
 
-struct strbuf {
-	char *s;
-	size_t len, cap;
-};
-
 /* A scope: JSON values in vars (which holds their references), other
  * values (macros, namespaces, loop) in sp (holding a reference to their j). */
 struct binding {
@@ -163,13 +159,10 @@ int tp_json_cmp_py(const json_t *a, const json_t *b, int *res); /* -1 when not o
 double tp_json_num(const json_t *j);
 size_t tp_utf8_len(const char *s, size_t n);
 size_t tp_utf8_offset(const char *s, size_t n, long long cp); /* byte offset of code point cp */
-bool tp_json_contains(const json_t *hay, const json_t *needle); /* pointer occurs inside hay */
-
-/* string buffers */
-int tp_sb_add(struct strbuf *b, const char *s, size_t n);
-int tp_sb_addc(struct strbuf *b, char ch);
-int tp_sb_addstr(struct strbuf *b, const char *s);
-void tp_sb_free(struct strbuf *b);
+/* 1 when the pointer needle occurs inside hay, 0 when not; each node
+ * visited counts as a step of the render (a value nested n deep checked
+ * n times is quadratic): -1 past TMPL_MAX_STEPS. */
+int tp_json_contains(struct ctx *c, int line, const json_t *hay, const json_t *needle);
 
 /* scopes and the arena (scope.c) */
 void tp_arena_trim(struct ctx *c, size_t mark);
@@ -204,7 +197,6 @@ struct args {
 const struct val *tp_arg_get(const struct args *a, size_t i, const char *kw);
 
 /* filters.c, tests.c, methods.c */
-bool tp_name_listed(const char *const *names, const char *name);
 /* fmt % args with %s %d %i %r %% */
 int tp_str_printf(struct ctx *c, int line, const struct val *fmt, const struct args *a, struct val *out);
 bool tp_v_is_dict(const struct val *v);  /* a dict, namespace or loop */

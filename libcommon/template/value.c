@@ -10,39 +10,6 @@
 #include "template/tmpl_impl.h"
 #include "util/err.h"
 
-int tp_sb_add(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->s = xrealloc(b->s, cap);
-		b->cap = cap;
-	}
-	if (n)
-		memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = 0;
-	return 0;
-}
-
-int tp_sb_addc(struct strbuf *b, char ch)
-{
-	return tp_sb_add(b, &ch, 1);
-}
-
-int tp_sb_addstr(struct strbuf *b, const char *s)
-{
-	return tp_sb_add(b, s, strlen(s));
-}
-
-void tp_sb_free(struct strbuf *b)
-{
-	free(b->s);
-	b->s = NULL;
-	b->len = b->cap = 0;
-}
-
 int tp_terr(struct ctx *c, int line, const char *fmt, ...)
 {
 	char msg[700];
@@ -181,11 +148,11 @@ const char *tp_v_typename(const struct val *v)
 void tp_py_float_repr(double d, struct strbuf *b)
 {
 	if (isnan(d)) {
-		tp_sb_addstr(b, "nan");
+		strbuf_addstr(b, "nan");
 		return;
 	}
 	if (isinf(d)) {
-		tp_sb_addstr(b, d < 0 ? "-inf" : "inf");
+		strbuf_addstr(b, d < 0 ? "-inf" : "inf");
 		return;
 	}
 	char buf[64];
@@ -211,28 +178,28 @@ void tp_py_float_repr(double d, struct strbuf *b)
 		nd--;
 	digits[nd] = 0;
 	if (neg)
-		tp_sb_addc(b, '-');
+		strbuf_addch(b, '-');
 	if (exp < -4 || exp >= 16) {
-		tp_sb_addc(b, digits[0]);
+		strbuf_addch(b, digits[0]);
 		if (nd > 1) {
-			tp_sb_addc(b, '.');
-			tp_sb_addstr(b, digits + 1);
+			strbuf_addch(b, '.');
+			strbuf_addstr(b, digits + 1);
 		}
 		snprintf(buf, sizeof buf, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-		tp_sb_addstr(b, buf);
+		strbuf_addstr(b, buf);
 	} else if (exp < 0) {
-		tp_sb_addstr(b, "0.");
+		strbuf_addstr(b, "0.");
 		for (int i = 0; i < -exp - 1; i++)
-			tp_sb_addc(b, '0');
-		tp_sb_addstr(b, digits);
+			strbuf_addch(b, '0');
+		strbuf_addstr(b, digits);
 	} else {
 		for (int i = 0; i <= exp; i++)
-			tp_sb_addc(b, i < nd ? digits[i] : '0');
-		tp_sb_addc(b, '.');
+			strbuf_addch(b, i < nd ? digits[i] : '0');
+		strbuf_addch(b, '.');
 		if (nd > exp + 1)
-			tp_sb_addstr(b, digits + exp + 1);
+			strbuf_addstr(b, digits + exp + 1);
 		else
-			tp_sb_addc(b, '0');
+			strbuf_addch(b, '0');
 	}
 }
 
@@ -288,23 +255,23 @@ static void str_repr(const char *s, size_t n, struct strbuf *b)
 {
 	bool has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
 	char q = has_sq && !has_dq ? '"' : '\'';
-	tp_sb_addc(b, q);
+	strbuf_addch(b, q);
 	for (size_t i = 0; i < n;) {
 		int32_t cp;
 		int k = utf8_next(s + i, n - i, &cp);
 		char esc[16];
 		if (cp == q || cp == '\\') {
-			tp_sb_addc(b, '\\');
-			tp_sb_addc(b, (char)cp);
+			strbuf_addch(b, '\\');
+			strbuf_addch(b, (char)cp);
 		} else if (cp == '\n') {
-			tp_sb_addstr(b, "\\n");
+			strbuf_addstr(b, "\\n");
 		} else if (cp == '\r') {
-			tp_sb_addstr(b, "\\r");
+			strbuf_addstr(b, "\\r");
 		} else if (cp == '\t') {
-			tp_sb_addstr(b, "\\t");
+			strbuf_addstr(b, "\\t");
 		} else if (cp < 0) {
 			snprintf(esc, sizeof esc, "\\x%02x", (unsigned char)s[i]);
-			tp_sb_addstr(b, esc);
+			strbuf_addstr(b, esc);
 		} else if (!py_printable(cp)) {
 			if (cp < 0x100)
 				snprintf(esc, sizeof esc, "\\x%02x", cp);
@@ -312,13 +279,13 @@ static void str_repr(const char *s, size_t n, struct strbuf *b)
 				snprintf(esc, sizeof esc, "\\u%04x", cp);
 			else
 				snprintf(esc, sizeof esc, "\\U%08x", cp);
-			tp_sb_addstr(b, esc);
+			strbuf_addstr(b, esc);
 		} else {
-			tp_sb_add(b, s + i, (size_t)k);
+			strbuf_add(b, s + i, (size_t)k);
 		}
 		i += (size_t)k;
 	}
-	tp_sb_addc(b, q);
+	strbuf_addch(b, q);
 }
 
 /* Python repr of a JSON value: what Jinja prints for lists and dicts. */
@@ -326,39 +293,39 @@ void tp_json_repr(const json_t *j, struct strbuf *b)
 {
 	char buf[32];
 	switch (json_typeof(j)) {
-	case JSON_NULL: tp_sb_addstr(b, "None"); break;
-	case JSON_TRUE: tp_sb_addstr(b, "True"); break;
-	case JSON_FALSE: tp_sb_addstr(b, "False"); break;
+	case JSON_NULL: strbuf_addstr(b, "None"); break;
+	case JSON_TRUE: strbuf_addstr(b, "True"); break;
+	case JSON_FALSE: strbuf_addstr(b, "False"); break;
 	case JSON_INTEGER:
 		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(j));
-		tp_sb_addstr(b, buf);
+		strbuf_addstr(b, buf);
 		break;
 	case JSON_REAL: tp_py_float_repr(json_real_value(j), b); break;
 	case JSON_STRING: str_repr(json_string_value(j), json_string_length(j), b); break;
 	case JSON_ARRAY: {
-		tp_sb_addc(b, '[');
+		strbuf_addch(b, '[');
 		for (size_t i = 0; i < json_array_size(j); i++) {
 			if (i)
-				tp_sb_addstr(b, ", ");
+				strbuf_addstr(b, ", ");
 			tp_json_repr(json_array_get(j, i), b);
 		}
-		tp_sb_addc(b, ']');
+		strbuf_addch(b, ']');
 		break;
 	}
 	case JSON_OBJECT: {
 		const char *k;
 		json_t *v;
 		bool first = true;
-		tp_sb_addc(b, '{');
+		strbuf_addch(b, '{');
 		json_object_foreach((json_t *)j, k, v) {
 			if (!first)
-				tp_sb_addstr(b, ", ");
+				strbuf_addstr(b, ", ");
 			first = false;
 			str_repr(k, strlen(k), b);
-			tp_sb_addstr(b, ": ");
+			strbuf_addstr(b, ": ");
 			tp_json_repr(v, b);
 		}
-		tp_sb_addc(b, '}');
+		strbuf_addch(b, '}');
 		break;
 	}
 	}
@@ -368,16 +335,16 @@ int tp_v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b)
 {
 	switch (v->k) {
 	case V_UNDEF: return 0;
-	case V_NS: tp_sb_addstr(b, "<Namespace>"); return 0;
-	case V_MACRO: tp_sb_addstr(b, "<Macro>"); return 0;
-	case V_FUNC: tp_sb_addstr(b, "<function>"); return 0;
-	case V_LOOP: tp_sb_addstr(b, "<LoopContext>"); return 0;
+	case V_NS: strbuf_addstr(b, "<Namespace>"); return 0;
+	case V_MACRO: strbuf_addstr(b, "<Macro>"); return 0;
+	case V_FUNC: strbuf_addstr(b, "<function>"); return 0;
+	case V_LOOP: strbuf_addstr(b, "<LoopContext>"); return 0;
 	case V_JSON: break;
 	}
 	if (v->gen)
-		tp_sb_addstr(b, "<generator object>");
+		strbuf_addstr(b, "<generator object>");
 	else if (json_is_string(v->j))
-		tp_sb_add(b, json_string_value(v->j), json_string_length(v->j));
+		strbuf_add(b, json_string_value(v->j), json_string_length(v->j));
 	else
 		tp_json_repr(v->j, b);
 	return 0;
@@ -385,7 +352,7 @@ int tp_v_to_str(struct ctx *c, int line, const struct val *v, struct strbuf *b)
 
 static void json_str_escaped(const char *s, size_t n, bool ascii, struct strbuf *b)
 {
-	tp_sb_addc(b, '"');
+	strbuf_addch(b, '"');
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		char esc[16];
@@ -399,35 +366,35 @@ static void json_str_escaped(const char *s, size_t n, bool ascii, struct strbuf 
 					 0xDC00 + ((cp - 0x10000) & 0x3FF));
 			else
 				snprintf(esc, sizeof esc, "\\u%04x", cp);
-			tp_sb_addstr(b, esc);
+			strbuf_addstr(b, esc);
 			i += (size_t)k - 1;
 			continue;
 		}
 		switch (ch) {
-		case '"': tp_sb_addstr(b, "\\\""); break;
-		case '\\': tp_sb_addstr(b, "\\\\"); break;
-		case '\n': tp_sb_addstr(b, "\\n"); break;
-		case '\r': tp_sb_addstr(b, "\\r"); break;
-		case '\t': tp_sb_addstr(b, "\\t"); break;
-		case '\b': tp_sb_addstr(b, "\\b"); break;
-		case '\f': tp_sb_addstr(b, "\\f"); break;
+		case '"': strbuf_addstr(b, "\\\""); break;
+		case '\\': strbuf_addstr(b, "\\\\"); break;
+		case '\n': strbuf_addstr(b, "\\n"); break;
+		case '\r': strbuf_addstr(b, "\\r"); break;
+		case '\t': strbuf_addstr(b, "\\t"); break;
+		case '\b': strbuf_addstr(b, "\\b"); break;
+		case '\f': strbuf_addstr(b, "\\f"); break;
 		default:
 			if (ch < 0x20) {
 				snprintf(esc, sizeof esc, "\\u%04x", ch);
-				tp_sb_addstr(b, esc);
+				strbuf_addstr(b, esc);
 			} else {
-				tp_sb_addc(b, (char)ch);
+				strbuf_addch(b, (char)ch);
 			}
 		}
 	}
-	tp_sb_addc(b, '"');
+	strbuf_addch(b, '"');
 }
 
 static void newline_indent(struct strbuf *b, int indent, int level)
 {
-	tp_sb_addc(b, '\n');
+	strbuf_addch(b, '\n');
 	for (int i = 0; i < indent * level; i++)
-		tp_sb_addc(b, ' ');
+		strbuf_addch(b, ' ');
 }
 
 static int key_order(const void *a, const void *b)
@@ -441,7 +408,7 @@ static int dump(const json_t *j, const struct json_style *st, int level, struct 
 static void element_start(const struct json_style *st, size_t i, int level, struct strbuf *b)
 {
 	if (i)
-		tp_sb_addstr(b, st->item_sep);
+		strbuf_addstr(b, st->item_sep);
 	if (st->indent >= 0)
 		newline_indent(b, st->indent, level + 1);
 }
@@ -456,18 +423,18 @@ static int dump_object(const json_t *j, const struct json_style *st, int level, 
 		keys[k++] = key;
 	if (st->sort_keys)
 		qsort(keys, n, sizeof *keys, key_order);
-	tp_sb_addc(b, '{');
+	strbuf_addch(b, '{');
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		element_start(st, i, level, b);
 		json_str_escaped(keys[i], strlen(keys[i]), st->ensure_ascii, b);
-		tp_sb_addstr(b, st->key_sep);
+		strbuf_addstr(b, st->key_sep);
 		rc = dump(json_object_get(j, keys[i]), st, level + 1, b);
 	}
 	free(keys);
 	if (st->indent >= 0)
 		newline_indent(b, st->indent, level);
-	tp_sb_addc(b, '}');
+	strbuf_addch(b, '}');
 	return rc;
 }
 
@@ -477,19 +444,19 @@ static int dump(const json_t *j, const struct json_style *st, int level, struct 
 	if (level > TMPL_MAX_DEPTH)
 		return -1;
 	switch (json_typeof(j)) {
-	case JSON_NULL: tp_sb_addstr(b, "null"); return 0;
-	case JSON_TRUE: tp_sb_addstr(b, "true"); return 0;
-	case JSON_FALSE: tp_sb_addstr(b, "false"); return 0;
+	case JSON_NULL: strbuf_addstr(b, "null"); return 0;
+	case JSON_TRUE: strbuf_addstr(b, "true"); return 0;
+	case JSON_FALSE: strbuf_addstr(b, "false"); return 0;
 	case JSON_INTEGER:
 		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(j));
-		tp_sb_addstr(b, buf);
+		strbuf_addstr(b, buf);
 		return 0;
 	case JSON_REAL: {
 		double d = json_real_value(j);
 		if (isnan(d))
-			tp_sb_addstr(b, "NaN");
+			strbuf_addstr(b, "NaN");
 		else if (isinf(d))
-			tp_sb_addstr(b, d < 0 ? "-Infinity" : "Infinity");
+			strbuf_addstr(b, d < 0 ? "-Infinity" : "Infinity");
 		else
 			tp_py_float_repr(d, b);
 		return 0;
@@ -497,10 +464,10 @@ static int dump(const json_t *j, const struct json_style *st, int level, struct 
 	case JSON_STRING: json_str_escaped(json_string_value(j), json_string_length(j), st->ensure_ascii, b); return 0;
 	case JSON_ARRAY:
 		if (json_array_size(j) == 0) {
-			tp_sb_addstr(b, "[]");
+			strbuf_addstr(b, "[]");
 			return 0;
 		}
-		tp_sb_addc(b, '[');
+		strbuf_addch(b, '[');
 		for (size_t i = 0; i < json_array_size(j); i++) {
 			element_start(st, i, level, b);
 			if (dump(json_array_get(j, i), st, level + 1, b) < 0)
@@ -508,11 +475,11 @@ static int dump(const json_t *j, const struct json_style *st, int level, struct 
 		}
 		if (st->indent >= 0)
 			newline_indent(b, st->indent, level);
-		tp_sb_addc(b, ']');
+		strbuf_addch(b, ']');
 		return 0;
 	case JSON_OBJECT:
 		if (json_object_size(j) == 0) {
-			tp_sb_addstr(b, "{}");
+			strbuf_addstr(b, "{}");
 			return 0;
 		}
 		return dump_object(j, st, level, b);
@@ -598,20 +565,33 @@ int tp_json_cmp_py(const json_t *a, const json_t *b, int *res)
 	return -1;
 }
 
-bool tp_json_contains(const json_t *hay, const json_t *needle)
+/* Each node visited costs a step of *budget: -1 when it runs out. */
+static int contains(const json_t *hay, const json_t *needle, long *budget)
 {
+	int r = 0;
+	if (--*budget < 0)
+		return -1;
 	if (hay == needle)
-		return true;
+		return 1;
 	if (json_is_array(hay)) {
-		for (size_t i = 0; i < json_array_size(hay); i++)
-			if (tp_json_contains(json_array_get(hay, i), needle))
-				return true;
+		for (size_t i = 0; i < json_array_size(hay) && !r; i++)
+			r = contains(json_array_get(hay, i), needle, budget);
 	} else if (json_is_object(hay)) {
 		const char *k;
 		json_t *v;
 		json_object_foreach((json_t *)hay, k, v)
-			if (tp_json_contains(v, needle))
-				return true;
+			if ((r = contains(v, needle, budget)) != 0)
+				break;
 	}
-	return false;
+	return r;
+}
+
+int tp_json_contains(struct ctx *c, int line, const json_t *hay, const json_t *needle)
+{
+	long budget = TMPL_MAX_STEPS - c->steps;
+	int r = contains(hay, needle, &budget);
+	c->steps = TMPL_MAX_STEPS - budget;
+	if (r < 0)
+		return tp_terr(c, line, "template ran more than %ld steps", TMPL_MAX_STEPS);
+	return r;
 }

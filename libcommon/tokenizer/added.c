@@ -9,10 +9,7 @@
 
 static int32_t trie_node_new(struct trie *tr, unsigned char c)
 {
-	if (tr->n == tr->cap) {
-		tr->cap = tr->cap ? tr->cap * 2 : 64;
-		tr->nodes = xrealloc(tr->nodes, tr->cap * sizeof *tr->nodes);
-	}
+	tr->nodes = grow_array(tr->nodes, &tr->cap, tr->n + 1, sizeof *tr->nodes, 64);
 	tr->nodes[tr->n] = (struct trie_node){-1, -1, -1, c};
 	return (int32_t)tr->n++;
 }
@@ -98,21 +95,21 @@ static int load_one(struct tok *t, json_t *a, size_t i, struct exo_err *e)
  * their normalized content (as HF's refresh_added_tokens does). */
 static int build_tries(struct tok *t, struct exo_err *e)
 {
-	struct tbuf nb = {0};
+	struct strbuf nb = {0};
 	for (size_t i = 0; i < t->n_added; i++) {
 		struct added_tok *at = &t->added[i];
 		if (!at->normalized) {
 			tok_trie_add(&t->raw_trie, at->content, at->len, (int32_t)i);
 			continue;
 		}
-		nb.n = 0;
+		nb.len = 0;
 		if (tok_normalize(t, at->content, at->len, &nb, e) < 0) {
-			tok_buf_free(&nb);
+			strbuf_release(&nb);
 			return -1;
 		}
-		tok_trie_add(&t->norm_trie, nb.p, nb.n, (int32_t)i);
+		tok_trie_add(&t->norm_trie, nb.s, nb.len, (int32_t)i);
 	}
-	tok_buf_free(&nb);
+	strbuf_release(&nb);
 	return 0;
 }
 

@@ -14,7 +14,7 @@
 
 /* A list of strings in one buffer. */
 struct strs {
-	struct tbuf text;
+	struct strbuf text;
 	size_t *off, *len;
 	size_t n, cap;
 };
@@ -22,13 +22,13 @@ struct strs {
 static void strs_add(struct strs *l, const char *s, size_t n)
 {
 	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
+		l->cap = grow_cap(l->cap, l->n + 1, 64);
 		l->off = xrealloc(l->off, l->cap * sizeof *l->off);
 		l->len = xrealloc(l->len, l->cap * sizeof *l->len);
 	}
-	l->off[l->n] = l->text.n;
+	l->off[l->n] = l->text.len;
 	l->len[l->n++] = n;
-	tok_buf_put(&l->text, s, n);
+	strbuf_add(&l->text, s, n);
 }
 
 /* Opens a new string that the caller appends to l->text, closed by strs_end. */
@@ -39,42 +39,42 @@ static void strs_begin(struct strs *l)
 
 static void strs_end(struct strs *l)
 {
-	l->len[l->n - 1] = l->text.n - l->off[l->n - 1];
+	l->len[l->n - 1] = l->text.len - l->off[l->n - 1];
 }
 
 static void strs_free(struct strs *l)
 {
-	tok_buf_free(&l->text);
+	strbuf_release(&l->text);
 	free(l->off);
 	free(l->len);
 	memset(l, 0, sizeof *l);
 }
 
-#define STR(l, i) ((l)->text.p + (l)->off[i])
+#define STR(l, i) ((l)->text.s + (l)->off[i])
 
 static void dec_bytelevel(const struct strs *in, struct strs *out)
 {
-	struct tbuf raw = {0};
+	struct strbuf raw = {0};
 	for (size_t i = 0; i < in->n; i++)
 		if (!tok_bytelevel_unmap(STR(in, i), in->len[i], &raw))
-			tok_buf_put(&raw, STR(in, i), in->len[i]);
+			strbuf_add(&raw, STR(in, i), in->len[i]);
 	strs_begin(out);
-	tok_utf8_lossy(&out->text, raw.p ? raw.p : "", raw.n);
+	tok_utf8_lossy(&out->text, raw.s ? raw.s : "", raw.len);
 	strs_end(out);
-	tok_buf_free(&raw);
+	strbuf_release(&raw);
 }
 
-static void replace_literal(struct tbuf *out, const char *s, size_t n, const char *pat, size_t pn,
+static void replace_literal(struct strbuf *out, const char *s, size_t n, const char *pat, size_t pn,
 			    const char *with, size_t wn)
 {
 	const char *p;
 	while (pn && (p = memmem(s, n, pat, pn))) {
-		tok_buf_put(out, s, (size_t)(p - s));
-		tok_buf_put(out, with, wn);
+		strbuf_add(out, s, (size_t)(p - s));
+		strbuf_add(out, with, wn);
 		n -= (size_t)(p - s) + pn;
 		s = p + pn;
 	}
-	tok_buf_put(out, s, n);
+	strbuf_add(out, s, n);
 }
 
 static void dec_replace(const struct decoder *d, const struct strs *in, struct strs *out)
@@ -101,39 +101,39 @@ static int byte_piece(const char *s, size_t n)
 	return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-static void flush_bytes(struct tbuf *bytes, struct strs *out)
+static void flush_bytes(struct strbuf *bytes, struct strs *out)
 {
-	if (!bytes->n)
+	if (!bytes->len)
 		return;
-	if (tok_utf8_valid(bytes->p, bytes->n) == bytes->n)
-		strs_add(out, bytes->p, bytes->n);
+	if (tok_utf8_valid(bytes->s, bytes->len) == bytes->len)
+		strs_add(out, bytes->s, bytes->len);
 	else
-		for (size_t k = 0; k < bytes->n; k++)
+		for (size_t k = 0; k < bytes->len; k++)
 			strs_add(out, FFFD, 3);
-	bytes->n = 0;
+	bytes->len = 0;
 }
 
 static void dec_bytefallback(const struct strs *in, struct strs *out)
 {
-	struct tbuf bytes = {0};
+	struct strbuf bytes = {0};
 	for (size_t i = 0; i < in->n; i++) {
 		int b = byte_piece(STR(in, i), in->len[i]);
 		if (b >= 0) {
-			tok_buf_putc(&bytes, b);
+			strbuf_addch(&bytes, b);
 			continue;
 		}
 		flush_bytes(&bytes, out);
 		strs_add(out, STR(in, i), in->len[i]);
 	}
 	flush_bytes(&bytes, out);
-	tok_buf_free(&bytes);
+	strbuf_release(&bytes);
 }
 
 static void dec_fuse(const struct strs *in, struct strs *out)
 {
 	strs_begin(out);
 	for (size_t i = 0; i < in->n; i++)
-		tok_buf_put(&out->text, STR(in, i), in->len[i]);
+		strbuf_add(&out->text, STR(in, i), in->len[i]);
 	strs_end(out);
 }
 
@@ -181,19 +181,19 @@ static void apply(const struct decoder *d, const struct strs *in, struct strs *o
 static void bytelevel_direct(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
 			     struct strs *a)
 {
-	struct tbuf raw = {0};
+	struct strbuf raw = {0};
 	for (size_t i = 0; i < n; i++)
 		if (!(skip_special && t->special[ids[i]]))
-			tok_buf_put(&raw, t->raw.p + t->raw_off[ids[i]],
+			strbuf_add(&raw, t->raw.s + t->raw_off[ids[i]],
 				 t->raw_off[ids[i] + 1] - t->raw_off[ids[i]]);
 	strs_begin(a);
-	tok_utf8_lossy(&a->text, raw.p ? raw.p : "", raw.n);
+	tok_utf8_lossy(&a->text, raw.s ? raw.s : "", raw.len);
 	strs_end(a);
-	tok_buf_free(&raw);
+	strbuf_release(&raw);
 }
 
 int tok_decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
-		    struct tbuf *out, struct exo_err *e)
+		    struct strbuf *out, struct exo_err *e)
 {
 	struct strs a = {0}, b = {0};
 	for (size_t i = 0; i < n; i++)
@@ -212,18 +212,18 @@ int tok_decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool 
 			}
 	for (; k < t->n_decs; k++) {
 		b.n = 0;
-		b.text.n = 0;
+		b.text.len = 0;
 		apply(&t->decs[k], &a, &b);
 		struct strs tmp = a;
 		a = b;
 		b = tmp;
 	}
-	out->n = 0;
-	tok_buf_put(out, "", 0);
+	out->len = 0;
+	strbuf_add(out, "", 0);
 	for (size_t i = 0; i < a.n; i++) {
 		if (i && !t->n_decs)
-			tok_buf_putc(out, ' ');
-		tok_buf_put(out, STR(&a, i), a.len[i]);
+			strbuf_addch(out, ' ');
+		strbuf_add(out, STR(&a, i), a.len[i]);
 	}
 	strs_free(&a);
 	strs_free(&b);
@@ -233,13 +233,13 @@ int tok_decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool 
 int tok_decode(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
 	       char **text, size_t *len, struct exo_err *e)
 {
-	struct tbuf out = {0};
+	struct strbuf out = {0};
 	if (tok_decode_pipeline(t, ids, n, skip_special, &out, e) < 0) {
-		tok_buf_free(&out);
+		strbuf_release(&out);
 		return -1;
 	}
-	*text = out.p;
-	*len = out.n;
+	*text = out.s;
+	*len = out.len;
 	return 0;
 }
 
@@ -356,7 +356,7 @@ struct tok_stream {
 	bool skip_special;
 	int32_t *ids;
 	size_t n, cap, prefix_index;
-	struct tbuf prefix, cur, out;
+	struct strbuf prefix, cur, out;
 };
 
 struct tok_stream *tok_stream_new(const struct tok *t, bool skip_special)
@@ -364,63 +364,60 @@ struct tok_stream *tok_stream_new(const struct tok *t, bool skip_special)
 	struct tok_stream *s = xcalloc(1, sizeof *s);
 	s->t = t;
 	s->skip_special = skip_special;
-	tok_buf_put(&s->prefix, "", 0);
-	tok_buf_put(&s->out, "", 0);
+	strbuf_add(&s->prefix, "", 0);
+	strbuf_add(&s->out, "", 0);
 	return s;
 }
 
-static bool ends_incomplete(const struct tbuf *b)
+static bool ends_incomplete(const struct strbuf *b)
 {
-	return b->n >= 3 && !memcmp(b->p + b->n - 3, FFFD, 3);
+	return b->len >= 3 && !memcmp(b->s + b->len - 3, FFFD, 3);
 }
 
 int tok_stream_push(struct tok_stream *s, int32_t id, const char **out, size_t *len)
 {
-	s->out.n = 0;
-	s->out.p[0] = '\0';
-	*out = s->out.p;
+	s->out.len = 0;
+	s->out.s[0] = '\0';
+	*out = s->out.s;
 	*len = 0;
 	if (!tok_piece(s->t, id))
 		return exo_error(NULL, EXO_DATAERR, "token id out of range");
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 16;
-		s->ids = xrealloc(s->ids, s->cap * sizeof *s->ids);
-	}
+	s->ids = grow_array(s->ids, &s->cap, s->n + 1, sizeof *s->ids, 16);
 	s->ids[s->n++] = id;
 	if (tok_decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->cur, NULL) < 0)
 		return -1;
-	if (s->cur.n <= s->prefix.n || ends_incomplete(&s->cur))
+	if (s->cur.len <= s->prefix.len || ends_incomplete(&s->cur))
 		return 0;
 	/* The decoders only append to a window's text; should one ever rewrite
 	 * it, the new text still starts on a character boundary. */
-	size_t from = s->prefix.n;
-	while (from < s->cur.n && ((unsigned char)s->cur.p[from] & 0xC0) == 0x80)
+	size_t from = s->prefix.len;
+	while (from < s->cur.len && ((unsigned char)s->cur.s[from] & 0xC0) == 0x80)
 		from++;
-	tok_buf_put(&s->out, s->cur.p + from, s->cur.n - from);
+	strbuf_add(&s->out, s->cur.s + from, s->cur.len - from);
 	size_t new_prefix_index = s->n - s->prefix_index;
 	memmove(s->ids, s->ids + s->prefix_index, new_prefix_index * sizeof *s->ids);
 	s->n = new_prefix_index;
 	if (tok_decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->prefix, NULL) < 0)
 		return -1;
 	s->prefix_index = new_prefix_index;
-	*out = s->out.p;
-	*len = s->out.n;
+	*out = s->out.s;
+	*len = s->out.len;
 	return 0;
 }
 
 int tok_stream_flush(struct tok_stream *s, const char **out, size_t *len)
 {
-	s->out.n = 0;
-	s->out.p[0] = '\0';
+	s->out.len = 0;
+	s->out.s[0] = '\0';
 	if (tok_decode_pipeline(s->t, s->ids, s->n, s->skip_special, &s->cur, NULL) < 0)
 		return -1;
-	if (s->cur.n > s->prefix.n)
-		tok_buf_put(&s->out, s->cur.p + s->prefix.n, s->cur.n - s->prefix.n);
+	if (s->cur.len > s->prefix.len)
+		strbuf_add(&s->out, s->cur.s + s->prefix.len, s->cur.len - s->prefix.len);
 	s->n = s->prefix_index = 0;
-	s->prefix.n = 0;
-	s->prefix.p[0] = '\0';
-	*out = s->out.p;
-	*len = s->out.n;
+	s->prefix.len = 0;
+	s->prefix.s[0] = '\0';
+	*out = s->out.s;
+	*len = s->out.len;
 	return 0;
 }
 
@@ -429,8 +426,8 @@ void tok_stream_free(struct tok_stream *s)
 	if (!s)
 		return;
 	free(s->ids);
-	tok_buf_free(&s->prefix);
-	tok_buf_free(&s->cur);
-	tok_buf_free(&s->out);
+	strbuf_release(&s->prefix);
+	strbuf_release(&s->cur);
+	strbuf_release(&s->out);
 	free(s);
 }

@@ -10,10 +10,7 @@
 
 void tok_enc_push(struct enc *x, int32_t id)
 {
-	if (x->n == x->cap) {
-		x->cap = x->cap ? x->cap * 2 : 256;
-		x->ids = xrealloc(x->ids, x->cap * sizeof *x->ids);
-	}
+	x->ids = grow_array(x->ids, &x->cap, x->n + 1, sizeof *x->ids, 256);
 	x->ids[x->n++] = id;
 }
 
@@ -120,18 +117,18 @@ static int normalized_text(struct enc *x, const char *s, size_t n, bool first, s
 	const struct tok *t = x->t;
 	if (!t->n_norms)
 		return split_added(x, &t->norm_trie, s, n, first, model_text, e);
-	struct tbuf nb = {0};
+	struct strbuf nb = {0};
 	int rc = tok_normalize(t, s, n, &nb, e);
 	if (rc == 0)
-		rc = split_added(x, &t->norm_trie, nb.p ? nb.p : "", nb.n, first, model_text, e);
-	tok_buf_free(&nb);
+		rc = split_added(x, &t->norm_trie, nb.s ? nb.s : "", nb.len, first, model_text, e);
+	strbuf_release(&nb);
 	return rc;
 }
 
 static void enc_free(struct enc *x)
 {
 	for (size_t i = 0; i < sizeof x->bufs / sizeof x->bufs[0]; i++) {
-		tok_buf_free(&x->bufs[i]);
+		strbuf_release(&x->bufs[i]);
 		free(x->spans[i].v);
 	}
 	free(x->bpe.syms);
@@ -143,10 +140,10 @@ int tok_encode(const struct tok *t, const char *text, size_t len, bool add_speci
 	       int32_t **ids, size_t *n, struct exo_err *e)
 {
 	struct enc x = {.t = t};
-	struct tbuf clean = {0};
+	struct strbuf clean = {0};
 	if (tok_utf8_valid(text, len) != len) {
 		tok_utf8_lossy(&clean, text, len);
-		text = clean.p, len = clean.n;
+		text = clean.s, len = clean.len;
 	}
 	x.md = pcre2_match_data_create(16, NULL);
 	if (add_special)
@@ -156,7 +153,7 @@ int tok_encode(const struct tok *t, const char *text, size_t len, bool add_speci
 	if (add_special)
 		for (size_t i = 0; i < t->post.nafter; i++)
 			tok_enc_push(&x, t->post.after[i]);
-	tok_buf_free(&clean);
+	strbuf_release(&clean);
 	enc_free(&x);
 	if (rc < 0) {
 		free(x.ids);

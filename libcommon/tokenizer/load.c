@@ -3,6 +3,7 @@
  * chat_template.jinja for the special tokens, end ids and chat template. */
 #include "tokenizer/tok_int.h"
 #include "util/file.h"
+#include "model/gguf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -151,17 +152,17 @@ static void index_raw(struct tok *t)
 	if (!t->n_decs || t->decs[0].type != DEC_BYTELEVEL)
 		return;
 	t->raw_off = xmalloc((t->n_ids + 1) * sizeof *t->raw_off);
-	tok_buf_put(&t->raw, "", 0);
+	strbuf_add(&t->raw, "", 0);
 	for (size_t id = 0; id < t->n_ids; id++) {
-		t->raw_off[id] = (uint32_t)t->raw.n;
+		t->raw_off[id] = (uint32_t)t->raw.len;
 		const char *p = tok_piece(t, (int32_t)id);
 		if (p && !tok_bytelevel_unmap(p, strlen(p), &t->raw))
-			tok_buf_put(&t->raw, p, strlen(p));
+			strbuf_add(&t->raw, p, strlen(p));
 	}
-	t->raw_off[t->n_ids] = (uint32_t)t->raw.n;
+	t->raw_off[t->n_ids] = (uint32_t)t->raw.len;
 }
 
-static int load_json(struct tok *t, json_t *j, struct exo_err *e)
+int tok_load_json(struct tok *t, json_t *j, struct exo_err *e)
 {
 	if (!json_is_object(j))
 		return tok_field_error(t, e, "(top level)", "expected an object");
@@ -187,7 +188,7 @@ struct tok *tok_load_buffer(const char *json, size_t len, const char *name, stru
 	json_t *j = json_loadb(json, len, 0, &je);
 	if (!j)
 		exo_error(e, EXO_DATAERR, "%s: line %d column %d: %s", name, je.line, je.column, je.text);
-	if (!j || load_json(t, j, e) < 0 || load_around(t, NULL, e) < 0) {
+	if (!j || tok_load_json(t, j, e) < 0 || load_around(t, NULL, e) < 0) {
 		json_decref(j);
 		tok_free(t);
 		return NULL;
@@ -198,6 +199,8 @@ struct tok *tok_load_buffer(const char *json, size_t len, const char *name, stru
 
 struct tok *tok_load(const char *path, struct exo_err *e)
 {
+	if (gguf_is_file(path))
+		return tok_load_gguf(path, e);
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		exo_error(e, errno == EACCES ? EXO_NOPERM : EXO_NOINPUT, "%s: %s", path, strerror(errno));
@@ -216,7 +219,7 @@ struct tok *tok_load(const char *path, struct exo_err *e)
 	t->unk = t->bos = -1;
 	bool missing;
 	json_t *j = read_json(t->path, 0, &missing, e);
-	if (!j || load_json(t, j, e) < 0 || load_around(t, dir, e) < 0) {
+	if (!j || tok_load_json(t, j, e) < 0 || load_around(t, dir, e) < 0) {
 		json_decref(j);
 		free(dir);
 		tok_free(t);
@@ -233,9 +236,9 @@ void tok_free(struct tok *t)
 		return;
 	tok_strmap_free(&t->vocab);
 	tok_pairmap_free(&t->merges);
-	tok_buf_free(&t->pieces);
+	strbuf_release(&t->pieces);
 	free(t->piece_off);
-	tok_buf_free(&t->raw);
+	strbuf_release(&t->raw);
 	free(t->raw_off);
 	free(t->special);
 	for (size_t i = 0; i < t->n_added; i++)
@@ -278,10 +281,10 @@ int32_t tok_id(const struct tok *t, const char *piece)
 			return t->added[i].id;
 	if (!t->bytelevel)
 		return tok_strmap_get(&t->vocab, piece, n);
-	struct tbuf raw = {0};
-	int32_t id = tok_bytelevel_unmap(piece, n, &raw) ? tok_strmap_get(&t->vocab, raw.p ? raw.p : "", raw.n)
+	struct strbuf raw = {0};
+	int32_t id = tok_bytelevel_unmap(piece, n, &raw) ? tok_strmap_get(&t->vocab, raw.s ? raw.s : "", raw.len)
 						      : tok_strmap_get(&t->vocab, piece, n);
-	tok_buf_free(&raw);
+	strbuf_release(&raw);
 	return id;
 }
 
@@ -289,7 +292,7 @@ const char *tok_piece(const struct tok *t, int32_t id)
 {
 	if (id < 0 || (size_t)id >= t->n_ids || t->piece_off[id] == UINT32_MAX)
 		return NULL;
-	return t->pieces.p + t->piece_off[id];
+	return t->pieces.s + t->piece_off[id];
 }
 
 bool tok_is_special(const struct tok *t, int32_t id)

@@ -14,9 +14,7 @@
 void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n)
 {
 	if ((size_t)id >= t->ids_cap) {
-		size_t cap = t->ids_cap ? t->ids_cap : 256;
-		while (cap <= (size_t)id)
-			cap *= 2;
+		size_t cap = grow_cap(t->ids_cap, (size_t)id + 1, 256);
 		t->piece_off = xrealloc(t->piece_off, cap * sizeof *t->piece_off);
 		t->special = xrealloc(t->special, cap * sizeof *t->special);
 		for (size_t i = t->ids_cap; i < cap; i++) {
@@ -27,19 +25,19 @@ void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n)
 	}
 	if ((size_t)id >= t->n_ids)
 		t->n_ids = (size_t)id + 1;
-	t->piece_off[id] = (uint32_t)t->pieces.n;
-	tok_buf_put(&t->pieces, s, n);
-	tok_buf_putc(&t->pieces, 0);
+	t->piece_off[id] = (uint32_t)t->pieces.len;
+	strbuf_add(&t->pieces, s, n);
+	strbuf_addch(&t->pieces, 0);
 }
 
 /* The hash key of a piece: its raw bytes for byte-level models. */
-static const char *piece_key(const struct tok *t, const char *s, size_t n, struct tbuf *tmp,
+static const char *piece_key(const struct tok *t, const char *s, size_t n, struct strbuf *tmp,
 			     size_t *klen)
 {
-	tmp->n = 0;
+	tmp->len = 0;
 	if (t->bytelevel && tok_bytelevel_unmap(s, n, tmp)) {
-		*klen = tmp->n;
-		return tmp->p ? tmp->p : "";
+		*klen = tmp->len;
+		return tmp->s ? tmp->s : "";
 	}
 	*klen = n;
 	return s;
@@ -52,11 +50,11 @@ static int load_vocab(struct tok *t, json_t *vocab, struct exo_err *e)
 	tok_strmap_init(&t->vocab, json_object_size(vocab));
 	const char *k;
 	json_t *v;
-	struct tbuf tmp = {0};
+	struct strbuf tmp = {0};
 	json_object_foreach(vocab, k, v) {
 		json_int_t id = json_integer_value(v);
 		if (!json_is_integer(v) || id < 0 || id >= TOK_MAX_ID) {
-			tok_buf_free(&tmp);
+			strbuf_release(&tmp);
 			return tok_field_error(t, e, "model.vocab", "'%s': expected an id from 0 to %d", k,
 					       TOK_MAX_ID - 1);
 		}
@@ -65,7 +63,7 @@ static int load_vocab(struct tok *t, json_t *vocab, struct exo_err *e)
 		tok_strmap_put(&t->vocab, key, kl, (int32_t)id);
 		tok_set_piece(t, (int32_t)id, k, n);
 	}
-	tok_buf_free(&tmp);
+	strbuf_release(&tmp);
 	return 0;
 }
 
@@ -92,7 +90,7 @@ static int merge_parts(const struct tok *t, json_t *m, size_t i, const char **a,
 	return tok_field_error(t, e, field, "expected \"a b\" or [\"a\", \"b\"]");
 }
 
-static int32_t lookup_piece(const struct tok *t, const char *s, size_t n, struct tbuf *tmp)
+static int32_t lookup_piece(const struct tok *t, const char *s, size_t n, struct strbuf *tmp)
 {
 	size_t kl;
 	const char *k = piece_key(t, s, n, tmp, &kl);
@@ -104,7 +102,7 @@ static int load_merges(struct tok *t, json_t *merges, struct exo_err *e)
 	if (!json_is_array(merges))
 		return tok_field_error(t, e, "model.merges", "missing or not an array");
 	tok_pairmap_init(&t->merges, json_array_size(merges));
-	struct tbuf tmp = {0}, cat = {0};
+	struct strbuf tmp = {0}, cat = {0};
 	size_t i;
 	json_t *m;
 	int rc = 0;
@@ -113,23 +111,23 @@ static int load_merges(struct tok *t, json_t *merges, struct exo_err *e)
 		size_t an = 0, bn = 0;
 		if ((rc = merge_parts(t, m, i, &a, &an, &b, &bn, e)) < 0)
 			break;
-		cat.n = 0;
-		tok_buf_put(&cat, a, an);
-		tok_buf_put(&cat, b, bn);
+		cat.len = 0;
+		strbuf_add(&cat, a, an);
+		strbuf_add(&cat, b, bn);
 		int32_t ia = lookup_piece(t, a, an, &tmp), ib = lookup_piece(t, b, bn, &tmp);
-		int32_t ic = lookup_piece(t, cat.p, cat.n, &tmp);
+		int32_t ic = lookup_piece(t, cat.s, cat.len, &tmp);
 		if (ia < 0 || ib < 0 || ic < 0) {
 			char field[64];
 			snprintf(field, sizeof field, "model.merges[%zu]", i);
 			rc = tok_field_error(t, e, field, "'%.*s' is not in the vocabulary",
-					     (int)(ia < 0 ? an : ib < 0 ? bn : cat.n),
-					     ia < 0 ? a : ib < 0 ? b : cat.p);
+					     (int)(ia < 0 ? an : ib < 0 ? bn : cat.len),
+					     ia < 0 ? a : ib < 0 ? b : cat.s);
 			break;
 		}
 		tok_pairmap_put(&t->merges, ia, ib, (int32_t)i, ic);
 	}
-	tok_buf_free(&tmp);
-	tok_buf_free(&cat);
+	strbuf_release(&tmp);
+	strbuf_release(&cat);
 	return rc;
 }
 
@@ -167,7 +165,7 @@ static bool meta_inside(const struct tok *t)
 {
 	const struct strmap *v = &t->vocab;
 	for (size_t i = 0; i < v->n; i++) {
-		const char *k = v->keys.p + v->ents[i].off;
+		const char *k = v->keys.s + v->ents[i].off;
 		size_t n = v->ents[i].len, j = 0;
 		while (j + 3 <= n && !memcmp(k + j, META, 3))
 			j += 3;
@@ -195,10 +193,10 @@ int tok_load_model(struct tok *t, json_t *model, struct exo_err *e)
 		return -1;
 	json_t *unk = json_object_get(model, "unk_token");
 	if (json_is_string(unk)) {
-		struct tbuf tmp = {0};
+		struct strbuf tmp = {0};
 		const char *u = json_string_value(unk);
 		t->unk = lookup_piece(t, u, strlen(u), &tmp);
-		tok_buf_free(&tmp);
+		strbuf_release(&tmp);
 		if (t->unk < 0)
 			return tok_field_error(t, e, "model.unk_token", "'%s' is not in the vocabulary", u);
 	} else if (unk && !json_is_null(unk))
@@ -264,10 +262,7 @@ static bool heap_less(const struct heap_ent *a, const struct heap_ent *b)
 
 static void heap_push(struct bpe_scratch *b, size_t *hn, struct heap_ent v)
 {
-	if (*hn == b->hcap) {
-		b->hcap = b->hcap ? b->hcap * 2 : 64;
-		b->heap = xrealloc(b->heap, b->hcap * sizeof *b->heap);
-	}
+	b->heap = grow_array(b->heap, &b->hcap, *hn + 1, sizeof *b->heap, 64);
 	size_t i = (*hn)++;
 	while (i && heap_less(&v, &b->heap[(i - 1) / 2])) {
 		b->heap[i] = b->heap[(i - 1) / 2];

@@ -83,7 +83,7 @@ int tok_load_normalizer(struct tok *t, json_t *j, struct exo_err *e)
 	return load_one(t, j, "normalizer", e);
 }
 
-static int utf8proc_form(enum norm_type type, const char *s, size_t n, struct tbuf *out,
+static int utf8proc_form(enum norm_type type, const char *s, size_t n, struct strbuf *out,
 			 struct exo_err *e)
 {
 	static const int opts[] = {
@@ -97,7 +97,7 @@ static int utf8proc_form(enum norm_type type, const char *s, size_t n, struct tb
 					  (utf8proc_option_t)opts[type]);
 	if (r < 0)
 		return exo_error(e, EXO_DATAERR, "normalizer: %s", utf8proc_errmsg(r));
-	tok_buf_put(out, dst, (size_t)r);
+	strbuf_add(out, dst, (size_t)r);
 	free(dst);
 	return 0;
 }
@@ -106,19 +106,19 @@ static int utf8proc_form(enum norm_type type, const char *s, size_t n, struct tb
  * combines with what precedes it, so the text is cut before each ASCII
  * character and only the chunks with a character from U+0300 up go
  * through utf8proc. */
-static int unicode_form(const struct normalizer *nm, const struct tbuf *in, struct tbuf *out,
+static int unicode_form(const struct normalizer *nm, const struct strbuf *in, struct strbuf *out,
 			struct exo_err *e)
 {
 	if (nm->type != NORM_NFC && nm->type != NORM_NFD)
-		return utf8proc_form(nm->type, in->p, in->n, out, e);
+		return utf8proc_form(nm->type, in->s, in->len, out, e);
 	size_t start = 0, cold = 0;     /* chunk start; start of the text copied as is */
 	bool hot = false;
-	for (size_t i = 0; i <= in->n; i++) {
-		unsigned char c = i < in->n ? (unsigned char)in->p[i] : 0;
-		if (i == in->n || (c < 0x80 && i > start)) {
+	for (size_t i = 0; i <= in->len; i++) {
+		unsigned char c = i < in->len ? (unsigned char)in->s[i] : 0;
+		if (i == in->len || (c < 0x80 && i > start)) {
 			if (hot) {
-				tok_buf_put(out, in->p + cold, start - cold);
-				if (utf8proc_form(nm->type, in->p + start, i - start, out, e) < 0)
+				strbuf_add(out, in->s + cold, start - cold);
+				if (utf8proc_form(nm->type, in->s + start, i - start, out, e) < 0)
 					return -1;
 				cold = i;
 			}
@@ -127,54 +127,54 @@ static int unicode_form(const struct normalizer *nm, const struct tbuf *in, stru
 		}
 		hot |= c >= 0xCC;
 	}
-	tok_buf_put(out, in->p + cold, in->n - cold);
+	strbuf_add(out, in->s + cold, in->len - cold);
 	return 0;
 }
 
-static void lowercase(const struct tbuf *in, struct tbuf *out)
+static void lowercase(const struct strbuf *in, struct strbuf *out)
 {
-	for (size_t i = 0; i < in->n;) {
+	for (size_t i = 0; i < in->len;) {
 		uint32_t cp;
 		char enc[4];
-		i += tok_utf8_get(in->p + i, in->n - i, &cp);
-		tok_buf_put(out, enc, tok_utf8_put(enc, (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp)));
+		i += tok_utf8_get(in->s + i, in->len - i, &cp);
+		strbuf_add(out, enc, tok_utf8_put(enc, (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp)));
 	}
 }
 
-static void strip(const struct normalizer *nm, const struct tbuf *in, struct tbuf *out)
+static void strip(const struct normalizer *nm, const struct strbuf *in, struct strbuf *out)
 {
-	size_t a = 0, b = in->n;
+	size_t a = 0, b = in->len;
 	uint32_t cp;
 	while (nm->left && a < b) {
-		size_t l = tok_utf8_get(in->p + a, b - a, &cp);
+		size_t l = tok_utf8_get(in->s + a, b - a, &cp);
 		if (!tok_is_space(cp))
 			break;
 		a += l;
 	}
 	while (nm->right && b > a) {
 		size_t s = b - 1;
-		while (s > a && ((unsigned char)in->p[s] & 0xC0) == 0x80)
+		while (s > a && ((unsigned char)in->s[s] & 0xC0) == 0x80)
 			s--;
-		tok_utf8_get(in->p + s, b - s, &cp);
+		tok_utf8_get(in->s + s, b - s, &cp);
 		if (!tok_is_space(cp))
 			break;
 		b = s;
 	}
-	tok_buf_put(out, in->p + a, b - a);
+	strbuf_add(out, in->s + a, b - a);
 }
 
-static int apply(const struct normalizer *nm, const struct tbuf *in, struct tbuf *out,
+static int apply(const struct normalizer *nm, const struct strbuf *in, struct strbuf *out,
 		 struct exo_err *e)
 {
-	out->n = 0;
+	out->len = 0;
 	switch (nm->type) {
 	case NORM_PREPEND:
-		if (in->n)
-			tok_buf_put(out, nm->a, nm->alen);
-		tok_buf_put(out, in->p, in->n);
+		if (in->len)
+			strbuf_add(out, nm->a, nm->alen);
+		strbuf_add(out, in->s, in->len);
 		return 0;
 	case NORM_REPLACE:
-		tok_regex_replace(&nm->re, in->p, in->n, nm->a, nm->alen, out);
+		tok_regex_replace(&nm->re, in->s, in->len, nm->a, nm->alen, out);
 		return 0;
 	case NORM_LOWER:
 		lowercase(in, out);
@@ -187,20 +187,20 @@ static int apply(const struct normalizer *nm, const struct tbuf *in, struct tbuf
 	}
 }
 
-int tok_normalize(const struct tok *t, const char *s, size_t n, struct tbuf *out, struct exo_err *e)
+int tok_normalize(const struct tok *t, const char *s, size_t n, struct strbuf *out, struct exo_err *e)
 {
-	struct tbuf a = {0}, b = {0};
-	tok_buf_put(&a, s, n);
+	struct strbuf a = {0}, b = {0};
+	strbuf_add(&a, s, n);
 	int rc = 0;
 	for (size_t i = 0; i < t->n_norms && rc == 0; i++) {
 		rc = apply(&t->norms[i], &a, &b, e);
-		struct tbuf tmp = a;
+		struct strbuf tmp = a;
 		a = b;
 		b = tmp;
 	}
-	out->n = 0;
-	tok_buf_put(out, a.p, a.n);
-	tok_buf_free(&a);
-	tok_buf_free(&b);
+	out->len = 0;
+	strbuf_add(out, a.s, a.len);
+	strbuf_release(&a);
+	strbuf_release(&b);
 	return rc;
 }

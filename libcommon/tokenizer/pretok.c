@@ -55,37 +55,34 @@ static int regex_next(const struct regex *re, pcre2_match_data *md, const char *
 }
 
 void tok_regex_replace(const struct regex *re, const char *s, size_t n, const char *with, size_t wn,
-		   struct tbuf *out)
+		   struct strbuf *out)
 {
 	pcre2_match_data *md = pcre2_match_data_create(16, NULL);
 	size_t pos = 0, ms, me;
-	tok_buf_put(out, "", 0);
+	strbuf_add(out, "", 0);
 	while (pos <= n && regex_next(re, md, s, n, pos, &ms, &me)) {
-		tok_buf_put(out, s + pos, ms - pos);
-		tok_buf_put(out, with, wn);
+		strbuf_add(out, s + pos, ms - pos);
+		strbuf_add(out, with, wn);
 		if (me == ms) {         /* empty match: keep one character and go on */
 			if (ms >= n) {
 				pos = n;
 				break;
 			}
 			size_t l = tok_utf8_len((unsigned char)s[ms]);
-			tok_buf_put(out, s + ms, l);
+			strbuf_add(out, s + ms, l);
 			me = ms + l;
 		}
 		pos = me;
 	}
 	if (pos < n)
-		tok_buf_put(out, s + pos, n - pos);
+		strbuf_add(out, s + pos, n - pos);
 	pcre2_match_data_free(md);
 }
 
 
 static void span_add(struct spans *sp, size_t a, size_t b, bool m)
 {
-	if (sp->n == sp->cap) {
-		sp->cap = sp->cap ? sp->cap * 2 : 32;
-		sp->v = xrealloc(sp->v, sp->cap * sizeof *sp->v);
-	}
+	sp->v = grow_array(sp->v, &sp->cap, sp->n + 1, sizeof *sp->v, 32);
 	sp->v[sp->n++] = (struct span){a, b, m};
 }
 
@@ -188,25 +185,25 @@ static struct spans *level_spans(struct enc *x, size_t level)
 static void metaspace(struct enc *x, size_t level, const struct pretok *p, const char *s,
 		      size_t n, bool first)
 {
-	struct tbuf *b = &x->bufs[level];
-	b->n = 0;
+	struct strbuf *b = &x->bufs[level];
+	b->len = 0;
 	/* HF replaces the spaces first, so a leading space counts as ▁ */
 	bool has = s[0] == ' ' || (n >= p->repl_len && !memcmp(s, p->repl, p->repl_len));
 	if (!has && (p->scheme == PREPEND_ALWAYS || (p->scheme == PREPEND_FIRST && first)))
-		tok_buf_put(b, p->repl, p->repl_len);
+		strbuf_add(b, p->repl, p->repl_len);
 	for (size_t i = 0; i < n; i++)
 		if (s[i] == ' ')
-			tok_buf_put(b, p->repl, p->repl_len);
+			strbuf_add(b, p->repl, p->repl_len);
 		else
-			tok_buf_putc(b, s[i]);
+			strbuf_addch(b, s[i]);
 	if (!p->split) {
-		tok_pretokenize(x, level + 1, b->p, b->n, first);
+		tok_pretokenize(x, level + 1, b->s, b->len, first);
 		return;
 	}
 	struct spans *sp = level_spans(x, level);
-	find_literal(p->repl, p->repl_len, b->p, b->n, sp);
+	find_literal(p->repl, p->repl_len, b->s, b->len, sp);
 	apply_behavior(sp, SPLIT_MERGED_NEXT, false);
-	each_span(x, level, b->p, sp, first);
+	each_span(x, level, b->s, sp, first);
 }
 
 void tok_pretokenize(struct enc *x, size_t level, const char *s, size_t n, bool first)
@@ -226,11 +223,11 @@ void tok_pretokenize(struct enc *x, size_t level, const char *s, size_t n, bool 
 		return;
 	case PRE_BYTELEVEL:
 		if (p->add_prefix_space && s[0] != ' ') {
-			struct tbuf *b = &x->bufs[level];
-			b->n = 0;
-			tok_buf_putc(b, ' ');
-			tok_buf_put(b, s, n);
-			s = b->p, n = b->n;
+			struct strbuf *b = &x->bufs[level];
+			b->len = 0;
+			strbuf_addch(b, ' ');
+			strbuf_add(b, s, n);
+			s = b->s, n = b->len;
 		}
 		if (!p->use_regex) {
 			tok_pretokenize(x, level + 1, s, n, first);

@@ -6,19 +6,11 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include "tokenizer/tokenizer.h"
+#include "util/strbuf.h"
 
 /* Ids from 0 to TOK_MAX_ID - 1: ten times the largest real vocabulary, and
  * no absurd tables from a broken file. */
 #define TOK_MAX_ID (1 << 21)
-
-/* Growable byte buffer. */
-struct tbuf {
-	char *p;
-	size_t n, cap;
-};
-void tok_buf_put(struct tbuf *b, const void *s, size_t n);
-void tok_buf_putc(struct tbuf *b, int c);
-void tok_buf_free(struct tbuf *b);
 
 /* UTF-8 */
 size_t tok_utf8_len(unsigned char lead);                   /* 1..4, or 1 for a stray byte */
@@ -29,7 +21,7 @@ size_t tok_utf8_put(char *out, uint32_t cp);                /* out: 4 bytes */
 size_t tok_utf8_valid(const char *s, size_t n);
 /* s with every maximal invalid subpart replaced by U+FFFD (as Rust's
  * String::from_utf8_lossy), appended to out. */
-void tok_utf8_lossy(struct tbuf *out, const char *s, size_t n);
+void tok_utf8_lossy(struct strbuf *out, const char *s, size_t n);
 bool tok_is_space(uint32_t cp);                         /* White_Space */
 bool tok_is_alnum(uint32_t cp);                         /* letters and numbers */
 
@@ -39,7 +31,7 @@ struct strmap {
 	size_t mask;
 	struct { uint32_t off, len; int32_t id; uint32_t hash; } *ents;
 	size_t n, cap;
-	struct tbuf keys;
+	struct strbuf keys;
 };
 void tok_strmap_init(struct strmap *m, size_t expect);
 /* Inserts or overwrites. */
@@ -60,7 +52,7 @@ void tok_pairmap_free(struct pairmap *m);
 /* Byte-level alphabet of GPT-2: code point -> byte. */
 int tok_bytelevel_byte(uint32_t cp);                        /* -1 when not in the alphabet */
 /* piece (byte-level characters) -> raw bytes; false if a character is outside the alphabet. */
-bool tok_bytelevel_unmap(const char *s, size_t n, struct tbuf *out);
+bool tok_bytelevel_unmap(const char *s, size_t n, struct strbuf *out);
 
 /* Normalizers */
 enum norm_type { NORM_NFC, NORM_NFD, NORM_NFKC, NORM_NFKD, NORM_LOWER, NORM_PREPEND,
@@ -138,11 +130,11 @@ struct tok {
 	bool meta_chunks;               /* no piece has ▁ after another character */
 	/* every id: its piece as written in the file, at piece_off[id] in
 	 * pieces (UINT32_MAX: no such id) */
-	struct tbuf pieces;
+	struct strbuf pieces;
 	uint32_t *piece_off;
 	/* when the first decoder is ByteLevel: each id's bytes, at raw_off[id]
 	 * in raw, raw_off[id + 1] - raw_off[id] long */
-	struct tbuf raw;
+	struct strbuf raw;
 	uint32_t *raw_off;
 	bool *special;
 	size_t n_ids, ids_cap;
@@ -168,6 +160,10 @@ int tok_field_error(const struct tok *t, struct exo_err *e, const char *field, c
 /* A boolean member, default when absent or null; -1 when another type. */
 int tok_get_bool(const struct tok *t, json_t *obj, const char *key, bool def, bool *out,
 		 const char *field, struct exo_err *e);
+/* A parsed tokenizer.json into t (t->path set); the sections below in order. */
+int tok_load_json(struct tok *t, json_t *j, struct exo_err *e);
+/* tokenizer/gguf.c: the tokenizer of a GGUF file. */
+struct tok *tok_load_gguf(const char *path, struct exo_err *e);
 /* The loaders of each section of the parsed tokenizer.json. */
 void tok_set_piece(struct tok *t, int32_t id, const char *s, size_t n);
 int tok_load_model(struct tok *t, json_t *model, struct exo_err *e);
@@ -182,7 +178,7 @@ int tok_regex_compile(struct regex *re, const char *pat, size_t len, bool litera
 void tok_regex_free(struct regex *re);
 /* Every match of re in s[0..n) replaced by with, appended to out. */
 void tok_regex_replace(const struct regex *re, const char *s, size_t n, const char *with, size_t wn,
-		       struct tbuf *out);
+		       struct strbuf *out);
 /* {"String": s} (literal) or {"Regex": r} of tokenizer.json, compiled. */
 int tok_load_pattern(const struct tok *t, json_t *pat, const char *field, struct regex *re,
 		     struct exo_err *e);
@@ -200,7 +196,7 @@ struct enc {
 	const struct tok *t;
 	int32_t *ids;
 	size_t n, cap;
-	struct tbuf bufs[8];            /* per pre-tokenizer level */
+	struct strbuf bufs[8];            /* per pre-tokenizer level */
 	struct bpe_scratch {
 		struct sym { int32_t id, prev, next; uint32_t len; } *syms;
 		size_t cap;
@@ -211,9 +207,9 @@ struct enc {
 	pcre2_match_data *md;
 };
 void tok_enc_push(struct enc *x, int32_t id);
-int tok_normalize(const struct tok *t, const char *s, size_t n, struct tbuf *out, struct exo_err *e);
+int tok_normalize(const struct tok *t, const char *s, size_t n, struct strbuf *out, struct exo_err *e);
 void tok_pretokenize(struct enc *x, size_t level, const char *s, size_t n, bool first);
 void tok_bpe_word(struct enc *x, const char *s, size_t n);
 int tok_decode_pipeline(const struct tok *t, const int32_t *ids, size_t n, bool skip_special,
-		    struct tbuf *out, struct exo_err *e);
+		    struct strbuf *out, struct exo_err *e);
 #endif

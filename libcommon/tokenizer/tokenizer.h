@@ -14,7 +14,8 @@
 
 struct tok;
 
-/* path: a directory holding tokenizer.json (and, when present,
+/* path: a .gguf file (its tokenizer.ggml.* keys: tokenizer/gguf.c), or a
+ * directory holding tokenizer.json (and, when present,
  * tokenizer_config.json, generation_config.json, chat_template.jinja), or a
  * tokenizer.json file (those files then come from its directory).  Errors
  * name the file and the JSON path of the field. */

@@ -6,33 +6,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-void tok_buf_put(struct tbuf *b, const void *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	if (n)
-		memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-void tok_buf_putc(struct tbuf *b, int c)
-{
-	char ch = (char)c;
-	tok_buf_put(b, &ch, 1);
-}
-
-void tok_buf_free(struct tbuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
-
 size_t tok_utf8_len(unsigned char c)
 {
 	return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 1;
@@ -125,18 +98,18 @@ size_t tok_utf8_valid(const char *s, size_t n)
 	return i;
 }
 
-void tok_utf8_lossy(struct tbuf *out, const char *s, size_t n)
+void tok_utf8_lossy(struct strbuf *out, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, part;
 	while (i < n) {
 		size_t v = tok_utf8_valid(s + i, n - i);
-		tok_buf_put(out, s + i, v);
+		strbuf_add(out, s + i, v);
 		i += v;
 		if (i >= n)
 			break;
 		utf8_char(u + i, n - i, &part);
-		tok_buf_put(out, "\xEF\xBF\xBD", 3);
+		strbuf_add(out, "\xEF\xBF\xBD", 3);
 		i += part;
 	}
 }
@@ -197,20 +170,17 @@ void tok_strmap_put(struct strmap *m, const char *k, size_t n, int32_t id)
 	size_t j = h & m->mask;
 	for (; m->slots[j]; j = (j + 1) & m->mask) {
 		__typeof__(m->ents[0]) *en = &m->ents[m->slots[j] - 1];
-		if (en->hash == h && en->len == n && !memcmp(m->keys.p + en->off, k, n)) {
+		if (en->hash == h && en->len == n && !memcmp(m->keys.s + en->off, k, n)) {
 			en->id = id;
 			return;
 		}
 	}
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 64;
-		m->ents = xrealloc(m->ents, m->cap * sizeof *m->ents);
-	}
-	m->ents[m->n].off = (uint32_t)m->keys.n;
+	m->ents = grow_array(m->ents, &m->cap, m->n + 1, sizeof *m->ents, 64);
+	m->ents[m->n].off = (uint32_t)m->keys.len;
 	m->ents[m->n].len = (uint32_t)n;
 	m->ents[m->n].id = id;
 	m->ents[m->n].hash = h;
-	tok_buf_put(&m->keys, k, n);
+	strbuf_add(&m->keys, k, n);
 	m->slots[j] = (uint32_t)++m->n;
 	if (m->n * 2 > m->mask + 1)
 		tok_strmap_grow(m);
@@ -221,7 +191,7 @@ int32_t tok_strmap_get(const struct strmap *m, const char *k, size_t n)
 	uint32_t h = hash_bytes(k, n);
 	for (size_t j = h & m->mask; m->slots[j]; j = (j + 1) & m->mask) {
 		const __typeof__(m->ents[0]) *en = &m->ents[m->slots[j] - 1];
-		if (en->hash == h && en->len == n && !memcmp(m->keys.p + en->off, k, n))
+		if (en->hash == h && en->len == n && !memcmp(m->keys.s + en->off, k, n))
 			return en->id;
 	}
 	return -1;
@@ -231,7 +201,7 @@ void tok_strmap_free(struct strmap *m)
 {
 	free(m->slots);
 	free(m->ents);
-	tok_buf_free(&m->keys);
+	strbuf_release(&m->keys);
 	memset(m, 0, sizeof *m);
 }
 
@@ -318,20 +288,20 @@ int tok_bytelevel_byte(uint32_t cp)
 	return k == 67 ? 0xAD : -1;
 }
 
-bool tok_bytelevel_unmap(const char *s, size_t n, struct tbuf *out)
+bool tok_bytelevel_unmap(const char *s, size_t n, struct strbuf *out)
 {
-	size_t start = out->n;
+	size_t start = out->len;
 	for (size_t i = 0; i < n;) {
 		uint32_t cp;
 		i += tok_utf8_get(s + i, n - i, &cp);
 		int b = tok_bytelevel_byte(cp);
 		if (b < 0) {
-			out->n = start;
-			if (out->p)
-				out->p[start] = '\0';
+			out->len = start;
+			if (out->s)
+				out->s[start] = '\0';
 			return false;
 		}
-		tok_buf_putc(out, b);
+		strbuf_addch(out, b);
 	}
 	return true;
 }

@@ -2,8 +2,6 @@
 #include "validate/validate.h"
 #include "validate/reference.h"
 
-#include "util/file.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,30 +55,4 @@ void vcheck_emitf(struct vcheck_out *out, const char *subject, const char *code,
 int vcheck_status(const struct vcheck_out *out)
 {
 	return out->worst == CHECK_FAIL ? 2 : out->worst == CHECK_WARN ? 1 : 0;
-}
-
-int vcheck_close(struct vcheck_out *out, int status)
-{
-	if (rec_writer_close(out->w, &out->err) < 0 || out->failed_write)
-		exo_errx(EXO_IOERR, "stdout: %s", out->err.msg);
-	return status;
-}
-
-json_t *vread_records(const char *path)
-{
-	size_t len;
-	struct exo_err e = {0};
-	char *buf = file_read_all(path ? path : "/dev/stdin", &len, &e);
-	if (!buf)
-		exo_die(&e);
-	struct rec_reader *r = rec_reader_open_mem(buf, len, path ? path : "stdin", rec_sniff_format(buf, len));
-	json_t *all = json_array(), *rec;
-	int rc;
-	while ((rc = rec_reader_next(r, &rec, &e)) == 1)
-		json_array_append_new(all, rec);
-	rec_reader_close(r);
-	free(buf);
-	if (rc < 0)
-		exo_die(&e);
-	return all;
 }

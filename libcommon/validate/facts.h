@@ -15,6 +15,7 @@ struct model_facts {
 	double active_params;    /* what one token uses: params less the experts it does not */
 	int params_counted;      /* 1: from the headers */
 	uint64_t stored_bytes;   /* bytes of the safetensors files */
+	int quantized;           /* 1: MLX quantized as stored (config.json's quantization) */
 };
 
 /* model: a directory or ORG/NAME[@REV]; reads config.json and the headers. */

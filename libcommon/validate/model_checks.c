@@ -3,6 +3,8 @@
  * against the hash its blob is named by (SHA-256 for LFS files, the git
  * blob id for the others), so a corrupted download is found before a stage
  * serves wrong numbers. */
+#include "hub/cache.h"
+#include "model/checkpoint.h"
 #include "model/config.h"
 #include "validate/facts.h"
 #include "validate/model_checks.h"
@@ -24,18 +26,23 @@ static void emit_memory(const char *model, const struct model_facts *f, struct v
 	double kv_per_token = 0;
 	if (model_config_load(&mc, f->dir, &e) == 0)
 		kv_per_token = 2.0 * mc.n_layers * mc.n_kv_heads * mc.head_dim * sizeof(float);
-	char p[32], a[32], b[32], c[32], d[32], act[64] = "", msg[600];
+	char p[32], a[32], b[32], c[32], d[32], s[32], act[64] = "", stored[96] = "", msg[700];
 	if (f->active_params < f->params)
 		snprintf(act, sizeof act, " (%s active per token)",
 			 fmt_params(p, sizeof p, f->active_params));
-	snprintf(msg, sizeof msg, "%s parameters%s%s: weights %s at F16/BF16, %s at Q8_0, %s at Q4_0; "
+	if (f->quantized && f->stored_bytes)
+		snprintf(stored, sizeof stored, " %s as stored (MLX quantized),",
+			 fmt_bytes(s, sizeof s, (double)f->stored_bytes));
+	snprintf(msg, sizeof msg, "%s parameters%s%s: weights%s %s at F16/BF16, %s at Q8_0, %s at Q4_0; "
 		 "KV cache %s per 1024 tokens of context per session", fmt_params(p, sizeof p, f->params),
-		 act, f->params_counted ? "" : " (estimated from config.json)",
+		 act, f->params_counted ? "" : " (estimated from config.json)", stored,
 		 fmt_bytes(a, sizeof a, (double)model_bytes_f16(f)), fmt_bytes(b, sizeof b, (double)model_bytes_q8(f)),
 		 fmt_bytes(c, sizeof c, (double)model_bytes_q4(f)), fmt_bytes(d, sizeof d, kv_per_token * 1024));
 	json_t *chk = vcheck_new(model, "model.memory", "ok", msg);
 	json_object_set_new(chk, "params", json_real(f->params));
 	json_object_set_new(chk, "active_params", json_real(f->active_params));
+	if (f->quantized && f->stored_bytes)
+		json_object_set_new(chk, "bytes_stored", json_integer((json_int_t)f->stored_bytes));
 	json_object_set_new(chk, "bytes_f16", json_integer((json_int_t)model_bytes_f16(f)));
 	json_object_set_new(chk, "bytes_q8_0", json_integer((json_int_t)model_bytes_q8(f)));
 	json_object_set_new(chk, "bytes_q4_0", json_integer((json_int_t)model_bytes_q4(f)));
@@ -123,13 +130,35 @@ static void emit_hashes(const char *model, const char *dir, struct vcheck_out *o
 	vcheck_emit(out, vcheck_new(model, "model.hashes", bad ? "fail" : "ok", msg));
 }
 
+/* MLX checkpoints: the quantization config.json declares (every packed
+ * tensor was checked against it when the model loaded). */
+static void emit_quantization(const char *model, struct vcheck_out *out)
+{
+	struct exo_err e;
+	struct ckpt *c = ckpt_open(model, &e);
+	if (!c)
+		return;
+	const struct model_quant *q = ckpt_quant(c);
+	if (q->present) {
+		char msg[400];
+		model_quant_describe(q, msg, sizeof msg);
+		json_t *chk = vcheck_new(model, "model.quantization", "ok", msg);
+		json_object_set_new(chk, "bits", json_integer(q->base.bits));
+		json_object_set_new(chk, "group_size", json_integer(q->base.group));
+		json_object_set_new(chk, "bits_per_weight", json_real(q->base.bits + 32.0 / q->base.group));
+		vcheck_emit(out, chk);
+	}
+	ckpt_close(c);
+}
+
 void model_extra_checks(const char *model, struct vcheck_out *out)
 {
+	emit_quantization(model, out);
 	struct model_facts f;
 	struct exo_err e;
 	if (model_facts_load(model, &f, &e) < 0)
 		return;   /* check_loads has reported why */
 	emit_memory(model, &f, out);
-	if (strstr(f.dir, "/snapshots/"))
+	if (hub_snapshot_parse(f.dir, NULL, 0, NULL, 0))
 		emit_hashes(model, f.dir, out);
 }

@@ -3,7 +3,11 @@
  * accepted, and then the struct holds what the server relies on (a model
  * name, messages with string roles and contents, a prompt as text or ids,
  * at most API_MAX_STOP non-empty stops, sampling in range, n=1), or refused
- * with a 400 whose error object serialises; never a crash or a leak. */
+ * with a 400 whose error object serialises; never a crash or a leak.
+ * The same bytes as an Authorization header value (any count of headers,
+ * from the second byte) pass the key check only when they are exactly
+ * "Bearer " and the key. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	kind = data[0] & 1 ? API_COMPLETION : API_CHAT;
 	memset(&f, 0, sizeof f);
+	{
+		static const char want[] = "Bearer fuzz-key";
+		int n = data[0] >> 6;
+		int rc = api_check_auth("fuzz-key", (const char *)data + 1, size - 1, n, &f);
+		bool exact = n == 1 && size - 1 == sizeof want - 1 && memcmp(data + 1, want, size - 1) == 0;
+		if ((rc == 0) != exact || (rc && f.status != 401))
+			abort();
+		memset(&f, 0, sizeof f);
+	}
 	if (api_request_parse(kind, (const char *)data + 1, size - 1, &r, &f) == 0) {
 		check_accepted(&r);
 		api_request_free(&r);

@@ -43,6 +43,13 @@ demo_model() {
 	echo "$dm"
 }
 
+# smollm2_gguf: the real model of make demo and make check-real
+# (build/smollm2), its path on stdout; fails when it has not been fetched.
+smollm2_gguf() {
+	g=$(dirname "$EXO_BUILD")/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+	[ -f "$g" ] && echo "$g"
+}
+
 # start_pipeline MODEL [HEAD OPTIONS...]: stages 0 (layer 0), 1 (1-2), 2 (3)
 # as three processes; the API of stage 0 on $API ($BASE is its URL).
 # Their pids are in $TMP/pids, their logs in $TMP/stage{0,1,2}.log.

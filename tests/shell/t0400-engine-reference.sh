@@ -116,6 +116,10 @@ for model in qwen3-moe-tiny mixtral-tiny; do
 		grep -q expert_bytes_per_layer $TMP/prof.s && cmp $TMP/prof.s $TMP/prof.u
 	"
 done
+test_expect_success "mlx-lm's 4-bit Qwen3-MoE (stacked, quantized experts): profiled with its experts" "
+	EXO_CONFIG=/dev/null exo-partition --model $EXO_SHARED/fixtures/mlx/mlx-qwen3-moe-4bit --profile -o json >$TMP/mlxmoe.profile &&
+	grep -q '\"experts\":8,\"experts_per_token\":2,\"expert_bytes_per_layer\":110592' $TMP/mlxmoe.profile
+"
 # Decode runs the chosen experts' rows split over the threads in one region.
 for model in qwen3-moe-tiny mixtral-tiny; do
 	test_expect_success "$model decoding on 2 threads, in panels of 32 columns" "

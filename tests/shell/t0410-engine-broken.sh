@@ -61,8 +61,8 @@ test_expect_code 64 "a missing model is a usage error" 'exo-validate model'
 test_expect_success "--help prints the usage on stdout" 'exo-validate --help | grep -q "usage: exo-validate model"'
 
 mkdir -p "$TMP/cache/models--org--tiny/refs" "$TMP/cache/models--org--tiny/snapshots"
-cp -r "$M/qwen2-tiny" "$TMP/cache/models--org--tiny/snapshots/0123abcd"
-echo 0123abcd >"$TMP/cache/models--org--tiny/refs/main"
+cp -r "$M/qwen2-tiny" "$TMP/cache/models--org--tiny/snapshots/0123abcd0123abcd0123abcd0123abcd0123abcd"
+echo 0123abcd0123abcd0123abcd0123abcd0123abcd >"$TMP/cache/models--org--tiny/refs/main"
 test_expect_success "ORG/NAME is found in the Hugging Face cache through refs/main" \
 	'HF_HUB_CACHE=$TMP/cache exo-validate model org/tiny --reference $M/qwen2-tiny/reference -o json | grep -q "all 16 greedy tokens match"'
 printf 'hardware:\n  cpu: {threads: many}\n' >"$TMP/bad.yaml"

@@ -77,8 +77,8 @@ test_expect_success "model: memory needs per weight type" "
 "
 # A cache entry whose blobs are named by their hashes, as huggingface_hub writes them.
 cache=$TMP/hub/models--org--tiny
-mkdir -p "$cache/blobs" "$cache/snapshots/abc123" "$cache/refs"
-echo abc123 >"$cache/refs/main"
+mkdir -p "$cache/blobs" "$cache/snapshots/abc123abc123abc123abc123abc123abc123abcd" "$cache/refs"
+echo abc123abc123abc123abc123abc123abc123abcd >"$cache/refs/main"
 for f in "$M/llama3-tiny/"*; do
 	[ -f "$f" ] || continue
 	b=$(basename "$f")
@@ -87,15 +87,15 @@ for f in "$M/llama3-tiny/"*; do
 	*) h=$(git hash-object "$f") ;;
 	esac
 	cp "$f" "$cache/blobs/$h"
-	ln -s "../../blobs/$h" "$cache/snapshots/abc123/$b"
+	ln -s "../../blobs/$h" "$cache/snapshots/abc123abc123abc123abc123abc123abc123abcd/$b"
 done
 test_expect_success "model: files in the cache match the hashes their blobs are named by" "
 	HF_HUB_CACHE=$TMP/hub exo-validate model org/tiny -o json >$TMP/hash &&
 	grep '\"model.hashes\"' $TMP/hash | grep -q '\"ok\"'
 "
 test_expect_code 2 "model: a corrupted blob is a failure naming the file and both hashes" "
-	blob=\$(readlink $cache/snapshots/abc123/config.json) &&
-	chmod u+w $cache/snapshots/abc123/\$blob && echo ' ' >>$cache/snapshots/abc123/\$blob &&
+	blob=\$(readlink $cache/snapshots/abc123abc123abc123abc123abc123abc123abcd/config.json) &&
+	chmod u+w $cache/snapshots/abc123abc123abc123abc123abc123abc123abcd/\$blob && echo ' ' >>$cache/snapshots/abc123abc123abc123abc123abc123abc123abcd/\$blob &&
 	HF_HUB_CACHE=$TMP/hub exo-validate model org/tiny -o json >$TMP/hash2; rc=\$?;
 	grep '\"model.hashes\"' $TMP/hash2 | grep -q 'config.json: content hashes to [0-9a-f]*, its blob is named' && exit \$rc
 "
@@ -132,6 +132,22 @@ test_expect_code 2 "plan: a node not among the records, and stages out of chain 
 		exo-validate plan -o json >$TMP/nn.out; rc=\$?;
 	grep -q \"node 'zz' is not among the node records given\" $TMP/nn.out &&
 	grep -q 'stages\\[0\\] has index 1' $TMP/nn.out && exit \$rc
+"
+test_expect_code 1 "plan: a stage asking for a GPU is warned about (no GPU backend in this build)" "
+	{ echo \"\$nodes\"; plan '[{\"index\":0,\"node\":\"a\",\"device\":\"cuda:0\",\"layer_start\":0,\"layer_end\":2,\"bytes\":1000},{\"index\":1,\"node\":\"b\",\"device\":\"cpu\",\"layer_start\":2,\"layer_end\":4,\"bytes\":1000}]'; } |
+		exo-validate plan -o json >$TMP/dev.out; rc=\$?;
+	test \"\$(level_of plan.device $TMP/dev.out)\" = 'warn ' &&
+	grep -q \"stage 0 asks for device 'cuda:0': this build runs stages on CPUs only\" $TMP/dev.out &&
+	test \"\$(level_of plan.fit $TMP/dev.out)\" = 'ok ok ' &&
+	test \"\$(level_of plan.device $TMP/good.out)\" = 'ok ' && exit \$rc
+"
+test_expect_code 1 "plan: a stage on a peer of networking.peers elsewhere than the peer is warned about" "
+	printf 'networking:\\n  peers: [{name: b, address: 10.0.0.9:7000}, {name: a, address: 10.0.0.8:7000}]\\n' >$TMP/peers.yaml &&
+	{ echo \"\$nodes\"; plan '[{\"index\":0,\"node\":\"a\",\"address\":\"10.0.0.8:7000\",\"layer_start\":0,\"layer_end\":2,\"bytes\":1000},{\"index\":1,\"node\":\"b\",\"address\":\"10.0.0.2:52417\",\"layer_start\":2,\"layer_end\":4,\"bytes\":1000}]'; } |
+		EXO_CONFIG=$TMP/peers.yaml exo-validate plan -o json >$TMP/peers.out; rc=\$?;
+	test \"\$(level_of plan.peers $TMP/peers.out)\" = 'warn ' &&
+	grep -q \"stage 1 on peer 'b' is at 10.0.0.2:52417, but networking.peers puts 'b' at 10.0.0.9:7000\" $TMP/peers.out &&
+	test -z \"\$(level_of plan.peers $TMP/good.out)\" && exit \$rc
 "
 test_expect_code 65 "plan: a stream without a plan is bad input" "echo \"\$nodes\" | exo-validate plan -o json"
 

@@ -90,11 +90,11 @@ test_expect_success 'text on request: the table and a summary line' '
 	grep -q "^llama3-tiny f32 latency, --ctx 256: 2 stages, .* tokens/s predicted" "$TMP/two.txt"
 '
 test_expect_success 'ORG/NAME from the Hugging Face cache: id and revision' '
-	mkdir -p "$TMP/hub/models--org--tiny/snapshots/0123abcd" "$TMP/hub/models--org--tiny/refs" &&
-	for f in config.json model.safetensors; do ln -s "$M/$f" "$TMP/hub/models--org--tiny/snapshots/0123abcd/$f"; done &&
-	printf 0123abcd >"$TMP/hub/models--org--tiny/refs/main" &&
+	mkdir -p "$TMP/hub/models--org--tiny/snapshots/0123abcd0123abcd0123abcd0123abcd0123abcd" "$TMP/hub/models--org--tiny/refs" &&
+	for f in config.json model.safetensors; do ln -s "$M/$f" "$TMP/hub/models--org--tiny/snapshots/0123abcd0123abcd0123abcd0123abcd0123abcd/$f"; done &&
+	printf 0123abcd0123abcd0123abcd0123abcd0123abcd >"$TMP/hub/models--org--tiny/refs/main" &&
 	exo-partition --model org/tiny -o json "$TMP/two.json" >"$TMP/hub.out" &&
-	test "$(jv "$TMP/hub.out" "d[\"model\"], d[\"revision\"]")" = "('"'org/tiny', '0123abcd'"')"
+	test "$(jv "$TMP/hub.out" "d[\"model\"], d[\"revision\"]")" = "('"'org/tiny', '0123abcd0123abcd0123abcd0123abcd0123abcd'"')"
 '
 
 test_expect_code 1 'infeasible: exit 1' '
@@ -132,5 +132,45 @@ test_expect_code 66 'a missing model: exit 66' 'exo-partition --model "$TMP/nomo
 test_expect_code 64 'no model at all: exit 64' 'exo-partition "$TMP/two.json"'
 test_expect_code 64 'an unknown strategy: exit 64' 'exo-partition --model "$M" --strategy fastest "$TMP/two.json"'
 test_expect_code 64 '--ctx beyond the model: exit 64' 'exo-partition --model "$M" --ctx 1000 "$TMP/two.json"'
+
+# Hostile node records (issue 23): figures beyond any machine overflowed the
+# ring's sum into a plan with layers past the model; 20,000 records took
+# minutes and then said "0 devices".
+for n in a b c; do node $n 9223372036854775807 1e10; done >"$TMP/huge.json"
+test_expect_code 65 'three nodes of 2^63-1 bytes: exit 65 (ring-memory)' '
+	exo-partition --model "$M" --strategy ring-memory -o json "$TMP/huge.json" >"$TMP/huge.out" 2>"$TMP/huge.err"
+'
+test_expect_success '... naming the record and the field, and no plan written' '
+	cat "$TMP/huge.err" && test ! -s "$TMP/huge.out" && test "$(wc -l <"$TMP/huge.err")" -eq 1 &&
+	grep -q "record 0 (node .a.): field .mem_total.: 9223372036854775807 is beyond any real machine" "$TMP/huge.err"
+'
+for n in a b c; do node $n 8070450532247928832 1e10; done >"$TMP/huge7.json"
+test_expect_code 65 'three nodes of 7 x 2^60 bytes: exit 65 (latency)' '
+	exo-partition --model "$M" -o json "$TMP/huge7.json" >/dev/null
+'
+test_expect_code 65 'a bench record of 1e300 bytes/s: exit 65' '
+	{ node a 1048576 1e10; echo "{\"kind\":\"bench\",\"v\":1,\"node\":\"a\",\"suite\":\"memory\",\"name\":\"triad\",\"value\":1e300}"; } |
+	exo-partition --model "$M" -o json 2>"$TMP/bw.err" >/dev/null; rc=$?; cat "$TMP/bw.err";
+	grep -q "record 1 (bench .triad. of node .a.): field .value." "$TMP/bw.err" && exit $rc
+'
+python3 -c "
+for i in range(20000):
+    print('{\"kind\":\"node\",\"v\":1,\"name\":\"n%d\",\"arch\":\"x86_64\",\"mem_total\":1048576}' % i)" >"$TMP/many.json"
+test_expect_code 65 '20,000 node records: exit 65' '
+	exo-partition --model "$M" "$TMP/many.json" 2>"$TMP/many.err" >/dev/null
+'
+test_expect_success '... said at the first record too many, naming the file' '
+	cat "$TMP/many.err" && test "$(wc -l <"$TMP/many.err")" -eq 1 &&
+	grep -q "many.json: record 256: more than 256 node records: at most 256 can be planned" "$TMP/many.err"
+'
+
+# No GPU backend in this build: a node's GPUs stay in its record, its stage
+# is planned on the CPU with the node's RAM, and a note says so.
+printf '{"kind":"node","v":1,"name":"g","arch":"x86_64","mem_total":4194304,"mem_available":4194304,"gpus":[{"name":"NVIDIA H100","backend":"cuda","used":true,"device_ordinal":0,"memory_total":85899345920}]}\n' >"$TMP/gpu.json"
+test_expect_success 'a node with a used CUDA GPU: a cpu stage sized to its RAM, and a note' '
+	exo-partition --model "$M" -o json "$TMP/gpu.json" >"$TMP/gpu.out" &&
+	test "$(jv "$TMP/gpu.out" "[(s[\"device\"], s[\"memory\"]) for s in d[\"stages\"]]")" = "[('"'cpu'"', 3774873)]" &&
+	test "$(jv "$TMP/gpu.out" "any(\"H100 (cuda) not planned: this build has no GPU backend\" in n for n in d[\"notes\"])")" = true
+'
 
 test_done

@@ -39,6 +39,37 @@ test_expect_success 'memory: STREAM kernels and a read pass' '
 	grep "\"name\":\"triad_bytes_per_s\"" "$TMP/mem" | grep -q "\"threads\":1," &&
 	grep -q "\"array_bytes\":" "$TMP/mem"
 '
+# A large last-level cache (260 MiB on some Xeons) made 4x-LLC arrays take
+# the whole of a short run to fault in: no memory record at -d 3, no sgemm at
+# -d 10.  --llc plays such a machine here; sizes are bounded by the time and
+# each record says what it used.
+test_expect_success 'a 1 GiB cache: -d 3 still gives every memory figure, its size recorded' '
+	exo-bench -s memory -d 3 -t 1 --llc 1G -o json >"$TMP/bigllc" &&
+	check "$TMP/bigllc" memory copy_bytes_per_s scale_bytes_per_s add_bytes_per_s \
+		triad_bytes_per_s read_bytes_per_s &&
+	python3 - "$TMP/bigllc" <<-EOF
+	import json, sys
+	for r in map(json.loads, open(sys.argv[1])):
+	    assert r["llc_bytes"] == 1 << 30, r
+	    assert r["sized_by"] in ("4x_llc", "time", "memory"), r
+	    assert r["array_bytes"] >= 8 << 20, r
+	    assert (r["sized_by"] == "4x_llc") == (r["array_bytes"] == 4 << 30), r
+	EOF
+'
+test_expect_success 'a 260 MiB cache: every suite reports within -d 4, memory and sgemm at 2 threads included' '
+	head -c 8388608 /dev/urandom >"$TMP/small" &&
+	exo-bench -d 4 -t 2 --llc 260M --file "$TMP/small" -o json >"$TMP/bigall" 2>"$TMP/err" &&
+	python3 - "$TMP/bigall" <<-EOF
+	import json, sys
+	recs = [json.loads(l) for l in open(sys.argv[1])]
+	have = {(r["suite"], r["name"], r.get("threads")) for r in recs}
+	for want in [("memory", "triad_bytes_per_s", 1), ("memory", "triad_bytes_per_s", 2),
+	             ("compute", "sgemm_flop_per_s", 1), ("compute", "sgemm_flop_per_s", 2),
+	             ("compute", "gemv_f32_bytes_per_s", 1), ("storage", "read_cached_bytes_per_s", None)]:
+	    assert want in have, (want, sorted(have))
+	EOF
+'
+test_expect_code 64 '--llc of 0 is a usage error' 'exo-bench -s memory --llc 0'
 test_expect_success 'compute: sgemm and a GEMV figure per weight type' '
 	exo-bench -s compute -d 3 -t 1 -o json >"$TMP/cpu" &&
 	check "$TMP/cpu" compute sgemm_flop_per_s gemv_f32_bytes_per_s gemv_f16_bytes_per_s \

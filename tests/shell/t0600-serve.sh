@@ -146,6 +146,32 @@ test_expect_success "--all starts the stages placed on this node; SIGTERM stops 
 "
 stop_all
 
+# Three node records made on one machine (exo-detect --name): no stage is on
+# this host's name, but their addresses are this host's, loopback included;
+# a stage at an address of another machine is not started.
+cat >$TMP/local.json <<EOF
+{"kind": "plan", "v": 1, "model": "llama3-tiny", "path": "$M/llama3-tiny", "strategy": "manual",
+ "layers": 4, "context": 128, "sessions": 8, "dtype": "f32", "stages": [
+ {"index": 0, "node": "n0", "layer_start": 0, "layer_end": 2, "address": "127.0.0.1:$(port 46)"},
+ {"index": 1, "node": "n1", "layer_start": 2, "layer_end": 3, "address": "localhost:$(port 47)"},
+ {"index": 2, "node": "n2", "layer_start": 3, "layer_end": 4, "address": "198.51.100.1:$(port 48)"}]}
+EOF
+test_expect_success "--all starts the stages whose addresses are this host's, and says which" "
+	exo-shard-serve --threads 1 --plan $TMP/local.json --all 2>$TMP/local.log &
+	allpid=\$! && echo \$allpid >>$TMP/pids &&
+	wait_for $TMP/local.log 'stage 0: layers' && wait_for $TMP/local.log 'stage 1: layers' &&
+	grep -q -- '--all: started stage 0 (node n0, layers 0..1) on 127.0.0.1:$(port 46)' $TMP/local.log &&
+	grep -q -- '--all: started stage 1 (node n1, layers 2..2) on localhost:$(port 47)' $TMP/local.log &&
+	! grep -q 'started stage 2' $TMP/local.log &&
+	kill -TERM \$allpid && wait \$allpid
+"
+stop_all
+sed "s/127.0.0.1:/198.51.100.2:/; s/localhost:/198.51.100.3:/" $TMP/local.json >$TMP/remote.json
+test_expect_code 64 "--all with no stage at an address of this host says so" "
+	exo-shard-serve --plan $TMP/remote.json --all 2>$TMP/err; rc=\$?; cat $TMP/err >&2
+	grep -q 'no stage of the plan has an address of this host' $TMP/err && exit \$rc
+"
+
 test_expect_code 69 "exo-validate --connect to nothing fails naming the address" "
 	exo-validate model $M/llama3-tiny --reference $M/llama3-tiny/reference \
 		--connect 127.0.0.1:$(port 49) -o json 2>$TMP/err; rc=\$?; cat $TMP/err >&2

@@ -62,6 +62,10 @@ elif mode == "hold":  # half a frame, then go away
     s.sendall(struct.pack(">I", 200) + b"\x87")
     time.sleep(float(sys.argv[3]))
     sys.exit(0)
+elif mode == "linked":  # a hello, then nothing for a while, then go away
+    s.sendall(frame(hello))
+    time.sleep(float(sys.argv[4]))
+    sys.exit(0)
 elif mode == "badforward":
     s.sendall(frame(hello))
     time.sleep(0.2)
@@ -132,7 +136,8 @@ stop_all
 
 test_expect_success "--max-connections 1: a second peer is refused and logged while the first holds it" "
 	start mc --model $L --listen $A2 --max-connections 1 &&
-	{ raw $P2 hold 1.5 >$TMP/holder & } && holder=\$! && wait_for $TMP/holder connected && sleep 0.1 &&
+	{ raw $P2 linked \$(sed -n 's/.*llama3-tiny@\([0-9a-f]*\) on.*/\1/p' $TMP/mc.log) 1.5 >$TMP/holder & } &&
+	holder=\$! && wait_for $TMP/mc.log '(head) connected' &&
 	! $CLIENT --model $L --next $A2 --tokens 2 --retry-ms 200 2>$TMP/err &&
 	grep -q 'refused 127.0.0.1:[0-9]*: too many connections (--max-connections)' $TMP/mc.log &&
 	wait \$holder && sleep 0.2 &&

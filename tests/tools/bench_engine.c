@@ -297,6 +297,8 @@ static void bench_one(const struct opts *o, int dtype, int threads, double bw, s
 
 static const char *stored_name(const struct model_config *c)
 {
+	if (!c->torch_dtype[0])   /* a GGUF file: each matrix as stored */
+		return "stored";
 	return strcmp(c->torch_dtype, "float32") == 0 ? "F32" : strcmp(c->torch_dtype, "float16") == 0 ? "F16" : "BF16";
 }
 

@@ -15,6 +15,12 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The plain types and, of MLX's 54, the 4- and 3-bit ones of groups of 64. */
+static int shown(int t)
+{
+	return !KD_IS_MLX(t) || t == KD_MLX4_G64_BF16 || t == KD_MLX3_G64_BF16;
+}
+
 static void *weights(int t, size_t rows, size_t cols)
 {
 	float *f = malloc(rows * cols * sizeof *f);
@@ -70,14 +76,17 @@ int main(int argc, char **argv)
 	printf("BLIS %s, arch %s\n", bli_info_get_version_str(), bli_arch_string(bli_arch_query_id()));
 	printf("gemv %zux%zu, 1 thread: GB/s of weights (Gvalues/s)\n%-8s", rows, cols, "variant");
 	for (int t = 0; t < KD_COUNT; t++)
-		printf(" %16s", kern_dtype_name(t));
+		if (shown(t))
+			printf(" %16s", kern_dtype_name(t));
 	printf("\n");
 	void *w[KD_COUNT];
 	for (int t = 0; t < KD_COUNT; t++)
-		w[t] = weights(t, rows, cols);
+		w[t] = shown(t) ? weights(t, rows, cols) : NULL;
 	for (const struct kern_ops *const *v = kern_variants(); *v; v++) {
 		printf("%-8s", (*v)->name);
 		for (int t = 0; t < KD_COUNT; t++) {
+			if (!shown(t))
+				continue;
 			double s = time_gemv(*v, t, w[t], x, y, rows, cols);
 			printf("  %6.2f (%6.2f)", kern_row_bytes(t, cols) * rows / s / 1e9, rows * cols / s / 1e9);
 		}
@@ -85,13 +94,16 @@ int main(int argc, char **argv)
 	}
 	printf("gemm n=%zu %zux%zu: GFLOP/s at 1 / 2 threads\n%-8s", n, rows, cols, "variant");
 	for (int t = 0; t < KD_COUNT; t++)
-		printf(" %16s", kern_dtype_name(t));
+		if (shown(t))
+			printf(" %16s", kern_dtype_name(t));
 	printf("\n");
 	for (const struct kern_ops *const *v = kern_variants(); *v; v++) {
 		if ((*v) == &kern_ref)
 			continue; /* minutes at this size: it is one gemv per row of X */
 		printf("%-8s", (*v)->name);
 		for (int t = 0; t < KD_COUNT; t++) {
+			if (!shown(t))
+				continue;
 			double f = 2.0 * n * rows * cols / 1e9;
 			double s1 = time_gemm(*v, t, w[t], x, y, n, rows, cols, 1);
 			double s2 = time_gemm(*v, t, w[t], x, y, n, rows, cols, 2);

@@ -117,9 +117,30 @@ static void model_names(void)
 	is_str(n, "tmp", "a directory is its basename");
 }
 
+static void keys(void)
+{
+	struct api_fault f;
+	static const char nul[] = "Bearer k3y\0x";
+
+	is_int(api_check_auth(NULL, NULL, 0, 0, &f), 0, "no key: no header needed");
+	is_int(api_check_auth("k3y", "Bearer k3y", 10, 1, &f), 0, "the key");
+	is_int(api_check_auth("k3y", NULL, 0, 0, &f), -1, "no header: refused");
+	is_int(f.status, 401, "as 401");
+	is_str(f.code, "invalid_api_key", "invalid_api_key");
+	is_int(api_check_auth("k3y", "Bearer k3z", 10, 1, &f), -1, "another key");
+	is_int(api_check_auth("k3y", "Bearer k3", 9, 1, &f), -1, "a prefix of the key");
+	is_int(api_check_auth("k3y", "Bearer k3yy", 11, 1, &f), -1, "the key and more");
+	is_int(api_check_auth("k3y", "k3y", 3, 1, &f), -1, "the key without Bearer");
+	is_int(api_check_auth("k3y", "Bearer ", 7, 1, &f), -1, "Bearer alone");
+	is_int(api_check_auth("k3y", nul, sizeof nul - 1, 1, &f), -1, "the key, a NUL and more");
+	is_int(api_check_auth("k3y", "Bearer k3y", 10, 2, &f), -1, "a second header");
+	ok(strstr(f.message, "more than one") != NULL, "says there were several");
+}
+
 int main(void)
 {
 	model_names();
+	keys();
 	accepted();
 	refusals();
 	stops();

@@ -39,11 +39,11 @@ static void test_defaults(void)
 	ok(c.hardware.cuda.memory_fraction == 0.9, "default: memoryFraction 0.9");
 	is_int(c.hardware.cuda.devices.n, 0, "default: every CUDA device");
 	is_int(c.hardware.cpu.threads, 0, "default: one thread per CPU");
-	ok(!c.hardware.memory.hugepages, "default: no hugepages");
+	ok(c.hardware.memory.hugepages, "default: the weights on huge pages");
 	is_str(c.storage.model_cache.path, "/home/op/.cache/huggingface/hub", "default: the HF cache");
 	is_int(c.storage.model_cache.max_size, 0, "default: no cache limit");
 	is_str(c.networking.listen, "127.0.0.1:52416", "default: listen on loopback");
-	is_str(c.networking.api, "127.0.0.1:52415", "default: API on loopback");
+	is_str(c.networking.api, "", "default: no API unless asked for");
 	is_str(c.networking.cluster_key, "", "default: no cluster key");
 	is_int(c.networking.n_peers, 0, "default: no peers");
 	ok(!c.monitoring.prometheus.enable, "default: prometheus off");
@@ -275,6 +275,40 @@ static void test_edges(void)
 	conf_free(&c);
 }
 
+/* Issue 23: input that used to cost without bound. */
+static void test_hostile(void)
+{
+	char path[128], want[256];
+	struct exo_config c;
+	struct exo_err e = {0};
+	conf_init(&c);
+	is_int(conf_load(&c, "/dev/zero", &e), -1, "/dev/zero: refused, not read for ever");
+	ok(e.code == EXO_CONFIG && strstr(e.msg, "/dev/zero: larger than 1024 KiB"), "naming the file and the limit");
+	snprintf(path, sizeof path, "%s/deep.yaml", tmp);
+	FILE *f = fopen(path, "w");
+	fputs("hardware: ", f);
+	for (int i = 0; i < 100000; i++)
+		fputc('[', f);
+	for (int i = 0; i < 100000; i++)
+		fputc(']', f);
+	fputc('\n', f);
+	fclose(f);
+	snprintf(want, sizeof want, "%s:1:42: nested deeper than 32 levels", path);
+	is_int(conf_load(&c, path, &e), -1, "100,000 nested sequences: refused");
+	is_str(e.msg, want, "at the level past the limit");
+	snprintf(path, sizeof path, "%s/big.yaml", tmp);
+	f = fopen(path, "w");
+	for (int i = 0; i < 100000; i++)
+		fputs("# a comment\n", f);
+	fclose(f);
+	is_int(conf_load(&c, path, &e), -1, "a file over 1 MiB, if only comments: refused");
+	put(path, "networking:\n  peers:\n    - {name: a, add\n\n\n      x}\n");
+	is_int(conf_load(&c, path, &e), -1, "an unknown key spanning lines: refused");
+	ok(!strchr(e.msg, '\n') && strstr(e.msg, "unknown key 'networking.peers[0].add"),
+	   "in one line: %s", e.msg);
+	conf_free(&c);
+}
+
 static void test_parsers(void)
 {
 	uint64_t n = 0;
@@ -308,6 +342,7 @@ int main(void)
 		return 1;
 	}
 	test_defaults();
+	test_hostile();
 	test_full();
 	test_search();
 	test_load_env();

@@ -6,6 +6,11 @@
 #include "../tap.h"
 #include "hub/hub.h"
 #include "util/file.h"
+#include <fcntl.h>
+#include <string.h>
+
+#define ETAG_A "934d29f66271ea9d74759350fe523acefa5960fa"
+#define ETAG_B "03f40e98fce7788ce75fdba9451a5bdbef369b3044445de5e7285fdcbeace512"
 
 static void test_etags(void)
 {
@@ -157,14 +162,115 @@ static void test_refs_links(const char *dir)
 	   "nested ref");
 	ok(hub_ref_read(dir, c, commit) == 0 && !strcmp(commit, c), "a commit resolves to itself");
 	ok(hub_ref_read(dir, "nope", commit) < 0 && !commit[0], "unknown ref");
-	ok(hub_snapshot_link(dir, c, "sub/x.json", "abc", &e) == 0, "link made");
+	ok(hub_snapshot_link(dir, c, "sub/x.json", ETAG_A, &e) == 0, "link made");
 	char p[4096], t[4096];
 	snprintf(p, sizeof p, "%s/snapshots/%s/sub/x.json", dir, c);
 	ssize_t n = readlink(p, t, sizeof t - 1);
 	t[n > 0 ? n : 0] = '\0';
-	is_str(t, "../../../blobs/abc", "link target");
-	ok(hub_snapshot_link(dir, c, "sub/x.json", "def", &e) == 0 && readlink(p, t, sizeof t) > 0 &&
-	   !strncmp(t, "../../../blobs/def", 18), "link replaced");
+	is_str(t, "../../../blobs/" ETAG_A, "link target");
+	ok(hub_snapshot_link(dir, c, "sub/x.json", ETAG_B, &e) == 0 && readlink(p, t, sizeof t) > 0 &&
+	   !strncmp(t, "../../../blobs/" ETAG_B, 18 + 40), "link replaced");
+	ok(hub_snapshot_link(dir, "../../../../tmp/pwn", "x", ETAG_A, &e) < 0 && e.code == EXO_DATAERR,
+	   "a traversal for a commit makes no link: %s", e.msg);
+	ok(hub_snapshot_link(dir, c, "x", "../../x", &e) < 0 && e.code == EXO_DATAERR,
+	   "a path for an etag makes no link");
+	ok(hub_ref_write(dir, "../../x", c, &e) < 0 && e.code == EXO_DATAERR, "a climbing ref refused");
+	ok(hub_ref_write(dir, "main", "../../../tmp/x", &e) < 0 && e.code == EXO_DATAERR,
+	   "a ref to a non-commit refused");
+}
+
+/* Links planted under the cache are refused, never followed. */
+static void test_planted_links(const char *dir)
+{
+	struct exo_err e;
+	char root[4096], out[4096], p[4200];
+	snprintf(root, sizeof root, "%s/planted", dir);
+	snprintf(out, sizeof out, "%s/outside", dir);
+	mkdir(root, 0755);
+	mkdir(out, 0755);
+	snprintf(p, sizeof p, "%s/models--a--b", root);
+	ok(symlink(out, p) == 0, "a link planted for a repository folder");
+	int fd = hub_dir_open(root, "models--a--b/blobs", true, &e);
+	ok(fd < 0 && e.code == EXO_DATAERR && strstr(e.msg, "models--a--b: a symbolic link"),
+	   "refused, naming it: %s", e.msg);
+	snprintf(p, sizeof p, "%s/blobs", out);
+	ok(access(p, F_OK) != 0, "nothing made through it");
+	fd = hub_dir_open(root, "models--c--d/blobs", true, &e);
+	ok(fd >= 0, "a real folder is made");
+	snprintf(p, sizeof p, "%s/victim", out);
+	file_write_atomic(p, "keep\n", 5, NULL);
+	ok(symlinkat(p, fd, "x.incomplete") == 0, "a link planted for an incomplete file");
+	int f = hub_file_open(fd, "blobs", "x.incomplete", O_RDWR | O_CREAT, &e);
+	ok(f < 0 && e.code == EXO_DATAERR && strstr(e.msg, "x.incomplete: a symbolic link"),
+	   "not opened: %s", e.msg);
+	ok(mkfifoat(fd, "fifo", 0644) == 0 &&
+	   hub_file_open(fd, "blobs", "fifo", O_RDWR | O_CREAT, &e) < 0 && e.code == EXO_DATAERR,
+	   "a FIFO is not a file (and opening it does not block)");
+	f = hub_file_open(fd, "blobs", "new", O_RDWR | O_CREAT, &e);
+	ok(f >= 0, "a new file is made");
+	if (f >= 0)
+		close(f);
+	ok(hub_write_atomic_at(fd, "blobs", "ref", "x", 1, &e) == 0 && hub_regular_file(fd, "ref", NULL),
+	   "written atomically");
+	ok(symlinkat(p, fd, "lnk") == 0 && !hub_regular_file(fd, "lnk", NULL), "a link is no regular file");
+	close(fd);
+	char *victim = file_read_all(p, NULL, NULL);
+	is_str(victim, "keep\n", "the file outside is untouched");
+	free(victim);
+}
+
+static void test_layout(const char *dir)
+{
+	ok(hub_commit_ok("4ed7871cf26148dfb5da81e5e4bf522452001c5c"), "a commit");
+	ok(!hub_commit_ok("4ED7871CF26148DFB5DA81E5E4BF522452001C5C") &&
+	   !hub_commit_ok("../../../../../../../../../../../../tmp/pwn") && !hub_commit_ok("abc") &&
+	   !hub_commit_ok(NULL), "upper case, traversal, short: not commits");
+	ok(hub_blob_id_ok(ETAG_A) && hub_blob_id_ok(ETAG_B) && !hub_blob_id_ok("abc") &&
+	   !hub_blob_id_ok("4ed7871cf26148dfb5da81e5e4bf522452001c5c0"), "blob ids: 40 or 64 hex");
+	ok(hub_revision_ok("main") && hub_revision_ok("refs/pr/1") && hub_revision_ok("v1.0"),
+	   "revisions");
+	ok(!hub_revision_ok("../x") && !hub_revision_ok("/abs") && !hub_revision_ok("a b") &&
+	   !hub_revision_ok("a\nb") && !hub_revision_ok(""), "unsafe revisions");
+	char id[256], rev[64];
+	ok(hub_repo_folder_id("models--meta-llama--Llama-3.2-1B", id, sizeof id) &&
+	   !strcmp(id, "meta-llama/Llama-3.2-1B"), "folder -> id");
+	ok(!hub_repo_folder_id("models--x", id, sizeof id) && !hub_repo_folder_id("datasets--a--b", id, sizeof id),
+	   "not folders of the layout");
+	ok(hub_snapshot_parse("/c/models--org--name/snapshots/4ed7/sub/x", id, sizeof id, rev, sizeof rev) &&
+	   !strcmp(id, "org/name") && !strcmp(rev, "4ed7"), "snapshot path parsed");
+	ok(!hub_snapshot_parse("/c/models--org--name/blobs/x", id, sizeof id, rev, sizeof rev) &&
+	   !hub_snapshot_parse("/home/u/model", id, sizeof id, rev, sizeof rev), "other paths are not");
+	char cache[4096], snap[4096];
+	struct exo_err e;
+	snprintf(cache, sizeof cache, "%s/cache", dir);
+	char *repo = hub_repo_dir(cache, "org/name");
+	const char *c = "4ed7871cf26148dfb5da81e5e4bf522452001c5c";
+	ok(hub_ref_write(repo, "main", c, &e) == 0 && hub_snapshot_link(repo, c, "f", ETAG_A, &e) == 0,
+	   "a snapshot");
+	ok(hub_snapshot_dir(cache, "org/name", "main", snap, sizeof snap, &e) == 0 && strstr(snap, c),
+	   "resolved through refs/main");
+	ok(hub_snapshot_dir(cache, "org/name", c, snap, sizeof snap, &e) == 0, "resolved by commit");
+	ok(hub_snapshot_dir(cache, "org/name", "dev", snap, sizeof snap, &e) < 0 && e.code == EXO_NOINPUT,
+	   "an unknown branch is not there");
+	ok(hub_snapshot_dir(cache, "org/name", "../../x", snap, sizeof snap, &e) < 0 &&
+	   e.code == EXO_DATAERR, "a climbing revision is refused");
+	free(repo);
+	setenv("HF_HUB_CACHE", "/x/hub", 1);
+	hub_cache_default(cache, sizeof cache);
+	is_str(cache, "/x/hub", "HF_HUB_CACHE first");
+	unsetenv("HF_HUB_CACHE");
+	setenv("HF_HOME", "/y", 1);
+	hub_cache_default(cache, sizeof cache);
+	is_str(cache, "/y/hub", "then HF_HOME/hub");
+	char yaml[4200];
+	snprintf(yaml, sizeof yaml, "%s/exo.yaml", dir);
+	const char *text = "storage:\n  modelCache:\n    path: /z/models\n";
+	file_write_atomic(yaml, text, strlen(text), NULL);
+	setenv("EXO_CONFIG", yaml, 1);
+	ok(hub_cache_location(cache, sizeof cache, &e) == 0, "location");
+	is_str(cache, "/z/models", "exo.yaml's storage.modelCache.path wins");
+	unsetenv("EXO_CONFIG");
+	unsetenv("HF_HOME");
 }
 
 int main(void)
@@ -178,6 +284,8 @@ int main(void)
 	test_select();
 	test_hashes(dir);
 	test_refs_links(dir);
+	test_planted_links(dir);
+	test_layout(dir);
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)

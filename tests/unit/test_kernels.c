@@ -3,6 +3,8 @@
  * tolerance per op; rounding must be byte-identical; quantisation error is
  * bounded; and the reference itself is checked on hand-computed cases. */
 #include "kernels/kern.h"
+#include "kernels/mlx.h"
+#include "kernels/kern_gguf.h"
 #include "tests/tap.h"
 
 #include <stdint.h>
@@ -50,7 +52,9 @@ static int close_enough(const char *what, const float *ref, const float *got, si
 	return bad == 0;
 }
 
-static int is_q(int t) { return t == KD_Q8_0 || t == KD_Q4_0; }
+static int is_q(int t) { return t >= KD_Q8_0; }
+static int is_k(int t) { return t == KD_Q4_K || t == KD_Q5_K || t == KD_Q6_K; }
+static const size_t KCOLS[] = {256, 768, 4096};
 
 /* Weights of type t for [rows, cols], quantised by the reference. */
 static void *rand_weights(int t, size_t rows, size_t cols)
@@ -64,7 +68,7 @@ static void *rand_weights(int t, size_t rows, size_t cols)
 
 /* A dot product of cols terms in f32 against the reference's double: allow
  * a few f32 ulps per term of magnitude (|w|, |x| <= 1; Q4_0 values <= 8). */
-static double dot_atol(int t, size_t cols) { return (t == KD_Q4_0 ? 8 : 1) * 4e-7 * (double)cols + 1e-6; }
+static double dot_atol(int t, size_t cols) { return (t == KD_Q8_0 ? 1 : 8) * 4e-7 * (double)cols + 1e-6; }
 
 static int check_gemv(const struct kern_ops *k, int t, size_t rows, size_t cols)
 {
@@ -95,8 +99,10 @@ static int check_gemm(const struct kern_ops *k, int t, size_t n, size_t rows, si
 static void test_products(const struct kern_ops *k)
 {
 	for (int t = 0; t < KD_COUNT; t++) {
-		const size_t *cols = is_q(t) ? QCOLS : FCOLS;
-		size_t nc = is_q(t) ? LEN(QCOLS) : LEN(FCOLS);
+		if (KD_IS_MLX(t)) /* test_mlx */
+			continue;
+		const size_t *cols = is_k(t) ? KCOLS : is_q(t) ? QCOLS : FCOLS;
+		size_t nc = is_k(t) ? LEN(KCOLS) : is_q(t) ? LEN(QCOLS) : LEN(FCOLS);
 		int good_v = 1, good_m = 1;
 		for (size_t r = 0; r < LEN(ROWS); r++)
 			for (size_t c = 0; c < nc; c++) {
@@ -214,10 +220,12 @@ static void test_quantize_act(const struct kern_ops *k)
 static void test_conversions(const struct kern_ops *k)
 {
 	for (int t = 0; t < KD_COUNT; t++) {
+		if (KD_IS_MLX(t)) /* test_mlx */
+			continue;
 		size_t ns[] = {1, 7, 9, 31, 64, 1000, 4096};
 		int same = 1, widen = 1;
 		for (size_t i = 0; i < LEN(ns); i++) {
-			size_t n = is_q(t) ? (ns[i] + 31) / 32 * 32 : ns[i];
+			size_t blk = is_k(t) ? 256 : is_q(t) ? 32 : 1, n = (ns[i] + blk - 1) / blk * blk;
 			float *src = conversion_inputs(n);
 			if (is_q(t)) /* quantisation of finite data only */
 				for (size_t j = 0; j < n; j++)
@@ -327,18 +335,35 @@ static void test_quant_error(void)
 	float *x = rand_vec(n, 2.0f), *y = malloc(n * 4);
 	for (size_t i = 0; i < n; i += 97)
 		x[i] *= 10.0f; /* some blocks with outliers */
-	static const int types[] = {KD_Q8_0, KD_Q4_0};
-	for (size_t ti = 0; ti < 2; ti++) {
+	static const int types[] = {KD_Q8_0, KD_Q4_0, KD_Q4_1, KD_Q5_0, KD_Q5_1, KD_Q4_K, KD_Q5_K, KD_Q6_K};
+	for (size_t ti = 0; ti < LEN(types); ti++) {
 		int t = types[ti];
 		void *q = malloc(kern_row_bytes(t, n));
 		kern_ref.from_f32[t](x, q, n);
 		kern_ref.to_f32[t](q, y, n);
 		int good = 1;
 		for (size_t b = 0; b < n / 32; b++) {
-			float amax = 0;
-			for (int j = 0; j < 32; j++)
+			float amax = 0, lo = INFINITY, hi = -INFINITY, sb = 0;  /* sb: |max| of its 256 */
+			for (int j = 0; j < 32; j++) {
 				amax = fmaxf(amax, fabsf(x[b * 32 + j]));
-			double bound = t == KD_Q8_0 ? amax / 127.0 * 0.5 * 1.01 + amax * 1e-3 : amax / 8.0 * 1.01;
+				lo = fminf(lo, x[b * 32 + j]);
+				hi = fmaxf(hi, x[b * 32 + j]);
+			}
+			for (size_t j = b / 8 * 256; j < b / 8 * 256 + 256; j++)
+				sb = fmaxf(sb, fabsf(x[j]));
+			/* half a step, and f16's rounding of the scales; the K types' mins
+			 * and scales are steps of d and dmin (up to sb / 63) */
+			double bound;
+			switch (t) {
+			case KD_Q8_0: bound = amax / 127.0 * 0.5 * 1.01 + amax * 1e-3; break;
+			case KD_Q4_0: bound = amax / 8.0 * 1.01; break;
+			case KD_Q4_1: bound = (hi - lo) / 15.0 * 0.5 * 1.01 + amax * 4e-3; break;
+			case KD_Q5_0: bound = amax / 16.0 * 1.01; break;
+			case KD_Q5_1: bound = (hi - lo) / 31.0 * 0.5 * 1.01 + amax * 4e-3; break;
+			case KD_Q4_K: bound = (hi - lo) / 15.0 * 0.5 + 2 * sb / 63 / 15 + sb / 63 + amax * 4e-3; break;
+			case KD_Q5_K: bound = (hi - lo) / 31.0 * 0.5 + 2 * sb / 63 / 31 + sb / 63 + amax * 4e-3; break;
+			default: bound = amax / 31.0 * 0.5 * 1.05 + sb / 31 / 127 * 16 + amax * 4e-3; break;
+			}
 			for (int j = 0; j < 32; j++)
 				if (fabs((double)y[b * 32 + j] - x[b * 32 + j]) > bound) {
 					if (good)
@@ -391,6 +416,21 @@ static void test_reference_by_hand(void)
 		layout &= d[j] == j - 8 && d[j + 16] == 7 - j;
 	ok(layout, "Q4_0: value j in the low nibble of qs[j], value j+16 in the high nibble");
 
+	/* ggml's block_q4_1: d, m, then the nibbles as Q4_0's; value = d q + m */
+	struct kern_block_q4_1 b1 = {.d = kern_f32_to_f16(0.5f), .m = kern_f32_to_f16(-2.0f)};
+	for (int j = 0; j < 16; j++)
+		b1.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+	kern_ref.to_f32[KD_Q4_1](&b1, d, 32);
+	layout = sizeof b1 == 20;
+	for (int j = 0; j < 16; j++)
+		layout &= d[j] == 0.5f * j - 2 && d[j + 16] == 0.5f * (15 - j) - 2;
+	ok(layout, "Q4_1: 20-byte blocks, d q + m with value j low in qs[j] and j+16 high");
+	float x127[32], yq;  /* 127: the activation's scale is 1, exact in f16 */
+	for (int j = 0; j < 32; j++)
+		x127[j] = 127.0f;
+	kern_ref.gemv[KD_Q4_1](&b1, x127, &yq, 1, 32);  /* 127 times the sum of d q + m */
+	ok(feq(yq, 127 * (0.5f * 2 * 120 - 64), 1e-3f), "ref gemv Q4_1 by hand: %g", yq);
+
 	float ww[6] = {1, 2, 3, 4, 5, 6}, xx[3] = {1, 0, -1}, yy[2];
 	kern_ref.gemv[KD_F32](ww, xx, yy, 2, 3);
 	ok(yy[0] == -2 && yy[1] == -2, "ref gemv F32 by hand");
@@ -399,10 +439,141 @@ static void test_reference_by_hand(void)
 	ok(feq(out[0], 1.5f, 1e-6f) && feq(out[1], 1.0f, 1e-6f), "ref attention by hand");
 }
 
+/* MLX's affine types: every (bits, group, scale type), gemv and gemm at odd
+ * row counts and several groups per row against the reference, widening
+ * bit-identical to it.  Weights are random bytes (every q pattern) with
+ * scales and biases of either sign. */
+static void *mlx_weights(int t, size_t rows, size_t cols)
+{
+	struct kern_mlx p;
+	kern_mlx_params(t, &p);
+	size_t nb = rows * cols / (size_t)p.group;
+	unsigned char *w = malloc(nb * p.block_bytes);
+	for (size_t b = 0; b < nb; b++) {
+		unsigned char *blk = w + b * p.block_bytes;
+		float sb[2] = {frand() * 0.05f, frand() * 0.5f};
+		for (int i = 0; i < 2; i++) {
+			unsigned char *d = blk + (size_t)i * p.scale_bytes;
+			if (p.scale_type == KD_F32) {
+				memcpy(d, &sb[i], 4);
+			} else {
+				uint16_t h = p.scale_type == KD_F16 ? kern_f32_to_f16(sb[i]) : kern_f32_to_bf16(sb[i]);
+				memcpy(d, &h, 2);
+			}
+		}
+		for (size_t j = 0; j < p.packed_bytes; j++)
+			blk[2 * p.scale_bytes + j] = (unsigned char)((frand() + 1.0f) * 128.0f);
+	}
+	return w;
+}
+
+static int check_mlx(const struct kern_ops *k, int t, size_t n, size_t rows, size_t cols)
+{
+	void *w = mlx_weights(t, rows, cols);
+	float *x = rand_vec(n * cols, 1.0f), *yr = calloc(n * rows, 4), *yg = calloc(n * rows, 4);
+	float *wr = malloc(rows * cols * 4), *wg = malloc(rows * cols * 4);
+	char what[128];
+	int good = 1;
+	kern_ref.to_f32[t](w, wr, rows * cols);
+	k->to_f32[t](w, wg, rows * cols);
+	if (memcmp(wr, wg, rows * cols * 4)) {
+		diag("%s %s %zux%zu widens differently", k->name, kern_dtype_name(t), rows, cols);
+		good = 0;
+	}
+	kern_ref.gemv[t](w, x, yr, rows, cols);
+	k->gemv[t](w, x, yg, rows, cols);
+	snprintf(what, sizeof what, "%s gemv %s %zux%zu", k->name, kern_dtype_name(t), rows, cols);
+	good &= close_enough(what, yr, yg, rows, 4e-7 * (double)cols + 1e-6, 1e-5);
+	kern_ref.gemm[t](w, x, yr, n, rows, cols, 1);
+	k->gemm[t](w, x, yg, n, rows, cols, 2);
+	snprintf(what, sizeof what, "%s gemm %s n=%zu %zux%zu", k->name, kern_dtype_name(t), n, rows, cols);
+	good &= close_enough(what, yr, yg, n * rows, 4e-7 * (double)cols + 1e-6, 1e-5);
+	free(w), free(x), free(yr), free(yg), free(wr), free(wg);
+	return good;
+}
+
+static void test_mlx(const struct kern_ops *k)
+{
+	static const size_t rows[] = {1, 3, 7, 33}, groups[] = {1, 3, 17}, ns[] = {1, 5, 9, 17};
+	int good = 1;
+	for (int t = KD_MLX_FIRST; t <= KD_MLX_LAST; t++) {
+		struct kern_mlx p;
+		kern_mlx_params(t, &p);
+		int good_t = 1;
+		for (size_t r = 0; r < LEN(rows); r++)
+			for (size_t g = 0; g < LEN(groups); g++)
+				good_t &= check_mlx(k, t, ns[(r + g) % LEN(ns)], rows[r], groups[g] * (size_t)p.group);
+		if (!good_t)
+			diag("%s %s differs from the reference", k->name, kern_dtype_name(t));
+		good &= good_t;
+	}
+	ok(good, "%s gemv, gemm and widening of all %d MLX types match the reference", k->name,
+	   (int)KD_MLX_COUNT);
+}
+
+/* The bit stream by hand, as mlx/backend/cpu/quantized.cpp's extract_bits
+ * reads it: 3-bit values straddle bytes (8 values in 3 bytes), 5-bit ones
+ * (8 in 5), 6-bit ones (4 in 3); 4-bit value 0 is a word's low nibble. */
+static void test_mlx_layout(void)
+{
+	const uint8_t b3[3] = {0xd1, 0x58, 0xfa};   /* 001 010 011 (0x1 0x2 0x3 ...) */
+	unsigned want3[8];
+	want3[0] = b3[0] & 0x7, want3[1] = (b3[0] & 0x38) >> 3;
+	want3[2] = ((b3[0] & 0xc0) >> 6) + ((b3[1] & 0x1) << 2), want3[3] = (b3[1] & 0xe) >> 1;
+	want3[4] = (b3[1] & 0x70) >> 4, want3[5] = ((b3[1] & 0x80) >> 7) + ((b3[2] & 0x3) << 1);
+	want3[6] = (b3[2] & 0x1c) >> 2, want3[7] = (b3[2] & 0xe0) >> 5;
+	int same = 1;
+	for (size_t i = 0; i < 8; i++)
+		same &= kern_mlx_value(b3, 3, i) == want3[i];
+	ok(same, "3-bit values read across bytes as MLX's extract_bits");
+	const uint8_t b5[5] = {0x3e, 0xc1, 0x9d, 0x72, 0xa8};
+	unsigned want5[8] = {b5[0] & 0x1fu, ((b5[0] & 0xe0u) >> 5) + ((b5[1] & 0x3u) << 3), (b5[1] & 0x7cu) >> 2,
+			     ((b5[1] & 0x80u) >> 7) + ((b5[2] & 0xfu) << 1),
+			     ((b5[2] & 0xf0u) >> 4) + ((b5[3] & 0x1u) << 4), (b5[3] & 0x3eu) >> 1,
+			     ((b5[3] & 0xc0u) >> 6) + ((b5[4] & 0x7u) << 2), (b5[4] & 0xf8u) >> 3};
+	same = 1;
+	for (size_t i = 0; i < 8; i++)
+		same &= kern_mlx_value(b5, 5, i) == want5[i];
+	ok(same, "5-bit values read across bytes as MLX's extract_bits");
+	const uint8_t b6[3] = {0x9b, 0x4e, 0xe7};
+	unsigned want6[4] = {b6[0] & 0x3fu, ((b6[0] >> 6) & 0x3u) + ((b6[1] & 0xfu) << 2),
+			     ((b6[1] >> 4) & 0xfu) + ((b6[2] & 0x3u) << 4), (b6[2] >> 2) & 0x3fu};
+	same = 1;
+	for (size_t i = 0; i < 4; i++)
+		same &= kern_mlx_value(b6, 6, i) == want6[i];
+	ok(same, "6-bit values read across bytes as MLX's extract_bits");
+	uint32_t word = 0x87654321u;
+	uint8_t b4[4];
+	memcpy(b4, &word, 4);
+	ok(kern_mlx_value(b4, 4, 0) == 1 && kern_mlx_value(b4, 4, 7) == 8, "4-bit value 0 is the low nibble of a word");
+	/* One 3-bit block of 32 by hand: scale -0.5 (negative), bias 2, in BF16. */
+	int t = KD_MLX3_G32_BF16;
+	uint8_t blk[4 + 12] = {0};
+	uint16_t s = kern_f32_to_bf16(-0.5f), bias = kern_f32_to_bf16(2.0f);
+	memcpy(blk, &s, 2), memcpy(blk + 2, &bias, 2);
+	for (int v = 0; v < 32; v++) { /* q = v % 8 at bit 3v */
+		unsigned q = (unsigned)v % 8, bit = 3u * (unsigned)v;
+		blk[4 + bit / 8] |= (uint8_t)(q << (bit % 8));
+		if (bit % 8 > 5)
+			blk[4 + bit / 8 + 1] |= (uint8_t)(q >> (8 - bit % 8));
+	}
+	float out[32];
+	kern_ref.to_f32[t](blk, out, 32);
+	same = 1;
+	for (int v = 0; v < 32; v++)
+		same &= out[v] == -0.5f * (float)(v % 8) + 2.0f;
+	ok(same, "ref widens a 3-bit block with a negative scale to scale*q + bias");
+	ok(kern_row_bytes(KD_MLX4_G64_BF16, 128) == 2 * 36 && kern_row_bytes(KD_MLX4_G64_BF16, 96) == 0,
+	   "MLX4_G64_BF16 rows are whole blocks of 4 + 32 bytes");
+	ok(kern_dtype_parse("mlx3_g64_bf16") == KD_MLX3_G64_BF16 &&
+	   strcmp(kern_dtype_name(KD_MLX6_G128_F16), "MLX6_G128_F16") == 0, "MLX type names");
+}
+
 int main(void)
 {
 	test_reference_by_hand();
 	test_quant_error();
+	test_mlx_layout();
 	for (const struct kern_ops *const *v = kern_variants(); *v; v++) {
 		const struct kern_ops *k = *v;
 		diag("variant %s", k->name);
@@ -412,6 +583,7 @@ int main(void)
 		full &= k->rmsnorm && k->rope && k->softmax && k->silu_mul && k->add && k->attention;
 		ok(full, "%s fills every slot", k->name);
 		test_products(k);
+		test_mlx(k);
 		test_packed(k);
 		test_quantize_act(k);
 		test_conversions(k);

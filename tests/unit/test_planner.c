@@ -373,11 +373,11 @@ static void test_cluster(void)
 		json_decref(arr);
 		return;
 	}
-	is_int(c.n, 2, "two devices: the used CUDA GPU of g, the CPU of r");
-	is_str(c.units[0].device, "cuda:1", "the GPU is named by its device ordinal");
-	is_int(c.units[0].mem_budget, 20000000000, "GPU budget: memory_free x the node's fraction 0.8");
-	ok(c.units[0].bandwidth == 1.008e12 && c.units[0].bw_source == PS_ESTIMATED,
-	   "RTX 4090: 1008 GB/s from the table, estimated");
+	is_int(c.n, 2, "two devices: the CPUs of g and r (no GPU backend in this build)");
+	is_str(c.units[0].device, "cpu", "g's used CUDA GPU is not planned: its stage is on the CPU");
+	is_int(c.units[0].mem_budget, 54975581388, "g's budget: its RAM x the node's fraction 0.8");
+	ok(c.units[0].bandwidth == 20e9 && c.units[0].bw_source == PS_DEFAULT,
+	   "g's CPU: the default bandwidth, not the GPU's");
 	ok(c.units[0].rtt == 0.002 && c.units[0].rtt_source == PS_MEASURED, "rtt from the bench record");
 	is_str(c.units[0].host, "fd00::5", "advertised IPv6 host");
 	is_int(c.units[0].port, 7000, "advertised port");
@@ -387,9 +387,13 @@ static void test_cluster(void)
 	is_str(c.units[1].host, "192.168.1.7", "the first routable address, link-local skipped");
 	ok(c.units[1].net_bandwidth == 1.25e9 && c.units[1].net_source == PS_DETECTED,
 	   "network bandwidth: the interface speed");
-	ok(json_array_size(c.notes) == 1 &&
-	   strstr(json_string_value(json_array_get(c.notes, 0)), "rocm") != NULL,
-	   "a note says why the ROCm GPU is left out");
+	const char *n0 = json_string_value(json_array_get(c.notes, 0));
+	const char *n1 = json_string_value(json_array_get(c.notes, 1));
+	ok(json_array_size(c.notes) == 2 && n0 && strstr(n0, "node 'g'") && strstr(n0, "RTX 4090") &&
+	   !strstr(n0, "T400") && strstr(n0, "no GPU backend"),
+	   "a note says g's used GPU is not planned, and why: %s", n0 ? n0 : "(none)");
+	ok(n1 && strstr(n1, "node 'r'") && strstr(n1, "rocm"), "and one for r's ROCm GPU: %s",
+	   n1 ? n1 : "(none)");
 	/* Addresses in a plan: g has one stage and its advertised address; r
 	 * has no port, so base + index. */
 	struct plan_model m;
@@ -400,9 +404,14 @@ static void test_cluster(void)
 		json_t *plan = plan_record(&m, &c, &r, &p);
 		json_t *st = json_object_get(plan, "stages");
 		is_str(json_string_value(json_object_get(json_array_get(st, 0), "address")),
-		       "192.168.1.7:52416", "stage 0 (r, 32 GiB first): host:52416");
+		       "[fd00::5]:7000", "stage 0 (g, 64 GiB first): its advertised address");
 		is_str(json_string_value(json_object_get(json_array_get(st, 1), "address")),
-		       "[fd00::5]:7000", "stage 1 (g): its advertised address");
+		       "192.168.1.7:52417", "stage 1 (r): host:52416 + 1");
+		json_t *notes = json_object_get(plan, "notes");
+		int gpu_note = 0;
+		for (size_t i = 0; i < json_array_size(notes); i++)
+			gpu_note |= strstr(json_string_value(json_array_get(notes, i)), "no GPU backend") != NULL;
+		ok(gpu_note, "the plan's notes say the GPUs are not planned");
 		json_decref(plan);
 		plan_result_free(&p);
 	} else {
@@ -414,8 +423,81 @@ static void test_cluster(void)
 	json_decref(arr);
 }
 
+/* Records claiming figures no machine has are refused, naming record and
+ * field; more node records than a plan holds are refused before any is
+ * looked at; the ring's sum cannot overflow into shares above 1. */
+static void test_hostile_records(void)
+{
+	json_t *recs[3];
+	struct plan_cluster c;
+	struct exo_err e;
+	for (int i = 0; i < 3; i++)
+		recs[i] = json_pack("{s:s, s:i, s:s, s:s, s:I}", "kind", "node", "v", 1, "name",
+				    i == 0 ? "a" : i == 1 ? "b" : "c", "arch", "x86_64", "mem_total",
+				    (json_int_t)INT64_MAX);
+	is_int(plan_cluster_build(&c, recs, 3, 0, &e), -1, "three nodes of 2^63-1 bytes: refused");
+	is_int(e.code, EXO_DATAERR, "status 65");
+	ok(strstr(e.msg, "record 0 (node 'a')") && strstr(e.msg, "'mem_total'"),
+	   "the message names the record and the field: %s", e.msg);
+	json_object_set_new(recs[0], "mem_total", json_integer(1ll << 50));
+	json_object_set_new(recs[0], "mem_bandwidth", json_real(1e300));
+	is_int(plan_cluster_build(&c, recs, 1, 0, &e), -1, "a bandwidth of 1e300 B/s: refused");
+	ok(strstr(e.msg, "'mem_bandwidth'") != NULL, "named: %s", e.msg);
+	for (int i = 0; i < 3; i++)
+		json_decref(recs[i]);
+
+	json_t *many[PLAN_MAX_UNITS + 1];
+	for (int i = 0; i <= PLAN_MAX_UNITS; i++)
+		many[i] = json_pack("{s:s, s:i, s:s, s:s, s:I}", "kind", "node", "v", 1, "name",
+				    "same", "arch", "x86_64", "mem_total", (json_int_t)GiB);
+	is_int(plan_cluster_build(&c, many, PLAN_MAX_UNITS + 1, 0, &e), -1, "257 node records: refused");
+	ok(strstr(e.msg, "257 node records: at most 256") != NULL,
+	   "the count is said before anything else (not a duplicate name): %s", e.msg);
+	for (int i = 0; i <= PLAN_MAX_UNITS; i++)
+		json_decref(many[i]);
+
+	/* Units built by hand, past the records' checks: the sum overflows. */
+	struct plan_unit u[3] = { { .node = "a", .device = "cpu", .mem_total = UINT64_MAX / 2,
+				    .mem_budget = UINT64_MAX / 4, .bandwidth = 1e10 } };
+	u[1] = u[0], u[2] = u[0];
+	snprintf(u[1].node, sizeof u[1].node, "b");
+	snprintf(u[2].node, sizeof u[2].node, "c");
+	struct plan_cluster hand = { .units = u, .n = 3, .notes = json_array() };
+	struct plan_model m;
+	struct plan_result p;
+	struct plan_request r = req(PLAN_RING_MEMORY);
+	model(&m, 4, 0.001, 0);
+	int rc = plan_make(&m, &hand, &r, &p, &e);
+	ok(rc < 0, "ring-memory over a sum that overflows 64 bits: no plan");
+	if (rc == 0) {
+		diag("%s", ranges(&hand, &p));
+		plan_result_free(&p);
+	}
+	/* Many equal units: rounded shares sum past 1, ranges stay in the model. */
+	struct plan_cluster eq;
+	char spec[4096] = "";
+	for (int i = 0; i < 30; i++)
+		snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "n%02d:7:50 ", i);
+	cluster(&eq, spec);
+	plan_model_free(&m);
+	model(&m, 997, 0.0001, 0);
+	if (plan_make(&m, &eq, &r, &p, &e) == 0) {
+		int inside = 1;
+		for (size_t i = 0; i < p.n; i++)
+			inside &= p.stages[i].layer_end <= 997 && p.stages[i].layer_start < p.stages[i].layer_end;
+		ok(inside && p.stages[p.n - 1].layer_end == 997, "30 equal nodes, 997 layers: %s", ranges(&eq, &p));
+		plan_result_free(&p);
+	} else {
+		ok(0, "30 equal nodes: %s", e.msg);
+	}
+	plan_model_free(&m);
+	plan_cluster_free(&eq);
+	json_decref(hand.notes);
+}
+
 int main(void)
 {
+	test_hostile_records();
 	test_cluster();
 	test_round5();
 	test_ring();

@@ -287,6 +287,15 @@ static void bad_inputs(void)
 	char *big = calloc(1, huge);
 	memcpy(big, "\x81\xa4kind\xdb\x10\x00\x00\x00", 10);
 	bad("message over 64 MiB", big, huge, REC_MSGPACK, "record 0", "larger than 64 MiB");
+	/* the same limit in JSON, as an object and as an item of an array */
+	memset(big, 'a', huge);
+	memcpy(big, "{\"kind\":\"node\",\"v\":1,\"name\":\"", 29);
+	memcpy(big + huge - 2, "\"}", 2);
+	bad("JSON object over 64 MiB", big, huge, REC_JSON, "record 0", "larger than 64 MiB");
+	big[0] = '[';
+	memcpy(big + 1, "{\"kind\":\"node\",\"v\":1,\"name\":\"", 29);
+	memcpy(big + huge - 3, "\"}]", 3);
+	bad("JSON array item over 64 MiB", big, huge, REC_JSON, "record 0", "larger than 64 MiB");
 	free(big);
 }
 

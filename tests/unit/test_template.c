@@ -271,6 +271,9 @@ static const struct tcase errors[] = {
 	{ "{% set s = 'x' * 10000000 %}{% for i in range(100) %}{% set t = s ~ i %}{% endfor %}",
 	  "more than 268435456 bytes of strings" },
 	{ "{{ range(1000000000) | length }}", "range longer than 100000 items" },
+	/* each assignment checks the value for the namespace: n deep, n nodes */
+	{ "{% set ns = namespace(d=[]) %}{% for i in range(100000) %}{% set ns.d = [ns.d] %}{% endfor %}",
+	  "more than 20000000 steps" },
 };
 
 static void check_errors(void)

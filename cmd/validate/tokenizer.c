@@ -7,7 +7,7 @@
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/file.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * stream goes on; a stream that cannot be decoded stops at that point. */
 #include "util/file.h"
 #include "validate/reference.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -6,9 +6,10 @@
 #include "model/checkpoint.h"
 #include "net/net.h"
 #include "records/record.h"
+#include "util/opt.h"
 #include "validate/model_checks.h"
 #include "validate/reference.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -49,9 +50,8 @@ static int parse_handover(const char *s)
 
 static int parse_count(const char *opt, const char *s, int min)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*s == '\0' || *end || v < min || v > 4096)
+	long v;
+	if (!opt_long(s, min, 4096, &v))
 		exo_errx(EXO_USAGE, "%s %s: expected an integer of at least %d", opt, s, min);
 	return (int)v;
 }

@@ -10,7 +10,7 @@
 #include "net/net.h"
 #include "validate/plan_live.h"
 #include "validate/facts.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -75,16 +75,11 @@ static void check_coverage(struct plan_check *c)
 			json_array_size(stages), (long long)layers - 1);
 }
 
-/* Memory a stage may use on its device: a GPU's usable memory, else the
- * node's available RAM (total when not given) times 0.9, as exo-partition. */
-static double device_memory(const json_t *node, const char *device, char *what, size_t n)
+/* Memory a stage may use: the node's available RAM (total when not given)
+ * times 0.9, as exo-partition.  Every stage runs on the CPU in this build,
+ * whatever device the plan names (check_devices warns of the others). */
+static double device_memory(const json_t *node, char *what, size_t n)
 {
-	if (device && !strncmp(device, "cuda:", 5)) {
-		const json_t *g = json_array_get(json_object_get(node, "gpus"), (size_t)atoi(device + 5));
-		json_int_t usable = geti(g, "memory_usable");
-		snprintf(what, n, "%s memory", device);
-		return usable ? (double)usable : 0.9 * (double)geti(g, "memory_total");
-	}
 	json_int_t avail = geti(node, "mem_available");
 	snprintf(what, n, "%s RAM", avail ? "available" : "total");
 	return 0.9 * (double)(avail ? avail : geti(node, "mem_total"));
@@ -106,10 +101,27 @@ static void check_stage_fit(struct plan_check *c, size_t i, const json_t *s)
 		return;
 	}
 	char what[64], a[32], b[32];
-	const char *device = json_string_value(json_object_get(s, "device"));
-	double have = device_memory(node, device, what, sizeof what);
+	double have = device_memory(node, what, sizeof what);
 	pc_emit(c, "plan.fit", need <= have ? "ok" : "fail", "stage %zu on %s: needs %s (weights + KV), %s: %s",
 		i, name, fmt_bytes(a, sizeof a, need), what, fmt_bytes(b, sizeof b, have));
+}
+
+/* Devices this build can run: CPUs only (there is no GPU backend yet; a
+ * stage asked for another device would run on the CPU with its RAM). */
+static void check_devices(struct plan_check *c)
+{
+	size_t i, odd = 0;
+	json_t *s;
+	json_array_foreach(json_object_get(c->plan, "stages"), i, s) {
+		const char *device = json_string_value(json_object_get(s, "device"));
+		if (device && strcmp(device, "cpu") != 0) {
+			pc_emit(c, "plan.device", "warn", "stage %zu asks for device '%s': this build runs "
+				"stages on CPUs only (no GPU backend), so it would run on the CPU", i, device);
+			odd++;
+		}
+	}
+	if (!odd)
+		pc_emit(c, "plan.device", "ok", "every stage runs on a CPU, which this build can run");
 }
 
 /* The model the plan names, when it can be opened here, has its layer count. */
@@ -148,21 +160,42 @@ static void read_records(const char *path, json_t **plan, json_t *nodes)
 static const char usage_text[] =
 	"usage: exo-validate plan [FILE] [--nodes FILE] [--live [--key FILE]] [-o FORMAT] [-q]\n";
 
+/* networking.peers of the configuration: a stage placed on a node that is
+ * a peer should be reached where the peer is (exo-partition places it
+ * there); another address is a warning naming both.  Nothing is said when
+ * no stage is on a peer. */
+static void check_peers(struct plan_check *c, const struct exo_config *conf)
+{
+	size_t i, on_peers = 0, odd = 0;
+	json_t *s;
+	json_array_foreach(json_object_get(c->plan, "stages"), i, s) {
+		const char *node = json_string_value(json_object_get(s, "node"));
+		const char *addr = json_string_value(json_object_get(s, "address"));
+		for (size_t k = 0; node && k < conf->networking.n_peers; k++) {
+			const struct conf_peer *p = &conf->networking.peers[k];
+			if (strcmp(p->name, node) != 0)
+				continue;
+			on_peers++;
+			if (!addr || strcmp(addr, p->address) != 0) {
+				pc_emit(c, "plan.peers", "warn", "stage %zu on peer '%s' is at %s, but "
+					"networking.peers puts '%s' at %s", i, node, addr ? addr : "(no address)",
+					node, p->address);
+				odd++;
+			}
+		}
+	}
+	if (on_peers && !odd)
+		pc_emit(c, "plan.peers", "ok", "%zu stage(s) on peers, each at its peer's address", on_peers);
+}
+
 /* The cluster key: --key FILE, else networking.clusterKey of the
  * configuration; NULL when neither names one. */
-static const uint8_t *cluster_key(const char *path, uint8_t key[NET_KEY_BYTES])
+static const uint8_t *cluster_key(const char *path, const struct exo_config *conf,
+				  uint8_t key[NET_KEY_BYTES])
 {
-	struct exo_config conf;
 	struct exo_err e = {0};
-	char from_conf[4096] = "";
-	if (!path) {
-		conf_init(&conf);
-		if (conf_load(&conf, NULL, &e) < 0)
-			exo_die(&e);
-		snprintf(from_conf, sizeof from_conf, "%s", conf.networking.cluster_key);
-		conf_free(&conf);
-		path = *from_conf ? from_conf : NULL;
-	}
+	if (!path && conf->networking.cluster_key[0])
+		path = conf->networking.cluster_key;
 	if (!path)
 		return NULL;
 	if (net_key_load(path, key, &e) < 0)
@@ -205,6 +238,11 @@ int validate_plan(int argc, char **argv)
 	}
 	if (!plan)
 		exo_errx(EXO_DATAERR, "%s: no plan record in the stream", path ? path : "stdin");
+	struct exo_config conf;
+	struct exo_err e = {0};
+	conf_init(&conf);
+	if (conf_load(&conf, NULL, &e) < 0)
+		exo_die(&e);
 	struct vcheck_out out;
 	vcheck_open(&out, format);
 	struct plan_check c = {.out = &out, .subject = path ? path : "plan", .plan = plan, .nodes = nodes};
@@ -213,10 +251,13 @@ int validate_plan(int argc, char **argv)
 	json_t *s;
 	json_array_foreach(json_object_get(plan, "stages"), i, s)
 		check_stage_fit(&c, i, s);
+	check_devices(&c);
 	check_model(&c);
+	check_peers(&c, &conf);
 	uint8_t key[NET_KEY_BYTES];
 	if (live)
-		plan_live_checks(plan, cluster_key(key_file, key), &out);
+		plan_live_checks(plan, cluster_key(key_file, &conf, key), &out);
+	conf_free(&conf);
 	json_decref(plan);
 	json_decref(nodes);
 	return vcheck_close(&out, vcheck_status(&out));

@@ -3,8 +3,9 @@
  * the model (the whole `model --reference` comparison, repeated), with
  * optional memory pressure.  Reports errors, throughput over time and peak
  * memory. */
+#include "util/opt.h"
 #include "validate/reference.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -84,6 +85,7 @@ static void parse(int argc, char **argv, struct stress_opts *o)
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int c;
 	char *end;
+	long v;
 	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'S': case 'q': break;
@@ -96,9 +98,9 @@ static void parse(int argc, char **argv, struct stress_opts *o)
 			break;
 		case 'p': o->pressure = 1; break;
 		case 't':
-			o->threads = (int)strtol(optarg, &end, 10);
-			if (*end || o->threads < 1 || o->threads > 4096)
+			if (!opt_long(optarg, 1, 4096, &v))
 				exo_errx(EXO_USAGE, "--threads %s: expected an integer of at least 1", optarg);
+			o->threads = (int)v;
 			break;
 		case 'o': o->format = rec_format_option(optarg); break;
 		case 'h': fputs(usage_text, stdout); exit(0);

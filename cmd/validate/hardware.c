@@ -8,7 +8,7 @@
 #include "hardware/requirements.h"
 #include "model/config.h"
 #include "validate/facts.h"
-#include "validate/validate.h"
+#include "cmd/validate/subcommand.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -73,7 +73,9 @@ static void check_ram(struct hw_check *c, const json_t *node)
 /* Which of FP16, INT8, INT4 fit in bytes, as a phrase. */
 static void fitting_dtypes(const struct model_facts *m, uint64_t bytes, char *buf, size_t n)
 {
-	snprintf(buf, n, "%s%s%s", model_bytes_f16(m) <= bytes ? "FP16 " : "",
+	int stored = m->quantized && m->stored_bytes && m->stored_bytes <= bytes;
+	snprintf(buf, n, "%s%s%s%s", stored ? "as stored (MLX quantized) " : "",
+		 model_bytes_f16(m) <= bytes ? "FP16 " : "",
 		 model_bytes_q8(m) <= bytes ? "INT8 " : "", model_bytes_q4(m) <= bytes ? "INT4" : "");
 	if (!*buf)
 		snprintf(buf, n, "no weight type: the model needs several GPUs or nodes");

@@ -1,7 +1,8 @@
 /* `exo-validate --test-component cpu|gpu|network|storage|all`: functional
  * tests that run real work on a part of this machine and compare the
  * results with a reference (validate/component_*.c). */
-#include "config/config.h"
+#include "cmd/validate/subcommand.h"
+#include "hub/cache.h"
 #include "validate/component.h"
 
 #include <getopt.h>
@@ -24,13 +25,9 @@ static int parse_component(const char *s)
 
 static void model_cache(char *dir, size_t n)
 {
-	struct exo_config conf;
 	struct exo_err e = {0};
-	conf_init(&conf);
-	if (conf_load(&conf, NULL, &e) < 0)
+	if (hub_cache_location(dir, n, &e) < 0)
 		exo_die(&e);
-	snprintf(dir, n, "%s", conf.storage.model_cache.path);
-	conf_free(&conf);
 }
 
 int validate_test_component(int argc, char **argv)

@@ -1,0 +1,447 @@
+/* The SIMD GGUF kernels, compiled twice: by kernels/avx2_gguf.c (maddubs +
+ * madd) and by kernels/avx512_gguf.c (AVX-512 VNNI's dpbusd on 256-bit
+ * lanes), which define GGUF_VNNI and GGUF_FILL before including it.
+ *
+ * Every type is read as kernels/kern_gguf.h's groups of 32: each group's
+ * codes as 32 unsigned bytes u (a signed type's offset moved into m), and
+ * per half of 16 a scale and an offset, value = s u + m.  One group against
+ * one activation block: the integer dot of u with the activation's bytes
+ * in 8 int32 lanes (lanes 0-3 the first half, 4-7 the second), times s d_x,
+ * plus the activation's sums over the same lanes times m d_x.  The integer
+ * dots are exact; only the float summation order differs from the reference. */
+#include "kernels/kern_gguf.h"
+#include "kernels/kern_simd.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+static void (*quantize)(const float *x, struct kern_act_q8 *out, size_t n) = kern_quantize_act;
+
+INLINE float hsum8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* Eight int32 sums of four products of unsigned bytes u with signed bytes x. */
+INLINE __m256i dot_u8_i8(__m256i u, __m256i x)
+{
+#ifdef GGUF_VNNI
+	return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x);
+#else
+	return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+#endif
+}
+
+INLINE __m256 halves(float a, float b) { return _mm256_set_m128(_mm_set1_ps(b), _mm_set1_ps(a)); }
+INLINE float f16(uint16_t h) { return _cvtsh_ss(h); }
+
+/* 16 bytes of nibbles as 32 bytes: the low nibbles, then the high ones. */
+INLINE __m256i nibbles(const uint8_t *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)p), m = _mm_set1_epi8(0x0f);
+	return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+/* Bit j of 32 bits as 0x10 or 0 in byte j (ggml's bytes_from_bits_32). */
+INLINE __m256i fifth_bits(const uint8_t *qh4)
+{
+	uint32_t x;
+	memcpy(&x, qh4, 4);
+	const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+					       0x0101010101010101, 0x0000000000000000);
+	__m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+	b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+	return _mm256_and_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
+}
+
+/* 32 bytes of nibbles at p: the low (hi = 0) or high ones. */
+INLINE __m256i nibble_half(const uint8_t *p, int hi)
+{
+	__m256i v = _mm256_loadu_si256((const __m256i *)p);
+	return _mm256_and_si256(hi ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
+}
+
+/* (qh >> shift) & mask per byte of 32, moved to bit 4. */
+INLINE __m256i high_bits(const uint8_t *qh, int shift, int mask)
+{
+	__m256i v = _mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)qh), shift);
+	return _mm256_slli_epi16(_mm256_and_si256(v, _mm256_set1_epi8((char)mask)), 4);
+}
+
+/* ggml's get_scale_min_k4, inlined. */
+INLINE void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+	if (j < 4) {
+		*sc = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+	}
+}
+
+/* --- each type's group g of a row: u, and s, m per half --- */
+
+INLINE __m256i grp_q4_1(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q4_1 *b = (const struct kern_block_q4_1 *)row + g;
+	s[0] = s[1] = f16(b->d), m[0] = m[1] = f16(b->m);
+	return nibbles(b->qs);
+}
+
+INLINE __m256i grp_q5_0(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q5_0 *b = (const struct kern_block_q5_0 *)row + g;
+	s[0] = s[1] = f16(b->d), m[0] = m[1] = -16 * s[0];
+	return _mm256_or_si256(nibbles(b->qs), fifth_bits(b->qh));
+}
+
+INLINE __m256i grp_q5_1(const void *row, size_t g, float s[2], float m[2])
+{
+	const struct kern_block_q5_1 *b = (const struct kern_block_q5_1 *)row + g;
+	s[0] = s[1] = f16(b->d), m[0] = m[1] = f16(b->m);
+	return _mm256_or_si256(nibbles(b->qs), fifth_bits(b->qh));
+}
+
+/* The activations' sums over the dot's lanes, once per block for all rows. */
+INLINE __m256 act_sums(const struct kern_act_q8 *a)
+{
+	__m256i x = _mm256_loadu_si256((const __m256i *)a->qs);
+	return _mm256_cvtepi32_ps(dot_u8_i8(_mm256_set1_epi8(1), x));
+}
+
+/* y[0, nr) for nr rows (rb bytes apart) of ng groups against a: the types
+ * whose group has one scale and one offset (Q4_1, Q5_0, Q5_1). */
+#define GGUF_ROWS(NAME)                                                                             \
+	INLINE void rows_##NAME(const char *w, size_t rb, size_t ng, const struct kern_act_q8 *a,      \
+				const __m256 *xs, float *y, int nr)                                    \
+	{                                                                                          \
+		__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),         \
+				 _mm256_setzero_ps()};                                                  \
+		float macc[4] = {0, 0, 0, 0};                                                      \
+		(void)xs;                                                                          \
+		for (size_t g = 0; g < ng; g++) {                                                  \
+			__m256i x = _mm256_loadu_si256((const __m256i *)a[g].qs);                        \
+			float dx = a[g].d;                                                         \
+			float sx = dx * (float)a[g].sum;                                           \
+			_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++) {                     \
+				/* one scale and offset for the whole group: the offset's   \
+				 * term is a scalar */                                      \
+				float s[2], m[2];                                                  \
+				__m256i u = grp_##NAME(w + r * rb, g, s, m);                       \
+				__m256 p = _mm256_cvtepi32_ps(dot_u8_i8(u, x));                    \
+				acc[r] = _mm256_fmadd_ps(p, _mm256_set1_ps(s[0] * dx), acc[r]);    \
+				macc[r] += m[0] * sx;                                              \
+			}                                                                          \
+		}                                                                                  \
+		_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++)                               \
+			y[r] = hsum8(acc[r]) + macc[r];                                            \
+	}                                                                                          \
+	GGUF_GEMV_ACT(NAME)
+#define GGUF_GEMV_ACT(NAME)                                                                        \
+	static void gemv_act_##NAME(const void *w, const struct kern_act_q8 *a, const __m256 *xs,     \
+				    float *y, size_t rows, size_t cols)                                \
+	{                                                                                          \
+		size_t ng = cols / 32, rb = kern_row_bytes(KD_##NAME, cols), r = 0;                  \
+		for (; r + 4 <= rows; r += 4)                                                      \
+			rows_##NAME((const char *)w + r * rb, rb, ng, a, xs, y + r, 4);            \
+		for (; r < rows; r++)                                                              \
+			rows_##NAME((const char *)w + r * rb, rb, ng, a, xs, y + r, 1);            \
+	}
+
+/* The K types a superblock at a time: per row, its scales and offsets
+ * (per half of each group of 32) decoded once into S and M, then each
+ * group's bytes and two fmas. */
+INLINE __m256i u_q4_k(const void *blk, int j)
+{
+	const struct kern_block_q4_k *b = blk;
+	return nibble_half(b->qs + 32 * (j / 2), j % 2);
+}
+
+INLINE __m256i u_q5_k(const void *blk, int j)
+{
+	const struct kern_block_q5_k *b = blk;
+	return _mm256_or_si256(nibble_half(b->qs + 32 * (j / 2), j % 2), high_bits(b->qh, j, 1));
+}
+
+INLINE __m256i u_q6_k(const void *blk, int j)
+{
+	const struct kern_block_q6_k *b = blk;
+	int n = j / 4, r = j % 4;
+	return _mm256_or_si256(nibble_half(b->ql + 64 * n + 32 * (r & 1), r >= 2),
+			       high_bits(b->qh + 32 * n, 2 * r, 3));
+}
+
+/* Per superblock and row, as llama.cpp's vec_dot_q*_K_q8_K: the activations
+ * share one scale over the superblock (kern_quantize_act_k), so the
+ * sub-blocks' integer dots are weighted by their integer scales in int32,
+ * and the superblock adds d d_x (that sum) - dmin d_x (mins . sums).  Q6_K's
+ * offset of 32 comes off each pair in int16 (32 x the pair's activations). */
+INLINE void sc_q4_k(const void *blk, int16_t sc[16], int32_t mn[8], float *d, float *dmin)
+{
+	const struct kern_block_q4_k *b = blk;
+	for (int j = 0; j < 8; j++) {
+		uint8_t s8, m8;
+		scale_min_k4(j, b->scales, &s8, &m8);
+		sc[2 * j] = sc[2 * j + 1] = s8;
+		mn[j] = m8;
+	}
+	*d = f16(b->d), *dmin = f16(b->dmin);
+}
+#define sc_q5_k sc_q4_k
+
+INLINE void sc_q6_k(const void *blk, int16_t sc[16], int32_t mn[8], float *d, float *dmin)
+{
+	const struct kern_block_q6_k *b = blk;
+	for (int k = 0; k < 16; k++)
+		sc[k] = b->scales[k];
+	for (int j = 0; j < 8; j++)
+		mn[j] = 0;
+	*d = f16(b->d), *dmin = 0;
+}
+
+#define GGUF_KROWS(NAME, BLOCK, OFFSET32)                                                           \
+	INLINE void rows_##NAME(const char *w, size_t rb, size_t ng, const struct kern_act_q8 *a,      \
+				const __m256 *xs, float *y, int nr)                                    \
+	{                                                                                          \
+		(void)xs;                                                                          \
+		__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),         \
+				 _mm256_setzero_ps()};                                                  \
+		float macc[4] = {0, 0, 0, 0};                                                      \
+		const __m256i ones8 = _mm256_set1_epi8(1);                                         \
+		for (size_t sb = 0; sb < ng / 8; sb++) {                                           \
+			const struct kern_act_q8 *as = a + 8 * sb;                                 \
+			float dx = as[0].d;                                                        \
+			_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++) {                     \
+				const BLOCK *blk = (const BLOCK *)(w + r * rb) + sb;               \
+				int16_t sc[16];                                                    \
+				int32_t mn[8], msum = 0;                                           \
+				float d, dmin;                                                     \
+				sc_##NAME(blk, sc, mn, &d, &dmin);                                 \
+				__m256i isum = _mm256_setzero_si256();                             \
+				for (int j = 0; j < 8; j++) {                                      \
+					__m256i x = _mm256_loadu_si256((const __m256i *)as[j].qs); \
+					__m256i p = _mm256_maddubs_epi16(u_##NAME(blk, j), x);     \
+					if (OFFSET32)                                              \
+						p = _mm256_sub_epi16(p, _mm256_slli_epi16(          \
+							_mm256_maddubs_epi16(ones8, x), 5));        \
+					__m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[2 * j + 1]), \
+								       _mm_set1_epi16(sc[2 * j])); \
+					isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s16));  \
+					msum += mn[j] * as[j].sum;                                 \
+				}                                                                  \
+				acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * dx), acc[r]); \
+				macc[r] -= dmin * dx * (float)msum;                                \
+			}                                                                          \
+		}                                                                                  \
+		_Pragma("GCC unroll 4") for (int r = 0; r < nr; r++)                               \
+			y[r] = hsum8(acc[r]) + macc[r];                                            \
+	}                                                                                          \
+	GGUF_GEMV_ACT(NAME)
+
+#define KD_q4_1 KD_Q4_1
+#define KD_q5_0 KD_Q5_0
+#define KD_q5_1 KD_Q5_1
+#define KD_q4_k KD_Q4_K
+#define KD_q5_k KD_Q5_K
+#define KD_q6_k KD_Q6_K
+GGUF_ROWS(q4_1)
+GGUF_ROWS(q5_0)
+GGUF_ROWS(q5_1)
+GGUF_KROWS(q4_k, struct kern_block_q4_k, 0)
+GGUF_KROWS(q5_k, struct kern_block_q5_k, 0)
+GGUF_KROWS(q6_k, struct kern_block_q6_k, 1)
+
+typedef void gemv_act_fn(const void *w, const struct kern_act_q8 *a, const __m256 *xs, float *y,
+			 size_t rows, size_t cols);
+
+typedef void quantize_fn(const float *x, struct kern_act_q8 *out, size_t n);
+
+static void gemv_with(gemv_act_fn *f, quantize_fn *quant, const void *w, const float *x, float *y,
+		      size_t rows, size_t cols)
+{
+	size_t ng = cols / 32 ? cols / 32 : 1;
+	struct kern_act_q8 a[ng];
+	__m256 xs[ng];
+	quant(x, a, cols);
+	for (size_t g = 0; g < cols / 32; g++)
+		xs[g] = act_sums(&a[g]);
+	f(w, a, xs, y, rows, cols);
+}
+
+/* Prefill: X quantised once; threads take blocks of 16 weight rows and run
+ * every token through them while they sit in L1. */
+static void gemm_with(gemv_act_fn *f, quantize_fn *quant, enum kern_dtype t, const void *w,
+		      const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
+{
+	size_t ng = cols / 32, rb = kern_row_bytes(t, cols);
+	struct kern_act_q8 *a = malloc(n * ng * sizeof *a + 1);
+	__m256 *xs = aligned_alloc(32, n * ng * sizeof *xs + 32);
+	if (!a || !xs) {   /* no memory for the quantised prompt: a token at a time */
+		free(a);
+		free(xs);
+		for (size_t i = 0; i < n; i++)
+			gemv_with(f, quant, w, x + i * cols, y + i * rows, rows, cols);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		quant(x + i * cols, a + i * ng, cols);
+		for (size_t g = 0; g < ng; g++)
+			xs[i * ng + g] = act_sums(&a[i * ng + g]);
+	}
+	long blocks = (long)((rows + 15) / 16);
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+	for (long blk = 0; blk < blocks; blk++) {
+		size_t r0 = (size_t)blk * 16, nr = rows - r0 < 16 ? rows - r0 : 16;
+		float tmp[16];
+		for (size_t i = 0; i < n; i++) {
+			f((const char *)w + r0 * rb, a + i * ng, xs + i * ng, tmp, nr, cols);
+			memcpy(y + i * rows + r0, tmp, nr * sizeof(float));
+		}
+	}
+	free(a);
+	free(xs);
+}
+
+#define GGUF_ENTRY(NAME, QUANTIZE)                                                                \
+	static void gemv_##NAME(const void *w, const float *x, float *y, size_t rows, size_t cols) \
+	{                                                                                        \
+		gemv_with(gemv_act_##NAME, QUANTIZE, w, x, y, rows, cols);                       \
+	}                                                                                        \
+	static void gemm_##NAME(const void *w, const float *x, float *y, size_t n, size_t rows,   \
+				size_t cols, int threads)                                        \
+	{                                                                                        \
+		gemm_with(gemv_act_##NAME, QUANTIZE, KD_##NAME, w, x, y, n, rows, cols, threads); \
+	}
+GGUF_ENTRY(q4_1, quantize)
+GGUF_ENTRY(q5_0, quantize)
+GGUF_ENTRY(q5_1, quantize)
+GGUF_ENTRY(q4_k, kern_quantize_act_k)
+GGUF_ENTRY(q5_k, kern_quantize_act_k)
+GGUF_ENTRY(q6_k, kern_quantize_act_k)
+
+/* ggml's dequantize_row_q4_1, eight values at a time: the product and the
+ * sum kept apart (not fused), as the reference rounds them. */
+static void q4_1_to_f32(const void *src, float *dst, size_t n)
+{
+	const struct kern_block_q4_1 *b = src;
+	for (size_t i = 0; i < n / 32; i++) {
+		__m256 d = _mm256_set1_ps(f16(b[i].d)), m = _mm256_set1_ps(f16(b[i].m));
+		__m256i q = nibbles(b[i].qs);
+		__m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+		__m128i parts[4] = {lo, _mm_unpackhi_epi64(lo, lo), hi, _mm_unpackhi_epi64(hi, hi)};
+		for (int k = 0; k < 4; k++) {
+			__m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
+			_mm256_storeu_ps(dst + i * 32 + 8 * k, _mm256_add_ps(_mm256_mul_ps(v, d), m));
+		}
+	}
+}
+
+/* --- Q4_1 packed (kernels/pack_gguf.c): 16 rows side by side ---
+ * As the Q4_0 packed kernels of avx2.c/avx512.c: four activation bytes
+ * broadcast to every lane, each lane a row; the nibbles unsigned, so no
+ * offset comes off, and each row's m times the block's sum goes on. */
+#define PR KERN_PACK_ROWS
+
+INLINE __m256i bcast4(const int8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm256_set1_epi32(v);
+}
+
+/* y[i][0..16) for T <= 2 tokens through one group of 16 rows (nb blocks). */
+INLINE void q4_1_group(const uint8_t *grp, size_t nb, const struct kern_act_q8 *const *a, int T,
+		       float *const *y)
+{
+	const size_t gb = PR * sizeof(struct kern_block_q4_1);
+	const __m256i m = _mm256_set1_epi8(0x0f);
+	__m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+	for (size_t b = 0; b < nb; b++) {
+		const uint8_t *o = grp + b * gb;
+		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+			__m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 16 * h)));
+			__m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * h)));
+			__m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+				__m256i v = _mm256_loadu_si256((const __m256i *)(o + 64 + k * 64 + 32 * h));
+				__m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+				_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+#ifdef GGUF_VNNI
+					isum[i] = _mm256_dpbusd_epi32(isum[i], lo, bcast4(a[i][b].qs + 4 * k));
+					isum[i] = _mm256_dpbusd_epi32(isum[i], hi, bcast4(a[i][b].qs + 16 + 4 * k));
+#else
+					__m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(a[i][b].qs + 4 * k)),
+								     _mm256_maddubs_epi16(hi, bcast4(a[i][b].qs + 16 + 4 * k)));
+					isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+#endif
+				}
+			}
+			_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+				__m256 dx = _mm256_set1_ps(a[i][b].d);
+				acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i]), _mm256_mul_ps(dw, dx), acc[i][h]);
+				acc[i][h] = _mm256_fmadd_ps(mw, _mm256_set1_ps(a[i][b].d * (float)a[i][b].sum), acc[i][h]);
+			}
+		}
+	}
+	for (int i = 0; i < T; i++) {
+		_mm256_storeu_ps(y[i], acc[i][0]);
+		_mm256_storeu_ps(y[i] + 8, acc[i][1]);
+	}
+}
+
+/* kern_chunk_fn: tokens [0, n) through groups [g0, g1), two per weight load. */
+static void chunk_q4_1(const void *wv, size_t g0, size_t g1, size_t nb, const struct kern_act_q8 *a,
+		       float *y, size_t n, size_t rows)
+{
+	const uint8_t *w = wv;
+	size_t gb = PR * sizeof(struct kern_block_q4_1), i = 0;
+	for (; i + 2 <= n; i += 2) {
+		const struct kern_act_q8 *ap[2] = {a + i * nb, a + (i + 1) * nb};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[2] = {y + i * rows + g * PR, y + (i + 1) * rows + g * PR};
+			q4_1_group(w + g * nb * gb, nb, ap, 2, yp);
+		}
+	}
+	for (; i < n; i++) {
+		const struct kern_act_q8 *ap[1] = {a + i * nb};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[1] = {y + i * rows + g * PR};
+			q4_1_group(w + g * nb * gb, nb, ap, 1, yp);
+		}
+	}
+}
+
+static void gemv_q4_1_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(quantize, chunk_q4_1, w, x, y, rows, cols);
+}
+
+static void gemm_q4_1_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
+			     int threads)
+{
+	kern_packed_gemm(quantize, chunk_q4_1, w, x, y, n, rows, cols, threads);
+}
+
+void GGUF_FILL(struct kern_ops *t)
+{
+	t->pack[KD_Q4_1] = kern_pack_q4_1;
+	t->gemv_packed[KD_Q4_1] = gemv_q4_1_packed;
+	t->gemm_packed[KD_Q4_1] = gemm_q4_1_packed;
+	t->packed_row_f32[KD_Q4_1] = kern_packed_row_q4_1;
+	quantize = t->quantize_act;
+	t->gemv[KD_Q4_1] = gemv_q4_1, t->gemm[KD_Q4_1] = gemm_q4_1;
+	t->gemv[KD_Q5_0] = gemv_q5_0, t->gemm[KD_Q5_0] = gemm_q5_0;
+	t->gemv[KD_Q5_1] = gemv_q5_1, t->gemm[KD_Q5_1] = gemm_q5_1;
+	t->gemv[KD_Q4_K] = gemv_q4_k, t->gemm[KD_Q4_K] = gemm_q4_k;
+	t->gemv[KD_Q5_K] = gemv_q5_k, t->gemm[KD_Q5_K] = gemm_q5_k;
+	t->gemv[KD_Q6_K] = gemv_q6_k, t->gemm[KD_Q6_K] = gemm_q6_k;
+	t->to_f32[KD_Q4_1] = q4_1_to_f32;
+}

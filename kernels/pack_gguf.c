@@ -1,0 +1,45 @@
+/* The packed layout of Q4_1 weights that the AVX2 and AVX-512 variants
+ * share: kernels/pack.c's Q4_0 layout with each row's offset beside its
+ * scale.  Per group of KERN_PACK_ROWS (16) rows and block of 32 columns:
+ * the 16 rows' f16 d, their 16 f16 m, then 4 chunks of 64 bytes whose
+ * 32-bit lane r holds bytes qs[4k..4k+3] of row r (low nibbles values
+ * 4k.., high nibbles values 16+4k..).  A group block holds 16 * 20 bytes,
+ * as many as the standard layout. */
+#include "kernels/kern_gguf.h"
+
+#include <string.h>
+
+#define PR KERN_PACK_ROWS
+#define BS sizeof(struct kern_block_q4_1)
+
+void kern_pack_q4_1(const void *w, void *dst, size_t rows, size_t cols)
+{
+	size_t nb = cols / 32, rb = nb * BS, gb = PR * BS;
+	for (size_t g = 0; g < rows / PR; g++)
+		for (size_t b = 0; b < nb; b++) {
+			uint8_t *o = (uint8_t *)dst + (g * nb + b) * gb;
+			for (size_t r = 0; r < PR; r++) {
+				const struct kern_block_q4_1 *blk =
+					(const struct kern_block_q4_1 *)((const uint8_t *)w + (g * PR + r) * rb) + b;
+				memcpy(o + 2 * r, &blk->d, 2);
+				memcpy(o + 32 + 2 * r, &blk->m, 2);
+				for (size_t k = 0; k < 4; k++)
+					memcpy(o + 64 + k * 64 + r * 4, blk->qs + 4 * k, 4);
+			}
+		}
+}
+
+void kern_packed_row_q4_1(const void *w, size_t cols, size_t r, float *out)
+{
+	size_t nb = cols / 32, gb = PR * BS, l = r % PR;
+	const uint8_t *grp = (const uint8_t *)w + (r / PR) * nb * gb;
+	for (size_t b = 0; b < nb; b++) {
+		struct kern_block_q4_1 blk;
+		const uint8_t *o = grp + b * gb;
+		memcpy(&blk.d, o + 2 * l, 2);
+		memcpy(&blk.m, o + 32 + 2 * l, 2);
+		for (size_t k = 0; k < 4; k++)
+			memcpy(blk.qs + 4 * k, o + 64 + k * 64 + l * 4, 4);
+		kern_ref_q4_1_to_f32(&blk, out + b * 32, 32);
+	}
+}

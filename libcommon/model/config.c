@@ -174,14 +174,14 @@ static int parse_eos(struct model_config *c, json_t *root, const char *src, stru
 	return 0;
 }
 
-/* Weights quantised by a method the engine does not read would load as
- * garbage (or not at all): refuse them by name.  MLX's own "quantization"
- * block ({group_size, bits}) is the safetensors reader's business. */
+/* Weights quantised by a method the engine does not read (awq, gptq,
+ * bitsandbytes, fp8, compressed-tensors...) would load as garbage, or not at
+ * all: refuse them by name.  mlx-lm writes its {group_size, bits, mode}
+ * block twice, as "quantization" and as a "quantization_config" without a
+ * quant_method: that one is the MLX weight reader's business. */
 static int check_quantization(json_t *root, const char *src, struct exo_err *e)
 {
 	json_t *q = json_object_get(root, "quantization_config");
-	if (!q || json_is_null(q))
-		return 0;
 	const char *method = json_string_value(json_object_get(q, "quant_method"));
 	/* mlx-lm's copy of its "quantization" block: model/quant.c reads it */
 	bool mlx = json_is_object(json_object_get(root, "quantization")) ||
@@ -189,8 +189,7 @@ static int check_quantization(json_t *root, const char *src, struct exo_err *e)
 	if (!method && mlx)
 		return 0;
 	if (!method)
-		return exo_error(e, EXO_DATAERR, "%s: quantization_config without a quant_method is "
-				 "not supported", src);
+		return 0;
 	return exo_error(e, EXO_DATAERR, "%s: quantization_config.quant_method '%s' is not "
 			 "supported", src, method);
 }

@@ -116,9 +116,12 @@ static int mlx_tensor(const struct st_file *f, const struct st_tensor *t, const 
 {
 	size_t len = strlen(t->name);
 	char module[512], scales[600];
-	if (len < 8 || len - 7 >= sizeof module || strcmp(t->name + len - 7, ".weight") || t->n_dims != 2)
+	/* 2-D, or 3-D: a sparse layer's experts stacked [experts, rows, packed] */
+	int nd = t->n_dims;
+	if (len < 8 || len - 7 >= sizeof module || strcmp(t->name + len - 7, ".weight") ||
+	    !(nd == 2 || (nd == 3 && p->expert)))
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s: dtype U32 is only supported for MLX's "
-				 "quantized 2-D .weight tensors", f->path, t->name);
+				 "quantized 2-D .weight tensors (3-D for stacked experts)", f->path, t->name);
 	snprintf(module, sizeof module, "%.*s", (int)(len - 7), t->name);
 	snprintf(scales, sizeof scales, "%s.scales", module);
 	struct model_qspec s = model_quant_of(q, module);
@@ -128,11 +131,12 @@ static int mlx_tensor(const struct st_file *f, const struct st_tensor *t, const 
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s is packed U32 but config.json does not "
 				 "quantize module %s", f->path, t->name, module);
 	p->stored = type;
-	p->cols = (uint64_t)t->shape[1] * 32 / (uint64_t)s.bits;
+	p->rows = (uint64_t)t->shape[0] * (nd == 3 ? (uint64_t)t->shape[1] : 1);
+	p->cols = (uint64_t)t->shape[nd - 1] * 32 / (uint64_t)s.bits;
 	/* the packed width and the scales agree with bits and group_size */
 	uint64_t groups = p->cols / (uint64_t)s.group;
-	if (sc && (p->cols % (uint64_t)s.group || sc->n_dims != 2 || sc->shape[0] != t->shape[0] ||
-		   (uint64_t)sc->shape[1] != groups))
+	if (sc && (p->cols % (uint64_t)s.group || sc->n_dims != nd || sc->shape[0] != t->shape[0] ||
+		   (nd == 3 && sc->shape[1] != t->shape[1]) || (uint64_t)sc->shape[nd - 1] != groups))
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s: shape %lldx%lld, expected %lldx%llu (%s "
 				 "is %lldx%lld: %llu columns at %d bits in groups of %d)", f->path, scales,
 				 sc->n_dims > 0 ? (long long)sc->shape[0] : 0LL,
@@ -161,7 +165,8 @@ static int add_tensor(struct plan_model *m, const struct st_file *f, const struc
 			return exo_error(e, EXO_DATAERR, "%s: tensor %s: layer %d outside the config's "
 					 "%d layers", file, t->name, layer, m->layers);
 		p.role = PR_LAYER, p.layer = layer;
-		p.expert = strstr(rest, ".experts.") || strstr(rest, ".switch_mlp."); /* mlx-lm stacks them */
+		/* one expert's matrix, or all of them stacked (mlx-lm's switch_mlp) */
+		p.expert = strstr(rest, ".experts.") || strstr(rest, ".switch_mlp.");
 	} else if (strcmp(t->name, "model.embed_tokens.weight") == 0) {
 		p.role = PR_EMBED;
 	} else if (strcmp(t->name, "lm_head.weight") == 0) {
@@ -175,7 +180,9 @@ static int add_tensor(struct plan_model *m, const struct st_file *f, const struc
 		p.rows = (uint64_t)t->shape[0];
 		if (mlx_tensor(f, t, q, &p, e) < 0)
 			return -1;
-	} else if (t->n_dims == 2)
+	} else if (t->n_dims == 3 && p.expert)  /* [experts, rows, cols]: their rows one after another */
+		p.rows = (uint64_t)t->shape[0] * (uint64_t)t->shape[1], p.cols = (uint64_t)t->shape[2];
+	else if (t->n_dims == 2)
 		p.rows = (uint64_t)t->shape[0], p.cols = (uint64_t)t->shape[1];
 	else if (t->n_dims == 1)
 		p.rows = (uint64_t)t->shape[0];

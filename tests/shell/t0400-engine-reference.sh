@@ -99,6 +99,27 @@ test_expect_success "panels of 32 columns through the experts (mixtral-tiny, 2 s
 	EXO_PANEL_COLS=32 exo-validate model $M/mixtral-tiny --reference $M/mixtral-tiny/reference --stages 2 -o json >$TMP/mix.p32 &&
 	test \"\$(levels <$TMP/mix.p32)\" = 'ok ok ok ok ok ok ok ok '
 "
+# Experts stacked as mlx-lm stores them (switch_mlp, [experts, rows, cols]):
+# the same model, the same numbers.
+for model in qwen3-moe-tiny mixtral-tiny; do
+	test_expect_success "$model with its experts stacked as mlx-lm stores them matches transformers" "
+		mkdir -p $TMP/stacked.$model && cp $M/$model/config.json $TMP/stacked.$model/ &&
+		python3 tests/tools/stack-experts.py $M/$model $TMP/stacked.$model &&
+		grep -q switch_mlp.down_proj $TMP/stacked.$model/model.safetensors &&
+		! grep -q 'experts.0' $TMP/stacked.$model/model.safetensors &&
+		exo-validate model $TMP/stacked.$model --reference $M/$model/reference --stages 2 -o json >$TMP/stacked.$model.out &&
+		test \"\$(levels <$TMP/stacked.$model.out)\" = 'ok ok ok ok ok ok ok ok '
+	"
+	test_expect_success "$model stacked: the planner sizes it as the unstacked one" "
+		EXO_CONFIG=/dev/null exo-partition --model $TMP/stacked.$model --profile --dtype bf16 -o json | sed 's/.*\"dtype\"//' >$TMP/prof.s &&
+		EXO_CONFIG=/dev/null exo-partition --model $M/$model --profile --dtype bf16 -o json | sed 's/.*\"dtype\"//' >$TMP/prof.u &&
+		grep -q expert_bytes_per_layer $TMP/prof.s && cmp $TMP/prof.s $TMP/prof.u
+	"
+done
+test_expect_success "mlx-lm's 4-bit Qwen3-MoE (stacked, quantized experts): profiled with its experts" "
+	EXO_CONFIG=/dev/null exo-partition --model $EXO_SHARED/fixtures/mlx/mlx-qwen3-moe-4bit --profile -o json >$TMP/mlxmoe.profile &&
+	grep -q '\"experts\":8,\"experts_per_token\":2,\"expert_bytes_per_layer\":110592' $TMP/mlxmoe.profile
+"
 # Decode runs the chosen experts' rows split over the threads in one region.
 for model in qwen3-moe-tiny mixtral-tiny; do
 	test_expect_success "$model decoding on 2 threads, in panels of 32 columns" "

@@ -103,6 +103,10 @@ static void test_config_spellings(void)
 			      "{\"quant_method\":\"awq\",\"bits\":4}}", "cfg", &e) < 0 &&
 	   strstr(e.msg, "quantization_config.quant_method 'awq' is not supported") && e.code == EXO_DATAERR,
 	   "an AWQ checkpoint refused by method: %s", e.msg);
+	ok(model_config_parse(&c, "{\"architectures\":[\"LlamaForCausalLM\"]," BASE ",\"quantization_config\":"
+			      "{\"group_size\":64,\"bits\":4,\"mode\":\"affine\"},\"quantization\":"
+			      "{\"group_size\":64,\"bits\":4,\"mode\":\"affine\"}}", "cfg", &e) == 0,
+	   "mlx-lm's quantization_config (no quant_method) is left to the MLX reader: %s", e.msg);
 }
 
 static void test_forward_errors(void)

@@ -71,36 +71,10 @@ static int load_matrix(struct eng_stage *s, struct eng_mat *m, const char *name,
 
 #define NAME(fmt, ...) (snprintf(n, sizeof n, "model.layers.%d." fmt, i, __VA_ARGS__), n)
 
-/* mlx-lm stacks a layer's experts: PREFIX.switch_mlp.{gate,up,down}_proj.weight
- * [experts, rows, cols]; each expert is a slice placed as its own matrix. */
-static int load_stacked_experts(struct eng_stage *s, struct eng_layer *l, int i, int dtype,
-				struct exo_err *e)
-{
-	const struct model_config *c = &s->cfg;
-	static const char *const parts[] = {"gate_proj", "up_proj", "down_proj"};
-	int64_t E = c->n_experts, F = c->moe_ffn, H = c->hidden;
-	for (int p = 0; p < 3; p++) {
-		char n[200];
-		NAME("%s.switch_mlp.%s.weight", c->recipe->moe_prefix, parts[p]);
-		int64_t shape[3] = {E, p == 2 ? H : F, p == 2 ? F : H};
-		const struct st_tensor *t = ckpt_tensor(s->ckpt, n, 3, shape, e);
-		if (!t)
-			return -1;
-		size_t slice = (size_t)shape[1] * kern_row_bytes(t->dtype, (size_t)shape[2]);
-		for (int x = 0; x < c->n_experts; x++) {
-			struct eng_expert *ex = &l->experts[x];
-			struct eng_mat *m = p == 0 ? &ex->gate : p == 1 ? &ex->up : &ex->down;
-			if (place_matrix(s, m, n, t->dtype, (const char *)t->data + (size_t)x * slice,
-					 shape[1], shape[2], dtype, e) < 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
 /* The sparse MLP of the recipe: the router, kept as stored (it picks the
- * experts, which must be the reference's), and every expert's SwiGLU, one
- * tensor each as transformers saves them or stacked as mlx-lm does. */
+ * experts, which must be the reference's), and every expert's SwiGLU (one
+ * tensor each as the checkpoint reader names them, however they are stored:
+ * model/checkpoint.c unstacks mlx-lm's switch_mlp). */
 static int load_experts(struct eng_stage *s, struct eng_layer *l, int i, int dtype,
 			struct exo_err *e)
 {
@@ -113,22 +87,13 @@ static int load_experts(struct eng_stage *s, struct eng_layer *l, int i, int dty
 	if (!(l->experts = calloc((size_t)c->n_experts, sizeof *l->experts)))
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
 	size_t before = s->weight_bytes;
-	struct exo_err per_expert = {0}, stacked = {0};
 	for (int x = 0; x < c->n_experts; x++) {
 		struct eng_expert *ex = &l->experts[x];
 #define EXPERT(part) NAME("%s.experts.%d.%s.weight", r->moe_prefix, x, r->part)
-		if (load_matrix(s, &ex->gate, EXPERT(expert_gate), c->moe_ffn, c->hidden, dtype, &per_expert) ||
-		    load_matrix(s, &ex->up, EXPERT(expert_up), c->moe_ffn, c->hidden, dtype, &per_expert) ||
-		    load_matrix(s, &ex->down, EXPERT(expert_down), c->hidden, c->moe_ffn, dtype, &per_expert)) {
-			/* not one tensor per expert: stacked, or missing as named first */
-			if (x > 0 || !strstr(per_expert.msg, "is missing") ||
-			    load_stacked_experts(s, l, i, dtype, &stacked) < 0) {
-				*e = x == 0 && stacked.msg[0] && !strstr(stacked.msg, "is missing") ? stacked
-												 : per_expert;
-				return -1;
-			}
-			break;
-		}
+		if (load_matrix(s, &ex->gate, EXPERT(expert_gate), c->moe_ffn, c->hidden, dtype, e) ||
+		    load_matrix(s, &ex->up, EXPERT(expert_up), c->moe_ffn, c->hidden, dtype, e) ||
+		    load_matrix(s, &ex->down, EXPERT(expert_down), c->hidden, c->moe_ffn, dtype, e))
+			return -1;
 #undef EXPERT
 	}
 	s->expert_bytes += s->weight_bytes - before;

@@ -430,8 +430,115 @@ static void gemm_q4_1_packed(const void *w, const float *x, float *y, size_t n, 
 	kern_packed_gemm(quantize, chunk_q4_1, w, x, y, n, rows, cols, threads);
 }
 
+/* --- Q4_K packed (kernels/pack_gguf.c): 16 rows side by side, a
+ * superblock at a time: the rows' scales and mins decoded (scalar, once per
+ * 16 rows and 256 columns), each sub-block's dot accumulated per row lane,
+ * weighted by the row's scale in int32 as in vec_dot_q4_K_q8_K. --- */
+INLINE __m256i dot_acc(__m256i acc, __m256i u, __m256i x)
+{
+#ifdef GGUF_VNNI
+	return _mm256_dpbusd_epi32(acc, u, x);
+#else
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)));
+#endif
+}
+
+INLINE void q4_k_group(const uint8_t *grp, size_t nsb, const struct kern_act_q8 *const *a, int T,
+		       float *const *y)
+{
+	const size_t gb = PR * sizeof(struct kern_block_q4_k);
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	__m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+	for (size_t s = 0; s < nsb; s++) {
+		const uint8_t *o = grp + s * gb;
+		int32_t sc[8][PR], mn[8][PR];
+		for (int r = 0; r < PR; r++)
+			for (int j = 0; j < 8; j++) {
+				uint8_t a8, b8;
+				scale_min_k4(j, o + 64 + 12 * r, &a8, &b8);
+				sc[j][r] = a8, mn[j][r] = b8;
+			}
+		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+			__m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			__m256i msum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			for (int p = 0; p < 4; p++) {
+				__m256i lo_acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+				__m256i hi_acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+				_Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+					__m256i v = _mm256_loadu_si256((const __m256i *)(o + 256 + (p * 8 + k) * 64 + 32 * h));
+					__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+					_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+						const struct kern_act_q8 *as = a[i] + 8 * s;
+						lo_acc[i] = dot_acc(lo_acc[i], lo, bcast4(as[2 * p].qs + 4 * k));
+						hi_acc[i] = dot_acc(hi_acc[i], hi, bcast4(as[2 * p + 1].qs + 4 * k));
+					}
+				}
+				__m256i sc_lo = _mm256_loadu_si256((const __m256i *)&sc[2 * p][8 * h]);
+				__m256i sc_hi = _mm256_loadu_si256((const __m256i *)&sc[2 * p + 1][8 * h]);
+				__m256i mn_lo = _mm256_loadu_si256((const __m256i *)&mn[2 * p][8 * h]);
+				__m256i mn_hi = _mm256_loadu_si256((const __m256i *)&mn[2 * p + 1][8 * h]);
+				_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+					const struct kern_act_q8 *as = a[i] + 8 * s;
+					isum[i] = _mm256_add_epi32(isum[i], _mm256_add_epi32(_mm256_mullo_epi32(lo_acc[i], sc_lo),
+											  _mm256_mullo_epi32(hi_acc[i], sc_hi)));
+					msum[i] = _mm256_add_epi32(msum[i],
+						_mm256_add_epi32(_mm256_mullo_epi32(mn_lo, _mm256_set1_epi32(as[2 * p].sum)),
+								 _mm256_mullo_epi32(mn_hi, _mm256_set1_epi32(as[2 * p + 1].sum))));
+				}
+			}
+			__m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 16 * h)));
+			__m256 dmv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * h)));
+			_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+				__m256 dx = _mm256_set1_ps(a[i][8 * s].d);
+				acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i]), _mm256_mul_ps(dv, dx), acc[i][h]);
+				acc[i][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[i]), _mm256_mul_ps(dmv, dx), acc[i][h]);
+			}
+		}
+	}
+	for (int i = 0; i < T; i++) {
+		_mm256_storeu_ps(y[i], acc[i][0]);
+		_mm256_storeu_ps(y[i] + 8, acc[i][1]);
+	}
+}
+
+static void chunk_q4_k(const void *wv, size_t g0, size_t g1, size_t ng, const struct kern_act_q8 *a,
+		       float *y, size_t n, size_t rows)
+{
+	const uint8_t *w = wv;
+	size_t nsb = ng / 8, gb = PR * sizeof(struct kern_block_q4_k), i = 0;
+	for (; i + 2 <= n; i += 2) {
+		const struct kern_act_q8 *ap[2] = {a + i * ng, a + (i + 1) * ng};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[2] = {y + i * rows + g * PR, y + (i + 1) * rows + g * PR};
+			q4_k_group(w + g * nsb * gb, nsb, ap, 2, yp);
+		}
+	}
+	for (; i < n; i++) {
+		const struct kern_act_q8 *ap[1] = {a + i * ng};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[1] = {y + i * rows + g * PR};
+			q4_k_group(w + g * nsb * gb, nsb, ap, 1, yp);
+		}
+	}
+}
+
+static void gemv_q4_k_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(kern_quantize_act_k, chunk_q4_k, w, x, y, rows, cols);
+}
+
+static void gemm_q4_k_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
+			     int threads)
+{
+	kern_packed_gemm(kern_quantize_act_k, chunk_q4_k, w, x, y, n, rows, cols, threads);
+}
+
 void GGUF_FILL(struct kern_ops *t)
 {
+	t->pack[KD_Q4_K] = kern_pack_q4_k;
+	t->gemv_packed[KD_Q4_K] = gemv_q4_k_packed;
+	t->gemm_packed[KD_Q4_K] = gemm_q4_k_packed;
+	t->packed_row_f32[KD_Q4_K] = kern_packed_row_q4_k;
 	t->pack[KD_Q4_1] = kern_pack_q4_1;
 	t->gemv_packed[KD_Q4_1] = gemv_q4_1_packed;
 	t->gemm_packed[KD_Q4_1] = gemm_q4_1_packed;

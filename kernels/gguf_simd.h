@@ -443,6 +443,16 @@ INLINE __m256i dot_acc(__m256i acc, __m256i u, __m256i x)
 #endif
 }
 
+/* acc + the pairs of p16 weighted by w16, summed per 32-bit lane. */
+INLINE __m256i madd_acc(__m256i acc, __m256i p16, __m256i w16)
+{
+#ifdef GGUF_VNNI
+	return _mm256_dpwssd_epi32(acc, p16, w16);
+#else
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, w16));
+#endif
+}
+
 INLINE void q4_k_group(const uint8_t *grp, size_t nsb, const struct kern_act_q8 *const *a, int T,
 		       float *const *y)
 {
@@ -451,39 +461,38 @@ INLINE void q4_k_group(const uint8_t *grp, size_t nsb, const struct kern_act_q8 
 	__m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
 	for (size_t s = 0; s < nsb; s++) {
 		const uint8_t *o = grp + s * gb;
-		int32_t sc[8][PR], mn[8][PR];
-		for (int r = 0; r < PR; r++)
-			for (int j = 0; j < 8; j++) {
-				uint8_t a8, b8;
-				scale_min_k4(j, o + 64 + 12 * r, &a8, &b8);
-				sc[j][r] = a8, mn[j][r] = b8;
-			}
+		/* per row lane: sub-block j's scale in both 16-bit halves; the mins
+		 * of pair p (sub-blocks 2p, 2p+1) as the two halves */
+		uint32_t sc[8][PR], mn[4][PR];
+		for (int r = 0; r < PR; r++) {
+			uint8_t s8[8], m8[8];
+			for (int j = 0; j < 8; j++)
+				scale_min_k4(j, o + 64 + 12 * r, &s8[j], &m8[j]);
+			for (int j = 0; j < 8; j++)
+				sc[j][r] = s8[j] * 0x10001u;
+			for (int p = 0; p < 4; p++)
+				mn[p][r] = m8[2 * p] | (uint32_t)m8[2 * p + 1] << 16;
+		}
 		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
 			__m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 			__m256i msum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 			for (int p = 0; p < 4; p++) {
-				__m256i lo_acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-				__m256i hi_acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+				__m256i sc_lo = _mm256_loadu_si256((const __m256i *)&sc[2 * p][8 * h]);
+				__m256i sc_hi = _mm256_loadu_si256((const __m256i *)&sc[2 * p + 1][8 * h]);
 				_Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
 					__m256i v = _mm256_loadu_si256((const __m256i *)(o + 256 + (p * 8 + k) * 64 + 32 * h));
 					__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
 					_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
 						const struct kern_act_q8 *as = a[i] + 8 * s;
-						lo_acc[i] = dot_acc(lo_acc[i], lo, bcast4(as[2 * p].qs + 4 * k));
-						hi_acc[i] = dot_acc(hi_acc[i], hi, bcast4(as[2 * p + 1].qs + 4 * k));
+						isum[i] = madd_acc(isum[i], _mm256_maddubs_epi16(lo, bcast4(as[2 * p].qs + 4 * k)), sc_lo);
+						isum[i] = madd_acc(isum[i], _mm256_maddubs_epi16(hi, bcast4(as[2 * p + 1].qs + 4 * k)), sc_hi);
 					}
 				}
-				__m256i sc_lo = _mm256_loadu_si256((const __m256i *)&sc[2 * p][8 * h]);
-				__m256i sc_hi = _mm256_loadu_si256((const __m256i *)&sc[2 * p + 1][8 * h]);
-				__m256i mn_lo = _mm256_loadu_si256((const __m256i *)&mn[2 * p][8 * h]);
-				__m256i mn_hi = _mm256_loadu_si256((const __m256i *)&mn[2 * p + 1][8 * h]);
+				__m256i mn_p = _mm256_loadu_si256((const __m256i *)&mn[p][8 * h]);
 				_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
 					const struct kern_act_q8 *as = a[i] + 8 * s;
-					isum[i] = _mm256_add_epi32(isum[i], _mm256_add_epi32(_mm256_mullo_epi32(lo_acc[i], sc_lo),
-											  _mm256_mullo_epi32(hi_acc[i], sc_hi)));
-					msum[i] = _mm256_add_epi32(msum[i],
-						_mm256_add_epi32(_mm256_mullo_epi32(mn_lo, _mm256_set1_epi32(as[2 * p].sum)),
-								 _mm256_mullo_epi32(mn_hi, _mm256_set1_epi32(as[2 * p + 1].sum))));
+					uint32_t sums = (uint16_t)as[2 * p].sum | (uint32_t)(uint16_t)as[2 * p + 1].sum << 16;
+					msum[i] = madd_acc(msum[i], mn_p, _mm256_set1_epi32((int)sums));
 				}
 			}
 			__m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 16 * h)));

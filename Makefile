@@ -111,7 +111,7 @@ FUZZERS  := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%))
 # Fuzzers link the libraries that parse untrusted bytes (not the engine and kernels;
 # of the API only its request parser, the server needs the head).
 FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net) \
-                  libcommon/api/request.c libcommon/model/safetensors.c,$(LIB_SRC))
+                  libcommon/api/request.c libcommon/model/safetensors.c libcommon/model/gguf.c,$(LIB_SRC))
 # The parsers are compiled once for all fuzzers (with -fsanitize=fuzzer-no-link),
 # each target links them with its own entry point.
 FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -DEXO_VERSION='"$(VERSION)"' -I. -Ilibcommon $(PKG_CFLAGS)

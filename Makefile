@@ -110,8 +110,9 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
 FUZZERS  := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%))
 # Fuzzers link the libraries that parse untrusted bytes (not the engine and kernels;
 # of the API only its request parser, the server needs the head).
-FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net) \
-                  libcommon/api/request.c libcommon/model/safetensors.c libcommon/model/gguf.c,$(LIB_SRC))
+FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net config) \
+                  libcommon/api/request.c libcommon/model/safetensors.c libcommon/model/gguf.c \
+                  libcommon/hub/cache.c libcommon/hub/answer.c libcommon/hub/location.c,$(LIB_SRC))
 # The parsers are compiled once for all fuzzers (with -fsanitize=fuzzer-no-link),
 # each target links them with its own entry point.
 FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -DEXO_VERSION='"$(VERSION)"' -I. -Ilibcommon $(PKG_CFLAGS)

@@ -430,8 +430,226 @@ static void gemm_q4_1_packed(const void *w, const float *x, float *y, size_t n, 
 	kern_packed_gemm(quantize, chunk_q4_1, w, x, y, n, rows, cols, threads);
 }
 
+/* --- Q4_K packed (kernels/pack_gguf.c): 16 rows side by side, a
+ * superblock at a time: the rows' scales and mins decoded (scalar, once per
+ * 16 rows and 256 columns), each sub-block's dot accumulated per row lane,
+ * weighted by the row's scale in int32 as in vec_dot_q4_K_q8_K. --- */
+INLINE __m256i dot_acc(__m256i acc, __m256i u, __m256i x)
+{
+#ifdef GGUF_VNNI
+	return _mm256_dpbusd_epi32(acc, u, x);
+#else
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)));
+#endif
+}
+
+/* acc + the pairs of p16 weighted by w16, summed per 32-bit lane. */
+INLINE __m256i madd_acc(__m256i acc, __m256i p16, __m256i w16)
+{
+#ifdef GGUF_VNNI
+	return _mm256_dpwssd_epi32(acc, p16, w16);
+#else
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, w16));
+#endif
+}
+
+INLINE void q4_k_group(const uint8_t *grp, size_t nsb, const struct kern_act_q8 *const *a, int T,
+		       float *const *y)
+{
+	const size_t gb = PR * sizeof(struct kern_block_q4_k);
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	__m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+	for (size_t s = 0; s < nsb; s++) {
+		const uint8_t *o = grp + s * gb;
+		/* per row lane: sub-block j's scale in both 16-bit halves; the mins
+		 * of pair p (sub-blocks 2p, 2p+1) as the two halves */
+		uint32_t sc[8][PR], mn[4][PR];
+		for (int r = 0; r < PR; r++) {
+			uint8_t s8[8], m8[8];
+			for (int j = 0; j < 8; j++)
+				scale_min_k4(j, o + 64 + 12 * r, &s8[j], &m8[j]);
+			for (int j = 0; j < 8; j++)
+				sc[j][r] = s8[j] * 0x10001u;
+			for (int p = 0; p < 4; p++)
+				mn[p][r] = m8[2 * p] | (uint32_t)m8[2 * p + 1] << 16;
+		}
+		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+			__m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			__m256i msum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			for (int p = 0; p < 4; p++) {
+				__m256i sc_lo = _mm256_loadu_si256((const __m256i *)&sc[2 * p][8 * h]);
+				__m256i sc_hi = _mm256_loadu_si256((const __m256i *)&sc[2 * p + 1][8 * h]);
+				_Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+					__m256i v = _mm256_loadu_si256((const __m256i *)(o + 256 + (p * 8 + k) * 64 + 32 * h));
+					__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+					_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+						const struct kern_act_q8 *as = a[i] + 8 * s;
+						isum[i] = madd_acc(isum[i], _mm256_maddubs_epi16(lo, bcast4(as[2 * p].qs + 4 * k)), sc_lo);
+						isum[i] = madd_acc(isum[i], _mm256_maddubs_epi16(hi, bcast4(as[2 * p + 1].qs + 4 * k)), sc_hi);
+					}
+				}
+				__m256i mn_p = _mm256_loadu_si256((const __m256i *)&mn[p][8 * h]);
+				_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+					const struct kern_act_q8 *as = a[i] + 8 * s;
+					uint32_t sums = (uint16_t)as[2 * p].sum | (uint32_t)(uint16_t)as[2 * p + 1].sum << 16;
+					msum[i] = madd_acc(msum[i], mn_p, _mm256_set1_epi32((int)sums));
+				}
+			}
+			__m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 16 * h)));
+			__m256 dmv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * h)));
+			_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+				__m256 dx = _mm256_set1_ps(a[i][8 * s].d);
+				acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i]), _mm256_mul_ps(dv, dx), acc[i][h]);
+				acc[i][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[i]), _mm256_mul_ps(dmv, dx), acc[i][h]);
+			}
+		}
+	}
+	for (int i = 0; i < T; i++) {
+		_mm256_storeu_ps(y[i], acc[i][0]);
+		_mm256_storeu_ps(y[i] + 8, acc[i][1]);
+	}
+}
+
+static void chunk_q4_k(const void *wv, size_t g0, size_t g1, size_t ng, const struct kern_act_q8 *a,
+		       float *y, size_t n, size_t rows)
+{
+	const uint8_t *w = wv;
+	size_t nsb = ng / 8, gb = PR * sizeof(struct kern_block_q4_k), i = 0;
+	for (; i + 2 <= n; i += 2) {
+		const struct kern_act_q8 *ap[2] = {a + i * ng, a + (i + 1) * ng};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[2] = {y + i * rows + g * PR, y + (i + 1) * rows + g * PR};
+			q4_k_group(w + g * nsb * gb, nsb, ap, 2, yp);
+		}
+	}
+	for (; i < n; i++) {
+		const struct kern_act_q8 *ap[1] = {a + i * ng};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[1] = {y + i * rows + g * PR};
+			q4_k_group(w + g * nsb * gb, nsb, ap, 1, yp);
+		}
+	}
+}
+
+static void gemv_q4_k_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(kern_quantize_act_k, chunk_q4_k, w, x, y, rows, cols);
+}
+
+static void gemm_q4_k_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
+			     int threads)
+{
+	kern_packed_gemm(kern_quantize_act_k, chunk_q4_k, w, x, y, n, rows, cols, threads);
+}
+
+/* Q6_K packed (kernels/pack_gguf.c): as Q4_K's, the codes made whole from
+ * their ql nibble and qh pair, the offset of 32 as 32 x the scale-weighted
+ * sums of the activations' halves. */
+INLINE void q6_k_group(const uint8_t *grp, size_t nsb, const struct kern_act_q8 *const *a, int T,
+		       float *const *y)
+{
+	const size_t gb = PR * sizeof(struct kern_block_q6_k);
+	const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+	__m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+	for (size_t s = 0; s < nsb; s++) {
+		const uint8_t *o = grp + s * gb;
+		int32_t xs[2][8][2];     /* token, group, half: the sum of 16 activation codes */
+		for (int i = 0; i < T; i++)
+			for (int g = 0; g < 8; g++)
+				for (int hh = 0; hh < 2; hh++) {
+					int32_t sum = 0;
+					for (int l = 0; l < 16; l++)
+						sum += a[i][8 * s + g].qs[16 * hh + l];
+					xs[i][g][hh] = sum;
+				}
+		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+			__m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			__m256i osum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			for (int n = 0; n < 2; n++)
+				for (int q = 0; q < 2; q++)
+					for (int hh = 0; hh < 2; hh++) {
+						int glo = 4 * n + q, ghi = glo + 2;
+						__m256i lo_acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+						__m256i hi_acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+						_Pragma("GCC unroll 4") for (int k = 4 * hh; k < 4 * hh + 4; k++) {
+							__m256i vl = _mm256_loadu_si256((const __m256i *)(o + 288 + ((n * 2 + q) * 8 + k) * 64 + 32 * h));
+							__m256i vh = _mm256_loadu_si256((const __m256i *)(o + 2336 + (n * 8 + k) * 64 + 32 * h));
+							__m256i ulo = _mm256_or_si256(_mm256_and_si256(vl, m4),
+								_mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(vh, 2 * q), m2), 4));
+							__m256i uhi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(vl, 4), m4),
+								_mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(vh, 2 * q + 4), m2), 4));
+							_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+								lo_acc[i] = dot_acc(lo_acc[i], ulo, bcast4(a[i][8 * s + glo].qs + 4 * k));
+								hi_acc[i] = dot_acc(hi_acc[i], uhi, bcast4(a[i][8 * s + ghi].qs + 4 * k));
+							}
+						}
+						int ilo = 8 * n + 2 * q + hh, ihi = 8 * n + 2 * (q + 2) + hh;
+						__m256i sclo = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(o + 32 + 16 * ilo + 8 * h)));
+						__m256i schi = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(o + 32 + 16 * ihi + 8 * h)));
+						_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+							isum[i] = _mm256_add_epi32(isum[i], _mm256_add_epi32(_mm256_mullo_epi32(lo_acc[i], sclo),
+													  _mm256_mullo_epi32(hi_acc[i], schi)));
+							osum[i] = _mm256_add_epi32(osum[i], _mm256_add_epi32(
+								_mm256_mullo_epi32(sclo, _mm256_set1_epi32(xs[i][glo][hh])),
+								_mm256_mullo_epi32(schi, _mm256_set1_epi32(xs[i][ghi][hh]))));
+						}
+					}
+			__m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(o + 16 * h)));
+			_Pragma("GCC unroll 2") for (int i = 0; i < T; i++) {
+				__m256i v = _mm256_sub_epi32(isum[i], _mm256_slli_epi32(osum[i], 5));
+				acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v),
+							    _mm256_mul_ps(dv, _mm256_set1_ps(a[i][8 * s].d)), acc[i][h]);
+			}
+		}
+	}
+	for (int i = 0; i < T; i++) {
+		_mm256_storeu_ps(y[i], acc[i][0]);
+		_mm256_storeu_ps(y[i] + 8, acc[i][1]);
+	}
+}
+
+static void chunk_q6_k(const void *wv, size_t g0, size_t g1, size_t ng, const struct kern_act_q8 *a,
+		       float *y, size_t n, size_t rows)
+{
+	const uint8_t *w = wv;
+	size_t nsb = ng / 8, gb = PR * sizeof(struct kern_block_q6_k), i = 0;
+	for (; i + 2 <= n; i += 2) {
+		const struct kern_act_q8 *ap[2] = {a + i * ng, a + (i + 1) * ng};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[2] = {y + i * rows + g * PR, y + (i + 1) * rows + g * PR};
+			q6_k_group(w + g * nsb * gb, nsb, ap, 2, yp);
+		}
+	}
+	for (; i < n; i++) {
+		const struct kern_act_q8 *ap[1] = {a + i * ng};
+		for (size_t g = g0; g < g1; g++) {
+			float *yp[1] = {y + i * rows + g * PR};
+			q6_k_group(w + g * nsb * gb, nsb, ap, 1, yp);
+		}
+	}
+}
+
+static void gemv_q6_k_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(kern_quantize_act_k, chunk_q6_k, w, x, y, rows, cols);
+}
+
+static void gemm_q6_k_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
+			     int threads)
+{
+	kern_packed_gemm(kern_quantize_act_k, chunk_q6_k, w, x, y, n, rows, cols, threads);
+}
+
 void GGUF_FILL(struct kern_ops *t)
 {
+	t->pack[KD_Q6_K] = kern_pack_q6_k;
+	t->gemv_packed[KD_Q6_K] = gemv_q6_k_packed;
+	t->gemm_packed[KD_Q6_K] = gemm_q6_k_packed;
+	t->packed_row_f32[KD_Q6_K] = kern_packed_row_q6_k;
+	t->pack[KD_Q4_K] = kern_pack_q4_k;
+	t->gemv_packed[KD_Q4_K] = gemv_q4_k_packed;
+	t->gemm_packed[KD_Q4_K] = gemm_q4_k_packed;
+	t->packed_row_f32[KD_Q4_K] = kern_packed_row_q4_k;
 	t->pack[KD_Q4_1] = kern_pack_q4_1;
 	t->gemv_packed[KD_Q4_1] = gemv_q4_1_packed;
 	t->gemm_packed[KD_Q4_1] = gemm_q4_1_packed;

@@ -67,6 +67,10 @@ KERN_GGUF_DECLARE(q6_k)
 /* Q4_1's packed layout for the SIMD variants (kernels/pack_gguf.c; kern.h's pack). */
 void kern_pack_q4_1(const void *w, void *dst, size_t rows, size_t cols);
 void kern_packed_row_q4_1(const void *w, size_t cols, size_t r, float *out);
+void kern_pack_q4_k(const void *w, void *dst, size_t rows, size_t cols);
+void kern_packed_row_q4_k(const void *w, size_t cols, size_t r, float *out);
+void kern_pack_q6_k(const void *w, void *dst, size_t rows, size_t cols);
+void kern_packed_row_q6_k(const void *w, size_t cols, size_t r, float *out);
 
 /* Fill a variant's table with this variant's GGUF kernels. */
 void kern_gguf_avx2(struct kern_ops *table);

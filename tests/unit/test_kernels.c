@@ -181,9 +181,11 @@ static void test_packed(const struct kern_ops *k)
 		if (!k->pack[t])
 			continue;
 		int slots = k->gemv_packed[t] && k->gemm_packed[t] && k->packed_row_f32[t], good = slots;
+		const size_t *cols = is_k(t) ? KCOLS : QCOLS;
+		size_t nc = is_k(t) ? LEN(KCOLS) : LEN(QCOLS);
 		for (size_t r = 0; slots && r < LEN(prows); r++)
-			for (size_t c = 0; c < LEN(QCOLS); c++)
-				good &= check_packed(k, t, prows[r], QCOLS[c]);
+			for (size_t c = 0; c < nc; c++)
+				good &= check_packed(k, t, prows[r], cols[c]);
 		ok(good, "%s packed %s matches the reference", k->name, kern_dtype_name(t));
 	}
 }

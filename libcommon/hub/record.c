@@ -1,12 +1,15 @@
 /* The model record exo-fetch writes: what was fetched, where, and the
  * model's shape from config.json, so `exo-fetch ... | exo-partition` works. */
 #include "hub/hub.h"
+#include "model/checkpoint.h"
+#include "model/gguf.h"
 #include "records/record.h"
 #include "util/file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* config.json key -> record field, integers */
 static const char *const shape_keys[][2] = {
@@ -72,16 +75,39 @@ static void add_sizes(json_t *rec, const json_t *c)
 	json_object_set_new(rec, "total_bytes", json_integer(layers * layer + head + (tied ? 0 : embed)));
 }
 
+/* A snapshot that holds one .gguf file and no config.json (a GGUF repo
+ * fetched with --include): the configuration its metadata gives, as the
+ * checkpoint reader sees it.  NULL with e set when it cannot be read. */
+static json_t *gguf_config(const char *dir, char *path, size_t len, struct exo_err *e)
+{
+	if (ckpt_resolve(dir, path, len, e) < 0)
+		return NULL;
+	if (!gguf_is_file(path)) {
+		exo_error(e, EXO_NOINPUT, "%s/config.json: No such file or directory", dir);
+		return NULL;
+	}
+	struct gguf_file *f = gguf_open(path, e);
+	json_t *c = f ? gguf_hf_config(f, e) : NULL;
+	gguf_close(f);
+	return c;
+}
+
 static int add_config(json_t *rec, const char *dir, struct exo_err *e)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/config.json", dir);
-	char *text = file_read_all(path, NULL, e);
-	if (!text)
-		return -1;
-	json_error_t je;
-	json_t *c = json_loads(text, 0, &je);
-	free(text);
+	json_error_t je = { .text = "" };
+	json_t *c;
+	if (access(path, F_OK) != 0) {
+		if (!(c = gguf_config(dir, path, sizeof path, e)))
+			return -1;
+	} else {
+		char *text = file_read_all(path, NULL, e);
+		if (!text)
+			return -1;
+		c = json_loads(text, 0, &je);
+		free(text);
+	}
 	json_t *arch = json_array_get(json_object_get(c, "architectures"), 0);
 	json_t *layers = json_object_get(c, "num_hidden_layers");
 	if (!json_is_string(arch) || !json_is_integer(layers)) {

@@ -3,6 +3,7 @@
 #include "hub/hub.h"
 #include "model/checkpoint.h"
 #include "model/gguf.h"
+#include "planner/planner.h"
 #include "records/record.h"
 #include "util/file.h"
 
@@ -83,13 +84,34 @@ static json_t *gguf_config(const char *dir, char *path, size_t len, struct exo_e
 	if (ckpt_resolve(dir, path, len, e) < 0)
 		return NULL;
 	if (!gguf_is_file(path)) {
-		exo_error(e, EXO_NOINPUT, "%s/config.json: No such file or directory", dir);
+		exo_error(e, EXO_NOINPUT, "%s: no config.json, nor one .gguf file to stand for it "
+			  "(of a GGUF repository fetch one, e.g. --include '*Q4_K_M.gguf')", dir);
 		return NULL;
 	}
 	struct gguf_file *f = gguf_open(path, e);
 	json_t *c = f ? gguf_hf_config(f, e) : NULL;
 	gguf_close(f);
 	return c;
+}
+
+/* A GGUF file mixes tensor types per tensor: its sizes are those the
+ * planner's profile counts from the tensor infos (exo-partition --profile),
+ * not the dtype-times-shape guess that serves config.json. */
+static void add_gguf_sizes(json_t *rec, const char *path)
+{
+	static const char *const keys[] = { "dtype", "head_dim", "bytes_per_layer", "embed_bytes",
+		"head_bytes", "kv_bytes_per_token", "total_bytes", "experts", "experts_per_token",
+		"expert_bytes_per_layer" };
+	struct plan_model m = { 0 };
+	struct exo_err ignored;
+	if (plan_model_load(&m, path, PLAN_DTYPE_STORED, &ignored) == 0) {
+		json_t *profile = plan_model_record(&m);
+		for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+			if (json_object_get(profile, keys[i]))
+				json_object_set(rec, keys[i], json_object_get(profile, keys[i]));
+		json_decref(profile);
+	}
+	plan_model_free(&m);
 }
 
 static int add_config(json_t *rec, const char *dir, struct exo_err *e)
@@ -125,7 +147,10 @@ static int add_config(json_t *rec, const char *dir, struct exo_err *e)
 	json_t *tied = json_object_get(c, "tie_word_embeddings");
 	if (json_is_boolean(tied))
 		json_object_set(rec, "tied_embeddings", tied);
-	add_sizes(rec, c);
+	if (gguf_is_file(path))
+		add_gguf_sizes(rec, path);
+	else
+		add_sizes(rec, c);
 	json_decref(c);
 	return 0;
 }

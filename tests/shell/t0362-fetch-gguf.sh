@@ -41,6 +41,20 @@ test_expect_success "ORG/NAME then loads that file and matches transformers" '
 	grep -q "all 16 greedy tokens match" "$TMP/val.json" && ! grep -q "\"fail\"" "$TMP/val.json"
 '
 
+test_expect_success "the record has the sizes exo-partition --profile counts from the file; exo-fetch | exo-partition plans" '
+	exo-partition --profile --model acme/tiny-GGUF -o json >"$TMP/prof.json" &&
+	python3 - "$TMP/rec.json" "$TMP/prof.json" <<-PY &&
+	import json, sys
+	f, p = (json.loads(open(n).readline()) for n in sys.argv[1:])
+	keys = ("dtype", "layers", "hidden", "head_dim", "bytes_per_layer", "embed_bytes",
+	        "head_bytes", "kv_bytes_per_token", "total_bytes", "tied_embeddings")
+	diff = [(k, f.get(k), p.get(k)) for k in keys if f.get(k) != p.get(k) or f.get(k) is None]
+	assert not diff, diff
+	PY
+	{ exo-detect --name n1; exo-fetch acme/tiny-GGUF --include "*Q4_K_M.gguf"; } | exo-partition -o json >"$TMP/plan.json" &&
+	grep -q "\"kind\":\"plan\".*\"model\":\"acme/tiny-GGUF\".*\"revision\":\"$C\"" "$TMP/plan.json"
+'
+
 test_expect_success "offline: the cached GGUF snapshot, no request" '
 	: >"$HUB_LOG" &&
 	HF_HUB_OFFLINE=1 exo-fetch -o json acme/tiny-GGUF >"$TMP/off.json" &&
@@ -51,5 +65,12 @@ test_expect_code 64 "offline --layers on the cached GGUF snapshot: one line, exi
 	HF_HUB_OFFLINE=1 exo-fetch --layers 1:3 acme/tiny-GGUF 2>"$TMP/err" >/dev/null; rc=$?
 	cat "$TMP/err"
 	test "$(wc -l <"$TMP/err")" -eq 1 && grep -q "cannot be split by layers" "$TMP/err" && exit $rc
+'
+
+test_expect_code 66 "every file of the repository: two GGUF files and no config.json, said in one line" '
+	exo-fetch acme/tiny-GGUF 2>"$TMP/err" >/dev/null; rc=$?
+	cat "$TMP/err"
+	test "$(wc -l <"$TMP/err")" -eq 1 && grep -q "$S: no config.json, nor one .gguf file to stand for it" "$TMP/err" &&
+	test -e "$S/tiny-Q8_0.gguf" && exit $rc
 '
 test_done

@@ -43,6 +43,7 @@ test_expect_success "ORG/NAME then loads that file and matches transformers" '
 
 test_expect_success "the record has the sizes exo-partition --profile counts from the file; exo-fetch | exo-partition plans" '
 	exo-partition --profile --model acme/tiny-GGUF -o json >"$TMP/prof.json" &&
+	test "$(jv "$TMP/prof.json" "(d[\"id\"], d[\"revision\"], d[\"path\"])")" = "('\''acme/tiny-GGUF'\'', '\''$C'\'', '\''$S/tiny-Q4_K_M.gguf'\'')" &&
 	python3 - "$TMP/rec.json" "$TMP/prof.json" <<-PY &&
 	import json, sys
 	f, p = (json.loads(open(n).readline()) for n in sys.argv[1:])

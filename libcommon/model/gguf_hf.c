@@ -463,10 +463,12 @@ static int expert_slice(struct gguf_file *f, const char *hf_name, const struct s
 	if (!t)
 		return exo_error(e, EXO_DATAERR, "%s: tensor %s (the experts of %s) is missing", f->path,
 				 name, hf_name);
-	if (t->n_dims != 3 || (uint64_t)x >= t->ne[2])
-		return exo_error(e, EXO_DATAERR, "%s: tensor %s: no expert %d in %d dimension(s) of %llu "
-				 "experts", f->path, name, x, t->n_dims,
-				 (unsigned long long)(t->n_dims == 3 ? t->ne[2] : 0));
+	if (t->n_dims != 3)
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s: %d dimension(s), expected 3 (experts, "
+				 "rows, columns)", f->path, name, t->n_dims);
+	if ((uint64_t)x >= t->ne[2])
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s: no expert %d (it stacks %llu)", f->path,
+				 name, x, (unsigned long long)t->ne[2]);
 	size_t bytes = t->bytes / t->ne[2];
 	int64_t shape[2] = {(int64_t)t->ne[1], (int64_t)t->ne[0]};
 	*out = add_view(f, hf_name, t, 2, shape, bytes, (const char *)t->data + (size_t)x * bytes, e);

@@ -3,6 +3,8 @@
  * and link them into the snapshot; or, offline, find them in the cache. */
 #include "hub/http.h"
 #include "hub/hub.h"
+#include "model/checkpoint.h"
+#include "model/gguf.h"
 #include "util/file.h"
 #include "util/log.h"
 
@@ -432,11 +434,41 @@ static int write_tree_cache(const struct run *r, struct exo_err *e)
 	return rc;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Layers come from safetensors shards; a GGUF file holds every layer, so a
+ * repository whose selected weights are GGUF files only cannot be fetched
+ * by layers (exit 64, exo-fetch(1)). */
+static int refuse_gguf_layers(const struct run *r, struct exo_err *e)
+{
+	const struct hub_opts *o = r->o;
+	bool gguf = false, safetensors = false;
+	size_t i;
+	json_t *s;
+	json_array_foreach(r->siblings, i, s) {
+		const char *name = json_string_value(json_object_get(s, "rfilename"));
+		if (!name || !hub_is_weights(name) || !hub_glob_ok(name, o->include, o->exclude))
+			continue;
+		gguf |= ends_with(name, ".gguf");
+		safetensors |= ends_with(name, ".safetensors");
+	}
+	if (o->layer_end < 0 || !gguf || safetensors)
+		return 0;
+	return exo_error(e, EXO_USAGE, "%s: --layers %d:%d: the repository's weights are GGUF files, "
+			 "and one GGUF file holds every layer: it cannot be split by layers (fetch the "
+			 "file whole, e.g. --include '*Q4_K_M.gguf')", r->repo, o->layer_start,
+			 o->layer_end);
+}
+
 /* Phase 1: everything but weights; phase 2: the weights the layers need. */
 static int fetch_online(struct run *r, struct exo_err *e)
 {
 	const struct hub_opts *o = r->o;
-	if (repo_info(r, e) < 0)
+	if (repo_info(r, e) < 0 || refuse_gguf_layers(r, e) < 0)
 		return -1;
 	r->m->path = o->local_dir ? xstrdup(o->local_dir)
 				  : strf("%s/snapshots/%s", r->repo_dir, r->commit);
@@ -521,10 +553,17 @@ static int fetch_offline(struct run *r, struct exo_err *e)
 		r->m->path = strf("%s/snapshots/%s", r->repo_dir, r->commit);
 	}
 	walk(r->m, r->m->path, "");
-	char *config = strf("%s/config.json", r->m->path);
-	int rc = access(config, R_OK) == 0 ? 0
+	char *config = strf("%s/config.json", r->m->path), gguf[4096];
+	struct exo_err ignored;
+	bool one_gguf = access(config, R_OK) != 0 &&
+			ckpt_resolve(r->m->path, gguf, sizeof gguf, &ignored) == 0 && gguf_is_file(gguf);
+	int rc = access(config, R_OK) == 0 || one_gguf ? 0
 		 : exo_error(e, EXO_NOINPUT, "%s: not in the cache (HF_HUB_OFFLINE is set)", config);
 	free(config);
+	if (rc == 0 && one_gguf && o->layer_end >= 0)
+		return exo_error(e, EXO_USAGE, "%s: --layers %d:%d: %s is one GGUF file, which holds "
+				 "every layer: it cannot be split by layers", r->repo, o->layer_start,
+				 o->layer_end, gguf);
 	char **want = NULL;
 	if (rc == 0 && o->layer_end >= 0 &&
 	    !(want = layer_files(r->m->path, o->layer_start, o->layer_end, e)))

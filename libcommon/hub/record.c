@@ -1,12 +1,16 @@
 /* The model record exo-fetch writes: what was fetched, where, and the
  * model's shape from config.json, so `exo-fetch ... | exo-partition` works. */
 #include "hub/hub.h"
+#include "model/checkpoint.h"
+#include "model/gguf.h"
+#include "planner/planner.h"
 #include "records/record.h"
 #include "util/file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* config.json key -> record field, integers */
 static const char *const shape_keys[][2] = {
@@ -72,16 +76,60 @@ static void add_sizes(json_t *rec, const json_t *c)
 	json_object_set_new(rec, "total_bytes", json_integer(layers * layer + head + (tied ? 0 : embed)));
 }
 
+/* A snapshot that holds one .gguf file and no config.json (a GGUF repo
+ * fetched with --include): the configuration its metadata gives, as the
+ * checkpoint reader sees it.  NULL with e set when it cannot be read. */
+static json_t *gguf_config(const char *dir, char *path, size_t len, struct exo_err *e)
+{
+	if (ckpt_resolve(dir, path, len, e) < 0)
+		return NULL;
+	if (!gguf_is_file(path)) {
+		exo_error(e, EXO_NOINPUT, "%s: no config.json, nor one .gguf file to stand for it "
+			  "(of a GGUF repository fetch one, e.g. --include '*Q4_K_M.gguf')", dir);
+		return NULL;
+	}
+	struct gguf_file *f = gguf_open(path, e);
+	json_t *c = f ? gguf_hf_config(f, e) : NULL;
+	gguf_close(f);
+	return c;
+}
+
+/* A GGUF file mixes tensor types per tensor: its sizes are those the
+ * planner's profile counts from the tensor infos (exo-partition --profile),
+ * not the dtype-times-shape guess that serves config.json. */
+static void add_gguf_sizes(json_t *rec, const char *path)
+{
+	static const char *const keys[] = { "dtype", "head_dim", "bytes_per_layer", "embed_bytes",
+		"head_bytes", "kv_bytes_per_token", "total_bytes", "experts", "experts_per_token",
+		"expert_bytes_per_layer" };
+	struct plan_model m = { 0 };
+	struct exo_err ignored;
+	if (plan_model_load(&m, path, PLAN_DTYPE_STORED, &ignored) == 0) {
+		json_t *profile = plan_model_record(&m);
+		for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+			if (json_object_get(profile, keys[i]))
+				json_object_set(rec, keys[i], json_object_get(profile, keys[i]));
+		json_decref(profile);
+	}
+	plan_model_free(&m);
+}
+
 static int add_config(json_t *rec, const char *dir, struct exo_err *e)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/config.json", dir);
-	char *text = file_read_all(path, NULL, e);
-	if (!text)
-		return -1;
-	json_error_t je;
-	json_t *c = json_loads(text, 0, &je);
-	free(text);
+	json_error_t je = { .text = "" };
+	json_t *c;
+	if (access(path, F_OK) != 0) {
+		if (!(c = gguf_config(dir, path, sizeof path, e)))
+			return -1;
+	} else {
+		char *text = file_read_all(path, NULL, e);
+		if (!text)
+			return -1;
+		c = json_loads(text, 0, &je);
+		free(text);
+	}
 	json_t *arch = json_array_get(json_object_get(c, "architectures"), 0);
 	json_t *layers = json_object_get(c, "num_hidden_layers");
 	if (!json_is_string(arch) || !json_is_integer(layers)) {
@@ -99,7 +147,10 @@ static int add_config(json_t *rec, const char *dir, struct exo_err *e)
 	json_t *tied = json_object_get(c, "tie_word_embeddings");
 	if (json_is_boolean(tied))
 		json_object_set(rec, "tied_embeddings", tied);
-	add_sizes(rec, c);
+	if (gguf_is_file(path))
+		add_gguf_sizes(rec, path);
+	else
+		add_sizes(rec, c);
 	json_decref(c);
 	return 0;
 }

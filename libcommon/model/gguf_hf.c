@@ -52,6 +52,13 @@ static const struct { const char *gguf, *hf; } layer_names[] = {
 	{"ffn_up.weight", "mlp.up_proj.weight"},
 	{"ffn_down.weight", "mlp.down_proj.weight"},
 	{"ffn_gate_inp.weight", "mlp.gate.weight"},
+	{"ffn_gate_inp.weight", "block_sparse_moe.gate.weight"},       /* Mixtral's router */
+	/* llama.cpp stacks a layer's experts [experts, rows, cols]; the planner
+	 * counts them under these names, the engine asks for each expert
+	 * (expert_slice) */
+	{"ffn_gate_exps.weight", "mlp.experts.gate_proj.weight"},
+	{"ffn_up_exps.weight", "mlp.experts.up_proj.weight"},
+	{"ffn_down_exps.weight", "mlp.experts.down_proj.weight"},
 };
 static const struct { const char *gguf, *hf; } global_names[] = {
 	{"token_embd.weight", "model.embed_tokens.weight"},
@@ -256,12 +263,33 @@ static int64_t vocab_size(const struct gguf_file *f)
 	return t && t->n_dims == 2 ? (int64_t)t->ne[1] : 0;
 }
 
+/* Experts: llama.cpp's qwen3moe graph always renormalises the chosen
+ * experts' weights (build_moe_ffn with norm_w), so transformers'
+ * norm_topk_prob is true unless the file says otherwise; a layer without a
+ * router (blk.N.ffn_gate_inp) is a dense one, transformers' mlp_only_layers. */
+static void set_moe_layers(json_t *cfg, const struct gguf_file *f)
+{
+	const struct gguf_kv *norm = gguf_get_arch(f, "expert_weights_norm");
+	bool renormalise = !norm || norm->type != GGUF_BOOL || norm->v.u;
+	json_object_set_new(cfg, "norm_topk_prob", json_boolean(renormalise));
+	int64_t layers = 0;
+	gguf_kv_int(gguf_get_arch(f, "block_count"), &layers);
+	json_t *dense = json_array();
+	for (int64_t l = 0; l < layers && l < (1 << 20); l++) {
+		char name[64];
+		snprintf(name, sizeof name, "blk.%lld.ffn_gate_inp.weight", (long long)l);
+		if (!gguf_find(f, name))
+			json_array_append_new(dense, json_integer(l));
+	}
+	json_object_set_new(cfg, "mlp_only_layers", dense);
+}
+
 json_t *gguf_hf_config(const struct gguf_file *f, struct exo_err *e)
 {
 	const struct gguf_arch *a = find_arch(f);
 	if (!a) {
 		exo_error(e, EXO_DATAERR, "%s: GGUF architecture '%s' is not supported (llama, mistral, "
-			  "qwen2 and qwen3 are)", f->path, f->arch[0] ? f->arch : "(general.architecture missing)");
+			  "qwen2, qwen3 and qwen3moe are)", f->path, f->arch[0] ? f->arch : "(general.architecture missing)");
 		return NULL;
 	}
 	json_t *cfg = json_object();
@@ -303,6 +331,8 @@ json_t *gguf_hf_config(const struct gguf_file *f, struct exo_err *e)
 		json_object_set_new(cfg, "attention_bias", json_true());
 	set_token(cfg, "bos_token_id", f, "tokenizer.ggml.bos_token_id");
 	set_token(cfg, "eos_token_id", f, "tokenizer.ggml.eos_token_id");
+	if (experts > 0)
+		set_moe_layers(cfg, f);
 	return cfg;
 fail:
 	json_decref(cfg);
@@ -378,8 +408,9 @@ static const void *unpermute(struct gguf_file *f, const struct gguf_tensor *t, i
 }
 
 /* Each view allocated on its own: pointers handed out stay valid until gguf_close. */
-static const struct st_tensor *add_hf(struct gguf_file *f, const char *hf_name,
-				      const struct gguf_tensor *t, const void *data, struct exo_err *e)
+static const struct st_tensor *add_view(struct gguf_file *f, const char *hf_name,
+					const struct gguf_tensor *t, int n_dims, const int64_t *shape,
+					size_t bytes, const void *data, struct exo_err *e)
 {
 	struct st_tensor **grown = realloc(f->hf, (f->n_hf + 1) * sizeof *grown);
 	struct st_tensor *s = grown ? calloc(1, sizeof *s) : NULL;
@@ -390,17 +421,67 @@ static const struct st_tensor *add_hf(struct gguf_file *f, const char *hf_name,
 		exo_error(e, EXO_SOFTWARE, "out of memory");
 		return NULL;
 	}
-	s->dtype = gguf_kd_of(t->ggml_type), s->n_dims = t->n_dims;
-	s->offset = t->offset, s->bytes = t->bytes, s->data = data;
-	for (int i = 0; i < t->n_dims; i++)      /* ggml's ne is innermost first */
-		s->shape[i] = (int64_t)t->ne[t->n_dims - 1 - i];
+	s->dtype = gguf_kd_of(t->ggml_type), s->n_dims = n_dims;
+	s->offset = t->offset + (size_t)((const char *)data - (const char *)t->data);
+	s->bytes = bytes, s->data = data;
+	memcpy(s->shape, shape, (size_t)n_dims * sizeof *shape);
 	f->hf[f->n_hf++] = s;
 	return s;
+}
+
+static const struct st_tensor *add_hf(struct gguf_file *f, const char *hf_name,
+				      const struct gguf_tensor *t, const void *data, struct exo_err *e)
+{
+	int64_t shape[ST_MAX_DIMS];
+	for (int i = 0; i < t->n_dims; i++)      /* ggml's ne is innermost first */
+		shape[i] = (int64_t)t->ne[t->n_dims - 1 - i];
+	return add_view(f, hf_name, t, t->n_dims, shape, t->bytes, data, e);
+}
+
+/* model.layers.N.PREFIX.experts.X.PART.weight (Qwen's gate_proj, up_proj,
+ * down_proj; Mixtral's w1, w3, w2) names expert X's rows of the stacked
+ * blk.N.ffn_PART_exps.weight: a view of that slice, no copy.  0 when the
+ * name is not an expert's, 1 with *out set, -1 on error. */
+static int expert_slice(struct gguf_file *f, const char *hf_name, const struct st_tensor **out,
+			struct exo_err *e)
+{
+	static const char *const parts[][3] = {{"gate_proj", "w1", "gate"}, {"up_proj", "w3", "up"},
+					       {"down_proj", "w2", "down"}};
+	int layer, x, end = 0;
+	char prefix[32], part[32], name[96];
+	if (sscanf(hf_name, "model.layers.%d.%31[a-z_].experts.%d.%31[a-z_0-9].weight%n", &layer, prefix,
+		   &x, part, &end) != 4 || !end || hf_name[end] || layer < 0 || x < 0)
+		return 0;
+	const char *ggml_part = NULL;
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+		if (!strcmp(part, parts[i][0]) || !strcmp(part, parts[i][1]))
+			ggml_part = parts[i][2];
+	if (!ggml_part)
+		return 0;
+	snprintf(name, sizeof name, "blk.%d.ffn_%s_exps.weight", layer, ggml_part);
+	const struct gguf_tensor *t = gguf_find(f, name);
+	if (!t)
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s (the experts of %s) is missing", f->path,
+				 name, hf_name);
+	if (t->n_dims != 3)
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s: %d dimension(s), expected 3 (experts, "
+				 "rows, columns)", f->path, name, t->n_dims);
+	if ((uint64_t)x >= t->ne[2])
+		return exo_error(e, EXO_DATAERR, "%s: tensor %s: no expert %d (it stacks %llu)", f->path,
+				 name, x, (unsigned long long)t->ne[2]);
+	size_t bytes = t->bytes / t->ne[2];
+	int64_t shape[2] = {(int64_t)t->ne[1], (int64_t)t->ne[0]};
+	*out = add_view(f, hf_name, t, 2, shape, bytes, (const char *)t->data + (size_t)x * bytes, e);
+	return *out ? 1 : -1;
 }
 
 const struct st_tensor *gguf_hf_tensor(struct gguf_file *f, const char *hf_name, struct exo_err *e)
 {
 	char name[256];
+	const struct st_tensor *expert = NULL;
+	int slice = expert_slice(f, hf_name, &expert, e);
+	if (slice)
+		return slice > 0 ? expert : NULL;
 	if (!gguf_name_of(hf_name, name, sizeof name)) {
 		exo_error(e, EXO_DATAERR, "%s: tensor %s has no GGUF name that exo knows", f->path, hf_name);
 		return NULL;

@@ -276,8 +276,19 @@ static int scan_files(struct plan_model *m, const char *dir, const struct model_
 static void name_model(struct plan_model *m, const char *arg, const char *dir)
 {
 	char real[PATH_MAX];
-	if (!realpath(dir, real))
+	const char *slash = strrchr(dir, '/');
+	if (gguf_is_file(dir) && slash && slash > dir) {
+		/* a GGUF file in a snapshot is a link to its blob: resolve the
+		 * directory only, so that the snapshot still names the model */
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof parent, "%.*s", (int)(slash - dir), dir);
+		if (!realpath(parent, real) || strlen(real) + strlen(slash) >= sizeof real)
+			snprintf(real, sizeof real, "%s", dir);
+		else
+			strcat(real, slash);
+	} else if (!realpath(dir, real)) {
 		snprintf(real, sizeof real, "%s", dir);
+	}
 	snprintf(m->path, sizeof m->path, "%s", real);
 	if (hub_snapshot_parse(real, m->id, sizeof m->id, m->revision, sizeof m->revision))
 		return;   /* .../models--ORG--NAME/snapshots/REV */

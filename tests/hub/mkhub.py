@@ -12,7 +12,7 @@ http://127.0.0.1:PORT/PREFIX), what the Hugging Face hub serves:
   /api/models/ORG/NAME/tree/{main,COMMIT}      the recursive tree listing
   /ORG/NAME/resolve/{main,COMMIT}/FILE         regular files: 200, ETag = the
                                                git blob id, X-Repo-Commit;
-                                               *.safetensors (LFS): 302 to
+                                               *.safetensors, *.gguf (LFS): 302 to
                                                http://localhost:PORT/PREFIX/cdn/SHA256 (another host, as the CDN is) with
                                                X-Linked-Etag, X-Linked-Size
   /cdn/SHA256                                  the LFS content (Range works)
@@ -46,7 +46,7 @@ def git_blob_id(data):
 
 
 def is_lfs(name):
-    return name.endswith(".safetensors")
+    return name.endswith((".safetensors", ".gguf"))  # both in the hub's default .gitattributes
 
 
 def collect(src):

@@ -11,15 +11,22 @@ export EXO_CONFIG=/dev/null
 
 levels() { sed -n 's/.*"level":"\([a-z]*\)".*/\1/p' | tr '\n' ' '; }
 
-for model in llama3-tiny qwen2-tiny mistral-tiny-f16; do
+# the MoE files add one check: every position chose the reference's experts
+for model in llama3-tiny qwen2-tiny mistral-tiny-f16 qwen3-tiny qwen3-moe-tiny mixtral-tiny; do
+	want='ok ok ok ok ok ok ok '
+	case $model in *moe*|mixtral*) want="${want}ok " ;; esac
 	for stages in 1 3; do
 		test_expect_success "$model.gguf in $stages stage(s) matches transformers on the same weights" "
 			exo-validate model $G/$model.gguf --reference $M/$model/reference --stages $stages -o json >$TMP/$model.$stages &&
-			test \"\$(levels <$TMP/$model.$stages)\" = 'ok ok ok ok ok ok ok ' &&
+			test \"\$(levels <$TMP/$model.$stages)\" = '$want' &&
 			grep -q '\"all 16 greedy tokens match\"' $TMP/$model.$stages
 		"
 	done
 done
+test_expect_success "qwen3-moe-tiny.gguf loads as Qwen3-MoE (layer 1, without a router, dense) and routes as the reference" "
+	grep -q 'positions x sparse layers chose the reference' $TMP/qwen3-moe-tiny.3 &&
+	grep '\"model.load\"' $TMP/qwen3-moe-tiny.3 | grep -q Qwen3MoeForCausalLM
+"
 
 base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))
 stop_all() {
@@ -36,17 +43,20 @@ wait_for() { # FILE TEXT
 		sleep 0.05
 	done
 }
-test_expect_success "llama3-tiny.gguf over 2 stages on loopback matches transformers through the wire" "
-	exo-shard-serve --model $G/llama3-tiny.gguf --layers 2:4 --stage 1 --listen 127.0.0.1:$((base + 1)) \
-		--threads 1 2>$TMP/s1.log & echo \$! >>$TMP/pids
-	exo-shard-serve --model $G/llama3-tiny.gguf --layers 0:2 --stage 0 --listen 127.0.0.1:$base \
-		--next 127.0.0.1:$((base + 1)) --threads 1 2>$TMP/s0.log & echo \$! >>$TMP/pids
-	wait_for $TMP/s1.log ' on 127.0.0.1:' && wait_for $TMP/s0.log ' on 127.0.0.1:' &&
-	exo-validate model $G/llama3-tiny.gguf --reference $M/llama3-tiny/reference \
-		--connect 127.0.0.1:$base -o json >$TMP/wire &&
-	grep -q 'all 16 greedy tokens match' $TMP/wire && ! grep -q '\"fail\"' $TMP/wire
-"
-stop_all
+for model in llama3-tiny:4 qwen3-moe-tiny:3; do
+	layers=${model#*:} model=${model%:*} base=$((base + 2))
+	test_expect_success "$model.gguf over 2 stages on loopback matches transformers through the wire" "
+		exo-shard-serve --model $G/$model.gguf --layers 2:$layers --stage 1 --listen 127.0.0.1:$((base + 1)) \
+			--threads 1 2>$TMP/s1.log & echo \$! >>$TMP/pids
+		exo-shard-serve --model $G/$model.gguf --layers 0:2 --stage 0 --listen 127.0.0.1:$base \
+			--next 127.0.0.1:$((base + 1)) --threads 1 2>$TMP/s0.log & echo \$! >>$TMP/pids
+		wait_for $TMP/s1.log ' on 127.0.0.1:' && wait_for $TMP/s0.log ' on 127.0.0.1:' &&
+		exo-validate model $G/$model.gguf --reference $M/$model/reference \
+			--connect 127.0.0.1:$base -o json >$TMP/wire.$model &&
+		grep -q 'all 16 greedy tokens match' $TMP/wire.$model && ! grep -q '\"fail\"' $TMP/wire.$model
+	"
+	stop_all
+done
 
 test_expect_success "exo-partition plans a GGUF file from its tensor infos" "
 	exo-detect -o json >$TMP/node.json &&

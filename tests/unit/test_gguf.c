@@ -389,6 +389,39 @@ static void test_block_layouts(void)
 	json_decref(root);
 }
 
+/* tests/fixtures-gguf/qwen3-moe-tiny.gguf (hf-to-gguf.py from the fixture):
+ * 8 experts of 48 rows stacked per projection, layer 1 without a router. */
+static void test_stacked_experts(void)
+{
+	const char *path = "tests/fixtures-gguf/qwen3-moe-tiny.gguf";
+	struct exo_err e = {0};
+	struct ckpt *ck = ckpt_open(path, &e);
+	ok(ck && ckpt_config(ck)->arch == ARCH_QWEN3_MOE && ckpt_config(ck)->n_experts == 8 &&
+	   ckpt_config(ck)->n_experts_used == 2 && ckpt_config(ck)->moe_ffn == 48 &&
+	   ckpt_config(ck)->norm_topk_prob && model_layer_is_sparse(ckpt_config(ck), 0) &&
+	   !model_layer_is_sparse(ckpt_config(ck), 1) && model_layer_is_sparse(ckpt_config(ck), 2),
+	   "qwen3moe: expert count, top-k, expert width, renormalised, the router-less layer dense: %s", e.msg);
+	if (!ck)
+		return;
+	struct gguf_file *f = gguf_open(path, &e);
+	const struct gguf_tensor *all = f ? gguf_find(f, "blk.2.ffn_down_exps.weight") : NULL;
+	int64_t down[2] = {64, 48};
+	const struct st_tensor *x0 = ckpt_tensor(ck, "model.layers.2.mlp.experts.0.down_proj.weight", 2, down, &e);
+	const struct st_tensor *x7 = ckpt_tensor(ck, "model.layers.2.mlp.experts.7.down_proj.weight", 2, down, &e);
+	ok(all && x0 && x7 && all->n_dims == 3 && all->ne[2] == 8 && x0->bytes == all->bytes / 8 &&
+	   !memcmp(x0->data, all->data, x0->bytes) &&
+	   !memcmp(x7->data, (const char *)all->data + 7 * x7->bytes, x7->bytes),
+	   "expert X is the X-th slice of blk.N.ffn_down_exps, rows first: %s", e.msg);
+	int64_t gate[2] = {48, 64};
+	ok(!ckpt_tensor(ck, "model.layers.2.mlp.experts.8.gate_proj.weight", 2, gate, &e) &&
+	   strstr(e.msg, "blk.2.ffn_gate_exps.weight: no expert 8"), "an expert past the stack is named: %s", e.msg);
+	ok(!ckpt_tensor(ck, "model.layers.1.mlp.experts.0.gate_proj.weight", 2, gate, &e) &&
+	   strstr(e.msg, "blk.1.ffn_gate_exps.weight (the experts of model.layers.1.mlp.experts.0.gate_proj.weight) is missing"),
+	   "experts of a dense layer are missing by both names: %s", e.msg);
+	gguf_close(f);
+	ckpt_close(ck);
+}
+
 int main(void)
 {
 	test_block_layouts();
@@ -398,6 +431,7 @@ int main(void)
 	test_value_types();
 	test_bad_tensors();
 	test_llama_view(tmp);
+	test_stacked_experts();
 	rmdir(tmp);
 	return done_testing();
 }

@@ -23,6 +23,11 @@ struct eng_opts {
 	int threads;     /* 0: the online cores */
 	int ctx;         /* context limit of a KV cache; 0: min(max_position_embeddings, 4096) */
 	bool small_pages; /* weights' arena on base pages (MADV_NOHUGEPAGE), not huge ones */
+	/* Load and run every forward on one thread the stage owns, whatever
+	 * thread calls: a server's short-lived connection threads would each
+	 * start an OpenMP pool, and more pools than cores make every pool's
+	 * workers sleep between regions (see runner.c). */
+	bool compute_thread;
 };
 
 struct eng_stage;

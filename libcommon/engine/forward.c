@@ -433,9 +433,9 @@ static void head_output(struct eng_stage *s, size_t n, enum eng_output what, flo
 		eng_matmul(s, &s->head, x, out, n);
 }
 
-int eng_forward(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
-		const float *hidden_in, size_t n, enum eng_output what, float *out,
-		struct exo_err *e)
+static int forward_here(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
+			const float *hidden_in, size_t n, enum eng_output what, float *out,
+			struct exo_err *e)
 {
 	if (check_request(s, kv, tokens, hidden_in, n, what, e) < 0 || grow_scratch(s, n, e) < 0)
 		return -1;
@@ -458,4 +458,33 @@ int eng_forward(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
 	else
 		head_output(s, n, what, out);
 	return 0;
+}
+
+struct forward_job {
+	struct eng_stage *s;
+	struct eng_kv *kv;
+	const int32_t *tokens;
+	const float *hidden_in;
+	size_t n;
+	enum eng_output what;
+	float *out;
+	struct exo_err *e;
+	int rc;
+};
+
+static void forward_job_run(void *arg)
+{
+	struct forward_job *j = arg;
+	j->rc = forward_here(j->s, j->kv, j->tokens, j->hidden_in, j->n, j->what, j->out, j->e);
+}
+
+int eng_forward(struct eng_stage *s, struct eng_kv *kv, const int32_t *tokens,
+		const float *hidden_in, size_t n, enum eng_output what, float *out,
+		struct exo_err *e)
+{
+	if (!s->runner)
+		return forward_here(s, kv, tokens, hidden_in, n, what, out, e);
+	struct forward_job j = {s, kv, tokens, hidden_in, n, what, out, e, -1};
+	eng_runner_call(s->runner, forward_job_run, &j);
+	return j.rc;
 }

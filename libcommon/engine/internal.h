@@ -77,6 +77,7 @@ struct eng_stage {
 	size_t panel_sum_rows;
 	size_t panel_cols;               /* ENG_PANEL_COLS unless EXO_PANEL_COLS says */
 	struct eng_arena arena;
+	struct eng_runner *runner;       /* opts.compute_thread: runs every region */
 };
 
 struct eng_kv {
@@ -97,6 +98,12 @@ void eng_mat_row_f32(const struct eng_stage *s, const struct eng_mat *m, size_t 
 
 int eng_load_weights(struct eng_stage *s, int dtype, struct exo_err *e);
 void eng_free_weights(struct eng_stage *s);
+
+/* runner.c: a thread that runs jobs one at a time, for callers on any thread. */
+struct eng_runner;
+struct eng_runner *eng_runner_new(void);
+void eng_runner_call(struct eng_runner *r, void (*job)(void *), void *arg);
+void eng_runner_free(struct eng_runner *r);
 /* out[n, rows] = in[n, cols] . W^T, threaded. */
 void eng_matmul(struct eng_stage *s, const struct eng_mat *w, const float *in, float *out, size_t n);
 #endif

@@ -67,8 +67,8 @@ static int setup(struct eng_stage *s, const struct eng_opts *o, struct exo_err *
 	return build_rope(s, e);
 }
 
-struct eng_stage *eng_stage_open(const char *model, int first, int last,
-				 const struct eng_opts *o, struct exo_err *e)
+static struct eng_stage *open_here(const char *model, int first, int last,
+				   const struct eng_opts *o, struct exo_err *e)
 {
 	struct eng_stage *s = calloc(1, sizeof *s);
 	if (!s) {
@@ -93,10 +93,45 @@ fail:
 	return NULL;
 }
 
+struct open_job {
+	const char *model;
+	int first, last;
+	const struct eng_opts *o;
+	struct exo_err *e;
+	struct eng_stage *s;
+};
+
+static void open_job_run(void *arg)
+{
+	struct open_job *j = arg;
+	j->s = open_here(j->model, j->first, j->last, j->o, j->e);
+}
+
+struct eng_stage *eng_stage_open(const char *model, int first, int last,
+				 const struct eng_opts *o, struct exo_err *e)
+{
+	if (!o || !o->compute_thread)
+		return open_here(model, first, last, o, e);
+	struct eng_runner *r = eng_runner_new();
+	if (!r) {
+		exo_error(e, EXO_SOFTWARE, "cannot start the compute thread");
+		return NULL;
+	}
+	struct open_job j = {model, first, last, o, e, NULL};
+	eng_runner_call(r, open_job_run, &j);  /* the load's regions start the one pool */
+	if (!j.s) {
+		eng_runner_free(r);
+		return NULL;
+	}
+	j.s->runner = r;
+	return j.s;
+}
+
 void eng_stage_close(struct eng_stage *s)
 {
 	if (!s)
 		return;
+	eng_runner_free(s->runner);
 	eng_free_weights(s);
 	struct eng_scratch *sc = &s->sc;
 	free(sc->x), free(sc->xb), free(sc->q), free(sc->k), free(sc->v), free(sc->att);

@@ -3,7 +3,8 @@
  * after a failure), so that requests on different connections pipeline:
  * while the next stage computes one session this one computes another.
  * One lock guards the engine and the session table; it is held only while
- * computing, never across a network wait. */
+ * computing, never across a network wait.  The engine computes on a thread
+ * of its own (eng_opts.compute_thread): connection threads hand it work. */
 #include "serve/serve.h"
 #include "kernels/kern.h"
 #include "util/log.h"
@@ -85,9 +86,11 @@ struct stage_server *stage_open(const struct stage_opts *o, struct exo_err *e)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->conn_lock, NULL);
 	pthread_cond_init(&s->conn_done, NULL);
+	struct eng_opts eo = o->eng;
+	eo.compute_thread = true;  /* forwards come from many connection threads */
 	if (serve_model_identity(o->model, s->me.model, sizeof s->me.model, s->me.revision,
 				 sizeof s->me.revision, e) < 0 ||
-	    !(s->eng = eng_stage_open(o->model, o->first, o->last, &o->eng, e)))
+	    !(s->eng = eng_stage_open(o->model, o->first, o->last, &eo, e)))
 		goto fail;
 	s->sessions = sess_table_new(o->max_sessions > 0 ? (size_t)o->max_sessions : 64, kv_free);
 	s->me.first = eng_first_layer(s->eng), s->me.last = eng_last_layer(s->eng);

@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
+#include <string.h>
 
 static char dir[4096];
 
@@ -155,6 +157,54 @@ static void test_truncate(void)
 	eng_stage_close(s);
 }
 
+/* A stage that computes on its own thread (what a server opens) gives the
+ * same bits as one that computes on the caller's, whichever thread calls,
+ * and its errors come back to the caller. */
+struct caller {
+	struct eng_stage *s;
+	struct eng_kv *kv;
+	const int32_t *toks;
+	size_t n;
+	float *out;
+	int rc;
+};
+
+static void *call_forward(void *arg)
+{
+	struct caller *c = arg;
+	struct exo_err e = {0};
+	c->rc = eng_forward(c->s, c->kv, c->toks, NULL, c->n, ENG_OUT_LAST_LOGITS, c->out, &e);
+	return NULL;
+}
+
+static void test_compute_thread(void)
+{
+	struct exo_err e = {0};
+	struct eng_opts o = {.dtype = KD_Q4_0, .threads = 2, .ctx = 32};
+	struct eng_opts ot = o;
+	ot.compute_thread = true;
+	struct eng_stage *here = eng_stage_open(fixture("qwen2-tiny"), 0, -1, &o, &e);
+	struct eng_stage *own = eng_stage_open(fixture("qwen2-tiny"), 0, -1, &ot, &e);
+	struct eng_kv *kh = here ? eng_kv_new(here, &e) : NULL, *ko = own ? eng_kv_new(own, &e) : NULL;
+	if (!ok(here && own && kh && ko, "qwen2-tiny opens with and without a compute thread: %s", e.msg))
+		return;
+	int32_t toks[6] = {5, 17, 300, 42, 7, 9};
+	float a[512], b[512], c[512];
+	eng_forward(here, kh, toks, NULL, 4, ENG_OUT_LAST_LOGITS, a, &e);
+	eng_forward(here, kh, toks + 4, NULL, 2, ENG_OUT_LAST_LOGITS, a, &e);
+	struct caller one = {own, ko, toks, 4, c, -1}, two = {own, ko, toks + 4, 2, b, -1};
+	pthread_t t;
+	pthread_create(&t, NULL, call_forward, &one), pthread_join(t, NULL);
+	pthread_create(&t, NULL, call_forward, &two), pthread_join(t, NULL);
+	ok(one.rc == 0 && two.rc == 0 && eng_kv_len(ko) == 6, "forwards from two threads run on the stage's");
+	ok(memcmp(a, b, sizeof a) == 0, "the same logits, bit for bit, as computing on the caller's thread");
+	int32_t bad = 1 << 20;
+	ok(eng_forward(own, ko, &bad, NULL, 1, ENG_OUT_HIDDEN, b, &e) < 0 &&
+	   strstr(e.msg, "outside the vocabulary"), "its errors reach the caller: %s", e.msg);
+	eng_kv_free(kh), eng_kv_free(ko);
+	eng_stage_close(here), eng_stage_close(own);
+}
+
 static void test_sampling(void)
 {
 	float logits[8] = {0.1f, 2.0f, -1.0f, 1.9f, 0.0f, 0.5f, 1.0f, -3.0f}, l[8];
@@ -274,6 +324,7 @@ int main(void)
 	test_config_spellings();
 	test_forward_errors();
 	test_truncate();
+	test_compute_thread();
 	test_sampling();
 	test_sampling_large_vocab();
 	return done_testing();

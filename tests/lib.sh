@@ -45,3 +45,16 @@ test_done() {
 	echo "1..$test_count"
 	[ "$test_failed" -eq 0 ]
 }
+
+# wait_for FILE TEXT [COUNT]: until FILE holds TEXT (COUNT times, once unless
+# given), 10 s at most.  grep reads stdin, so a file not made yet counts 0
+# (grep -c FILE prints nothing for a missing file, and a test went on before
+# its stage was up).
+wait_for() {
+	i=0
+	while [ "$(cat "$1" 2>/dev/null | grep -c "$2")" -lt "${3:-1}" ]; do
+		i=$((i + 1))
+		[ $i -le 200 ] || { echo "timed out waiting for '$2' in $1"; cat "$1"; return 1; }
+		sleep 0.05
+	done
+}

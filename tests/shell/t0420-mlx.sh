@@ -16,14 +16,6 @@ matches() { test "$(levels <"$1")" = 'ok ok ok ok ok ok ok ok ' && grep -q '"all
 
 base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))
 port() { echo $((base + $1)); }
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { echo "timed out waiting for '$2' in $1"; cat "$1"; return 1; }
-		sleep 0.05
-	done
-}
 start() {
 	name=$1
 	shift

@@ -14,16 +14,6 @@ export EXO_CONFIG=/dev/null EXO_DEBUG=3
 base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))  # below the ephemeral range
 port() { echo $((base + $1)); }
 
-# wait_for FILE TEXT: until FILE holds TEXT (10 s at most).
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { echo "timed out waiting for '$2' in $1"; cat "$1"; return 1; }
-		sleep 0.05
-	done
-}
-
 # start NAME ARGS...: a stage in the background, logging to $TMP/NAME.log.
 start() {
 	name=$1

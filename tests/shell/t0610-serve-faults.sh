@@ -13,17 +13,6 @@ base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))  # below the ephemeral
 port() { echo $((base + $1)); }
 A0=127.0.0.1:$(port 0) A1=127.0.0.1:$(port 1) A2=127.0.0.1:$(port 2)
 
-wait_for() { # FILE TEXT [COUNT]: until FILE holds TEXT (COUNT times), 10 s at most
-	i=0
-	# grep reads stdin, so a file not made yet counts 0 (grep -c FILE printed
-	# nothing, [ failed, and the loop ended before the stage was up)
-	while [ "$(cat "$1" 2>/dev/null | grep -c "$2")" -lt "${3:-1}" ]; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { echo "timed out waiting for '$2' in $1"; cat "$1"; return 1; }
-		sleep 0.05
-	done
-}
-
 start() { # NAME ARGS...: a stage in the background, logging to $TMP/NAME.log
 	name=$1
 	shift

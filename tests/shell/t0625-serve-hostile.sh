@@ -17,15 +17,6 @@ base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))  # below the ephemeral
 P0=$base P1=$((base + 1))
 A0=127.0.0.1:$P0 A1=127.0.0.1:$P1
 
-wait_for() { # FILE TEXT: until FILE holds TEXT, 10 s at most
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { echo "timed out waiting for '$2' in $1"; cat "$1"; return 1; }
-		sleep 0.05
-	done
-}
-
 start() { # NAME ARGS...
 	name=$1
 	shift

@@ -46,15 +46,6 @@ setup() {
 	done
 }
 
-wait_for() { # FILE TEXT: until FILE holds TEXT, 10 s at most
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { echo "timed out waiting for '$2' in $1"; cat "$1"; return 1; }
-		sleep 0.05
-	done
-}
-
 PORT=52416
 test_expect_success "three namespaces, each with its own address on a bridge" "
 	setup && in_ns exoB$id ip -4 addr show dev vB$id | grep -q 'inet $net.2/24' &&

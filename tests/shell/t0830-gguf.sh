@@ -35,14 +35,6 @@ stop_all() {
 	for p in $(cat "$TMP/pids"); do while kill -0 $p 2>/dev/null; do sleep 0.05; done; done
 	rm -f "$TMP/pids"
 }
-wait_for() { # FILE TEXT
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { cat "$1"; return 1; }
-		sleep 0.05
-	done
-}
 for model in llama3-tiny:4 qwen3-moe-tiny:3; do
 	layers=${model#*:} model=${model%:*} base=$((base + 2))
 	test_expect_success "$model.gguf over 2 stages on loopback matches transformers through the wire" "

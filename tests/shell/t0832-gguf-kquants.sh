@@ -30,14 +30,6 @@ stop_all() {
 	for p in $(cat "$TMP/pids"); do while kill -0 $p 2>/dev/null; do sleep 0.05; done; done
 	rm -f "$TMP/pids"
 }
-wait_for() { # FILE TEXT
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { cat "$1"; return 1; }
-		sleep 0.05
-	done
-}
 test_expect_success "random-k-Q5_K_M.gguf over 2 stages on loopback: the same tokens" "
 	exo-shard-serve --model $G/random-k-Q5_K_M.gguf --layers 1:2 --stage 1 --listen 127.0.0.1:$((base + 1)) \
 		--threads 1 2>$TMP/s1.log & echo \$! >>$TMP/pids

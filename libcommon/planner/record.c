@@ -31,6 +31,12 @@ static char *address(const struct plan_cluster *c, const struct plan_result *p,
 	return xstrdup(buf);
 }
 
+/* A copy, NULL for NULL: a name the tables lack is left out of the record. */
+static char *dup_name(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
 static void stage_of(const struct plan_cluster *c, const struct plan_result *p,
 		     const struct plan_request *r, size_t i, struct plan_rec_stage *st)
 {
@@ -41,8 +47,8 @@ static void stage_of(const struct plan_cluster *c, const struct plan_result *p,
 		.address = address(c, p, r, i), .layer_start = s->layer_start, .layer_end = s->layer_end,
 		.bytes = (int64_t)s->weight_bytes, .kv_bytes = (int64_t)s->kv_bytes,
 		.activation_bytes = (int64_t)s->act_bytes, .memory = (int64_t)u->mem_budget,
-		.bandwidth = u->bandwidth, .bandwidth_source = xstrdup(plan_source_name(u->bw_source)),
-		.rtt_source = xstrdup(plan_source_name(u->rtt_source)), .seconds_per_token = s->seconds,
+		.bandwidth = u->bandwidth, .bandwidth_source = dup_name(plan_source_name(u->bw_source)),
+		.rtt_source = dup_name(plan_source_name(u->rtt_source)), .seconds_per_token = s->seconds,
 	};
 }
 
@@ -66,8 +72,8 @@ json_t *plan_record(const struct plan_model *m, const struct plan_cluster *c,
 	struct plan_rec rec = {
 		.model = xstrdup(m->id), .revision = m->revision[0] ? xstrdup(m->revision) : NULL,
 		.path = m->path[0] ? xstrdup(m->path) : NULL,
-		.strategy = xstrdup(plan_strategy_name(r->strategy)), .layers = m->layers,
-		.dtype = xstrdup(plan_dtype_name(m->dtype)), .context = r->ctx, .sessions = r->sessions,
+		.strategy = dup_name(plan_strategy_name(r->strategy)), .layers = m->layers,
+		.dtype = dup_name(plan_dtype_name(m->dtype)), .context = r->ctx, .sessions = r->sessions,
 		.stages = xcalloc(p->n, sizeof *rec.stages), .n_stages = p->n,
 		.seconds_per_token = p->seconds_per_token, .tokens_per_s = 1 / p->seconds_per_token,
 		.aggregate_tokens_per_s = p->aggregate_tokens_per_s, .hop_seconds = p->hop_seconds,

@@ -98,6 +98,7 @@ FUZZERS  := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%))
 # of the API only its request parser, the server needs the head).
 FUZZ_LIB_SRC := $(filter $(patsubst %,libcommon/%/%,records util tokenizer template net config) \
                   libcommon/api/request.c libcommon/model/safetensors.c libcommon/model/gguf.c \
+                  libcommon/planner/codec.c \
                   libcommon/hub/cache.c libcommon/hub/answer.c libcommon/hub/location.c,$(LIB_SRC))
 # The parsers are compiled once for all fuzzers (with -fsanitize=fuzzer-no-link),
 # each target links them with its own entry point.

@@ -4,6 +4,7 @@
  * See exo-fetch(1). */
 #include "config/config.h"
 #include "hub/hub.h"
+#include "planner/planner.h"
 #include "records/record.h"
 #include "util/file.h"
 #include "util/human.h"
@@ -177,43 +178,32 @@ static void read_plan(struct options *o)
 	int fd = strcmp(o->plan, "-") ? open(o->plan, O_RDONLY | O_CLOEXEC) : 0;
 	if (fd < 0)
 		exo_errx(EXO_NOINPUT, "%s: cannot open", o->plan);
-	struct rec_reader *r = rec_reader_open_format(fd, o->plan, rec_sniff_fd(fd));
 	struct exo_err e;
-	json_t *rec;
-	int got;
-	while ((got = rec_reader_next(r, &rec, &e)) > 0) {
-		if (strcmp(rec_kind(rec) ?: "", "plan") == 0)
-			break;
-		json_decref(rec);
-	}
-	rec_reader_close(r);
+	struct plan_rec plan;
+	int rc = plan_rec_read(fd, o->plan, &plan, &e);
 	if (fd)
 		close(fd);
-	if (got < 0)
+	if (rc < 0)
 		exo_die(&e);
-	if (got == 0)
-		exo_errx(EXO_DATAERR, "%s: no plan record", o->plan);
-	json_t *st;
-	size_t i;
 	bool found = false;
-	json_array_foreach(json_object_get(rec, "stages"), i, st) {
-		if (json_integer_value(json_object_get(st, "index")) != o->stage)
+	for (size_t i = 0; i < plan.n_stages; i++) {
+		const struct plan_rec_stage *st = &plan.stages[i];
+		if (st->index != o->stage)
 			continue;
-		o->hub.layer_start = (int)json_integer_value(json_object_get(st, "layer_start"));
-		o->hub.layer_end = (int)json_integer_value(json_object_get(st, "layer_end"));
+		o->hub.layer_start = (int)st->layer_start;
+		o->hub.layer_end = (int)st->layer_end;
 		found = true;
 	}
 	if (!found || o->hub.layer_end <= o->hub.layer_start)
 		exo_errx(EXO_DATAERR, "%s: plan has no stage %d with a layer range", o->plan, o->stage);
-	const char *model = json_string_value(json_object_get(rec, "model"));
-	if (!o->repo && model) {
-		snprintf(o->plan_repo, sizeof o->plan_repo, "%s", model);
+	if (!o->repo && plan.model) {
+		snprintf(o->plan_repo, sizeof o->plan_repo, "%s", plan.model);
 		o->repo = o->plan_repo;
 	}
 	if (o->repo == o->plan_repo && !hub_repo_id_ok(o->repo))
 		exo_errx(EXO_DATAERR, "%s: field 'model': '%s' is not a repository id (ORG/NAME)",
 			 o->plan, o->repo);
-	const char *rev = json_string_value(json_object_get(rec, "revision"));
+	const char *rev = plan.revision;
 	if (rev && !hub_revision_ok(rev))
 		exo_errx(EXO_DATAERR, "%s: field 'revision': '%s' is not a branch, tag or commit",
 			 o->plan, rev);
@@ -221,7 +211,7 @@ static void read_plan(struct options *o)
 		snprintf(o->plan_rev, sizeof o->plan_rev, "%s", rev);
 		o->hub.revision = o->plan_rev;
 	}
-	json_decref(rec);
+	plan_rec_free(&plan);
 }
 
 /* HF_TOKEN, HUGGING_FACE_HUB_TOKEN, else the token file (read into buf). */

@@ -205,7 +205,7 @@ static char **stage_argv(int argc, char **argv, char *idx)
  * otherwise those whose address is one of this host's (loopback
  * included), so that a plan of several nodes made on one machine starts
  * whole. */
-static bool stage_is_mine(const struct options *o, const struct plan_stage *st,
+static bool stage_is_mine(const struct options *o, const struct serve_stage *st,
 			  const struct ifaddrs *ifs)
 {
 	if (o->node)
@@ -249,7 +249,7 @@ static int run_all(int argc, char **argv, const struct options *o, const struct 
 	pid_t pids[256];
 	size_t n = 0;
 	for (size_t i = 0; i < plan->n_stages && n < 256; i++) {
-		const struct plan_stage *st = &plan->stages[i];
+		const struct serve_stage *st = &plan->stages[i];
 		if (!stage_is_mine(o, st, ifs))
 			continue;
 		char idx[16];
@@ -394,10 +394,10 @@ static void from_plan(struct options *o, struct stage_opts *so, struct serve_pla
 		exo_die(&e);
 	if (o->all)
 		return;
-	const struct plan_stage *ps = serve_plan_stage(plan, o->stage);
+	const struct serve_stage *ps = serve_plan_stage(plan, o->stage);
 	if (!ps)
 		exo_errx(EXO_USAGE, "%s: the plan has no stage %d", o->plan, o->stage);
-	const struct plan_stage *nx = serve_plan_stage(plan, o->stage + 1);
+	const struct serve_stage *nx = serve_plan_stage(plan, o->stage + 1);
 	so->model = o->model ? o->model : plan->model;
 	so->first = o->last ? o->first : ps->first;
 	so->last = o->last ? o->last : ps->last;

@@ -8,6 +8,7 @@
 #include "util/file.h"
 #include "config/config.h"
 #include "net/net.h"
+#include "planner/planner.h"
 #include "validate/plan_live.h"
 #include "validate/facts.h"
 #include "cmd/validate/subcommand.h"
@@ -22,7 +23,7 @@
 struct plan_check {
 	struct vcheck_out *out;
 	const char *subject;
-	json_t *plan;
+	const struct plan_rec *plan;
 	json_t *nodes;     /* name -> node record */
 };
 
@@ -37,15 +38,14 @@ static json_int_t geti(const json_t *o, const char *k)
  * from layer 0 to the last: any gap or overlap is named with its layers. */
 static void check_coverage(struct plan_check *c)
 {
-	json_t *stages = json_object_get(c->plan, "stages");
-	json_int_t layers = geti(c->plan, "layers"), expect = 0;
-	size_t i, faults = 0;
-	json_t *s;
-	json_array_foreach(stages, i, s) {
-		json_int_t a = geti(s, "layer_start"), b = geti(s, "layer_end");
-		if (geti(s, "index") != (json_int_t)i) {
+	int64_t layers = c->plan->layers, expect = 0;
+	size_t faults = 0;
+	for (size_t i = 0; i < c->plan->n_stages; i++) {
+		const struct plan_rec_stage *s = &c->plan->stages[i];
+		int64_t a = s->layer_start, b = s->layer_end;
+		if (s->index != (int64_t)i) {
 			pc_emit(c, "plan.order", "fail", "stages[%zu] has index %lld: stages must be listed in chain order 0, 1, ...",
-				i, (long long)geti(s, "index"));
+				i, (long long)s->index);
 			faults++;
 		}
 		if (b <= a) {
@@ -72,7 +72,7 @@ static void check_coverage(struct plan_check *c)
 	}
 	if (!faults)
 		pc_emit(c, "plan.coverage", "ok", "%zu stage(s) hold layers 0..%lld, each exactly once, in chain order",
-			json_array_size(stages), (long long)layers - 1);
+			c->plan->n_stages, (long long)layers - 1);
 }
 
 /* Memory a stage may use: the node's available RAM (total when not given)
@@ -85,9 +85,9 @@ static double device_memory(const json_t *node, char *what, size_t n)
 	return 0.9 * (double)(avail ? avail : geti(node, "mem_total"));
 }
 
-static void check_stage_fit(struct plan_check *c, size_t i, const json_t *s)
+static void check_stage_fit(struct plan_check *c, size_t i, const struct plan_rec_stage *s)
 {
-	const char *name = json_string_value(json_object_get(s, "node"));
+	const char *name = s->node;
 	const json_t *node = name ? json_object_get(c->nodes, name) : NULL;
 	if (!node) {
 		pc_emit(c, "plan.nodes", json_object_size(c->nodes) ? "fail" : "warn",
@@ -95,7 +95,7 @@ static void check_stage_fit(struct plan_check *c, size_t i, const json_t *s)
 			: "stage %zu: no node records given: node '%s' and its memory not checked", i, name ? name : "");
 		return;
 	}
-	double need = (double)geti(s, "bytes") + (double)geti(s, "kv_bytes");
+	double need = (double)s->bytes + (double)s->kv_bytes;
 	if (need <= 0) {
 		pc_emit(c, "plan.fit", "warn", "stage %zu: the plan gives no bytes for it: fit not checked", i);
 		return;
@@ -110,10 +110,9 @@ static void check_stage_fit(struct plan_check *c, size_t i, const json_t *s)
  * stage asked for another device would run on the CPU with its RAM). */
 static void check_devices(struct plan_check *c)
 {
-	size_t i, odd = 0;
-	json_t *s;
-	json_array_foreach(json_object_get(c->plan, "stages"), i, s) {
-		const char *device = json_string_value(json_object_get(s, "device"));
+	size_t odd = 0;
+	for (size_t i = 0; i < c->plan->n_stages; i++) {
+		const char *device = c->plan->stages[i].device;
 		if (device && strcmp(device, "cpu") != 0) {
 			pc_emit(c, "plan.device", "warn", "stage %zu asks for device '%s': this build runs "
 				"stages on CPUs only (no GPU backend), so it would run on the CPU", i, device);
@@ -127,9 +126,7 @@ static void check_devices(struct plan_check *c)
 /* The model the plan names, when it can be opened here, has its layer count. */
 static void check_model(struct plan_check *c)
 {
-	const char *model = json_string_value(json_object_get(c->plan, "path"));
-	if (!model)
-		model = json_string_value(json_object_get(c->plan, "model"));
+	const char *model = c->plan->path ? c->plan->path : c->plan->model;
 	char dir[4096];
 	struct exo_err e;
 	struct model_config mc;
@@ -138,7 +135,7 @@ static void check_model(struct plan_check *c)
 			model ? model : "(none)");
 		return;
 	}
-	json_int_t layers = geti(c->plan, "layers");
+	int64_t layers = c->plan->layers;
 	pc_emit(c, "plan.model", mc.n_layers == layers ? "ok" : "fail", "%s has %d layers; the plan says %lld",
 		model, mc.n_layers, (long long)layers);
 }
@@ -166,11 +163,9 @@ static const char usage_text[] =
  * no stage is on a peer. */
 static void check_peers(struct plan_check *c, const struct exo_config *conf)
 {
-	size_t i, on_peers = 0, odd = 0;
-	json_t *s;
-	json_array_foreach(json_object_get(c->plan, "stages"), i, s) {
-		const char *node = json_string_value(json_object_get(s, "node"));
-		const char *addr = json_string_value(json_object_get(s, "address"));
+	size_t on_peers = 0, odd = 0;
+	for (size_t i = 0; i < c->plan->n_stages; i++) {
+		const char *node = c->plan->stages[i].node, *addr = c->plan->stages[i].address;
 		for (size_t k = 0; node && k < conf->networking.n_peers; k++) {
 			const struct conf_peer *p = &conf->networking.peers[k];
 			if (strcmp(p->name, node) != 0)
@@ -240,25 +235,27 @@ int validate_plan(int argc, char **argv)
 		exo_errx(EXO_DATAERR, "%s: no plan record in the stream", path ? path : "stdin");
 	struct exo_config conf;
 	struct exo_err e = {0};
+	struct plan_rec rec;
+	if (plan_rec_decode(plan, &rec, &e) < 0)
+		exo_die(&e);
+	json_decref(plan);
 	conf_init(&conf);
 	if (conf_load(&conf, NULL, &e) < 0)
 		exo_die(&e);
 	struct vcheck_out out;
 	vcheck_open(&out, format);
-	struct plan_check c = {.out = &out, .subject = path ? path : "plan", .plan = plan, .nodes = nodes};
+	struct plan_check c = {.out = &out, .subject = path ? path : "plan", .plan = &rec, .nodes = nodes};
 	check_coverage(&c);
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(plan, "stages"), i, s)
-		check_stage_fit(&c, i, s);
+	for (size_t i = 0; i < rec.n_stages; i++)
+		check_stage_fit(&c, i, &rec.stages[i]);
 	check_devices(&c);
 	check_model(&c);
 	check_peers(&c, &conf);
 	uint8_t key[NET_KEY_BYTES];
 	if (live)
-		plan_live_checks(plan, cluster_key(key_file, &conf, key), &out);
+		plan_live_checks(&rec, cluster_key(key_file, &conf, key), &out);
 	conf_free(&conf);
-	json_decref(plan);
+	plan_rec_free(&rec);
 	json_decref(nodes);
 	return vcheck_close(&out, vcheck_status(&out));
 }

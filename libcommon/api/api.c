@@ -30,7 +30,7 @@
 #define STACK_BYTES (1u << 20)
 
 /* One HTTP request: its body as it arrives. */
-struct conn {
+struct api_conn {
 	const char *route;          /* metrics label */
 	char *body;
 	size_t len, cap;
@@ -51,7 +51,7 @@ static const char *route_label(const char *url)
 	return strncmp(url, "/v1/models/", 11) == 0 ? "/v1/models" : "other";
 }
 
-static enum MHD_Result queue(struct api_server *s, struct conn *k, struct MHD_Connection *c,
+static enum MHD_Result queue(struct api_server *s, struct api_conn *k, struct MHD_Connection *c,
 			     int status, char *body, const char *type)
 {
 	struct MHD_Response *r =
@@ -71,7 +71,7 @@ static enum MHD_Result queue(struct api_server *s, struct conn *k, struct MHD_Co
 	return ret;
 }
 
-static enum MHD_Result queue_json(struct api_server *s, struct conn *k, struct MHD_Connection *c,
+static enum MHD_Result queue_json(struct api_server *s, struct api_conn *k, struct MHD_Connection *c,
 				  int status, json_t *j)
 {
 	char *body = json_dumps(j, JSON_COMPACT);
@@ -80,7 +80,7 @@ static enum MHD_Result queue_json(struct api_server *s, struct conn *k, struct M
 	return queue(s, k, c, status, body, "application/json");
 }
 
-static enum MHD_Result queue_fault(struct api_server *s, struct conn *k, struct MHD_Connection *c,
+static enum MHD_Result queue_fault(struct api_server *s, struct api_conn *k, struct MHD_Connection *c,
 				   const struct api_fault *f)
 {
 	return queue_json(s, k, c, f->status, api_fault_json(f));
@@ -129,7 +129,7 @@ static json_t *model_json(struct api_server *s)
 	return m;
 }
 
-static enum MHD_Result do_models(struct api_server *s, struct conn *k, struct MHD_Connection *c,
+static enum MHD_Result do_models(struct api_server *s, struct api_conn *k, struct MHD_Connection *c,
 				 const char *url)
 {
 	struct api_fault f;
@@ -146,7 +146,7 @@ static enum MHD_Result do_models(struct api_server *s, struct conn *k, struct MH
 }
 
 /* Every stage answers: a one-token forward through the whole chain, timed. */
-static enum MHD_Result do_health(struct api_server *s, struct conn *k, struct MHD_Connection *c)
+static enum MHD_Result do_health(struct api_server *s, struct api_conn *k, struct MHD_Connection *c)
 {
 	const struct model_config *mc = head_config(s->head);
 	struct exo_err e = {0};
@@ -168,7 +168,7 @@ static enum MHD_Result do_health(struct api_server *s, struct conn *k, struct MH
 	return queue_json(s, k, c, 200, json_pack("{s:s, s:s}", "status", "ok", "model", s->model_id));
 }
 
-static json_t *answer_json(struct gen *g)
+static json_t *answer_json(struct api_gen *g)
 {
 	bool chat = g->req.kind == API_CHAT;
 	json_t *text = json_stringn(g->text ? g->text : "", g->len);
@@ -187,8 +187,8 @@ static json_t *answer_json(struct gen *g)
 	return a;
 }
 
-static enum MHD_Result answer(struct api_server *s, struct conn *k, struct MHD_Connection *c,
-			      struct gen *g)
+static enum MHD_Result answer(struct api_server *s, struct api_conn *k, struct MHD_Connection *c,
+			      struct api_gen *g)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -217,7 +217,7 @@ static enum MHD_Result answer(struct api_server *s, struct conn *k, struct MHD_C
 	return ret;
 }
 
-static enum MHD_Result do_generate(struct api_server *s, struct conn *k, struct MHD_Connection *c,
+static enum MHD_Result do_generate(struct api_server *s, struct api_conn *k, struct MHD_Connection *c,
 				   enum api_kind kind)
 {
 	struct api_request req;
@@ -245,7 +245,7 @@ static enum MHD_Result do_generate(struct api_server *s, struct conn *k, struct 
  * byte of the body is read: an unknown route (404), a missing or wrong key
  * (401), a wrong method (405), an announced body over the limit (413).
  * Returns 0, or -1 with f filled. */
-static int refuse_early(struct api_server *s, struct conn *k, struct MHD_Connection *c,
+static int refuse_early(struct api_server *s, struct api_conn *k, struct MHD_Connection *c,
 			const char *url, const char *method, struct api_fault *f)
 {
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
@@ -266,7 +266,7 @@ static int refuse_early(struct api_server *s, struct conn *k, struct MHD_Connect
 	return 0;
 }
 
-static enum MHD_Result route(struct api_server *s, struct conn *k, struct MHD_Connection *c,
+static enum MHD_Result route(struct api_server *s, struct api_conn *k, struct MHD_Connection *c,
 			     const char *url)
 {
 	const char *r = k->route;
@@ -282,7 +282,7 @@ static enum MHD_Result route(struct api_server *s, struct conn *k, struct MHD_Co
 	return queue(s, k, c, 200, metrics_text(&s->m), "text/plain; version=0.0.4");
 }
 
-static enum MHD_Result too_big(struct api_server *s, struct conn *k, struct MHD_Connection *c)
+static enum MHD_Result too_big(struct api_server *s, struct api_conn *k, struct MHD_Connection *c)
 {
 	struct api_fault f;
 
@@ -294,7 +294,7 @@ static enum MHD_Result too_big(struct api_server *s, struct conn *k, struct MHD_
 /* Keeps the body of a generation request; other routes take none, so what
  * a client sends them is thrown away as it arrives, as is a body that
  * grew over max_body.  Returns false to cut off a sender that goes on. */
-static bool take_body(struct api_server *s, struct conn *k, const char *upload, size_t n)
+static bool take_body(struct api_server *s, struct api_conn *k, const char *upload, size_t n)
 {
 	if (!k->too_big && k->takes_body && k->len + n > s->max_body) {
 		k->too_big = true;
@@ -460,7 +460,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  size_t *upload_size, void **con_cls)
 {
 	struct api_server *s = cls;
-	struct conn *k = *con_cls;
+	struct api_conn *k = *con_cls;
 
 	if (!k) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -492,7 +492,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode code)
 {
 	struct api_server *s = cls;
-	struct conn *k = *con_cls;
+	struct api_conn *k = *con_cls;
 
 	if (k && k->generating && code == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,

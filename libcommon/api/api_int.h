@@ -59,7 +59,7 @@ struct api_server {
 
 /* One generation, shared by its worker thread and its connection (the
  * reader of a stream); freed by whoever drops the last reference. */
-struct gen {
+struct api_gen {
 	struct api_server *s;
 	struct api_request req;
 	int client_fd;               /* to notice a client that went away */
@@ -83,13 +83,13 @@ struct gen {
 };
 
 /* Starts the worker thread; the caller holds one reference. */
-struct gen *gen_start(struct api_server *s, struct api_request *req, int client_fd);
-void gen_unref(struct gen *g);
+struct api_gen *gen_start(struct api_server *s, struct api_request *req, int client_fd);
+void gen_unref(struct api_gen *g);
 /* Blocks until the generation has produced its first token or ended
  * (streaming), or until it ended (until_done). */
-void gen_wait(struct gen *g, bool until_done);
-const char *gen_finish_reason(const struct gen *g);
-json_t *gen_usage(const struct gen *g);
+void gen_wait(struct api_gen *g, bool until_done);
+const char *gen_finish_reason(const struct api_gen *g);
+json_t *gen_usage(const struct api_gen *g);
 /* The MHD content reader of a stream. */
 ssize_t gen_sse_read(void *cls, uint64_t pos, char *buf, size_t max);
 void gen_sse_free(void *cls);

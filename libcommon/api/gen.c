@@ -44,7 +44,7 @@ static bool client_gone(int fd)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-static void append_text(struct gen *g, const char *p, size_t n)
+static void append_text(struct api_gen *g, const char *p, size_t n)
 {
 	if (g->len + n + 1 > g->cap) {
 		g->cap = 2 * (g->len + n + 1);
@@ -57,7 +57,7 @@ static void append_text(struct gen *g, const char *p, size_t n)
 
 /* Appends decoded text and moves `released` as far as stop sequences
  * allow; true when a stop sequence ended the text.  Called with g->mu. */
-static bool take_text(struct gen *g, const char *p, size_t n, bool final)
+static bool take_text(struct api_gen *g, const char *p, size_t n, bool final)
 {
 	long at;
 
@@ -84,7 +84,7 @@ static bool take_text(struct gen *g, const char *p, size_t n, bool final)
  * generation_config.json) and config.json's eos_token_id, a number or a list
  * (Llama 3.x Instruct: 128001, 128008, 128009), as transformers takes them. */
 #define MAX_STOP_IDS 64
-static size_t stop_ids(const struct gen *g, int32_t *out)
+static size_t stop_ids(const struct api_gen *g, int32_t *out)
 {
 	const int32_t *eos;
 	size_t n = tok_eos_ids(g->s->tok, &eos), m = 0;
@@ -101,7 +101,7 @@ static size_t stop_ids(const struct gen *g, int32_t *out)
 	return m;
 }
 
-static bool is_eos(const struct gen *g, int32_t id)
+static bool is_eos(const struct api_gen *g, int32_t id)
 {
 	int32_t eos[MAX_STOP_IDS];
 	size_t n = stop_ids(g, eos);
@@ -114,7 +114,7 @@ static bool is_eos(const struct gen *g, int32_t id)
 
 static int on_token(void *arg, int32_t id, float logprob)
 {
-	struct gen *g = arg;
+	struct api_gen *g = arg;
 	const char *p = NULL;
 	size_t n = 0;
 	bool stop;
@@ -133,7 +133,7 @@ static int on_token(void *arg, int32_t id, float logprob)
 	return stop;
 }
 
-static int render_chat(struct gen *g, char **text)
+static int render_chat(struct api_gen *g, char **text)
 {
 	struct exo_err e = {0};
 
@@ -153,7 +153,7 @@ static int render_chat(struct gen *g, char **text)
 
 /* The prompt as ids: given, or the text (a chat rendered by the template,
  * which writes its own BOS) through the tokenizer. */
-static int prompt_ids(struct gen *g, int32_t **ids, size_t *n)
+static int prompt_ids(struct api_gen *g, int32_t **ids, size_t *n)
 {
 	struct exo_err e = {0};
 	char *chat = NULL;
@@ -180,7 +180,7 @@ static int prompt_ids(struct gen *g, int32_t **ids, size_t *n)
 	return 0;
 }
 
-static int check_context(struct gen *g, size_t n, int *max_tokens)
+static int check_context(struct api_gen *g, size_t n, int *max_tokens)
 {
 	const char *param = g->req.kind == API_CHAT ? "messages" : "prompt";
 	int ctx = head_context(g->s->head);
@@ -202,7 +202,7 @@ static int check_context(struct gen *g, size_t n, int *max_tokens)
 	return 0;
 }
 
-static void head_fault(struct gen *g, const struct exo_err *e)
+static void head_fault(struct api_gen *g, const struct exo_err *e)
 {
 	if (e->code == EXO_DATAERR)
 		api_fault_set(&g->fault, 400, "invalid_request_error", "invalid_value",
@@ -214,7 +214,7 @@ static void head_fault(struct gen *g, const struct exo_err *e)
 		api_fault_set(&g->fault, 500, "server_error", NULL, NULL, "%s", e->msg);
 }
 
-static void generate(struct gen *g)
+static void generate(struct api_gen *g)
 {
 	struct head_request hr = {0};
 	struct exo_err e = {0};
@@ -252,7 +252,7 @@ out:
 
 static void *gen_main(void *arg)
 {
-	struct gen *g = arg;
+	struct api_gen *g = arg;
 	struct api_server *s = g->s;
 
 	generate(g);
@@ -270,9 +270,9 @@ static void *gen_main(void *arg)
 	return NULL;
 }
 
-struct gen *gen_start(struct api_server *s, struct api_request *req, int client_fd)
+struct api_gen *gen_start(struct api_server *s, struct api_request *req, int client_fd)
 {
-	struct gen *g = xcalloc(1, sizeof *g);
+	struct api_gen *g = xcalloc(1, sizeof *g);
 	pthread_t th;
 	pthread_attr_t attr;
 	static unsigned counter;
@@ -308,7 +308,7 @@ struct gen *gen_start(struct api_server *s, struct api_request *req, int client_
 	return g;
 }
 
-void gen_unref(struct gen *g)
+void gen_unref(struct api_gen *g)
 {
 	int left;
 
@@ -330,7 +330,7 @@ void gen_unref(struct gen *g)
 	free(g);
 }
 
-void gen_wait(struct gen *g, bool until_done)
+void gen_wait(struct api_gen *g, bool until_done)
 {
 	pthread_mutex_lock(&g->mu);
 	while (!g->done && (until_done || !g->started))
@@ -338,12 +338,12 @@ void gen_wait(struct gen *g, bool until_done)
 	pthread_mutex_unlock(&g->mu);
 }
 
-const char *gen_finish_reason(const struct gen *g)
+const char *gen_finish_reason(const struct api_gen *g)
 {
 	return g->res.finish == HEAD_LENGTH && !g->stop_matched ? "length" : "stop";
 }
 
-json_t *gen_usage(const struct gen *g)
+json_t *gen_usage(const struct api_gen *g)
 {
 	return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens", (json_int_t)g->n_prompt,
 			 "completion_tokens", (json_int_t)g->res.n_generated, "total_tokens",
@@ -360,7 +360,7 @@ static json_t *text_json(const char *p, size_t n)
 	return j ? j : json_string("\xef\xbf\xbd");
 }
 
-static json_t *chunk_new(const struct gen *g)
+static json_t *chunk_new(const struct api_gen *g)
 {
 	bool chat = g->req.kind == API_CHAT;
 	json_t *c = json_pack("{s:s, s:s, s:I, s:s}", "id", g->id, "object",
@@ -374,7 +374,7 @@ static json_t *chunk_new(const struct gen *g)
 }
 
 /* A chunk with one choice: text (NULL: none) and finish (NULL: null). */
-static json_t *chunk_choice(const struct gen *g, json_t *text, bool role, const char *finish)
+static json_t *chunk_choice(const struct api_gen *g, json_t *text, bool role, const char *finish)
 {
 	json_t *c = chunk_new(g), *choice = json_pack("{s:i}", "index", 0);
 
@@ -394,7 +394,7 @@ static json_t *chunk_choice(const struct gen *g, json_t *text, bool role, const 
 	return c;
 }
 
-static void out_append(struct gen *g, const char *p, size_t n)
+static void out_append(struct api_gen *g, const char *p, size_t n)
 {
 	g->out = xrealloc(g->out, g->out_len + n);
 	memcpy(g->out + g->out_len, p, n);
@@ -402,7 +402,7 @@ static void out_append(struct gen *g, const char *p, size_t n)
 }
 
 /* "data: JSON\n\n"; takes the reference. */
-static void out_event(struct gen *g, json_t *j)
+static void out_event(struct api_gen *g, json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT);
 
@@ -413,7 +413,7 @@ static void out_event(struct gen *g, json_t *j)
 	json_decref(j);
 }
 
-static void out_end(struct gen *g)
+static void out_end(struct api_gen *g)
 {
 	if (g->fault.status) {
 		out_event(g, api_fault_json(&g->fault));
@@ -430,7 +430,7 @@ static void out_end(struct gen *g)
 }
 
 /* Fills g->out with the next events, waiting for text when there is none. */
-static void next_events(struct gen *g)
+static void next_events(struct api_gen *g)
 {
 	size_t from, to;
 
@@ -456,7 +456,7 @@ static void next_events(struct gen *g)
 
 ssize_t gen_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct gen *g = cls;
+	struct api_gen *g = cls;
 	size_t n;
 
 	while (g->out_off == g->out_len) {
@@ -473,7 +473,7 @@ ssize_t gen_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 /* MHD drops the response: finished, or the client went away mid-stream. */
 void gen_sse_free(void *cls)
 {
-	struct gen *g = cls;
+	struct api_gen *g = cls;
 
 	pthread_mutex_lock(&g->mu);
 	if (!g->done)

@@ -163,8 +163,46 @@ int plan_fastest(const struct plan_model *m, const struct plan_cluster *c,
 void plan_cost(const struct plan_model *m, const struct plan_cluster *c,
 	       const struct plan_request *r, struct plan_result *p);
 
-/* The plan record, and its table for a terminal (a NUL-terminated string
- * the caller frees). */
+/* ---- The plan record (man/exo-wire.5): its one codec ----
+ * exo-partition encodes it here and every reader of a plan (exo-fetch,
+ * exo-shard-serve, exo-validate plan and its --live checks) decodes it here.
+ * The schema (records/schema.c) is checked once, by the record reader that
+ * hands the record over; the decoder then only converts.  Integers are kept
+ * as the record gives them (64-bit): each reader judges their range.
+ * Strings are NULL and numbers 0 where the record leaves them out. */
+struct plan_rec_stage {
+	int64_t index;
+	int64_t layer_start, layer_end;        /* layers [layer_start, layer_end) */
+	char *node, *device, *address;
+	int64_t bytes, kv_bytes, activation_bytes;
+	int64_t memory;                        /* the budget of the stage's device */
+	double bandwidth;
+	char *bandwidth_source, *rtt_source;
+	double seconds_per_token;
+};
+struct plan_rec {
+	char *model, *revision, *path, *strategy, *dtype;
+	int64_t layers, context, sessions;
+	struct plan_rec_stage *stages;         /* in the record's order */
+	size_t n_stages;
+	double seconds_per_token, tokens_per_s, aggregate_tokens_per_s, hop_seconds;
+	char **notes;
+	size_t n_notes;
+};
+/* A plan record (kind "plan", already validated) decoded; EXO_DATAERR when
+ * rec is no plan record.  plan_rec_free it either way. */
+int plan_rec_decode(const json_t *rec, struct plan_rec *p, struct exo_err *e);
+/* The first plan record of a stream in msgpack, JSON or YAML (told apart
+ * by its first byte), records of other kinds skipped: the reader's error,
+ * or "SOURCE: no plan record" (EXO_DATAERR). */
+int plan_rec_read(int fd, const char *source, struct plan_rec *p, struct exo_err *e);
+/* The record: every field the struct holds, optional ones (revision, path,
+ * notes) only when set.  The caller owns it. */
+json_t *plan_rec_encode(const struct plan_rec *p);
+void plan_rec_free(struct plan_rec *p);
+
+/* The plan record of a planner's result, and its table for a terminal (a
+ * NUL-terminated string the caller frees). */
 json_t *plan_record(const struct plan_model *m, const struct plan_cluster *c,
 		    const struct plan_request *r, const struct plan_result *p);
 char *plan_table(const json_t *plan);

@@ -45,7 +45,7 @@ struct head {
 };
 
 /* What one generation works with. */
-struct gen {
+struct head_gen {
 	struct head *h;
 	struct net_link *link;
 	struct hsess *s;
@@ -201,7 +201,7 @@ static bool grow(float **p, size_t *cap, size_t count)
 
 /* The local layers over history[from, g->end); the last stage's outputs
  * when they are all the model's layers. */
-static int local_forward(struct gen *g, size_t from, enum eng_output what, struct exo_err *e)
+static int local_forward(struct head_gen *g, size_t from, enum eng_output what, struct exo_err *e)
 {
 	struct head *h = g->h;
 	struct hsess *s = g->s;
@@ -225,7 +225,7 @@ static int local_forward(struct gen *g, size_t from, enum eng_output what, struc
 	return rc;
 }
 
-static int32_t draw(struct gen *g, const struct eng_sampling *sp, int pos, float *lp)
+static int32_t draw(struct head_gen *g, const struct eng_sampling *sp, int pos, float *lp)
 {
 	struct eng_sampling p = *sp;
 	p.seed = serve_sample_seed(sp->seed, pos);
@@ -237,7 +237,7 @@ static int32_t draw(struct gen *g, const struct eng_sampling *sp, int pos, float
 	return eng_sample(g->sampler, g->out, NULL, 0, lp);
 }
 
-static int remote_answer(struct gen *g, enum proto_want want, int32_t *token, float *lp,
+static int remote_answer(struct head_gen *g, enum proto_want want, int32_t *token, float *lp,
 			 struct exo_err *e)
 {
 	char *buf = NULL;
@@ -281,7 +281,7 @@ static int remote_answer(struct gen *g, enum proto_want want, int32_t *token, fl
 
 /* The local layers' hidden block of n positions as the forward's data, in
  * the hand-over type (a stage's --handover: f16/bf16 halve the bytes). */
-static int handover(struct gen *g, size_t n, struct proto_msg *m)
+static int handover(struct head_gen *g, size_t n, struct proto_msg *m)
 {
 	int dt = g->h->o.handover;
 	size_t count = n * (size_t)g->h->cfg.hidden;
@@ -303,7 +303,7 @@ static int handover(struct gen *g, size_t n, struct proto_msg *m)
 /* Feed history[sent, n) through the chain, at most opts.chunk positions (all of
  * them for all_logits); the token that follows, or the logits (in g->out)
  * when want asks for them. */
-static int step(struct gen *g, enum proto_want want, const struct eng_sampling *sp, int32_t *token,
+static int step(struct head_gen *g, enum proto_want want, const struct eng_sampling *sp, int32_t *token,
 		float *lp, struct exo_err *e)
 {
 	struct head *h = g->h;
@@ -348,7 +348,7 @@ static int step(struct gen *g, enum proto_want want, const struct eng_sampling *
 
 /* step() until it works: re-send the history to a stage that lost it,
  * retry an unreachable one for retry_ms. */
-static int step_retrying(struct gen *g, enum proto_want want, const struct eng_sampling *sp,
+static int step_retrying(struct head_gen *g, enum proto_want want, const struct eng_sampling *sp,
 			 int32_t *token, float *lp, int *resends, struct exo_err *e)
 {
 	double deadline = now_s() + g->h->o.retry_ms / 1000.0;
@@ -458,7 +458,7 @@ static uint64_t take_session(struct head *h, const struct head_request *r, struc
 
 /* The session for a request: the kept one (its positions past what the new
  * prompt shares with it forgotten), or a fresh one. */
-static struct hsess *open_session(struct gen *g, uint64_t id, struct hsess *s, uint64_t scope,
+static struct hsess *open_session(struct head_gen *g, uint64_t id, struct hsess *s, uint64_t scope,
 				  const int32_t *p, size_t n)
 {
 	if (!s && !(s = calloc(1, sizeof *s)))
@@ -481,7 +481,7 @@ static struct hsess *open_session(struct gen *g, uint64_t id, struct hsess *s, u
 	return s;
 }
 
-static void close_session(struct gen *g, uint64_t id)
+static void close_session(struct head_gen *g, uint64_t id)
 {
 	struct head *h = g->h;
 	if (g->link && !id) { /* a one-off session: the stages drop it now */
@@ -515,7 +515,7 @@ static bool is_stop(const struct head_request *r, int32_t t)
 	return false;
 }
 
-static int generate(struct gen *g, const struct head_request *r, head_token_cb cb, void *arg,
+static int generate(struct head_gen *g, const struct head_request *r, head_token_cb cb, void *arg,
 		    struct head_result *res, struct exo_err *e)
 {
 	struct head *h = g->h;
@@ -563,7 +563,7 @@ int head_generate(struct head *h, const struct head_request *r, head_token_cb cb
 	res->n_prompt = r->n_prompt;
 	if (check_prompt(h, r->prompt, r->n_prompt, e) < 0)
 		return -1;
-	struct gen g = {.h = h};
+	struct head_gen g = {.h = h};
 	struct hsess *kept;
 	uint64_t id = take_session(h, r, &kept);
 	if (!(g.s = open_session(&g, id, kept, r->session ? 0 : r->reuse_scope, r->prompt,
@@ -580,7 +580,7 @@ static int logits_of(struct head *h, const int32_t *tokens, size_t n, bool all, 
 {
 	if (check_prompt(h, tokens, n, e) < 0)
 		return -1;
-	struct gen g = {.h = h};
+	struct head_gen g = {.h = h};
 	if (!(g.s = open_session(&g, 0, NULL, 0, tokens, n)))
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
 	struct eng_sampling sp;

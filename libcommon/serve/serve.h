@@ -95,8 +95,9 @@ pthread_mutex_t *stage_engine_lock(struct stage_server *s);
 int stage_run(struct stage_server *s, volatile sig_atomic_t *stop, struct exo_err *e);
 void stage_close(struct stage_server *s);
 
-/* The plan record (man/exo-wire.5) as a stage reads it. */
-struct plan_stage {
+/* The plan record (man/exo-wire.5) as a stage uses it: decoded by the
+ * planner's codec (planner.h), its stages sorted and checked to chain. */
+struct serve_stage {
 	int index, first, last;     /* layers [first, last) */
 	char node[256], address[256], device[64];
 };
@@ -105,12 +106,12 @@ struct serve_plan {
 	char dtype[16];             /* "" when the plan names none */
 	int context;                /* 0 when the plan names none */
 	int sessions;               /* sessions planned for; 0 when the plan names none */
-	struct plan_stage *stages;  /* sorted by index */
+	struct serve_stage *stages; /* sorted by index */
 	size_t n_stages;
 };
 /* Read the first plan record of a file in msgpack, JSON or YAML. */
 int serve_plan_load(const char *path, struct serve_plan *p, struct exo_err *e);
 void serve_plan_free(struct serve_plan *p);
 /* The stage with that index, or NULL. */
-const struct plan_stage *serve_plan_stage(const struct serve_plan *p, int index);
+const struct serve_stage *serve_plan_stage(const struct serve_plan *p, int index);
 #endif

@@ -31,7 +31,7 @@
 #define STAGE_HANDSHAKES_PER_ADDRESS (STAGE_HANDSHAKES / 2)
 
 struct pending {
-	struct conn *c;
+	struct stage_conn *c;
 	int ctl;                         /* a duplicate of its socket, to shut it down */
 	double since;
 };
@@ -55,7 +55,7 @@ struct stage_server {
 	volatile sig_atomic_t *stop;
 };
 
-struct conn {
+struct stage_conn {
 	struct stage_server *srv;
 	int fd;
 	struct net_link *up, *down;
@@ -141,9 +141,9 @@ void stage_close(struct stage_server *s)
 
 /* ---- answering ---- */
 
-static int reply_error(struct conn *c, const char *code, const char *fmt, ...)
+static int reply_error(struct stage_conn *c, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int reply_error(struct conn *c, const char *code, const char *fmt, ...)
+static int reply_error(struct stage_conn *c, const char *code, const char *fmt, ...)
 {
 	char msg[PROTO_MSG_MAX], *buf;
 	size_t len;
@@ -172,7 +172,7 @@ static bool grow(void **p, size_t *cap, size_t want)
 }
 
 /* The inputs of a forward as the engine takes them. */
-static int read_inputs(struct conn *c, const struct proto_msg *m)
+static int read_inputs(struct stage_conn *c, const struct proto_msg *m)
 {
 	struct stage_server *s = c->srv;
 	if (s->me.first == 0) {
@@ -194,7 +194,7 @@ static int read_inputs(struct conn *c, const struct proto_msg *m)
 
 /* Compute under the lock: session lookup, position checks, eng_forward.
  * Returns 0, or 1 when an error frame was sent instead. */
-static int compute(struct conn *c, const struct proto_msg *m, enum eng_output what, size_t out_count)
+static int compute(struct stage_conn *c, const struct proto_msg *m, enum eng_output what, size_t out_count)
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
@@ -232,7 +232,7 @@ static int compute(struct conn *c, const struct proto_msg *m, enum eng_output wh
 	return 0;
 }
 
-static int answer_last(struct conn *c, const struct proto_msg *m)
+static int answer_last(struct stage_conn *c, const struct proto_msg *m)
 {
 	struct stage_server *s = c->srv;
 	size_t V = (size_t)s->vocab;
@@ -262,7 +262,7 @@ static int answer_last(struct conn *c, const struct proto_msg *m)
 	return serve_send(c->up, &r, &e);
 }
 
-static int open_down(struct conn *c, struct exo_err *e)
+static int open_down(struct stage_conn *c, struct exo_err *e)
 {
 	struct stage_server *s = c->srv;
 	struct proto_msg answer;
@@ -275,14 +275,14 @@ static int open_down(struct conn *c, struct exo_err *e)
 	return 0;
 }
 
-static void close_down(struct conn *c)
+static void close_down(struct stage_conn *c)
 {
 	net_close(c->down);
 	c->down = NULL;
 }
 
 /* Hand the hidden block on and relay the answer, whatever it is. */
-static int pass_on(struct conn *c, const struct proto_msg *m)
+static int pass_on(struct stage_conn *c, const struct proto_msg *m)
 {
 	struct stage_server *s = c->srv;
 	size_t count = m->n * (size_t)s->hidden;
@@ -315,7 +315,7 @@ static int pass_on(struct conn *c, const struct proto_msg *m)
 	return rc;
 }
 
-static void forward_end(struct conn *c, const char *raw, size_t len, uint64_t session)
+static void forward_end(struct stage_conn *c, const char *raw, size_t len, uint64_t session)
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e;
@@ -326,7 +326,7 @@ static void forward_end(struct conn *c, const char *raw, size_t len, uint64_t se
 		close_down(c);
 }
 
-static int echo(struct conn *c, const struct proto_msg *m)
+static int echo(struct stage_conn *c, const struct proto_msg *m)
 {
 	struct proto_msg r = *m;
 	struct exo_err e;
@@ -334,7 +334,7 @@ static int echo(struct conn *c, const struct proto_msg *m)
 	return serve_send(c->up, &r, &e);
 }
 
-static int handle(struct conn *c, const char *buf, size_t len)
+static int handle(struct stage_conn *c, const char *buf, size_t len)
 {
 	struct proto_msg m;
 	struct exo_err e = {0};
@@ -379,7 +379,7 @@ static int handshake_ms(const struct stage_server *s)
 
 /* The peer's hello, within the handshake deadline.  Returns 0 with *m
  * filled, or -1 with why (a bad frame is answered). */
-static int read_hello(struct conn *c, struct proto_msg *m, char *why, size_t size)
+static int read_hello(struct stage_conn *c, struct proto_msg *m, char *why, size_t size)
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
@@ -405,7 +405,7 @@ static int read_hello(struct conn *c, struct proto_msg *m, char *why, size_t siz
 	return 0;
 }
 
-static int answer_hello(struct conn *c, const struct proto_msg *m)
+static int answer_hello(struct stage_conn *c, const struct proto_msg *m)
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
@@ -427,7 +427,7 @@ static int answer_hello(struct conn *c, const struct proto_msg *m)
 
 /* Wait for the next frame, waking to notice a stop.  1: readable, 0: stop,
  * -1: idle longer than the idle timeout. */
-static int wait_frame(struct conn *c)
+static int wait_frame(struct stage_conn *c)
 {
 	struct stage_server *s = c->srv;
 	struct pollfd p = {.fd = net_fd(c->up), .events = POLLIN};
@@ -446,7 +446,7 @@ static int wait_frame(struct conn *c)
 }
 
 /* Frames until the peer goes, idles too long, or the stage stops. */
-static void serve_frames(struct conn *c)
+static void serve_frames(struct stage_conn *c)
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
@@ -506,7 +506,7 @@ static void evict(struct stage_server *s, const char *host)
 	*p = s->pending[--s->n_pending];
 }
 
-static void pend(struct stage_server *s, struct conn *c)
+static void pend(struct stage_server *s, struct stage_conn *c)
 {
 	if (pending_of(s, c->host) >= STAGE_HANDSHAKES_PER_ADDRESS)
 		evict(s, c->host);
@@ -517,7 +517,7 @@ static void pend(struct stage_server *s, struct conn *c)
 }
 
 /* Ends the handshake of c: false when it had been cut off. */
-static bool unpend(struct stage_server *s, struct conn *c)
+static bool unpend(struct stage_server *s, struct stage_conn *c)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->conn_lock);
@@ -545,7 +545,7 @@ static bool take_slot(struct stage_server *s)
 
 static void *conn_main(void *arg)
 {
-	struct conn *c = arg;
+	struct stage_conn *c = arg;
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
 	struct proto_msg hello;
@@ -581,7 +581,7 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
-static void peer_name(int fd, struct conn *c)
+static void peer_name(int fd, struct stage_conn *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
@@ -606,7 +606,7 @@ static void accept_one(struct stage_server *s)
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	struct conn *c = calloc(1, sizeof *c);
+	struct stage_conn *c = calloc(1, sizeof *c);
 	if (!c) {
 		close(fd);
 		return;

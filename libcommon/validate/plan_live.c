@@ -5,6 +5,7 @@
  * trips give its latency. */
 #include "net/net.h"
 #include "net/proto.h"
+#include "planner/planner.h"
 #include "serve/serve.h"
 #include "validate/plan_live.h"
 
@@ -45,12 +46,11 @@ static double ping_rtt(struct net_link *l, struct exo_err *e)
 	return t[2] < lo ? lo : t[2] > hi ? hi : t[2];
 }
 
-static void live_stage(const json_t *s, size_t i, const uint8_t *key, char *revision,
+static void live_stage(const struct plan_rec_stage *s, size_t i, const uint8_t *key, char *revision,
 		       size_t rev_len, json_t **check)
 {
-	const char *addr = json_string_value(json_object_get(s, "address"));
-	int first = (int)json_integer_value(json_object_get(s, "layer_start"));
-	int last = (int)json_integer_value(json_object_get(s, "layer_end"));
+	const char *addr = s->address;
+	int first = (int)s->layer_start, last = (int)s->layer_end;
 	char msg[1200];
 	if (!addr) {
 		snprintf(msg, sizeof msg, "stage %zu: the plan gives no address", i);
@@ -88,16 +88,13 @@ static void live_stage(const json_t *s, size_t i, const uint8_t *key, char *revi
 	proto_msg_free(&hello);
 }
 
-void plan_live_checks(const json_t *plan, const uint8_t *key, struct vcheck_out *out)
+void plan_live_checks(const struct plan_rec *plan, const uint8_t *key, struct vcheck_out *out)
 {
 	char revision[PROTO_ID_MAX];
-	const char *planned = json_string_value(json_object_get(plan, "revision"));
-	snprintf(revision, sizeof revision, "%s", planned ? planned : "");
-	size_t i;
-	const json_t *s;
-	json_array_foreach(json_object_get(plan, "stages"), i, s) {
+	snprintf(revision, sizeof revision, "%s", plan->revision ? plan->revision : "");
+	for (size_t i = 0; i < plan->n_stages; i++) {
 		json_t *c = NULL;
-		live_stage(s, i, key, revision, sizeof revision, &c);
+		live_stage(&plan->stages[i], i, key, revision, sizeof revision, &c);
 		vcheck_emit(out, c);
 	}
 }

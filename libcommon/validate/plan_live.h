@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include "validate/validate.h"
 
+struct plan_rec;
 /* key: the cluster key (32 bytes) or NULL for plaintext links. */
-void plan_live_checks(const json_t *plan, const uint8_t *key, struct vcheck_out *out);
+void plan_live_checks(const struct plan_rec *plan, const uint8_t *key, struct vcheck_out *out);
 #endif

@@ -5,7 +5,16 @@
  * checkpoints. */
 #include "kernels/kern.h"
 #include "planner/planner.h"
+#include "records/record.h"
 #include "tests/tap.h"
+/* The planner's, the stages' and the API's headers in one file: their type
+ * names do not collide (struct plan_stage is the planner's, serve_stage a
+ * stage's view of the plan record, api_gen the API's generation). */
+#include "api/api_int.h"
+#include "serve/serve.h"
+#include "validate/plan_live.h"
+
+#include <unistd.h>
 
 #define GiB (1ull << 30)
 
@@ -495,6 +504,114 @@ static void test_hostile_records(void)
 	json_decref(hand.notes);
 }
 
+/* The plan record's codec: what exo-partition writes decodes to the same
+ * figures and encodes back to the same record; a plan that leaves out the
+ * optional fields decodes to NULL and 0 and encodes back without them. */
+static void test_plan_codec(void)
+{
+	ok(sizeof(struct plan_stage) && sizeof(struct serve_stage) && sizeof(struct api_gen),
+	   "planner.h, serve.h and api_int.h in one file: plan_stage, serve_stage, api_gen");
+	struct plan_cluster c;
+	struct plan_model m;
+	struct plan_result p;
+	struct plan_request r = req(PLAN_RING_MEMORY);
+	struct exo_err e;
+	cluster(&c, "a:16:50 b:8:20");
+	model(&m, 10, 0.5, 1024);
+	if (plan_make(&m, &c, &r, &p, &e) < 0) {
+		ok(0, "plan: %s", e.msg);
+		plan_model_free(&m);
+		plan_cluster_free(&c);
+		return;
+	}
+	json_t *rec = plan_record(&m, &c, &r, &p), *again;
+	struct plan_rec d;
+	ok(plan_rec_decode(rec, &d, &e) == 0, "the planner's record decodes");
+	ok(d.n_stages == p.n && d.layers == 10 && !strcmp(d.model, "test/m") &&
+	   !strcmp(d.strategy, "ring-memory") && d.context == 1024 && d.sessions == 1 && !d.path,
+	   "model, strategy, layers, context and sessions decoded; no path");
+	int same = d.n_stages == p.n;
+	for (size_t i = 0; same && i < p.n; i++)
+		same = d.stages[i].index == (int64_t)i && d.stages[i].layer_start == p.stages[i].layer_start &&
+		       d.stages[i].layer_end == p.stages[i].layer_end &&
+		       d.stages[i].bytes == (int64_t)p.stages[i].weight_bytes &&
+		       !strcmp(d.stages[i].node, c.units[p.stages[i].unit].node) &&
+		       !strcmp(d.stages[i].address, "127.0.0.1:52416") == (i == 0);
+	ok(same, "every stage's index, layers, bytes, node and address decoded");
+	again = plan_rec_encode(&d);
+	ok(json_equal(rec, again), "encoding the decoded plan gives the planner's record back");
+	json_decref(again);
+	plan_rec_free(&d);
+	json_decref(rec);
+	plan_result_free(&p);
+	plan_model_free(&m);
+	plan_cluster_free(&c);
+
+	json_t *bare = json_loads("{\"kind\":\"plan\",\"v\":1,\"model\":\"o/m\",\"strategy\":\"latency\","
+				  "\"layers\":2,\"stages\":[{\"index\":0,\"node\":\"a\",\"layer_start\":0,"
+				  "\"layer_end\":2}]}", 0, NULL);
+	ok(plan_rec_decode(bare, &d, &e) == 0 && d.n_stages == 1 && !d.revision && !d.dtype &&
+	   !d.stages[0].address && !d.stages[0].device && d.stages[0].bytes == 0 && d.context == 0,
+	   "a plan without its optional fields: strings NULL, numbers 0");
+	again = plan_rec_encode(&d);
+	ok(!json_object_get(again, "revision") && !json_object_get(json_array_get(
+	   json_object_get(again, "stages"), 0), "address") && rec_validate(again, "t", 0, &e) == 0,
+	   "encoded back, it leaves them out and passes the schema");
+	json_decref(again);
+	plan_rec_free(&d);
+	json_decref(bare);
+	json_t *node = json_pack("{s:s, s:i, s:s}", "kind", "node", "v", 1, "name", "a");
+	ok(plan_rec_decode(node, &d, &e) < 0 && e.code == EXO_DATAERR && strstr(e.msg, "not a plan"),
+	   "a node record is not decoded as a plan: %s", e.msg);
+	plan_rec_free(&d);
+	json_decref(node);
+}
+
+/* plan_rec_read over a pipe of msgpack records (given as JSON lines): the
+ * first plan of the stream, after records of other kinds; a stream without
+ * one, and a plan the schema refuses, are named. */
+static void read_case(const char *lines, const char *want, const char *why)
+{
+	char *buf = NULL, *copy = strdup(lines), *save = NULL;
+	size_t len = 0;
+	struct exo_err e = {0};
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(l, 0, NULL);
+		if (!j || rec_to_msgpack(j, &buf, &len, &e) < 0)
+			diag("bad line: %s", l);
+		json_decref(j);
+	}
+	free(copy);
+	int fds[2];
+	struct plan_rec d;
+	if (pipe(fds) < 0 || write(fds[1], buf, len) != (ssize_t)len) {
+		ok(0, "pipe: %s", why);
+		free(buf);
+		return;
+	}
+	close(fds[1]);
+	free(buf);
+	int rc = plan_rec_read(fds[0], "in", &d, &e);
+	close(fds[0]);
+	if (want)
+		ok(rc < 0 && e.code == EXO_DATAERR && strstr(e.msg, want), "%s: %s", why, rc < 0 ? e.msg : "read");
+	else
+		ok(rc == 0 && d.n_stages == 1 && !strcmp(d.model, "o/m"), "%s", why);
+	plan_rec_free(&d);
+}
+
+#define NODE_LINE "{\"kind\":\"node\",\"v\":1,\"name\":\"a\",\"arch\":\"x86_64\",\"mem_total\":1}\n"
+#define PLAN_LINE(end) "{\"kind\":\"plan\",\"v\":1,\"model\":\"o/m\",\"strategy\":\"latency\"," \
+	"\"layers\":2,\"stages\":[{\"index\":0,\"node\":\"a\",\"layer_start\":0,\"layer_end\":" end "}]}\n"
+
+static void test_plan_read(void)
+{
+	read_case(NODE_LINE PLAN_LINE("2") NODE_LINE, NULL, "a plan after a node record is read");
+	read_case(NODE_LINE, "in: no plan record", "a stream of nodes has no plan");
+	read_case(PLAN_LINE("\"2\""), "in: record 0 (plan): field 'stages[0].layer_end': expected integer",
+		  "a plan the schema refuses");
+}
+
 int main(void)
 {
 	test_hostile_records();
@@ -507,5 +624,7 @@ int main(void)
 	test_small_cases();
 	test_infeasible();
 	test_profile();
+	test_plan_codec();
+	test_plan_read();
 	return done_testing();
 }

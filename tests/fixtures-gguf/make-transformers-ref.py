@@ -3,16 +3,21 @@
 
 For each quantised file here (random-k-Q4_K_M, random-k-Q5_K_M and the
 random-q-TYPE files), loads it with transformers'
-AutoModelForCausalLM.from_pretrained(dir, gguf_file=...) (which dequantises
-every tensor with gguf-py, ggml's layouts) in float32 with eager attention,
+AutoModelForCausalLM.from_pretrained(dir, gguf_file=...) (for architecture
+llama, transformers 5.x's legacy GGUF loader, which dequantises every tensor
+with gguf-py's dequantize: ggml's layouts) in float32 with eager attention,
 and writes what it computes to transformers/NAME/ in the layout of the model
 fixtures' reference/ folders (../shared/fixtures/models/README.md), so that
 `exo-validate model FILE.gguf --reference transformers/NAME` reads it as it
-is; tests/shell/t0833-gguf-transformers.sh holds exo to it.
+is; tests/shell/t0833-gguf-transformers.sh holds exo to it.  Each file's
+prompt (8 tokens) is the first seeded random one whose 16 greedy tokens have
+every top-1 minus top-2 margin at least MARGIN, at least DISTINCT distinct
+tokens and no token more than MAX_RUN times in a row.
 
 With --quantize LLAMA_QUANTIZE it first writes the random-q-TYPE.gguf files
 again: a random Llama of hidden size 256 (3 layers, vocabulary 128, FFN 64,
-so that each file stays small) converted by scripts/hf-to-gguf.py and
+so that each file stays small; its head scaled by Q_HEAD_SCALE) converted
+by scripts/hf-to-gguf.py and
 quantised by llama.cpp's own llama-quantize --pure to each of Q8_0, Q4_0,
 Q4_1, Q5_0, Q5_1 and Q6_K.  Run from the repository root after make:
 
@@ -25,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,20 +39,35 @@ import numpy as np
 import torch
 import transformers
 import gguf
+from importlib.metadata import version
 from transformers import AutoModelForCausalLM
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(HERE, "transformers")
 N_NEW = 16
-# random-k: make-random-k.py's prompt, so llama.cpp's tokens compare too
-RANDOM_K = {"random-k-Q4_K_M": [7, 301, 44, 96, 480, 12, 5, 250, 333, 18, 71, 142],
-            "random-k-Q5_K_M": [7, 301, 44, 96, 480, 12, 5, 250, 333, 18, 71, 142]}
+RANDOM_K = ["random-k-Q4_K_M", "random-k-Q5_K_M"]
 Q_TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q6_K"]
 Q_MODEL = ["--dtype", "f32", "--seed", "23", "--hidden", "256", "--layers", "3", "--heads", "2",
            "--kv-heads", "1", "--head-dim", "64", "--intermediate", "64", "--vocab", "128",
            "--max-pos", "256", "--no-rope-scaling", "--untied", "-q"]
-Q_PROMPT_LEN, Q_PROMPT_SEED, Q_MARGIN = 8, 2033, 0.05
+PROMPT_LEN, PROMPT_SEED, MARGIN, DISTINCT, MAX_RUN = 8, 2033, 0.02, 6, 3
+# make_random_model's head gives logits of std 0.3 here; scaled to about 3,
+# as the model fixtures', so that greedy margins stand far above f32 error
+Q_HEAD_SCALE = 10.0
+
+
+def scale_head(model_dir, factor):
+    """lm_head.weight of model_dir's (single, F32) safetensors file multiplied by factor, in place."""
+    path = os.path.join(model_dir, "model.safetensors")
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    a, b = header["lm_head.weight"]["data_offsets"]
+    assert header["lm_head.weight"]["dtype"] == "F32"
+    w = np.memmap(path, dtype="<f4", mode="r+", offset=8 + n + a, shape=((b - a) // 4,))
+    w *= factor
+    w.flush()
 
 
 def make_random_q(quantize):
@@ -54,6 +75,7 @@ def make_random_q(quantize):
     try:
         subprocess.run([os.path.join(ROOT, "build/rel/tools/make_random_model"), "--out", tmp + "/hf"] + Q_MODEL,
                        check=True)
+        scale_head(tmp + "/hf", Q_HEAD_SCALE)
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts/hf-to-gguf.py"), tmp + "/hf",
                         tmp + "/f32.gguf"], check=True)
         for t in Q_TYPES:
@@ -77,6 +99,15 @@ def load(name, dtype=torch.float32):
     m = AutoModelForCausalLM.from_pretrained(HERE, gguf_file=name + ".gguf", dtype=dtype,
                                              attn_implementation="eager")
     return m.eval()
+
+
+def dequantiser(model):
+    """Which code of transformers unpacked the blocks: its legacy GGUF loader (gguf-py's
+    dequantize, then an ordinary float model) or its own torch port (integrations/gguf)."""
+    q = getattr(model, "hf_quantizer", None)
+    if q is not None and getattr(q, "supported", False):
+        return "transformers.integrations.gguf.dequant (transformers' own torch port)"
+    return "gguf.dequantize (gguf-py %s) in transformers' legacy GGUF loader" % version("gguf")
 
 
 def first(x):
@@ -115,15 +146,29 @@ def run(model, prompt):
             "generated": gen, "margins": margins, "hidden_states": out.hidden_states}
 
 
-def choose_q_prompt(models):
-    """The first seeded random prompt whose greedy steps all have a top1 - top2 margin of at
-    least Q_MARGIN on every random-q file (far above float32 error)."""
-    g = np.random.RandomState(Q_PROMPT_SEED)
-    for attempt in range(200):
-        prompt = [int(x) for x in g.randint(0, 128, Q_PROMPT_LEN)]
-        if all(min(run(m, prompt)["margins"]) >= Q_MARGIN for m in models.values()):
+def longest_run(ids):
+    best = cur = 1
+    for a, b in zip(ids, ids[1:]):
+        cur = cur + 1 if a == b else 1
+        best = max(best, cur)
+    return best
+
+
+def good_run(r):
+    g = r["generated"]
+    return min(r["margins"]) >= MARGIN and len(set(g)) >= DISTINCT and longest_run(g) <= MAX_RUN
+
+
+def choose_prompt(model):
+    """The first seeded random prompt whose greedy continuation has every top1 - top2 margin at
+    least MARGIN (far above float32 error), at least DISTINCT distinct tokens and no token
+    more than MAX_RUN times in a row (a random model this small likes to repeat itself)."""
+    g = np.random.RandomState(PROMPT_SEED)
+    for attempt in range(1000):
+        prompt = [int(x) for x in g.randint(0, model.config.vocab_size, PROMPT_LEN)]
+        if good_run(run(model, prompt)):
             return prompt, attempt
-    sys.exit("no prompt meets the margin")
+    sys.exit("no prompt meets the criteria")
 
 
 def write_reference(name, model, prompt, extra):
@@ -158,8 +203,8 @@ def write_reference(name, model, prompt, extra):
             "num_key_value_heads", "head_dim", "rms_norm_eps", "rope_theta", "tie_word_embeddings")},
         "reference_compute": {
             "how": "AutoModelForCausalLM.from_pretrained(tests/fixtures-gguf, gguf_file=NAME.gguf, "
-                   "dtype=torch.float32, attn_implementation='eager'), CPU: transformers dequantises "
-                   "every tensor with gguf-py",
+                   "dtype=torch.float32, attn_implementation='eager'), CPU",
+            "dequantised_by": dequantiser(model),
             "positions": "prompt tokens at positions 0..T-1; decode step k (k>=1) feeds generated_ids[k-1] at "
                          "position T-1+k; layout as ../shared/fixtures/models/README.md's reference/"},
         "prompt_len": len(prompt), "n_generated": N_NEW,
@@ -173,7 +218,7 @@ def write_reference(name, model, prompt, extra):
             "hidden_states_abs_max": float(max(h.abs().max() for h in r["hidden_states"])),
             "min_step_margin": min(r["margins"])},
         "provenance": {"transformers_version": transformers.__version__, "torch_version": torch.__version__,
-                       "gguf_version": getattr(gguf, "__version__", "unknown"), "numpy_version": np.__version__,
+                       "gguf_version": version("gguf"), "numpy_version": np.__version__,
                        "python_version": sys.version.split()[0], "generator_script":
                        "tests/fixtures-gguf/make-transformers-ref.py"},
         "reference_file_hashes": files,
@@ -192,14 +237,13 @@ def main():
     torch.set_num_threads(1)
     if a.quantize:
         make_random_q(a.quantize)
-    for name, prompt in RANDOM_K.items():
-        write_reference(name, load(name), prompt, {})
-    q = {t: load("random-q-%s" % t) for t in Q_TYPES}
-    prompt, attempt = choose_q_prompt(q)
-    for t, m in q.items():
-        write_reference("random-q-%s" % t, m, prompt, {"prompt_selection": {
-            "seed": Q_PROMPT_SEED, "attempt": attempt, "min_margin_on_every_random_q_file": Q_MARGIN,
-            "method": "numpy RandomState(seed).randint(0, vocab, %d) per attempt" % Q_PROMPT_LEN}})
+    for name in RANDOM_K + ["random-q-%s" % t for t in Q_TYPES]:
+        m = load(name)
+        prompt, attempt = choose_prompt(m)
+        write_reference(name, m, prompt, {"prompt_selection": {
+            "seed": PROMPT_SEED, "attempt": attempt, "min_margin": MARGIN,
+            "min_distinct_generated": DISTINCT, "max_same_token_run": MAX_RUN,
+            "method": "numpy RandomState(seed).randint(0, vocab, %d) per attempt" % PROMPT_LEN}})
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@
 # to f32 at load (--dtype f32: exo's own dequantiser, then f32 products, as
 # transformers computes), every logit and hidden state is within
 # 1e-3 + 1e-4*|ref| and the 16 greedy tokens are the same: with the
-# reference kernels and with the best ones, whole and split into stages.
+# reference kernels and with the best ones, whole and split into stages,
+# and over TCP through two exo-shard-serve stages.
 . tests/lib.sh
 G=tests/fixtures-gguf
 R=$G/transformers
+trap 'stop_all; rm -rf "$TMP"' EXIT
 export EXO_CONFIG=/dev/null
 
 levels() { sed -n 's/.*"level":"\([a-z]*\)".*/\1/p' | tr '\n' ' '; }
@@ -29,6 +31,33 @@ for k in ref best; do
 			"
 		done
 	done
+done
+
+# over TCP: two exo-shard-serve stages (reference kernels, --dtype f32) on
+# loopback; the logits of the prompt and of every decode step come back
+base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))
+stop_all() {
+	[ -f "$TMP/pids" ] || return 0
+	for p in $(cat "$TMP/pids"); do kill $p 2>/dev/null; done
+	for p in $(cat "$TMP/pids"); do while kill -0 $p 2>/dev/null; do sleep 0.05; done; done
+	rm -f "$TMP/pids"
+}
+for f in random-q-Q5_1:3 random-k-Q4_K_M:2; do
+	layers=${f#*:} f=${f%:*} base=$((base + 2))
+	test_expect_success "$f.gguf over 2 stages on loopback, reference kernels: transformers' logits and tokens through the wire" "
+		export EXO_KERNELS=ref
+		exo-shard-serve --model $G/$f.gguf --layers 1:$layers --stage 1 --listen 127.0.0.1:$((base + 1)) \
+			--dtype f32 --threads 1 2>$TMP/s1.log & echo \$! >>$TMP/pids
+		exo-shard-serve --model $G/$f.gguf --layers 0:1 --stage 0 --listen 127.0.0.1:$base \
+			--next 127.0.0.1:$((base + 1)) --dtype f32 --threads 1 2>$TMP/s0.log & echo \$! >>$TMP/pids
+		wait_for $TMP/s1.log ' on 127.0.0.1:' && wait_for $TMP/s0.log ' on 127.0.0.1:' &&
+		exo-validate model $G/$f.gguf --reference $R/$f --connect 127.0.0.1:$base -o json >$TMP/wire.$f &&
+		cat $TMP/wire.$f && ! grep -q '\"fail\"' $TMP/wire.$f &&
+		grep '\"reference.prefill_logits\"' $TMP/wire.$f | grep -q '\"level\":\"ok\"' &&
+		grep '\"reference.decode_logits\"' $TMP/wire.$f | grep -q '\"level\":\"ok\"' &&
+		grep -q '\"all 16 greedy tokens match\"' $TMP/wire.$f
+	"
+	stop_all
 done
 
 # the files hold the types they are named for (gguf-py's counts in meta.json)

@@ -82,17 +82,19 @@ static bool take_text(struct gen *g, const char *p, size_t n, bool final)
 
 /* The ids that end a generation: the tokenizer's (tokenizer_config.json,
  * generation_config.json) and config.json's eos_token_id, a number or a list
- * (Llama 3.x Instruct: 128001, 128008, 128009), as transformers takes them. */
-#define MAX_STOP_IDS 64
-static size_t stop_ids(const struct gen *g, int32_t *out)
+ * (Llama 3.x Instruct: 128001, 128008, 128009), as transformers takes them.
+ * They travel with the sampling parameters: the stage that draws a token
+ * says whether it is one of them. */
+static int eos_ids(const struct gen *g, int32_t out[ENG_MAX_EOS])
 {
 	const int32_t *eos;
-	size_t n = tok_eos_ids(g->s->tok, &eos), m = 0;
+	size_t n = tok_eos_ids(g->s->tok, &eos);
+	int m = 0;
 	const struct model_config *mc = head_config(g->s->head);
-	for (size_t i = 0; i < n && m < MAX_STOP_IDS; i++)
+	for (size_t i = 0; i < n && m < ENG_MAX_EOS; i++)
 		out[m++] = eos[i];
-	for (int i = 0; mc && i < mc->n_eos && m < MAX_STOP_IDS; i++) {
-		size_t j = 0;
+	for (int i = 0; mc && i < mc->n_eos && m < ENG_MAX_EOS; i++) {
+		int j = 0;
 		while (j < m && out[j] != mc->eos_tokens[i])
 			j++;
 		if (j == m)
@@ -101,18 +103,7 @@ static size_t stop_ids(const struct gen *g, int32_t *out)
 	return m;
 }
 
-static bool is_eos(const struct gen *g, int32_t id)
-{
-	int32_t eos[MAX_STOP_IDS];
-	size_t n = stop_ids(g, eos);
-
-	for (size_t i = 0; i < n; i++)
-		if (eos[i] == id)
-			return true;
-	return false;
-}
-
-static int on_token(void *arg, int32_t id, float logprob)
+static int on_token(void *arg, int32_t id, float logprob, bool eos)
 {
 	struct gen *g = arg;
 	const char *p = NULL;
@@ -123,7 +114,7 @@ static int on_token(void *arg, int32_t id, float logprob)
 		__atomic_store_n(&g->abandoned, true, __ATOMIC_RELAXED);
 		return 1;
 	}
-	if (!is_eos(g, id))
+	if (!eos)
 		tok_stream_push(g->ts, id, &p, &n);
 	pthread_mutex_lock(&g->mu);
 	stop = take_text(g, p ? p : "", n, false);
@@ -227,13 +218,10 @@ static void generate(struct gen *g)
 	g->n_prompt = n;
 	hr.prompt = ids;
 	hr.n_prompt = n;
-	eng_sampling_defaults(&hr.sampling);
-	hr.sampling.temperature = (float)g->req.temperature;
-	hr.sampling.top_p = (float)g->req.top_p;
-	hr.sampling.seed = g->req.has_seed ? g->req.seed : random_seed();
-	int32_t stop[MAX_STOP_IDS];
-	hr.n_stop = stop_ids(g, stop);
-	hr.stop_ids = stop;
+	hr.sampling = g->req.sampling;
+	if (!g->req.has_seed)
+		hr.sampling.seed = random_seed();
+	hr.sampling.n_eos = eos_ids(g, hr.sampling.eos);
 	/* Every client holds the one API key: one scope.  A chat's next turn
 	 * continues the session its history left in the chain. */
 	hr.reuse_scope = 1;

@@ -243,17 +243,10 @@ static int answer_last(struct conn *c, const struct proto_msg *m)
 	proto_msg_init(&r, PROTO_RESULT);
 	r.session = m->session;
 	if (m->want == PROTO_WANT_TOKEN) {
-		struct eng_sampling sp;
-		eng_sampling_defaults(&sp);
-		sp.temperature = (float)m->sampling.temperature, sp.top_p = (float)m->sampling.top_p;
-		sp.min_p = (float)m->sampling.min_p, sp.top_k = m->sampling.top_k;
-		sp.seed = serve_sample_seed(m->sampling.seed, m->pos + (int)m->n);
-		if (c->sampler)
-			eng_sampler_reset(c->sampler, &sp);
-		else if (!(c->sampler = eng_sampler_new(&sp, V)))
-			return reply_error(c, "busy", "%s: out of memory", s->name);
 		float lp = 0;
-		r.token = eng_sample(c->sampler, c->y, NULL, 0, &lp);
+		r.token = serve_draw(&c->sampler, &m->sampling, m->pos + (int)m->n, c->y, V, &lp, &r.eos);
+		if (r.token < 0)
+			return reply_error(c, "busy", "%s: out of memory", s->name);
 		r.logprob = lp;
 	} else {
 		r.logits = c->y, r.rows = all ? m->n : 1, r.cols = V;

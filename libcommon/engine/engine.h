@@ -41,6 +41,12 @@ int eng_first_layer(const struct eng_stage *s);
 int eng_last_layer(const struct eng_stage *s);       /* exclusive */
 bool eng_has_head(const struct eng_stage *s);        /* holds the last layer */
 int eng_context(const struct eng_stage *s);
+/* The context limit, the one rule and message: positions [pos, pos + n)
+ * must fit in the stage's context.  eng_forward applies it; a server
+ * applies it where a request arrives too, before sizing anything by n.
+ * 0, or -1 with EXO_DATAERR ("context limit: the prompt of 9 tokens
+ * exceeds the context of 8"). */
+int eng_check_context(const struct eng_stage *s, int pos, size_t n, struct exo_err *e);
 /* Bytes of weights this stage holds resident (mapped tensors and converted ones). */
 size_t eng_weight_bytes(const struct eng_stage *s);
 /* Of those, the bytes of the experts of sparse layers, all of them; a

@@ -383,18 +383,12 @@ static int step_retrying(struct gen *g, enum proto_want want, const struct eng_s
 	}
 }
 
-static int check_prompt(struct head *h, const int32_t *p, size_t n, struct exo_err *e)
+/* The context and the vocabulary are checked where the positions arrive,
+ * by the stage that holds them (eng_check_context, the embedding), and
+ * their refusal comes back once, as the stage worded it. */
+static int check_prompt(size_t n, struct exo_err *e)
 {
-	int ctx = head_context(h);
-	if (n == 0)
-		return exo_error(e, EXO_DATAERR, "the prompt is empty");
-	if (n > (size_t)ctx)
-		return exo_error(e, EXO_DATAERR, "the prompt of %zu tokens exceeds the context of %d", n, ctx);
-	for (size_t i = 0; i < n; i++)
-		if (p[i] < 0 || p[i] >= h->cfg.vocab)
-			return exo_error(e, EXO_DATAERR, "token %zu of the prompt: id %d is outside the vocabulary "
-					 "of %d", i, p[i], h->cfg.vocab);
-	return 0;
+	return n == 0 ? exo_error(e, EXO_DATAERR, "the prompt is empty") : 0;
 }
 
 static int push(struct hsess *s, int32_t t)
@@ -552,7 +546,7 @@ int head_generate(struct head *h, const struct head_request *r, head_token_cb cb
 	res = res ? res : &tmp;
 	memset(res, 0, sizeof *res);
 	res->n_prompt = r->n_prompt;
-	if (check_prompt(h, r->prompt, r->n_prompt, e) < 0)
+	if (check_prompt(r->n_prompt, e) < 0)
 		return -1;
 	struct gen g = {.h = h};
 	struct hsess *kept;
@@ -569,7 +563,7 @@ int head_generate(struct head *h, const struct head_request *r, head_token_cb cb
 static int logits_of(struct head *h, const int32_t *tokens, size_t n, bool all, float *logits,
 		     struct exo_err *e)
 {
-	if (check_prompt(h, tokens, n, e) < 0)
+	if (check_prompt(n, e) < 0)
 		return -1;
 	struct gen g = {.h = h};
 	if (!(g.s = open_session(&g, 0, NULL, 0, tokens, n)))

@@ -198,9 +198,8 @@ static int compute(struct conn *c, const struct proto_msg *m, enum eng_output wh
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
-	if ((size_t)m->pos + m->n > (size_t)eng_context(s->eng)) /* before sizing anything by n */
-		return reply_error(c, "context_exceeded", "%s: positions %d..%zu exceed the context "
-				   "of %d", s->name, m->pos, m->pos + m->n - 1, eng_context(s->eng)), 1;
+	if (eng_check_context(s->eng, m->pos, m->n, &e) < 0) /* before sizing anything by n */
+		return reply_error(c, "context_exceeded", "%s: %s", s->name, e.msg), 1;
 	if (!grow((void **)&c->y, &c->ycap, out_count * sizeof(float)))
 		return reply_error(c, "busy", "%s: out of memory", s->name), 1;
 	pthread_mutex_lock(&s->lock);

@@ -6,6 +6,7 @@
  * each connection has its own thread. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,22 +172,26 @@ static int prompt_ids(struct gen *g, int32_t **ids, size_t *n)
 	return 0;
 }
 
+/* OpenAI's rule: the prompt leaves room for a completion (the chain itself
+ * takes a prompt of the whole context).  The context is the chain's, as its
+ * stages reported it; the stages refuse what does not fit, and the head ends
+ * a generation where the context does (so max_tokens is not clamped here). */
 static int check_context(struct gen *g, size_t n, int *max_tokens)
 {
 	const char *param = g->req.kind == API_CHAT ? "messages" : "prompt";
 	int ctx = head_context(g->s->head);
-	long long room = (long long)ctx - (long long)n, mt = g->req.max_tokens;
+	long long mt = g->req.max_tokens;
 
 	if (n == 0)
 		return api_fault_set(&g->fault, 400, "invalid_request_error", "invalid_value",
 				     param, "%s: the prompt is empty", param);
-	if (room < 1)
+	if ((long long)n >= ctx)
 		return api_fault_set(&g->fault, 400, "invalid_request_error",
 				     "context_length_exceeded", param,
 				     "%s: the prompt is %zu tokens, the context holds %d", param, n,
 				     ctx);
-	if (mt < 0 || mt > room)
-		mt = room;
+	if (mt < 0 || mt > INT_MAX)
+		mt = INT_MAX;
 	if (g->s->max_tokens_cap > 0 && mt > g->s->max_tokens_cap)
 		mt = g->s->max_tokens_cap;
 	*max_tokens = (int)mt;

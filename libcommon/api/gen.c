@@ -6,6 +6,7 @@
  * each connection has its own thread. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,17 +83,19 @@ static bool take_text(struct api_gen *g, const char *p, size_t n, bool final)
 
 /* The ids that end a generation: the tokenizer's (tokenizer_config.json,
  * generation_config.json) and config.json's eos_token_id, a number or a list
- * (Llama 3.x Instruct: 128001, 128008, 128009), as transformers takes them. */
-#define MAX_STOP_IDS 64
-static size_t stop_ids(const struct api_gen *g, int32_t *out)
+ * (Llama 3.x Instruct: 128001, 128008, 128009), as transformers takes them.
+ * They travel with the sampling parameters: the stage that draws a token
+ * says whether it is one of them. */
+static int eos_ids(const struct api_gen *g, int32_t out[ENG_MAX_EOS])
 {
 	const int32_t *eos;
-	size_t n = tok_eos_ids(g->s->tok, &eos), m = 0;
+	size_t n = tok_eos_ids(g->s->tok, &eos);
+	int m = 0;
 	const struct model_config *mc = head_config(g->s->head);
-	for (size_t i = 0; i < n && m < MAX_STOP_IDS; i++)
+	for (size_t i = 0; i < n && m < ENG_MAX_EOS; i++)
 		out[m++] = eos[i];
-	for (int i = 0; mc && i < mc->n_eos && m < MAX_STOP_IDS; i++) {
-		size_t j = 0;
+	for (int i = 0; mc && i < mc->n_eos && m < ENG_MAX_EOS; i++) {
+		int j = 0;
 		while (j < m && out[j] != mc->eos_tokens[i])
 			j++;
 		if (j == m)
@@ -101,18 +104,7 @@ static size_t stop_ids(const struct api_gen *g, int32_t *out)
 	return m;
 }
 
-static bool is_eos(const struct api_gen *g, int32_t id)
-{
-	int32_t eos[MAX_STOP_IDS];
-	size_t n = stop_ids(g, eos);
-
-	for (size_t i = 0; i < n; i++)
-		if (eos[i] == id)
-			return true;
-	return false;
-}
-
-static int on_token(void *arg, int32_t id, float logprob)
+static int on_token(void *arg, int32_t id, float logprob, bool eos)
 {
 	struct api_gen *g = arg;
 	const char *p = NULL;
@@ -123,7 +115,7 @@ static int on_token(void *arg, int32_t id, float logprob)
 		__atomic_store_n(&g->abandoned, true, __ATOMIC_RELAXED);
 		return 1;
 	}
-	if (!is_eos(g, id))
+	if (!eos)
 		tok_stream_push(g->ts, id, &p, &n);
 	pthread_mutex_lock(&g->mu);
 	stop = take_text(g, p ? p : "", n, false);
@@ -180,22 +172,26 @@ static int prompt_ids(struct api_gen *g, int32_t **ids, size_t *n)
 	return 0;
 }
 
+/* OpenAI's rule: the prompt leaves room for a completion (the chain itself
+ * takes a prompt of the whole context).  The context is the chain's, as its
+ * stages reported it; the stages refuse what does not fit, and the head ends
+ * a generation where the context does (so max_tokens is not clamped here). */
 static int check_context(struct api_gen *g, size_t n, int *max_tokens)
 {
 	const char *param = g->req.kind == API_CHAT ? "messages" : "prompt";
 	int ctx = head_context(g->s->head);
-	long long room = (long long)ctx - (long long)n, mt = g->req.max_tokens;
+	long long mt = g->req.max_tokens;
 
 	if (n == 0)
 		return api_fault_set(&g->fault, 400, "invalid_request_error", "invalid_value",
 				     param, "%s: the prompt is empty", param);
-	if (room < 1)
+	if ((long long)n >= ctx)
 		return api_fault_set(&g->fault, 400, "invalid_request_error",
 				     "context_length_exceeded", param,
 				     "%s: the prompt is %zu tokens, the context holds %d", param, n,
 				     ctx);
-	if (mt < 0 || mt > room)
-		mt = room;
+	if (mt < 0 || mt > INT_MAX)
+		mt = INT_MAX;
 	if (g->s->max_tokens_cap > 0 && mt > g->s->max_tokens_cap)
 		mt = g->s->max_tokens_cap;
 	*max_tokens = (int)mt;
@@ -227,13 +223,10 @@ static void generate(struct api_gen *g)
 	g->n_prompt = n;
 	hr.prompt = ids;
 	hr.n_prompt = n;
-	eng_sampling_defaults(&hr.sampling);
-	hr.sampling.temperature = (float)g->req.temperature;
-	hr.sampling.top_p = (float)g->req.top_p;
-	hr.sampling.seed = g->req.has_seed ? g->req.seed : random_seed();
-	int32_t stop[MAX_STOP_IDS];
-	hr.n_stop = stop_ids(g, stop);
-	hr.stop_ids = stop;
+	hr.sampling = g->req.sampling;
+	if (!g->req.has_seed)
+		hr.sampling.seed = random_seed();
+	hr.sampling.n_eos = eos_ids(g, hr.sampling.eos);
 	/* Every client holds the one API key: one scope.  A chat's next turn
 	 * continues the session its history left in the chain. */
 	hr.reuse_scope = 1;

@@ -181,8 +181,9 @@ static int get_sampling(json_t *body, struct api_request *r, struct api_fault *f
 	json_t *v;
 	double n = 1;
 
-	if (get_number(body, "temperature", 0, 2, &r->temperature, f) ||
-	    get_number(body, "top_p", 0, 1, &r->top_p, f) || get_number(body, "n", 1, 1e9, &n, f))
+	if (get_number(body, "temperature", 0, 2, &r->sampling.temperature, f) ||
+	    get_number(body, "top_p", 0, 1, &r->sampling.top_p, f) ||
+	    get_number(body, "n", 1, 1e9, &n, f))
 		return -1;
 	v = json_object_get(body, "n");
 	if (v && !json_is_null(v) && (!json_is_integer(v) || n != 1))
@@ -193,7 +194,7 @@ static int get_sampling(json_t *body, struct api_request *r, struct api_fault *f
 		if (!json_is_integer(v))
 			return wrong_type(f, "seed", "an integer");
 		r->has_seed = true;
-		r->seed = (uint64_t)json_integer_value(v);
+		r->sampling.seed = (uint64_t)json_integer_value(v);
 	}
 	return 0;
 }
@@ -387,8 +388,8 @@ int api_request_parse(enum api_kind kind, const char *body, size_t len, struct a
 	memset(r, 0, sizeof *r);
 	r->kind = kind;
 	r->max_tokens = -1;
-	r->temperature = 1;
-	r->top_p = 1;
+	eng_sampling_defaults(&r->sampling);
+	r->sampling.temperature = 1;
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
 		return api_fault_set(f, 400, BAD, "invalid_json", NULL,

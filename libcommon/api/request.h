@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "engine/engine.h"
 
 #define API_MAX_STOP 4          /* stop sequences, as OpenAI allows */
 #define API_MAX_STOP_LEN 256    /* bytes of one stop sequence */
@@ -32,10 +33,9 @@ struct api_request {
 	long long max_tokens;   /* -1: not given */
 	char *stop[API_MAX_STOP];
 	size_t n_stop;
-	double temperature;     /* default 1 */
-	double top_p;           /* default 1 */
+	struct eng_sampling sampling;   /* temperature, top_p and seed as given (temperature
+	                                 * default 1); the rest at eng_sampling_defaults */
 	bool has_seed;
-	uint64_t seed;
 	bool stream;
 	bool include_usage;     /* stream_options.include_usage */
 };

@@ -41,6 +41,12 @@ int eng_first_layer(const struct eng_stage *s);
 int eng_last_layer(const struct eng_stage *s);       /* exclusive */
 bool eng_has_head(const struct eng_stage *s);        /* holds the last layer */
 int eng_context(const struct eng_stage *s);
+/* The context limit, the one rule and message: positions [pos, pos + n)
+ * must fit in the stage's context.  eng_forward applies it; a server
+ * applies it where a request arrives too, before sizing anything by n.
+ * 0, or -1 with EXO_DATAERR ("context limit: the prompt of 9 tokens
+ * exceeds the context of 8"). */
+int eng_check_context(const struct eng_stage *s, int pos, size_t n, struct exo_err *e);
 /* Bytes of weights this stage holds resident (mapped tensors and converted ones). */
 size_t eng_weight_bytes(const struct eng_stage *s);
 /* Of those, the bytes of the experts of sparse layers, all of them; a
@@ -76,16 +82,32 @@ void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg);
 typedef void (*eng_router_hook)(void *arg, int layer, const int32_t *experts, size_t n, size_t k);
 void eng_set_router_hook(struct eng_stage *s, eng_router_hook hook, void *arg);
 
-/* Sampling. temperature 0 is greedy (argmax, lowest id on ties). */
+/* Sampling: one struct from the API request to the stage that draws the
+ * token (the forward frame's sampling map carries it, man/exo-wire.5), each
+ * field of one type all the way.  temperature 0 is greedy (argmax, lowest id
+ * on ties).  The sampler computes in float: it rounds the real fields once,
+ * when it takes them (eng_sampler_new, eng_sampler_reset). */
+#define ENG_MAX_EOS 64
 struct eng_sampling {
-	float temperature;   /* 0: greedy */
-	int top_k;           /* 0: off */
-	float top_p;         /* 1: off */
-	float min_p;         /* 0: off */
-	float repeat_penalty;/* 1: off; applied to tokens of the history (HF rule) */
-	int repeat_last_n;   /* history window for the penalty; 0: all */
-	uint64_t seed;
+	double temperature;    /* 0: greedy */
+	int top_k;             /* 0: off */
+	double top_p;          /* 1: off */
+	double min_p;          /* 0: off */
+	double repeat_penalty; /* 1: off; applied to tokens of the history (HF rule);
+	                        * not on the wire: the last stage holds no history */
+	int repeat_last_n;     /* history window for the penalty; 0: all */
+	uint64_t seed;         /* a pipeline draws the token at position p with
+	                        * serve_sample_seed(seed, p) */
+	int32_t eos[ENG_MAX_EOS]; /* ids that end a generation: the draw says when
+	                           * it picked one (serve_draw) */
+	int n_eos;
 };
+/* Pure, so that the frame decoder and the request parser (fuzzed alone) set
+ * the same defaults without linking the engine. */
+static inline void eng_sampling_defaults(struct eng_sampling *p)
+{
+	*p = (struct eng_sampling){.top_p = 1, .repeat_penalty = 1};
+}
 struct eng_sampler;
 struct eng_sampler *eng_sampler_new(const struct eng_sampling *p, size_t vocab);
 void eng_sampler_free(struct eng_sampler *sm);
@@ -96,5 +118,4 @@ void eng_sampler_reset(struct eng_sampler *sm, const struct eng_sampling *p);
  * probability under the final distribution (may be NULL). */
 int32_t eng_sample(struct eng_sampler *sm, float *logits, const int32_t *history,
 		   size_t n_history, float *logprob);
-void eng_sampling_defaults(struct eng_sampling *p);
 #endif

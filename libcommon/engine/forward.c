@@ -408,9 +408,8 @@ static int check_request(struct eng_stage *s, struct eng_kv *kv, const int32_t *
 	if (s->first == 0 ? !tokens : !hidden_in)
 		return exo_error(e, EXO_DATAERR, "stage of layers %d:%d takes %s", s->first, s->last,
 				 s->first == 0 ? "token ids" : "hidden states");
-	if ((size_t)kv->len + n > (size_t)kv->ctx)
-		return exo_error(e, EXO_DATAERR, "context limit: %d cached + %zu new positions exceed %d",
-				 kv->len, n, kv->ctx);
+	if (eng_check_context(s, kv->len, n, e) < 0)
+		return -1;
 	if (what != ENG_OUT_HIDDEN && !eng_has_head(s))
 		return exo_error(e, EXO_USAGE, "stage of layers %d:%d has no LM head (the model has %d "
 				 "layers)", s->first, s->last, s->cfg.n_layers);

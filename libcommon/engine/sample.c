@@ -7,20 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The parameters as the sampler computes with them: rounded to float once. */
+struct params {
+	float temperature, top_p, min_p, repeat_penalty;
+	int top_k, repeat_last_n;
+};
+
 struct eng_sampler {
-	struct eng_sampling p;
+	struct params p;
 	uint64_t rng;
 	size_t vocab;
 	int32_t *idx;      /* candidates, sorted by logit */
 	float *prob;
 };
-
-void eng_sampling_defaults(struct eng_sampling *p)
-{
-	memset(p, 0, sizeof *p);
-	p->top_p = 1;
-	p->repeat_penalty = 1;
-}
 
 struct eng_sampler *eng_sampler_new(const struct eng_sampling *p, size_t vocab)
 {
@@ -40,7 +39,9 @@ struct eng_sampler *eng_sampler_new(const struct eng_sampling *p, size_t vocab)
 
 void eng_sampler_reset(struct eng_sampler *sm, const struct eng_sampling *p)
 {
-	sm->p = *p;
+	sm->p = (struct params){.temperature = (float)p->temperature, .top_p = (float)p->top_p,
+				.min_p = (float)p->min_p, .repeat_penalty = (float)p->repeat_penalty,
+				.top_k = p->top_k, .repeat_last_n = p->repeat_last_n};
 	sm->rng = p->seed;
 }
 
@@ -64,7 +65,7 @@ static double next_uniform(uint64_t *state)
 }
 
 /* transformers' RepetitionPenaltyLogitsProcessor: divide positive logits, multiply negative. */
-static void penalise(const struct eng_sampling *p, float *logits, size_t vocab,
+static void penalise(const struct params *p, float *logits, size_t vocab,
 		     const int32_t *hist, size_t n)
 {
 	if (p->repeat_penalty == 1 || !hist)
@@ -129,7 +130,7 @@ static size_t bucket_of(float max, float logit)
 static size_t last_bucket(const struct eng_sampler *sm, const float *logits, float max,
 			  double *total)
 {
-	const struct eng_sampling *p = &sm->p;
+	const struct params *p = &sm->p;
 	size_t count[N_BUCKETS] = {0};
 	double mass[N_BUCKETS] = {0};
 	*total = 0;
@@ -154,7 +155,7 @@ static size_t last_bucket(const struct eng_sampler *sm, const float *logits, flo
 	return b + 1 < N_BUCKETS ? b + 1 : b;
 }
 
-static int filtered(const struct eng_sampling *p)
+static int filtered(const struct params *p)
 {
 	return p->top_k > 0 || p->top_p < 1 || p->min_p > 0;
 }
@@ -163,7 +164,7 @@ static int filtered(const struct eng_sampling *p)
  * logit; sm->prob gets their weights.  Returns how many. */
 static size_t filter(struct eng_sampler *sm, const float *logits)
 {
-	const struct eng_sampling *p = &sm->p;
+	const struct params *p = &sm->p;
 	float max = logits[argmax(logits, sm->vocab)];
 	double total;
 	size_t last = last_bucket(sm, logits, max, &total), n = 0;

@@ -149,6 +149,17 @@ int eng_first_layer(const struct eng_stage *s) { return s->first; }
 int eng_last_layer(const struct eng_stage *s) { return s->last; }
 bool eng_has_head(const struct eng_stage *s) { return s->last == s->cfg.n_layers; }
 int eng_context(const struct eng_stage *s) { return s->ctx; }
+
+int eng_check_context(const struct eng_stage *s, int pos, size_t n, struct exo_err *e)
+{
+	if (pos >= 0 && (size_t)pos + n <= (size_t)s->ctx)
+		return 0;
+	if (pos == 0)
+		return exo_error(e, EXO_DATAERR, "context limit: the prompt of %zu tokens exceeds the "
+				 "context of %d", n, s->ctx);
+	return exo_error(e, EXO_DATAERR, "context limit: positions %d..%zu exceed the context of %d",
+			 pos, (size_t)pos + n - 1, s->ctx);
+}
 size_t eng_weight_bytes(const struct eng_stage *s) { return s->weight_bytes; }
 size_t eng_expert_bytes(const struct eng_stage *s) { return s->expert_bytes; }
 

@@ -22,7 +22,7 @@ void proto_msg_init(struct proto_msg *m, enum proto_op op)
 	m->op = op;
 	m->version = PROTO_VERSION;
 	m->stage = -1;
-	m->sampling.top_p = 1;
+	eng_sampling_defaults(&m->sampling);
 }
 
 void proto_msg_free(struct proto_msg *m)
@@ -60,14 +60,20 @@ static void put_shape(msgpack_packer *pk, size_t a, size_t b)
 	msgpack_pack_uint64(pk, a), msgpack_pack_uint64(pk, b);
 }
 
-static void put_sampling(msgpack_packer *pk, const struct proto_sampling *s)
+/* eos only when there are some: a frame without them is the one of before. */
+static void put_sampling(msgpack_packer *pk, const struct eng_sampling *s)
 {
-	put_str(pk, "sampling"), msgpack_pack_map(pk, 5);
+	put_str(pk, "sampling"), msgpack_pack_map(pk, s->n_eos > 0 ? 6 : 5);
 	put_str(pk, "temperature"), msgpack_pack_double(pk, s->temperature);
 	put_str(pk, "top_p"), msgpack_pack_double(pk, s->top_p);
 	put_str(pk, "min_p"), msgpack_pack_double(pk, s->min_p);
 	put_kint(pk, "top_k", s->top_k);
 	put_kuint(pk, "seed", s->seed);
+	if (s->n_eos > 0) {
+		put_str(pk, "eos"), msgpack_pack_array(pk, (uint32_t)s->n_eos);
+		for (int i = 0; i < s->n_eos; i++)
+			msgpack_pack_int32(pk, s->eos[i]);
+	}
 }
 
 static void encode_hello(msgpack_packer *pk, const struct proto_msg *m)
@@ -102,7 +108,7 @@ static void encode_forward(msgpack_packer *pk, const struct proto_msg *m)
 
 static void encode_result(msgpack_packer *pk, const struct proto_msg *m)
 {
-	msgpack_pack_map(pk, 4);
+	msgpack_pack_map(pk, m->logits || !m->eos ? 4 : 5);
 	put_kstr(pk, "op", "result");
 	put_kuint(pk, "session", m->session);
 	if (m->logits) {
@@ -111,6 +117,8 @@ static void encode_result(msgpack_packer *pk, const struct proto_msg *m)
 	} else {
 		put_kint(pk, "token", m->token);
 		put_str(pk, "logprob"), msgpack_pack_double(pk, m->logprob);
+		if (m->eos)
+			put_str(pk, "eos"), msgpack_pack_true(pk);
 	}
 }
 
@@ -343,10 +351,10 @@ static int skip(struct cur *c, int depth)
 static const char *keys[] = {
 	"op", "version", "model", "revision", "layer_start", "layer_end", "role", "context",
 	"vocab", "stage", "session", "pos", "tokens", "dtype", "shape", "data", "sampling", "want",
-	"token", "logprob", "logits", "code", "message", "seq", "payload"};
+	"token", "logprob", "eos", "logits", "code", "message", "seq", "payload"};
 enum { K_OP, K_VERSION, K_MODEL, K_REVISION, K_LSTART, K_LEND, K_ROLE, K_CONTEXT, K_VOCAB,
        K_STAGE, K_SESSION, K_POS, K_TOKENS, K_DTYPE, K_SHAPE, K_DATA, K_SAMPLING, K_WANT,
-       K_TOKEN, K_LOGPROB, K_LOGITS, K_CODE, K_MESSAGE, K_SEQ, K_PAYLOAD, K_COUNT };
+       K_TOKEN, K_LOGPROB, K_EOS, K_LOGITS, K_CODE, K_MESSAGE, K_SEQ, K_PAYLOAD, K_COUNT };
 
 struct frame {
 	const char *op;                    /* for messages */
@@ -488,7 +496,23 @@ static int get_number(struct frame *f, struct cur *c, const char *key, double lo
 	return 0;
 }
 
-static int decode_sampling(struct frame *f, struct proto_sampling *s)
+/* sampling.eos: at most ENG_MAX_EOS token ids, into the struct's own array. */
+static int decode_eos(struct frame *f, struct cur *c, struct eng_sampling *s)
+{
+	struct val v, t;
+	const char *what = "an array of at most 64 token ids";
+	if (next(c, &v) < 0 || v.type != T_ARRAY || v.len > ENG_MAX_EOS)
+		return bad(f, "sampling.eos", what);
+	for (size_t i = 0; i < v.len; i++) {
+		if (next(c, &t) < 0 || t.type != T_UINT || t.u > INT32_MAX)
+			return bad(f, "sampling.eos", what);
+		s->eos[i] = (int32_t)t.u;
+	}
+	s->n_eos = (int)v.len;
+	return 0;
+}
+
+static int decode_sampling(struct frame *f, struct eng_sampling *s)
 {
 	struct val v, k;
 	if (!f->at[K_SAMPLING])
@@ -500,8 +524,13 @@ static int decode_sampling(struct frame *f, struct proto_sampling *s)
 		if (next(&c, &k) < 0 || k.type != T_STR)
 			return bad(f, "sampling", "a map with string keys");
 		double x;
-		const char *names[] = {"temperature", "top_p", "min_p", "top_k", "seed"};
-		int idx = name_index(&k, names, 5);
+		const char *names[] = {"temperature", "top_p", "min_p", "top_k", "seed", "eos"};
+		int idx = name_index(&k, names, 6);
+		if (idx == 5) {
+			if (decode_eos(f, &c, s) < 0)
+				return -1;
+			continue;
+		}
 		if (idx == 4) {
 			struct val sv;
 			if (next(&c, &sv) < 0 || sv.type != T_UINT)
@@ -603,6 +632,10 @@ static int decode_result(struct frame *f, struct proto_msg *m)
 	struct cur c = {f->at[K_LOGPROB], f->end};
 	if (f->at[K_LOGPROB] && get_number(f, &c, "logprob", -1e30, 0, &m->logprob) < 0)
 		return -1;
+	int has_eos = get(f, K_EOS, &v);
+	if (has_eos < 0 || (has_eos == 1 && v.type != T_BOOL))
+		return bad(f, "eos", "a boolean");
+	m->eos = has_eos == 1 && v.u;
 	return 0;
 }
 

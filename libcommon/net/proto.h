@@ -6,13 +6,15 @@
  * buffer for its bulk data (hidden block, logits, ping payload), so the
  * buffer must outlive it; token ids are copied out (proto_msg_free).
  *
- * This file parses untrusted bytes: it stays free of the engine and the
- * kernels so that the fuzzer links it alone. */
+ * This file parses untrusted bytes: it stays free of the engine's code and
+ * the kernels so that the fuzzer links it alone (it takes only the engine's
+ * sampling struct, which the forward frame carries). */
 #ifndef EXO_NET_PROTO_H
 #define EXO_NET_PROTO_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "engine/engine.h"
 #include "util/err.h"
 
 #define PROTO_VERSION 1
@@ -28,12 +30,6 @@ enum proto_want { PROTO_WANT_TOKEN, PROTO_WANT_LOGITS, PROTO_WANT_ALL_LOGITS };
 
 /* Hidden-state types on the wire: the values of enum kern_dtype. */
 enum { PROTO_F32 = 0, PROTO_F16 = 1, PROTO_BF16 = 2 };
-
-struct proto_sampling {
-	double temperature, top_p, min_p;   /* 0, 1, 0: off */
-	int top_k;                          /* 0: off */
-	uint64_t seed;
-};
 
 struct proto_msg {
 	enum proto_op op;
@@ -54,11 +50,13 @@ struct proto_msg {
 	size_t hidden;                      /* its row length */
 	const void *data;                   /* n * hidden values, little-endian, unaligned */
 	size_t data_len;
-	struct proto_sampling sampling;
+	struct eng_sampling sampling;       /* forward: what the last stage draws with
+	                                     * (repeat_penalty stays at its default) */
 	enum proto_want want;
 	/* result: a token, or logits [rows, vocab] f32 little-endian (unaligned) */
 	int32_t token;
 	double logprob;
+	bool eos;                           /* result: token is one of sampling.eos */
 	const void *logits;
 	size_t rows, cols;
 	/* error */
@@ -71,7 +69,7 @@ struct proto_msg {
 	int32_t *owned_tokens;              /* decode's copy of the token ids */
 };
 
-/* A message with every field at its default (stage -1, top_p 1). */
+/* A message with every field at its default (stage -1, eng_sampling_defaults). */
 void proto_msg_init(struct proto_msg *m, enum proto_op op);
 void proto_msg_free(struct proto_msg *m);
 const char *proto_op_name(enum proto_op op);

@@ -44,6 +44,13 @@ struct head {
 	uint64_t next_reuse_id;     /* ids of reused sessions: top bit set, counting */
 };
 
+/* A token as the draw gives it (serve_draw), here or at the last stage. */
+struct drawn {
+	int32_t token;
+	float logprob;
+	bool eos;                   /* one of the request's sampling.eos */
+};
+
 /* What one generation works with. */
 struct head_gen {
 	struct head *h;
@@ -225,20 +232,14 @@ static int local_forward(struct head_gen *g, size_t from, enum eng_output what, 
 	return rc;
 }
 
-static int32_t draw(struct head_gen *g, const struct eng_sampling *sp, int pos, float *lp)
+/* The token at pos from the logits in g->out, as the last stage draws it. */
+static void draw(struct head_gen *g, const struct eng_sampling *sp, int pos, struct drawn *d)
 {
-	struct eng_sampling p = *sp;
-	p.seed = serve_sample_seed(sp->seed, pos);
-	p.repeat_penalty = 1; /* the last stage has no history: the same rule here */
-	if (g->sampler)
-		eng_sampler_reset(g->sampler, &p);
-	else if (!(g->sampler = eng_sampler_new(&p, (size_t)g->h->cfg.vocab)))
-		return -1;
-	return eng_sample(g->sampler, g->out, NULL, 0, lp);
+	d->token = serve_draw(&g->sampler, sp, pos, g->out, (size_t)g->h->cfg.vocab, &d->logprob,
+			      &d->eos);
 }
 
-static int remote_answer(struct head_gen *g, enum proto_want want, int32_t *token, float *lp,
-			 struct exo_err *e)
+static int remote_answer(struct head_gen *g, enum proto_want want, struct drawn *d, struct exo_err *e)
 {
 	char *buf = NULL;
 	size_t len;
@@ -267,7 +268,7 @@ static int remote_answer(struct head_gen *g, enum proto_want want, int32_t *toke
 			exo_error(e, EXO_DATAERR, "answered with no token of the vocabulary");
 			rc = STEP_FAIL;
 		}
-		*token = m.token, *lp = (float)m.logprob;
+		d->token = m.token, d->logprob = (float)m.logprob, d->eos = m.eos;
 	} else if (!m.logits || m.rows != rows || m.cols != V || !grow(&g->out, &g->out_cap, rows * V)) {
 		exo_error(e, EXO_DATAERR, "answered without logits [%zu, %zu]", rows, V);
 		rc = STEP_FAIL;
@@ -303,8 +304,8 @@ static int handover(struct head_gen *g, size_t n, struct proto_msg *m)
 /* Feed history[sent, n) through the chain, at most opts.chunk positions (all of
  * them for all_logits); the token that follows, or the logits (in g->out)
  * when want asks for them. */
-static int step(struct head_gen *g, enum proto_want want, const struct eng_sampling *sp, int32_t *token,
-		float *lp, struct exo_err *e)
+static int step(struct head_gen *g, enum proto_want want, const struct eng_sampling *sp, struct drawn *d,
+		struct exo_err *e)
 {
 	struct head *h = g->h;
 	struct hsess *s = g->s;
@@ -317,7 +318,7 @@ static int step(struct head_gen *g, enum proto_want want, const struct eng_sampl
 		if (local_forward(g, from, what, e) < 0)
 			return STEP_FAIL;
 		if (want == PROTO_WANT_TOKEN)
-			*token = draw(g, sp, (int)g->end, lp);
+			draw(g, sp, (int)g->end, d);
 		return STEP_OK;
 	}
 	if (h->eng && local_forward(g, from, ENG_OUT_HIDDEN, e) < 0)
@@ -327,8 +328,7 @@ static int step(struct head_gen *g, enum proto_want want, const struct eng_sampl
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_FORWARD);
 	m.session = g->wire_id, m.pos = (int)from, m.n = n, m.want = want;
-	m.sampling = (struct proto_sampling){.temperature = sp->temperature, .top_p = sp->top_p,
-					     .min_p = sp->min_p, .top_k = sp->top_k, .seed = sp->seed};
+	m.sampling = *sp;
 	if (h->eng) {
 		if (handover(g, n, &m) < 0) {
 			exo_error(e, EXO_SOFTWARE, "out of memory");
@@ -338,7 +338,7 @@ static int step(struct head_gen *g, enum proto_want want, const struct eng_sampl
 		m.tokens = s->hist + from;
 	}
 	int sent = serve_send(g->link, &m, e);
-	int rc = sent < 0 ? STEP_RETRY : remote_answer(g, want, token, lp, e);
+	int rc = sent < 0 ? STEP_RETRY : remote_answer(g, want, d, e);
 	if (rc == STEP_RETRY && g->link) {
 		net_close(g->link);
 		g->link = NULL;
@@ -349,12 +349,12 @@ static int step(struct head_gen *g, enum proto_want want, const struct eng_sampl
 /* step() until it works: re-send the history to a stage that lost it,
  * retry an unreachable one for retry_ms. */
 static int step_retrying(struct head_gen *g, enum proto_want want, const struct eng_sampling *sp,
-			 int32_t *token, float *lp, int *resends, struct exo_err *e)
+			 struct drawn *d, int *resends, struct exo_err *e)
 {
 	double deadline = now_s() + g->h->o.retry_ms / 1000.0;
 	int backoff_ms = 50, lost = 0;
 	for (;;) {
-		int rc = step(g, want, sp, token, lp, e);
+		int rc = step(g, want, sp, d, e);
 		if (rc == STEP_OK) {
 			g->s->sent = g->end;
 			if (g->end < g->s->n) /* a chunk of a long prompt: its token is not wanted */
@@ -383,18 +383,12 @@ static int step_retrying(struct head_gen *g, enum proto_want want, const struct 
 	}
 }
 
-static int check_prompt(struct head *h, const int32_t *p, size_t n, struct exo_err *e)
+/* The context and the vocabulary are checked where the positions arrive,
+ * by the stage that holds them (eng_check_context, the embedding), and
+ * their refusal comes back once, as the stage worded it. */
+static int check_prompt(size_t n, struct exo_err *e)
 {
-	int ctx = head_context(h);
-	if (n == 0)
-		return exo_error(e, EXO_DATAERR, "the prompt is empty");
-	if (n > (size_t)ctx)
-		return exo_error(e, EXO_DATAERR, "the prompt of %zu tokens exceeds the context of %d", n, ctx);
-	for (size_t i = 0; i < n; i++)
-		if (p[i] < 0 || p[i] >= h->cfg.vocab)
-			return exo_error(e, EXO_DATAERR, "token %zu of the prompt: id %d is outside the vocabulary "
-					 "of %d", i, p[i], h->cfg.vocab);
-	return 0;
+	return n == 0 ? exo_error(e, EXO_DATAERR, "the prompt is empty") : 0;
 }
 
 static int push(struct hsess *s, int32_t t)
@@ -507,14 +501,6 @@ static void close_session(struct head_gen *g, uint64_t id)
 	eng_sampler_free(g->sampler);
 }
 
-static bool is_stop(const struct head_request *r, int32_t t)
-{
-	for (size_t i = 0; i < r->n_stop; i++)
-		if (r->stop_ids[i] == t)
-			return true;
-	return false;
-}
-
 static int generate(struct head_gen *g, const struct head_request *r, head_token_cb cb, void *arg,
 		    struct head_result *res, struct exo_err *e)
 {
@@ -524,9 +510,8 @@ static int generate(struct head_gen *g, const struct head_request *r, head_token
 	double t0 = now_s();
 	res->finish = HEAD_LENGTH;
 	for (int k = 0; r->want_logits ? k < 1 : k < r->max_tokens; k++) {
-		int32_t tok = 0;
-		float lp = 0;
-		if (step_retrying(g, want, &r->sampling, &tok, &lp, &res->resends, e) < 0)
+		struct drawn d = {0};
+		if (step_retrying(g, want, &r->sampling, &d, &res->resends, e) < 0)
 			return -1;
 		if (k == 0)
 			res->prefill_s = now_s() - t0;
@@ -534,16 +519,16 @@ static int generate(struct head_gen *g, const struct head_request *r, head_token
 			r->on_logits(r->logits_arg, g->out, (size_t)h->cfg.vocab);
 			if (r->want_logits)
 				break;
-			tok = draw(g, &r->sampling, (int)g->s->n, &lp);
+			draw(g, &r->sampling, (int)g->s->n, &d);
 		}
-		if (tok < 0 || push(g->s, tok) < 0)
+		if (d.token < 0 || push(g->s, d.token) < 0)
 			return exo_error(e, EXO_SOFTWARE, "out of memory");
 		res->n_generated++;
-		if (cb && cb(arg, tok, lp)) {
+		if (cb && cb(arg, d.token, d.logprob, d.eos)) {
 			res->finish = HEAD_CANCELLED;
 			break;
 		}
-		if (is_stop(r, tok)) {
+		if (d.eos) {
 			res->finish = HEAD_STOP;
 			break;
 		}
@@ -561,7 +546,7 @@ int head_generate(struct head *h, const struct head_request *r, head_token_cb cb
 	res = res ? res : &tmp;
 	memset(res, 0, sizeof *res);
 	res->n_prompt = r->n_prompt;
-	if (check_prompt(h, r->prompt, r->n_prompt, e) < 0)
+	if (check_prompt(r->n_prompt, e) < 0)
 		return -1;
 	struct head_gen g = {.h = h};
 	struct hsess *kept;
@@ -578,18 +563,17 @@ int head_generate(struct head *h, const struct head_request *r, head_token_cb cb
 static int logits_of(struct head *h, const int32_t *tokens, size_t n, bool all, float *logits,
 		     struct exo_err *e)
 {
-	if (check_prompt(h, tokens, n, e) < 0)
+	if (check_prompt(n, e) < 0)
 		return -1;
 	struct head_gen g = {.h = h};
 	if (!(g.s = open_session(&g, 0, NULL, 0, tokens, n)))
 		return exo_error(e, EXO_SOFTWARE, "out of memory");
 	struct eng_sampling sp;
 	eng_sampling_defaults(&sp);
-	int32_t tok;
-	float lp;
+	struct drawn d;
 	int resends = 0;
-	int rc = step_retrying(&g, all ? PROTO_WANT_ALL_LOGITS : PROTO_WANT_LOGITS, &sp, &tok, &lp,
-			       &resends, e);
+	int rc = step_retrying(&g, all ? PROTO_WANT_ALL_LOGITS : PROTO_WANT_LOGITS, &sp, &d, &resends,
+			       e);
 	if (rc == 0)
 		memcpy(logits, g.out, (all ? n : 1) * (size_t)h->cfg.vocab * sizeof(float));
 	close_session(&g, 0);

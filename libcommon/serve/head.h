@@ -57,12 +57,11 @@ struct head_request {
 	uint64_t reuse_scope;
 	const int32_t *prompt;      /* the whole conversation so far, as ids */
 	size_t n_prompt;
-	struct eng_sampling sampling;   /* repeat_penalty is not applied (the last stage
-	                                 * holds no history); the token at position p is
-	                                 * drawn with a seed mixed from seed and p */
+	struct eng_sampling sampling;   /* sent as it is to the stage that draws
+	                                 * (serve_draw): repeat_penalty is not applied
+	                                 * (the last stage holds no history), and the
+	                                 * generation ends after a token of sampling.eos */
 	int max_tokens;
-	const int32_t *stop_ids;    /* generation ends after one of these */
-	size_t n_stop;
 	bool want_logits;           /* with on_logits: give the prompt's last logits and stop */
 	/* When set, each step brings back the logits [vocab] of the position
 	 * that picks the next token (on_logits sees them), and the head draws
@@ -79,10 +78,11 @@ struct head_result {
 	int resends;                /* histories re-sent to restarted stages */
 };
 
-/* Called with each generated token; returns nonzero to stop (the client went
- * away, or a stop sequence matched): finish becomes HEAD_CANCELLED / the
- * caller's own reason. */
-typedef int (*head_token_cb)(void *arg, int32_t token, float logprob);
+/* Called with each generated token, eos telling that it is one of
+ * sampling.eos (the last token then: finish becomes HEAD_STOP); returns
+ * nonzero to stop (the client went away, or a stop sequence matched):
+ * finish becomes HEAD_CANCELLED / the caller's own reason. */
+typedef int (*head_token_cb)(void *arg, int32_t token, float logprob, bool eos);
 
 /* Errors: EXO_DATAERR a prompt over the context or an id out of the
  * vocabulary (HTTP 400), EXO_UNAVAILABLE a stage down beyond retry_ms (503),

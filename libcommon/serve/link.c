@@ -1,5 +1,5 @@
 /* What the stages and the head share: model identity, the seed rule and
- * the client side of the hello exchange. */
+ * the draw, and the client side of the hello exchange. */
 #include "serve/serve.h"
 #include "model/checkpoint.h"
 #include "util/log.h"
@@ -120,6 +120,22 @@ static uint64_t splitmix64(uint64_t x)
 uint64_t serve_sample_seed(uint64_t seed, int pos)
 {
 	return splitmix64(seed ^ splitmix64((uint64_t)pos));
+}
+
+int32_t serve_draw(struct eng_sampler **sm, const struct eng_sampling *p, int pos, float *logits,
+		   size_t vocab, float *logprob, bool *eos)
+{
+	struct eng_sampling at = *p;
+	at.seed = serve_sample_seed(p->seed, pos);
+	if (*sm)
+		eng_sampler_reset(*sm, &at);
+	else if (!(*sm = eng_sampler_new(&at, vocab)))
+		return -1;
+	int32_t t = eng_sample(*sm, logits, NULL, 0, logprob);
+	*eos = false;
+	for (int i = 0; i < p->n_eos && !*eos; i++)
+		*eos = p->eos[i] == t;
+	return t;
 }
 
 void serve_stage_name(char *buf, size_t len, int index, const char *addr)

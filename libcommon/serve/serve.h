@@ -22,6 +22,14 @@ int serve_model_identity(const char *model, char *id, size_t id_len, char *rev, 
 /* The seed of the draw that picks the token at position pos: a restarted
  * stage, or a re-sent history, draws the same token. */
 uint64_t serve_sample_seed(uint64_t seed, int pos);
+/* The one draw of a pipeline, wherever the logits are (the last stage, or
+ * the head when it holds them): the token for position pos from logits
+ * [vocab] (modified), with p and the seed serve_sample_seed(p->seed, pos).
+ * *sm is made at the first draw and reseeded at each.  *logprob gets the
+ * token's log probability, *eos whether it is one of p->eos (the end of the
+ * generation, reported with the token).  -1 when out of memory. */
+int32_t serve_draw(struct eng_sampler **sm, const struct eng_sampling *p, int pos, float *logits,
+		   size_t vocab, float *logprob, bool *eos);
 
 /* Sessions: values keyed by a 64-bit id, at most max of them; adding one
  * more evicts the least recently used (free_value is called on it).  Not

@@ -198,9 +198,8 @@ static int compute(struct stage_conn *c, const struct proto_msg *m, enum eng_out
 {
 	struct stage_server *s = c->srv;
 	struct exo_err e = {0};
-	if ((size_t)m->pos + m->n > (size_t)eng_context(s->eng)) /* before sizing anything by n */
-		return reply_error(c, "context_exceeded", "%s: positions %d..%zu exceed the context "
-				   "of %d", s->name, m->pos, m->pos + m->n - 1, eng_context(s->eng)), 1;
+	if (eng_check_context(s->eng, m->pos, m->n, &e) < 0) /* before sizing anything by n */
+		return reply_error(c, "context_exceeded", "%s: %s", s->name, e.msg), 1;
 	if (!grow((void **)&c->y, &c->ycap, out_count * sizeof(float)))
 		return reply_error(c, "busy", "%s: out of memory", s->name), 1;
 	pthread_mutex_lock(&s->lock);
@@ -243,17 +242,10 @@ static int answer_last(struct stage_conn *c, const struct proto_msg *m)
 	proto_msg_init(&r, PROTO_RESULT);
 	r.session = m->session;
 	if (m->want == PROTO_WANT_TOKEN) {
-		struct eng_sampling sp;
-		eng_sampling_defaults(&sp);
-		sp.temperature = (float)m->sampling.temperature, sp.top_p = (float)m->sampling.top_p;
-		sp.min_p = (float)m->sampling.min_p, sp.top_k = m->sampling.top_k;
-		sp.seed = serve_sample_seed(m->sampling.seed, m->pos + (int)m->n);
-		if (c->sampler)
-			eng_sampler_reset(c->sampler, &sp);
-		else if (!(c->sampler = eng_sampler_new(&sp, V)))
-			return reply_error(c, "busy", "%s: out of memory", s->name);
 		float lp = 0;
-		r.token = eng_sample(c->sampler, c->y, NULL, 0, &lp);
+		r.token = serve_draw(&c->sampler, &m->sampling, m->pos + (int)m->n, c->y, V, &lp, &r.eos);
+		if (r.token < 0)
+			return reply_error(c, "busy", "%s: out of memory", s->name);
 		r.logprob = lp;
 	} else {
 		r.logits = c->y, r.rows = all ? m->n : 1, r.cols = V;

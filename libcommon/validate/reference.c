@@ -492,10 +492,10 @@ static void on_logits(void *arg, const float *logits, size_t vocab)
 	d->step++;
 }
 
-static int collect_token(void *arg, int32_t token, float logprob)
+static int collect_token(void *arg, int32_t token, float logprob, bool eos)
 {
 	int32_t **out = arg;
-	(void)logprob;
+	(void)logprob, (void)eos;
 	*(*out)++ = token;
 	return 0;
 }

@@ -18,8 +18,8 @@ static void check_accepted(const struct api_request *r)
 	size_t i;
 	json_t *m;
 
-	if (!r->model || r->n_stop > API_MAX_STOP || !(r->temperature >= 0 && r->temperature <= 2) ||
-	    !(r->top_p >= 0 && r->top_p <= 1) || (r->max_tokens != -1 && r->max_tokens < 1))
+	if (!r->model || r->n_stop > API_MAX_STOP || !(r->sampling.temperature >= 0 && r->sampling.temperature <= 2) ||
+	    !(r->sampling.top_p >= 0 && r->sampling.top_p <= 1) || (r->max_tokens != -1 && r->max_tokens < 1))
 		abort();
 	for (i = 0; i < r->n_stop; i++)
 		if (!r->stop[i] || !r->stop[i][0] || strlen(r->stop[i]) > API_MAX_STOP_LEN)

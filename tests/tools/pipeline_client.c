@@ -23,10 +23,10 @@ struct opts {
 	int pause_ms, stats;
 };
 
-static int on_token(void *arg, int32_t token, float logprob)
+static int on_token(void *arg, int32_t token, float logprob, bool eos)
 {
 	const struct opts *o = arg;
-	(void)logprob;
+	(void)logprob, (void)eos;
 	printf("%d ", token);
 	fflush(stdout);
 	if (o->pause_ms > 0) {

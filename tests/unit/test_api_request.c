@@ -37,7 +37,7 @@ static void accepted(void)
 	       "content parts are joined");
 	is_int(r.max_tokens, 5, "max_completion_tokens wins over max_tokens");
 	ok(r.n_stop == 1 && strcmp(r.stop[0], "x") == 0, "a stop string");
-	ok(r.stream && r.include_usage && r.has_seed && r.seed == 3 && r.temperature == 0.5,
+	ok(r.stream && r.include_usage && r.has_seed && r.sampling.seed == 3 && r.sampling.temperature == 0.5,
 	   "stream, include_usage, seed, temperature");
 	api_request_free(&r);
 	is_int(parse(API_COMPLETION, "{\"model\":\"m\",\"prompt\":[[5,6,7]]}", &r, &f), 0,

@@ -57,7 +57,7 @@ static void test_roundtrips(void)
 	int32_t toks[] = {0, 7, 2147483647};
 	proto_msg_init(&m, PROTO_FORWARD);
 	m.session = UINT64_MAX, m.pos = 5, m.tokens = toks, m.n = 3, m.want = PROTO_WANT_ALL_LOGITS;
-	m.sampling = (struct proto_sampling){.temperature = 0.7, .top_p = 0.9, .min_p = 0.05, .top_k = 40, .seed = 1ull << 63};
+	m.sampling = (struct eng_sampling){.temperature = 0.7, .top_p = 0.9, .min_p = 0.05, .top_k = 40, .seed = 1ull << 63};
 	ok(roundtrip(&m) == 0 && decoded.op == PROTO_FORWARD && decoded.n == 3 && decoded.tokens &&
 	   decoded.tokens[2] == 2147483647 && decoded.session == UINT64_MAX && decoded.pos == 5,
 	   "forward with token ids round-trips");

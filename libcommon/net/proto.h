@@ -17,7 +17,7 @@
 #include "engine/engine.h"
 #include "util/err.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2   /* 2: the end of a sequence is drawn and reported by the last stage */
 #define PROTO_ID_MAX 256          /* model id, revision */
 #define PROTO_MSG_MAX 512         /* error messages */
 #define PROTO_MAX_POS (1 << 24)   /* positions and counts beyond this are refused */

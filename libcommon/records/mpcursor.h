@@ -46,7 +46,8 @@ int mp_header(const uint8_t *p, size_t avail, uint64_t *payload, uint64_t *items
  * malformed or when it announces more than the bytes left. */
 int mp_next(struct mp_cursor *c, struct mp_value *v);
 
-/* Skip one whole value, containers at most depth levels deep. */
+/* Skip one whole value nested at most depth levels deep (a scalar is one
+ * level, an array of scalars two). */
 int mp_skip(struct mp_cursor *c, int depth);
 
 /* Whether v is the string s. */

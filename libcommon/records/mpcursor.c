@@ -66,23 +66,25 @@ static enum mp_type type_of(unsigned b)
 	return b == 0xc2 || b == 0xc3 ? MP_BOOL : MP_EXT;
 }
 
-/* The value of a scalar from its header h of hs bytes. */
+/* The value of a scalar (v->type set) from its header h of hs bytes. */
 static void scalar(const uint8_t *h, int hs, struct mp_value *v)
 {
 	unsigned b = h[0];
 	uint64_t x = be(h + 1, hs - 1);
-	if (b <= 0x7f || v->type == MP_UINT) {
-		v->u = b <= 0x7f ? b : x;
-	} else if (b >= 0xe0) {
+	int bits = 8 * (hs - 1);
+	if (b <= 0x7f)
+		v->u = b;
+	else if (b >= 0xe0)
 		v->i = (int8_t)b;
-	} else if (v->type == MP_INT) {
-		int bits = 8 * (hs - 1);
+	else if (v->type == MP_UINT)
+		v->u = x;
+	else if (v->type == MP_INT) {   /* int 8..64: sign-extend */
 		int64_t s = bits == 64 ? (int64_t)x : (int64_t)(x << (64 - bits)) >> (64 - bits);
 		if (s >= 0)
 			v->type = MP_UINT, v->u = (uint64_t)s;
 		else
 			v->i = s;
-	} else if (v->type == MP_FLOAT && b == 0xca) {
+	} else if (v->type == MP_FLOAT && bits == 32) {
 		uint32_t w = (uint32_t)x;
 		float f;
 		memcpy(&f, &w, 4);

@@ -1,7 +1,8 @@
-/* Shard protocol frames: encoding with msgpack-c's packer, decoding with a
- * small bounded cursor of our own, so that no count a peer announces is ever
- * used to allocate before the bytes behind it have been seen. */
+/* Shard protocol frames: encoding with msgpack-c's packer, decoding with the
+ * bounded cursor (records/mpcursor.h), so that no count a peer announces is
+ * ever used to allocate before the bytes behind it have been seen. */
 #include "net/proto.h"
+#include "records/mpcursor.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -191,162 +192,7 @@ int proto_error_status(const char *code)
 	return EXO_SOFTWARE;
 }
 
-/* ---- decoding ---- */
-
-struct cur {
-	const uint8_t *p, *end;
-};
-
-enum { T_NIL, T_BOOL, T_UINT, T_INT, T_FLOAT, T_STR, T_BIN, T_ARRAY, T_MAP, T_EXT, T_BAD };
-
-/* One value's header: its type, and for uint/int its value, for str/bin its
- * bytes (checked to be present), for arrays and maps their count (checked
- * against the bytes left: every element takes at least one). */
-struct val {
-	int type;
-	uint64_t u;
-	int64_t i;
-	double f;
-	const uint8_t *ptr;
-	size_t len;
-};
-
-static uint64_t be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int k = 0; k < n; k++)
-		v = v << 8 | p[k];
-	return v;
-}
-
-static int take(struct cur *c, size_t n, const uint8_t **out)
-{
-	if ((size_t)(c->end - c->p) < n)
-		return -1;
-	*out = c->p;
-	c->p += n;
-	return 0;
-}
-
-static int take_be(struct cur *c, int n, uint64_t *v)
-{
-	const uint8_t *p;
-	if (take(c, (size_t)n, &p) < 0)
-		return -1;
-	*v = be(p, n);
-	return 0;
-}
-
-static int body(struct cur *c, struct val *v, int type, size_t len)
-{
-	v->type = type;
-	v->len = len;
-	if (type == T_ARRAY || type == T_MAP) /* each entry needs at least one byte */
-		return len <= (size_t)(c->end - c->p) / (type == T_MAP ? 2 : 1) ? 0 : -1;
-	return take(c, len, &v->ptr);
-}
-
-static int sized(struct cur *c, struct val *v, int type, int width)
-{
-	uint64_t n;
-	if (take_be(c, width, &n) < 0)
-		return -1;
-	return body(c, v, type, (size_t)n);
-}
-
-static int scalar(struct cur *c, struct val *v, uint8_t b)
-{
-	uint64_t x;
-	if (b >= 0xcc && b <= 0xcf) { /* uint 8..64 */
-		if (take_be(c, 1 << (b - 0xcc), &x) < 0)
-			return -1;
-		v->type = T_UINT, v->u = x;
-		return 0;
-	}
-	if (b >= 0xd0 && b <= 0xd3) { /* int 8..64 */
-		int w = 1 << (b - 0xd0);
-		if (take_be(c, w, &x) < 0)
-			return -1;
-		int64_t s = w == 8 ? (int64_t)x : (int64_t)(x << (64 - 8 * w)) >> (64 - 8 * w);
-		if (s >= 0)
-			v->type = T_UINT, v->u = (uint64_t)s;
-		else
-			v->type = T_INT, v->i = s;
-		return 0;
-	}
-	if (b == 0xca || b == 0xcb) {
-		if (take_be(c, b == 0xca ? 4 : 8, &x) < 0)
-			return -1;
-		if (b == 0xca) {
-			uint32_t w = (uint32_t)x;
-			float f;
-			memcpy(&f, &w, 4);
-			v->f = f;
-		} else {
-			memcpy(&v->f, &x, 8);
-		}
-		v->type = T_FLOAT;
-		return 0;
-	}
-	return -1;
-}
-
-static int next(struct cur *c, struct val *v)
-{
-	const uint8_t *bp;
-	if (take(c, 1, &bp) < 0)
-		return -1;
-	uint8_t b = *bp;
-	memset(v, 0, sizeof *v);
-	if (b <= 0x7f)
-		return v->type = T_UINT, v->u = b, 0;
-	if (b >= 0xe0)
-		return v->type = T_INT, v->i = (int8_t)b, 0;
-	if (b >= 0x80 && b <= 0x8f)
-		return body(c, v, T_MAP, b & 0x0f);
-	if (b >= 0x90 && b <= 0x9f)
-		return body(c, v, T_ARRAY, b & 0x0f);
-	if (b >= 0xa0 && b <= 0xbf)
-		return body(c, v, T_STR, b & 0x1f);
-	switch (b) {
-	case 0xc0: return v->type = T_NIL, 0;
-	case 0xc2: case 0xc3: return v->type = T_BOOL, v->u = b & 1, 0;
-	case 0xc4: return sized(c, v, T_BIN, 1);
-	case 0xc5: return sized(c, v, T_BIN, 2);
-	case 0xc6: return sized(c, v, T_BIN, 4);
-	case 0xd9: return sized(c, v, T_STR, 1);
-	case 0xda: return sized(c, v, T_STR, 2);
-	case 0xdb: return sized(c, v, T_STR, 4);
-	case 0xdc: return sized(c, v, T_ARRAY, 2);
-	case 0xdd: return sized(c, v, T_ARRAY, 4);
-	case 0xde: return sized(c, v, T_MAP, 2);
-	case 0xdf: return sized(c, v, T_MAP, 4);
-	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: { /* fixext: type byte + 1..16 */
-		size_t n = b == 0xd8 ? 16 : (size_t)1 << (b - 0xd4);
-		return body(c, v, T_EXT, n + 1);
-	}
-	case 0xc7: case 0xc8: case 0xc9: {
-		uint64_t n;
-		if (take_be(c, 1 << (b - 0xc7), &n) < 0 || n > SIZE_MAX - 1)
-			return -1;
-		return body(c, v, T_EXT, (size_t)n + 1);
-	}
-	}
-	return scalar(c, v, b);
-}
-
-/* Skip one value (containers up to depth levels deep). */
-static int skip(struct cur *c, int depth)
-{
-	struct val v;
-	if (depth <= 0 || next(c, &v) < 0)
-		return -1;
-	if (v.type == T_ARRAY || v.type == T_MAP)
-		for (size_t i = 0; i < v.len * (v.type == T_MAP ? 2 : 1); i++)
-			if (skip(c, depth - 1) < 0)
-				return -1;
-	return 0;
-}
+/* ---- decoding (records/mpcursor.h) ---- */
 
 static const char *keys[] = {
 	"op", "version", "model", "revision", "layer_start", "layer_end", "role", "context",
@@ -368,35 +214,35 @@ static int bad(struct frame *f, const char *key, const char *what)
 	return exo_error(f->e, EXO_DATAERR, "%s frame: field '%s': expected %s", f->op, key, what);
 }
 
-static int key_index(const struct val *k)
+static int key_index(const struct mp_value *k)
 {
 	for (int i = 0; i < K_COUNT; i++)
-		if (k->len == strlen(keys[i]) && memcmp(k->ptr, keys[i], k->len) == 0)
+		if (mp_str_is(k, keys[i]))
 			return i;
 	return -1;
 }
 
-static int get(struct frame *f, int k, struct val *v)
+static int get(struct frame *f, int k, struct mp_value *v)
 {
 	if (!f->at[k])
 		return 0;
-	struct cur c = {f->at[k], f->end};
-	return next(&c, v) < 0 ? -1 : 1;
+	struct mp_cursor c = {f->at[k], f->end};
+	return mp_next(&c, v) < 0 ? -1 : 1;
 }
 
 /* Integer field in [lo, hi]; required unless def is given (have_def). */
 static int get_int(struct frame *f, int k, int64_t lo, int64_t hi, bool required, int64_t *out)
 {
-	struct val v;
+	struct mp_value v;
 	char what[96];
 	int r = get(f, k, &v);
 	snprintf(what, sizeof what, "an integer %lld..%lld", (long long)lo, (long long)hi);
 	if (r == 0)
 		return required ? bad(f, keys[k], what) : 0;
 	int64_t x;
-	if (v.type == T_UINT && v.u <= INT64_MAX)
+	if (v.type == MP_UINT && v.u <= INT64_MAX)
 		x = (int64_t)v.u;
-	else if (v.type == T_INT)
+	else if (v.type == MP_INT)
 		x = v.i;
 	else
 		return bad(f, keys[k], what);
@@ -408,8 +254,8 @@ static int get_int(struct frame *f, int k, int64_t lo, int64_t hi, bool required
 
 static int get_u64(struct frame *f, int k, uint64_t *out)
 {
-	struct val v;
-	if (get(f, k, &v) != 1 || v.type != T_UINT)
+	struct mp_value v;
+	if (get(f, k, &v) != 1 || v.type != MP_UINT)
 		return bad(f, keys[k], "an unsigned integer");
 	*out = v.u;
 	return 0;
@@ -419,10 +265,10 @@ static int get_u64(struct frame *f, int k, uint64_t *out)
  * control bytes become '?' and a longer string is cut instead of refused. */
 static int get_str(struct frame *f, int k, char *out, size_t cap, bool clean)
 {
-	struct val v;
+	struct mp_value v;
 	char what[64];
 	snprintf(what, sizeof what, "a string of at most %zu bytes", cap - 1);
-	if (get(f, k, &v) != 1 || v.type != T_STR || (!clean && v.len >= cap))
+	if (get(f, k, &v) != 1 || v.type != MP_STR || (!clean && v.len >= cap))
 		return bad(f, keys[k], what);
 	size_t n = v.len < cap - 1 ? v.len : cap - 1;
 	for (size_t i = 0; i < n; i++) {
@@ -440,22 +286,22 @@ static int get_str(struct frame *f, int k, char *out, size_t cap, bool clean)
 
 static int get_shape(struct frame *f, size_t *a, size_t *b)
 {
-	struct val v, x, y;
+	struct mp_value v, x, y;
 	const char *what = "[rows, columns] of positive integers";
-	if (get(f, K_SHAPE, &v) != 1 || v.type != T_ARRAY || v.len != 2)
+	if (get(f, K_SHAPE, &v) != 1 || v.type != MP_ARRAY || v.len != 2)
 		return bad(f, "shape", what);
-	struct cur c = {f->at[K_SHAPE], f->end};
-	if (next(&c, &v) < 0 || next(&c, &x) < 0 || next(&c, &y) < 0 || x.type != T_UINT ||
-	    y.type != T_UINT || x.u == 0 || y.u == 0 || x.u > PROTO_MAX_POS || y.u > PROTO_MAX_POS)
+	struct mp_cursor c = {f->at[K_SHAPE], f->end};
+	if (mp_next(&c, &v) < 0 || mp_next(&c, &x) < 0 || mp_next(&c, &y) < 0 || x.type != MP_UINT ||
+	    y.type != MP_UINT || x.u == 0 || y.u == 0 || x.u > PROTO_MAX_POS || y.u > PROTO_MAX_POS)
 		return bad(f, "shape", what);
 	*a = (size_t)x.u, *b = (size_t)y.u;
 	return 0;
 }
 
-static int name_index(const struct val *v, const char **names, int n)
+static int name_index(const struct mp_value *v, const char **names, int n)
 {
-	for (int i = 0; v->type == T_STR && i < n; i++)
-		if (v->len == strlen(names[i]) && memcmp(v->ptr, names[i], v->len) == 0)
+	for (int i = 0; i < n; i++)
+		if (mp_str_is(v, names[i]))
 			return i;
 	return -1;
 }
@@ -482,15 +328,15 @@ static int decode_hello(struct frame *f, struct proto_msg *m)
 	return 0;
 }
 
-static int get_number(struct frame *f, struct cur *c, const char *key, double lo, double hi,
+static int get_number(struct frame *f, struct mp_cursor *c, const char *key, double lo, double hi,
 		      double *out)
 {
-	struct val v;
-	if (next(c, &v) < 0)
+	struct mp_value v;
+	if (mp_next(c, &v) < 0)
 		return bad(f, key, "a number");
-	double x = v.type == T_FLOAT ? v.f : v.type == T_UINT ? (double)v.u : v.type == T_INT ? (double)v.i : -1e300;
+	double x = v.type == MP_FLOAT ? v.f : v.type == MP_UINT ? (double)v.u : v.type == MP_INT ? (double)v.i : -1e300;
 	if (!(x >= lo && x <= hi)) /* NaN refused too */
-		return bad(f, key, v.type == T_FLOAT || v.type == T_UINT || v.type == T_INT ?
+		return bad(f, key, v.type == MP_FLOAT || v.type == MP_UINT || v.type == MP_INT ?
 			   "a number in range" : "a number");
 	*out = x;
 	return 0;
@@ -514,14 +360,14 @@ static int decode_eos(struct frame *f, struct cur *c, struct eng_sampling *s)
 
 static int decode_sampling(struct frame *f, struct eng_sampling *s)
 {
-	struct val v, k;
+	struct mp_value v, k;
 	if (!f->at[K_SAMPLING])
 		return 0;
-	struct cur c = {f->at[K_SAMPLING], f->end};
-	if (next(&c, &v) < 0 || v.type != T_MAP)
+	struct mp_cursor c = {f->at[K_SAMPLING], f->end};
+	if (mp_next(&c, &v) < 0 || v.type != MP_MAP)
 		return bad(f, "sampling", "a map");
 	for (size_t i = 0; i < v.len; i++) {
-		if (next(&c, &k) < 0 || k.type != T_STR)
+		if (mp_next(&c, &k) < 0 || k.type != MP_STR)
 			return bad(f, "sampling", "a map with string keys");
 		double x;
 		const char *names[] = {"temperature", "top_p", "min_p", "top_k", "seed", "eos"};
@@ -532,14 +378,14 @@ static int decode_sampling(struct frame *f, struct eng_sampling *s)
 			continue;
 		}
 		if (idx == 4) {
-			struct val sv;
-			if (next(&c, &sv) < 0 || sv.type != T_UINT)
+			struct mp_value sv;
+			if (mp_next(&c, &sv) < 0 || sv.type != MP_UINT)
 				return bad(f, "sampling.seed", "an unsigned integer");
 			s->seed = sv.u;
 			continue;
 		}
 		if (idx < 0) {
-			if (skip(&c, 16) < 0)
+			if (mp_skip(&c, 16) < 0)
 				return bad(f, "sampling", "a map");
 			continue;
 		}
@@ -559,14 +405,14 @@ static int decode_sampling(struct frame *f, struct eng_sampling *s)
 
 static int decode_tokens(struct frame *f, struct proto_msg *m)
 {
-	struct val v, t;
-	struct cur c = {f->at[K_TOKENS], f->end};
-	if (next(&c, &v) < 0 || v.type != T_ARRAY || v.len == 0 || v.len > PROTO_MAX_POS)
+	struct mp_value v, t;
+	struct mp_cursor c = {f->at[K_TOKENS], f->end};
+	if (mp_next(&c, &v) < 0 || v.type != MP_ARRAY || v.len == 0 || v.len > PROTO_MAX_POS)
 		return bad(f, "tokens", "a non-empty array of token ids");
 	if (!(m->owned_tokens = malloc(v.len * sizeof *m->owned_tokens)))
 		return exo_error(f->e, EXO_SOFTWARE, "out of memory decoding %zu token ids", v.len);
 	for (size_t i = 0; i < v.len; i++) {
-		if (next(&c, &t) < 0 || t.type != T_UINT || t.u > INT32_MAX)
+		if (mp_next(&c, &t) < 0 || t.type != MP_UINT || t.u > INT32_MAX)
 			return bad(f, "tokens", "an array of token ids (integers 0..2147483647)");
 		m->owned_tokens[i] = (int32_t)t.u;
 	}
@@ -576,7 +422,7 @@ static int decode_tokens(struct frame *f, struct proto_msg *m)
 
 static int decode_hidden(struct frame *f, struct proto_msg *m)
 {
-	struct val v;
+	struct mp_value v;
 	if (get(f, K_DTYPE, &v) != 1 || (m->dtype = name_index(&v, dtype_names, 3)) < 0)
 		return bad(f, "dtype", "f32, f16 or bf16");
 	if (get_shape(f, &m->n, &m->hidden) < 0)
@@ -584,7 +430,7 @@ static int decode_hidden(struct frame *f, struct proto_msg *m)
 	uint64_t want = (uint64_t)m->n * m->hidden * (m->dtype == PROTO_F32 ? 4 : 2);
 	char what[96];
 	snprintf(what, sizeof what, "bin of %llu bytes (shape and dtype)", (unsigned long long)want);
-	if (get(f, K_DATA, &v) != 1 || v.type != T_BIN || v.len != want)
+	if (get(f, K_DATA, &v) != 1 || v.type != MP_BIN || v.len != want)
 		return bad(f, "data", what);
 	m->data = v.ptr, m->data_len = v.len;
 	return 0;
@@ -593,7 +439,7 @@ static int decode_hidden(struct frame *f, struct proto_msg *m)
 static int decode_forward(struct frame *f, struct proto_msg *m)
 {
 	int64_t pos;
-	struct val v;
+	struct mp_value v;
 	if (get_u64(f, K_SESSION, &m->session) < 0 ||
 	    get_int(f, K_POS, 0, PROTO_MAX_POS, true, &pos) < 0)
 		return -1;
@@ -613,13 +459,13 @@ static int decode_forward(struct frame *f, struct proto_msg *m)
 
 static int decode_result(struct frame *f, struct proto_msg *m)
 {
-	struct val v;
+	struct mp_value v;
 	if (get_u64(f, K_SESSION, &m->session) < 0)
 		return -1;
 	if (f->at[K_LOGITS]) {
 		if (get_shape(f, &m->rows, &m->cols) < 0)
 			return -1;
-		if (get(f, K_LOGITS, &v) != 1 || v.type != T_BIN ||
+		if (get(f, K_LOGITS, &v) != 1 || v.type != MP_BIN ||
 		    v.len != (uint64_t)m->rows * m->cols * 4)
 			return bad(f, "logits", "bin of rows * columns f32 values");
 		m->logits = v.ptr;
@@ -629,7 +475,7 @@ static int decode_result(struct frame *f, struct proto_msg *m)
 	if (get_int(f, K_TOKEN, 0, INT32_MAX, true, &tok) < 0)
 		return -1;
 	m->token = (int32_t)tok;
-	struct cur c = {f->at[K_LOGPROB], f->end};
+	struct mp_cursor c = {f->at[K_LOGPROB], f->end};
 	if (f->at[K_LOGPROB] && get_number(f, &c, "logprob", -1e30, 0, &m->logprob) < 0)
 		return -1;
 	int has_eos = get(f, K_EOS, &v);
@@ -641,7 +487,7 @@ static int decode_result(struct frame *f, struct proto_msg *m)
 
 static int decode_other(struct frame *f, struct proto_msg *m)
 {
-	struct val v;
+	struct mp_value v;
 	int64_t stage = -1;
 	switch (m->op) {
 	case PROTO_ERROR:
@@ -657,7 +503,7 @@ static int decode_other(struct frame *f, struct proto_msg *m)
 		if (get_u64(f, K_SEQ, &m->seq) < 0)
 			return -1;
 		if (get(f, K_PAYLOAD, &v) == 1) {
-			if (v.type != T_BIN)
+			if (v.type != MP_BIN)
 				return bad(f, "payload", "bin");
 			m->payload = v.ptr, m->payload_len = v.len;
 		}
@@ -667,20 +513,20 @@ static int decode_other(struct frame *f, struct proto_msg *m)
 
 /* The top-level map: where each known key's value starts (each value
  * skipped once, so every byte is checked before a field is read). */
-static int scan(struct cur *c, struct frame *f, size_t len)
+static int scan(struct mp_cursor *c, struct frame *f, size_t len)
 {
-	struct val map, k;
-	if (next(c, &map) < 0 || map.type != T_MAP)
+	struct mp_value map, k;
+	if (mp_next(c, &map) < 0 || map.type != MP_MAP)
 		return exo_error(f->e, EXO_DATAERR, "frame of %zu bytes: not a msgpack map", len);
 	for (size_t i = 0; i < map.len; i++) {
-		if (next(c, &k) < 0 || k.type != T_STR)
+		if (mp_next(c, &k) < 0 || k.type != MP_STR)
 			return exo_error(f->e, EXO_DATAERR, "frame: map key %zu: expected a string", i);
 		int idx = key_index(&k);
 		if (idx >= 0 && f->at[idx])
 			return exo_error(f->e, EXO_DATAERR, "frame: key '%s' appears twice", keys[idx]);
 		if (idx >= 0)
 			f->at[idx] = c->p;
-		if (skip(c, 16) < 0)
+		if (mp_skip(c, 16) < 0)
 			return exo_error(f->e, EXO_DATAERR, "frame: value %zu truncated, malformed or nested "
 					 "too deep", i);
 	}
@@ -692,12 +538,12 @@ static int scan(struct cur *c, struct frame *f, size_t len)
 int proto_decode(const char *buf, size_t len, struct proto_msg *m, struct exo_err *e)
 {
 	struct frame f = {.op = "shard", .e = e, .end = (const uint8_t *)buf + len};
-	struct cur c = {(const uint8_t *)buf, (const uint8_t *)buf + len};
-	struct val v;
+	struct mp_cursor c = {(const uint8_t *)buf, (const uint8_t *)buf + len};
+	struct mp_value v;
 	proto_msg_init(m, PROTO_HELLO);
 	if (scan(&c, &f, len) < 0)
 		return -1;
-	if (get(&f, K_OP, &v) != 1 || v.type != T_STR)
+	if (get(&f, K_OP, &v) != 1 || v.type != MP_STR)
 		return exo_error(e, EXO_DATAERR, "frame: field 'op': expected a string");
 	int op = name_index(&v, op_names + 1, PROTO_ECHO) + 1;
 	if (op < PROTO_HELLO)

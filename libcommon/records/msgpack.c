@@ -1,8 +1,11 @@
 /* msgpack <-> json_t.  Records carry maps with string keys, strings, integers
  * that fit int64, reals, bools, nil and arrays: bin and ext are refused (no
  * binaries in records), as are non-string keys, duplicate keys, invalid UTF-8
- * and integers above INT64_MAX, each with the path of the field. */
+ * and integers above INT64_MAX, each with the path of the field.  Reading
+ * goes through the bounded cursor (records/mpcursor.h), writing through
+ * msgpack-c's packer. */
 #include "records/rec_int.h"
+#include "records/mpcursor.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -42,28 +45,31 @@ static json_t *bad(struct path *p, struct exo_err *e, const char *what)
 	return NULL;
 }
 
-static json_t *from_obj(const msgpack_object *o, struct path *p, int depth, struct exo_err *e);
+static json_t *from_value(struct mp_cursor *c, struct path *p, int depth, struct exo_err *e);
 
-static json_t *from_map(const msgpack_object_map *m, struct path *p, int depth, struct exo_err *e)
+static json_t *from_map(struct mp_cursor *c, size_t pairs, struct path *p, int depth,
+			struct exo_err *e)
 {
 	json_t *obj = json_object();
-	for (uint32_t i = 0; obj && i < m->size; i++) {
-		const msgpack_object *k = &m->ptr[i].key;
-		if (k->type != MSGPACK_OBJECT_STR) {
+	for (size_t i = 0; obj && i < pairs; i++) {
+		struct mp_value k;
+		const char *refused = mp_next(c, &k) < 0 ? "malformed msgpack" :
+				      k.type != MP_STR ? "map key is not a string" : NULL;
+		if (refused) {
 			json_decref(obj);
-			return bad(p, e, "map key is not a string");
+			return bad(p, e, refused);
 		}
-		/* An empty str may come with a NULL pointer. */
-		const char *kp = k->via.str.size ? k->via.str.ptr : "";
-		char *key = strndup(kp, k->via.str.size);
-		size_t old = path_push_key(p, kp, k->via.str.size);
+		/* An empty str may point at the end of the buffer. */
+		const char *kp = k.len ? (const char *)k.ptr : "";
+		char *key = strndup(kp, k.len);
+		size_t old = path_push_key(p, kp, k.len);
 		json_t *v = NULL;
-		if (!key || strlen(key) != k->via.str.size)
+		if (!key || strlen(key) != k.len)
 			bad(p, e, "key contains a NUL byte");
 		else if (json_object_get(obj, key))
 			bad(p, e, "duplicate key");
 		else
-			v = from_obj(&m->ptr[i].val, p, depth + 1, e);
+			v = from_value(c, p, depth + 1, e);
 		if (v && json_object_set_new(obj, key, v) < 0)
 			bad(p, e, "key is not valid UTF-8");
 		free(key);
@@ -76,12 +82,13 @@ static json_t *from_map(const msgpack_object_map *m, struct path *p, int depth, 
 	return obj;
 }
 
-static json_t *from_array(const msgpack_object_array *a, struct path *p, int depth, struct exo_err *e)
+static json_t *from_array(struct mp_cursor *c, size_t n, struct path *p, int depth,
+			  struct exo_err *e)
 {
 	json_t *arr = json_array();
-	for (uint32_t i = 0; arr && i < a->size; i++) {
+	for (size_t i = 0; arr && i < n; i++) {
 		size_t old = path_push_index(p, i);
-		json_t *v = from_obj(&a->ptr[i], p, depth + 1, e);
+		json_t *v = from_value(c, p, depth + 1, e);
 		if (!v) {
 			json_decref(arr);
 			return NULL;
@@ -92,40 +99,42 @@ static json_t *from_array(const msgpack_object_array *a, struct path *p, int dep
 	return arr;
 }
 
-static json_t *from_obj(const msgpack_object *o, struct path *p, int depth, struct exo_err *e)
+static json_t *from_value(struct mp_cursor *c, struct path *p, int depth, struct exo_err *e)
 {
+	struct mp_value o;
 	json_t *v;
-	if (depth > REC_MAX_DEPTH && (o->type == MSGPACK_OBJECT_MAP || o->type == MSGPACK_OBJECT_ARRAY))
+	if (mp_next(c, &o) < 0)
+		return bad(p, e, "malformed msgpack");
+	if (depth > REC_MAX_DEPTH && (o.type == MP_MAP || o.type == MP_ARRAY))
 		return bad(p, e, "nested deeper than 32 levels");
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL: return json_null();
-	case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > INT64_MAX)
+	switch (o.type) {
+	case MP_NIL: return json_null();
+	case MP_BOOL: return json_boolean(o.u);
+	case MP_UINT:
+		if (o.u > INT64_MAX)
 			return bad(p, e, "integer above 9223372036854775807");
-		return json_integer((json_int_t)o->via.u64);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		if (!isfinite(o->via.f64))
+		return json_integer((json_int_t)o.u);
+	case MP_INT: return json_integer(o.i);
+	case MP_FLOAT:
+		if (!isfinite(o.f))
 			return bad(p, e, "real is not a finite number");
-		return json_real(o->via.f64);
-	case MSGPACK_OBJECT_STR:
-		/* An empty str may come with a NULL pointer. */
-		v = o->via.str.size ? json_stringn(o->via.str.ptr, o->via.str.size) : json_string("");
+		return json_real(o.f);
+	case MP_STR:
+		v = o.len ? json_stringn((const char *)o.ptr, o.len) : json_string("");
 		return v ? v : bad(p, e, "string is not valid UTF-8");
-	case MSGPACK_OBJECT_ARRAY: return from_array(&o->via.array, p, depth, e);
-	case MSGPACK_OBJECT_MAP: return from_map(&o->via.map, p, depth, e);
-	case MSGPACK_OBJECT_BIN: return bad(p, e, "binary data is not allowed in records");
+	case MP_ARRAY: return from_array(c, o.len, p, depth, e);
+	case MP_MAP: return from_map(c, o.len, p, depth, e);
+	case MP_BIN: return bad(p, e, "binary data is not allowed in records");
 	default: return bad(p, e, "msgpack ext type is not allowed in records");
 	}
 }
 
-json_t *rec_from_msgpack(const msgpack_object *o, struct exo_err *e)
+json_t *rec_from_msgpack(const char *buf, size_t len, struct exo_err *e)
 {
 	struct path p = { .len = 0 };
+	struct mp_cursor c = {(const uint8_t *)buf, (const uint8_t *)buf + len};
 	p.buf[0] = '\0';
-	return from_obj(o, &p, 1, e);
+	return from_value(&c, &p, 1, e);
 }
 
 /* Encoding: the smallest integer forms, reals always as float64, keys in the

@@ -1,12 +1,13 @@
 /* The msgpack decoder: concatenated maps from any chunking of the input.
- * msgpack-c's streaming unpacker allocates an array or map for the count its
- * header announces before the items arrive, so 5 bytes announcing 2^32
- * entries cost it 64 GiB (the fuzzer found this at once).  This reader
- * therefore frames first: a header-only scan (frame_scan) finds where each
- * message ends, refusing early what is malformed, nested too deep or over
- * REC_MAX_BYTES; only a complete message goes to msgpack_unpack_next, so
- * what msgpack-c allocates is bounded by bytes actually received. */
+ * It frames first: a resumable header-only scan (frame_scan, on the
+ * cursor's mp_header) finds where each message ends, refusing early what is
+ * malformed, nested too deep or over REC_MAX_BYTES; only a complete message
+ * is converted (rec_from_msgpack, through the bounded cursor), so nothing is
+ * allocated from a count a header announces.  (msgpack-c's streaming
+ * unpacker allocates for the announced count: 5 bytes announcing 2^32
+ * entries cost it 64 GiB, which the fuzzer found at once.) */
 #include "records/rec_int.h"
+#include "records/mpcursor.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -31,50 +32,6 @@ struct mp {
 #define READ_CHUNK 65536
 enum { SCAN_MORE, SCAN_DONE, SCAN_BAD, SCAN_DEEP, SCAN_BIG };
 
-static uint64_t be(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* Size of the header at p (avail bytes there), its payload, and the items a
- * container holds; 0 if more bytes are needed for the header, -1 for 0xc1. */
-static int header(const unsigned char *p, size_t avail, uint64_t *payload, uint64_t *items)
-{
-	static const unsigned char fixed[0x20] = {   /* 0xc0..0xdf: header bytes (0: 0xc1) */
-		1, 0, 1, 1, 2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9,
-		2, 3, 5, 9, 2, 2, 2, 2, 2, 2, 3, 5, 3, 5, 3, 5,
-	};
-	unsigned b = p[0];
-	*payload = *items = 0;
-	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-		return 1;
-	if (b <= 0x9f) {   /* fixmap, fixarray */
-		*items = b <= 0x8f ? (b & 15) * 2u : b & 15u;
-		return 1;
-	}
-	if (b <= 0xbf) {
-		*payload = b & 31;
-		return 1;
-	}
-	int hs = fixed[b - 0xc0];
-	if (hs == 0)
-		return -1;
-	if (avail < (size_t)hs)
-		return 0;
-	if (b >= 0xca && b <= 0xd3)   /* float, uint, int: all in the header */
-		return hs;
-	if (b >= 0xd4 && b <= 0xd8)   /* fixext: type byte then 1..16 bytes */
-		*payload = 1u << (b - 0xd4);
-	else if (b >= 0xdc)           /* array16/32, map16/32 */
-		*items = be(p + 1, hs - 1) * (b >= 0xde ? 2 : 1);
-	else                          /* bin, ext (type byte after length), str */
-		*payload = be(p + 1, b >= 0xc7 && b <= 0xc9 ? hs - 2 : hs - 1);
-	return hs;
-}
-
 /* Advance the scan over the bytes at p (len of them, from the message start). */
 static int frame_scan(struct frame *fr, const unsigned char *p, size_t len)
 {
@@ -86,7 +43,7 @@ static int frame_scan(struct frame *fr, const unsigned char *p, size_t len)
 		if (fr->pos >= len)
 			return SCAN_MORE;
 		uint64_t payload, items;
-		int hs = header(p + fr->pos, len - fr->pos, &payload, &items);
+		int hs = mp_header(p + fr->pos, len - fr->pos, &payload, &items);
 		if (hs < 0)
 			return SCAN_BAD;
 		if (hs == 0)
@@ -135,25 +92,18 @@ static int fill(struct rec_reader *r, struct mp *m, struct exo_err *e)
 	return 0;
 }
 
-/* Decode the complete message of size bytes at the buffer's offset. */
+/* Convert the complete message of size bytes at the buffer's offset. */
 static int decode(struct rec_reader *r, struct mp *m, size_t size, json_t **out, struct exo_err *e)
 {
-	msgpack_unpacked res;
-	size_t used = 0;
 	struct exo_err ce;
-	msgpack_unpacked_init(&res);
-	int ret = msgpack_unpack_next(&res, m->buf + m->off, size, &used);
-	*out = ret == MSGPACK_UNPACK_SUCCESS ? rec_from_msgpack(&res.data, &ce) : NULL;
-	msgpack_unpacked_destroy(&res);
-	if (ret != MSGPACK_UNPACK_SUCCESS)
-		return rec_fail(r, e, "malformed msgpack at byte %zu", m->consumed);
+	*out = rec_from_msgpack(m->buf + m->off, size, &ce);
 	m->off += size;
 	m->consumed += size;
 	frame_reset(&m->fr);
 	return *out ? 1 : rec_fail(r, e, "%s", ce.msg);
 }
 
-static int mp_next(struct rec_reader *r, json_t **out, struct exo_err *e)
+static int reader_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 {
 	struct mp *m = r->state;
 	for (;;) {
@@ -174,7 +124,7 @@ static int mp_next(struct rec_reader *r, json_t **out, struct exo_err *e)
 	}
 }
 
-static void mp_free(struct rec_reader *r)
+static void reader_free(struct rec_reader *r)
 {
 	struct mp *m = r->state;
 	if (m)
@@ -189,7 +139,7 @@ int rec_msgpack_init(struct rec_reader *r)
 		return -1;
 	frame_reset(&m->fr);
 	r->state = m;
-	r->next = mp_next;
-	r->free = mp_free;
+	r->next = reader_next;
+	r->free = reader_free;
 	return 0;
 }

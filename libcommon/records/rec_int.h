@@ -8,14 +8,16 @@
 #include "records/record.h"
 
 /* msgpack-c's unpacker has a fixed stack of MSGPACK_EMBED_STACK_SIZE (32)
- * containers compiled into the library; every format uses the same limit so
- * that whatever one reads, all of them can write and read back. */
+ * containers compiled into the library, so that a peer reading our records
+ * with it can read them all; every format uses the same limit so that
+ * whatever one reads, all of them can write and read back. */
 #define REC_MAX_DEPTH 32
 #define REC_MAX_BYTES ((size_t)64 << 20)
 
-/* One msgpack object to json_t.  Errors say "field 'a.b[2]': ..." (the reader
- * adds the source and record index). */
-json_t *rec_from_msgpack(const msgpack_object *o, struct exo_err *e);
+/* The one msgpack value in buf (len bytes, framed whole by the reader) to
+ * json_t.  Errors say "field 'a.b[2]': ..." (the reader adds the source and
+ * record index). */
+json_t *rec_from_msgpack(const char *buf, size_t len, struct exo_err *e);
 /* "string", "integer", "real", "bool", "array", "object", "null". */
 const char *rec_type_name(const json_t *v);
 /* Replace control characters (from keys and values quoted in a message) by

@@ -4,10 +4,10 @@
 #include "engine/engine.h"
 #include "kernels/kern.h"
 #include "model/checkpoint.h"
+#include "net/proto.h"
 #include "records/record.h"
 #include "serve/head.h"
 #include "util/file.h"
-#include "wire/hidden.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -238,12 +238,45 @@ static int open_stages(struct run *run, const struct model_config *c, struct exo
 	return 0;
 }
 
+/* The hidden block in run->handover ([n, H] rows for positions from pos)
+ * across one stage boundary as the stages send it: narrowed to the
+ * hand-over type, one forward frame through the shard protocol's own codec
+ * (net/proto.h), widened back. */
+static int hand_over(struct run *run, int pos, size_t n, struct exo_err *e)
+{
+	size_t H = (size_t)run->ref.H, count = size_mul(n, H);
+	int dt = run->o->handover;
+	size_t bytes = size_mul(count, dt == KD_F32 ? 4 : 2);
+	void *wire = malloc(bytes);
+	if (!wire)
+		return exo_error(e, EXO_SOFTWARE, "out of memory packing %zu values", count);
+	kern_select()->from_f32[dt](run->handover, wire, count);
+	struct proto_msg sent, got;
+	proto_msg_init(&sent, PROTO_FORWARD);
+	sent.session = 1, sent.pos = pos, sent.n = n;
+	sent.dtype = dt, sent.hidden = H, sent.data = wire, sent.data_len = bytes;
+	char *frame = NULL;
+	size_t len;
+	int rc = proto_encode(&sent, &frame, &len, e);
+	if (rc == 0 && (rc = proto_decode(frame, len, &got, e)) == 0) {
+		if (got.op != PROTO_FORWARD || got.tokens || got.pos != pos || got.n != n ||
+		    got.hidden != H || got.dtype != dt || got.data_len != bytes)
+			rc = exo_error(e, EXO_SOFTWARE, "forward frame of %zux%zu values at position %d "
+				       "did not decode to itself", n, H, pos);
+		else /* the bin sits at any offset in the frame: align it */
+			memcpy(wire, got.data, bytes), kern_select()->to_f32[dt](wire, run->handover, count);
+		proto_msg_free(&got);
+	}
+	free(frame);
+	free(wire);
+	return rc;
+}
+
 /* n positions through the chain; hidden states cross each boundary as a
  * forward frame.  out gets what the last stage gives. */
 static int chain_forward(struct run *run, const int32_t *tokens, size_t n, enum eng_output what,
 			 float *out, struct exo_err *e)
 {
-	size_t H = (size_t)run->ref.H;
 	for (int i = 0; i < run->n_stages; i++) {
 		bool last = i == run->n_stages - 1;
 		int pos = eng_kv_len(run->kv[i]);
@@ -253,14 +286,7 @@ static int chain_forward(struct run *run, const int32_t *tokens, size_t n, enum 
 			return -1;
 		if (last)
 			break;
-		struct wire_hidden wh = {.session = 1, .pos = pos, .dtype = run->o->handover, .n = n, .hidden = H};
-		char *frame;
-		size_t len;
-		if (wire_hidden_pack(&wh, run->handover, &frame, &len, e) < 0)
-			return -1;
-		int rc = wire_hidden_unpack(frame, len, &wh, run->handover, n * H, e);
-		free(frame);
-		if (rc < 0)
+		if (hand_over(run, pos, n, e) < 0)
 			return -1;
 	}
 	return 0;

@@ -4,8 +4,8 @@
  * with what Hugging Face transformers computed.
  *
  * The model may be split into several stages chained in one process, the
- * hidden state handed over as a forward frame (wire/hidden.h), as stages on
- * different machines do.  Each comparison becomes a `check` record. */
+ * hidden state handed over as a forward frame through the shard protocol's
+ * codec (net/proto.h), as stages on different machines do.  Each comparison becomes a `check` record. */
 #ifndef EXO_VALIDATE_REFERENCE_H
 #define EXO_VALIDATE_REFERENCE_H
 #include <jansson.h>

@@ -343,14 +343,14 @@ static int get_number(struct frame *f, struct mp_cursor *c, const char *key, dou
 }
 
 /* sampling.eos: at most ENG_MAX_EOS token ids, into the struct's own array. */
-static int decode_eos(struct frame *f, struct cur *c, struct eng_sampling *s)
+static int decode_eos(struct frame *f, struct mp_cursor *c, struct eng_sampling *s)
 {
-	struct val v, t;
+	struct mp_value v, t;
 	const char *what = "an array of at most 64 token ids";
-	if (next(c, &v) < 0 || v.type != T_ARRAY || v.len > ENG_MAX_EOS)
+	if (mp_next(c, &v) < 0 || v.type != MP_ARRAY || v.len > ENG_MAX_EOS)
 		return bad(f, "sampling.eos", what);
 	for (size_t i = 0; i < v.len; i++) {
-		if (next(c, &t) < 0 || t.type != T_UINT || t.u > INT32_MAX)
+		if (mp_next(c, &t) < 0 || t.type != MP_UINT || t.u > INT32_MAX)
 			return bad(f, "sampling.eos", what);
 		s->eos[i] = (int32_t)t.u;
 	}
@@ -479,7 +479,7 @@ static int decode_result(struct frame *f, struct proto_msg *m)
 	if (f->at[K_LOGPROB] && get_number(f, &c, "logprob", -1e30, 0, &m->logprob) < 0)
 		return -1;
 	int has_eos = get(f, K_EOS, &v);
-	if (has_eos < 0 || (has_eos == 1 && v.type != T_BOOL))
+	if (has_eos < 0 || (has_eos == 1 && v.type != MP_BOOL))
 		return bad(f, "eos", "a boolean");
 	m->eos = has_eos == 1 && v.u;
 	return 0;

@@ -6,7 +6,15 @@
  * cache where the run's time allows, so the weights stream from memory as
  * they do when a model decodes; on a large cache a short run bounds it (as
  * the memory suite bounds its arrays) and each record says the size used
- * (bytes), the cache (llc_bytes) and what bounded it (sized_by). */
+ * (bytes), the cache (llc_bytes) and what bounded it (sized_by).
+ *
+ * Every figure is measured at least once, however little time is left
+ * (exo-bench(1), Time): sgemm's order and the GEMV matrix are scaled down
+ * by a timed calibration call so that one call fits the figure's share,
+ * never below SGEMM_MIN_N and GEMV_FLOOR_BYTES (still a meaningful figure:
+ * BLIS at order 256 runs its full blocking, 8 MiB of weights stream past
+ * the private caches); past the run's end a figure takes one call at that
+ * floor. */
 #include "bench/internal.h"
 #include "kernels/kern.h"
 
@@ -17,8 +25,13 @@
 #include <string.h>
 
 #define SGEMM_N 1024     /* 2 GFLOP a call: tens of ms on a modern core */
+#define SGEMM_MIN_N 256  /* 34 MFLOP: the calibration call, and the floor */
 #define GEMV_COLS 4096
-#define GEMV_MIN_BYTES (64u << 20)
+#define GEMV_MIN_BYTES (64u << 20)   /* faulted in before the clock may stop it */
+#define GEMV_FLOOR_BYTES (8u << 20)  /* the smallest matrix time may shrink it to */
+#define GEMV_TYPES (KD_COUNT - KD_MLX_COUNT)
+/* Samples a figure's share should hold when the size is chosen. */
+#define SAMPLES_WANTED 3
 
 static double sgemm_once(const float *a, const float *b, float *cm, dim_t n, rntm_t *rntm)
 {
@@ -29,27 +42,45 @@ static double sgemm_once(const float *a, const float *b, float *cm, dim_t n, rnt
 	return bench_now() - t0;
 }
 
+/* The largest order, a multiple of SGEMM_MIN_N up to SGEMM_N, whose call
+ * is predicted (n^3 from a calibration call of SGEMM_MIN_N taking t0) to
+ * fit SAMPLES_WANTED times in `seconds`. */
+static dim_t sgemm_order(double t0, double seconds)
+{
+	dim_t n = SGEMM_MIN_N;
+	for (dim_t m = SGEMM_N; m > SGEMM_MIN_N; m -= SGEMM_MIN_N) {
+		double k = (double)m / SGEMM_MIN_N;
+		if (t0 * k * k * k * SAMPLES_WANTED <= seconds) {
+			n = m;
+			break;
+		}
+	}
+	return n;
+}
+
+/* The calibration call at SGEMM_MIN_N is the warm-up (BLIS sets up its
+ * pools there); past the run's end it is followed by one sample of that
+ * order. */
 static int sgemm_figure(struct bench_ctx *c, const float *a, const float *b, float *cm, int nt)
 {
 	char what[64];
 	snprintf(what, sizeof what, "sgemm, %d thread%s", nt, nt > 1 ? "s" : "");
-	if (bench_out_of_time(c, what))
-		return 0;
 	bench_progress(c, what);
 	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0;
-	double flop = 2.0 * SGEMM_N * SGEMM_N * (double)SGEMM_N;
 	rntm_t rntm = BLIS_RNTM_INITIALIZER;
 	bli_rntm_set_num_threads(nt, &rntm);
-	double last = sgemm_once(a, b, cm, SGEMM_N, &rntm);   /* warm-up */
+	double warm = sgemm_once(a, b, cm, SGEMM_MIN_N, &rntm);
+	dim_t order = sgemm_order(warm, until - bench_now());
+	double flop = 2.0 * (double)order * (double)order * (double)order, last = 0;
 	int n = 0;
 	while (n < BENCH_MAX_SAMPLES && (n == 0 || bench_fits(until, last))) {
-		last = sgemm_once(a, b, cm, SGEMM_N, &rntm);
+		last = sgemm_once(a, b, cm, order, &rntm);
 		rate[n++] = flop / last;
 		total += last;
 	}
 	struct bench_figure f = { .name = "sgemm_flop_per_s", .samples = rate, .n = n, .best = true,
 				  .seconds = total, .threads = nt };
-	return bench_emit_figure(c, &f, json_pack("{s:i}", "size", SGEMM_N));
+	return bench_emit_figure(c, &f, json_pack("{s:i}", "size", (int)order));
 }
 
 static void gemv_threaded(const struct kern_ops *k, int t, const void *w, size_t row_bytes,
@@ -65,11 +96,18 @@ static void gemv_threaded(const struct kern_ops *k, int t, const void *w, size_t
 	}
 }
 
-/* Weights of type t filling buf: 16 rows quantised from a pattern, copied
- * over the rest (a real-looking matrix without converting all of it). */
+/* Rows of type t in `bytes` of weights: whole groups of 16. */
+static size_t gemv_rows(int t, size_t bytes)
+{
+	return bytes / kern_row_bytes(t, GEMV_COLS) / 16 * 16;
+}
+
+/* Weights of type t filling the first `bytes` of buf: 16 rows quantised
+ * from a pattern, copied over the rest (a real-looking matrix without
+ * converting all of it).  Rows filled, 0 when out of memory. */
 static size_t gemv_fill(int t, char *buf, size_t bytes)
 {
-	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = bytes / rb / 16 * 16;
+	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = gemv_rows(t, bytes);
 	float *f = malloc(16 * GEMV_COLS * sizeof *f);
 	if (!f)
 		return 0;
@@ -83,13 +121,21 @@ static size_t gemv_fill(int t, char *buf, size_t bytes)
 	return rows;
 }
 
-/* One type at nt threads.  The warm-up call also times the kernel: when a
- * warm-up and a sample of this figure and of each after it would not fit
- * what is left of the suite, the matrix shrinks (for the rest of the run)
+/* Past the run's end the matrix is the floor: one call of it per figure. */
+static void gemv_floor_when_late(struct bench_ctx *c, struct bench_sizing *z)
+{
+	if (bench_now() >= c->end && z->bytes > GEMV_FLOOR_BYTES)
+		z->bytes = GEMV_FLOOR_BYTES, z->sized_by = "time";
+}
+
+/* One type at nt threads, on the first z->bytes of the filled matrix.  The
+ * warm-up call also times the kernel: when a warm-up and a sample of this
+ * figure and of each after it would not fit what is left of the suite, the
+ * matrix shrinks (for the rest of the run, never below GEMV_FLOOR_BYTES)
  * so that they do: kernels run at very different speeds (a sanitizer build
  * is many times slower), which one fill pass cannot tell. */
 static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, const void *w,
-		       size_t *rows_io, const float *x, float *y, int nt, struct bench_sizing *z)
+		       const float *x, float *y, int nt, struct bench_sizing *z)
 {
 	char name[64], lower[16], what[64];
 	snprintf(lower, sizeof lower, "%s", kern_dtype_name(t));
@@ -97,20 +143,19 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 	snprintf(name, sizeof name, "gemv_%s_bytes_per_s", lower);
 	snprintf(what, sizeof what, "gemv %s, %d thread%s", lower, nt, nt > 1 ? "s" : "");
-	if (bench_out_of_time(c, what))
-		return 0;
 	bench_progress(c, what);
-	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = *rows_io;
+	gemv_floor_when_late(c, z);
+	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = gemv_rows(t, z->bytes);
 	double w0 = bench_now();
 	gemv_threaded(k, t, w, rb, x, y, rows, nt);   /* warm-up: threads started */
 	double warm = bench_now() - w0, left = c->suite_end - bench_now();
 	int figures = c->figures_left > 0 ? c->figures_left : 1;   /* this one and those after it */
-	if (warm > 0 && 2 * warm * figures > left && rows > 16) {
-		size_t fit = (size_t)((double)rows * (left > 0 ? left : 0) / (2 * warm * figures)) / 16 * 16;
-		rows = fit < 16 ? 16 : fit;
-		*rows_io = rows;
-		z->bytes = rows * rb;
+	if (warm > 0 && 2 * warm * figures > left && z->bytes > GEMV_FLOOR_BYTES) {
+		double scale = left > 0 ? left / (2 * warm * figures) : 0;
+		size_t fit = (size_t)((double)z->bytes * scale);
+		z->bytes = fit > GEMV_FLOOR_BYTES ? fit : GEMV_FLOOR_BYTES;
 		z->sized_by = "time";
+		rows = gemv_rows(t, z->bytes);
 	}
 	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
 	int64_t bytes = (int64_t)(rb * rows);
@@ -130,6 +175,16 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 						  z->sized_by));
 }
 
+/* The most rows any type has in `bytes`: the output vector's length. */
+static size_t gemv_max_rows(size_t bytes)
+{
+	size_t most = 0;
+	for (int t = 0; t < KD_COUNT; t++)
+		if (!KD_IS_MLX(t) && gemv_rows(t, bytes) > most)
+			most = gemv_rows(t, bytes);
+	return most;
+}
+
 /* The matrix: faulted in within an eighth of what is left of the suite,
  * then shrunk when the first type's fill (one write pass) says that every
  * type's fill, warm-up and one sample per thread count would not fit. */
@@ -147,7 +202,7 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 		goto out;
 	}
 	char *w = buf;
-	y = malloc((z.bytes / kern_row_bytes(KD_Q4_0, GEMV_COLS) + 16) * sizeof *y);
+	y = malloc((gemv_max_rows(z.bytes) + 16) * sizeof *y);
 	if (!y) {
 		bench_warn(c, "compute: gemv skipped: out of memory");
 		c->failed = 1;
@@ -156,26 +211,24 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 	for (size_t i = 0; i < GEMV_COLS; i++)
 		x[i] = (float)(i % 17) / 17.0f - 0.5f;
 	const struct kern_ops *k = kern_select();
+	bool first = true;
 	for (int t = 0; t < KD_COUNT && rc == 0; t++) {
 		if (KD_IS_MLX(t)) /* measured by scripts/bench-vs-llamacpp, not per type here */
 			continue;
-		if (bench_out_of_time(c, kern_dtype_name(t)))
-			break;
+		gemv_floor_when_late(c, &z);
 		double t0 = bench_now();
-		size_t rows = gemv_fill(t, w, z.bytes);
-		if (!rows) {
+		if (!gemv_fill(t, w, z.bytes)) {
 			bench_warn(c, "compute: gemv %s skipped: out of memory", kern_dtype_name(t));
 			c->failed = 1;
+			c->figures_left -= n_counts;
 			continue;
 		}
-		if (t == 0) {
-			bench_fit_passes(&z, bench_now() - t0, KD_COUNT * (1 + 2 * n_counts),
-					 c->suite_end - bench_now(), GEMV_MIN_BYTES);
-			size_t fit = z.bytes / kern_row_bytes(t, GEMV_COLS) / 16 * 16;
-			rows = fit < rows ? fit : rows;
-		}
+		if (first)
+			bench_fit_passes(&z, bench_now() - t0, GEMV_TYPES * (1 + 2 * n_counts),
+					 c->suite_end - bench_now(), GEMV_FLOOR_BYTES);
+		first = false;
 		for (int i = 0; i < n_counts && rc == 0; i++)
-			rc = gemv_figure(c, k, t, w, &rows, x, y, counts[i], &z);
+			rc = gemv_figure(c, k, t, w, x, y, counts[i], &z);
 	}
 out:
 	if (buf)
@@ -190,7 +243,7 @@ int bench_compute(struct bench_ctx *c)
 	size_t nn = (size_t)SGEMM_N * SGEMM_N;
 	float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *cm = malloc(nn * sizeof *cm);
 	int rc = 0;
-	c->figures_left = n_counts * (1 + KD_COUNT - KD_MLX_COUNT);
+	c->figures_left = n_counts * (1 + GEMV_TYPES);
 	if (!a || !b || !cm) {
 		bench_warn(c, "compute: sgemm skipped: cannot allocate its matrices");
 		c->failed = 1;

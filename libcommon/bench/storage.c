@@ -6,7 +6,14 @@
  * dropped the range from the page cache (which cannot drop pages still
  * dirty: the record's "method" says which was used).  Cached: the same
  * reads from a range read once before, so from the page cache.  A sample is
- * SAMPLE_BYTES (or the file) in CHUNK-sized reads. */
+ * SAMPLE_BYTES (or the file) in CHUNK-sized reads.
+ *
+ * Every figure is measured at least once (exo-bench(1), Time): an uncached
+ * read of one CHUNK times the device first, and the uncached sample shrinks
+ * (whole CHUNKs, at least one) until SAMPLES_WANTED of them fit the
+ * figure's share; the cached range is what the device gives in half the
+ * cached figure's share, at least SAMPLE_BYTES (a range the CPU caches do
+ * not hold).  Past the run's end each takes one sample of that floor. */
 #include "bench/internal.h"
 
 #include <errno.h>
@@ -23,6 +30,7 @@
 #define SAMPLE_BYTES ((off_t)64 << 20)
 #define CACHED_MAX ((off_t)256 << 20)
 #define MIN_FILE ((off_t)1 << 20)
+#define SAMPLES_WANTED 3
 
 static struct {
 	char path[PATH_MAX];
@@ -99,9 +107,8 @@ static int fall_back(struct reader *r)
 	return r->fd < 0 ? -1 : 0;
 }
 
-static double uncached_sample(struct reader *r)
+static double uncached_sample(struct reader *r, off_t len)
 {
-	off_t len = r->size < SAMPLE_BYTES ? r->size : SAMPLE_BYTES;
 	if (r->off + len > r->size)
 		r->off = 0;
 	if (!r->direct) {
@@ -110,35 +117,68 @@ static double uncached_sample(struct reader *r)
 	}
 	double s = read_range(r, r->off, len);
 	if (s < 0 && r->direct && errno == EINVAL && fall_back(r) == 0)
-		return uncached_sample(r);
+		return uncached_sample(r, len);
 	r->off += len;
 	return s;
 }
 
-/* 0, 1 when reading failed (errno set), -1 when the record could not go out. */
-static int figure(struct bench_ctx *c, struct reader *r, bool cached)
+static off_t min_off(off_t a, off_t b)
 {
-	if (bench_out_of_time(c, cached ? "cached reads" : "uncached reads"))
+	return a < b ? a : b;
+}
+
+/* Bytes of an uncached sample: as many whole CHUNKs as the device reads
+ * SAMPLES_WANTED times in `seconds` (timed on one CHUNK), at least one, at
+ * most SAMPLE_BYTES; the file when it is smaller.  Sets *rate (bytes/s), 0
+ * when reading failed (errno set). */
+static off_t uncached_len(struct reader *r, double seconds, double *rate)
+{
+	off_t len = min_off(r->size, CHUNK);
+	double t = uncached_sample(r, len);
+	if (t < 0)
 		return 0;
+	*rate = t > 0 ? (double)len / t : 0;
+	if (r->size <= CHUNK)
+		return r->size;
+	double fit = seconds > 0 && t > 0 ? (double)len * seconds / (SAMPLES_WANTED * t) : 0;
+	off_t chunks = (off_t)(fit / CHUNK);
+	return min_off(min_off(r->size, SAMPLE_BYTES), (chunks > 1 ? chunks : 1) * (off_t)CHUNK);
+}
+
+/* Bytes of the cached range: what the device reads in half of `seconds`,
+ * at least SAMPLE_BYTES, at most CACHED_MAX and the file. */
+static off_t cached_len(const struct reader *r, double seconds, double rate)
+{
+	double fit = seconds > 0 ? rate * seconds / 2 : 0;
+	off_t len = fit > (double)CACHED_MAX ? CACHED_MAX : (off_t)fit / CHUNK * CHUNK;
+	return min_off(r->size, len > SAMPLE_BYTES ? len : SAMPLE_BYTES);
+}
+
+/* 0, 1 when reading failed (errno set), -1 when the record could not go out.
+ * *rate: the uncached figure's device rate, which sizes the cached range. */
+static int figure(struct bench_ctx *c, struct reader *r, bool cached, double *rate)
+{
 	bench_progress(c, cached ? "cached reads" : "uncached reads");
-	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
-	off_t len = cached ? (r->size < CACHED_MAX ? r->size : CACHED_MAX)
-			   : (r->size < SAMPLE_BYTES ? r->size : SAMPLE_BYTES);
+	double until = bench_figure_end(c), rate_s[BENCH_MAX_SAMPLES], total = 0, last = 0;
+	off_t len = cached ? cached_len(r, until - bench_now(), *rate)
+			   : uncached_len(r, until - bench_now(), rate);
+	if (len == 0)
+		return 1;
 	if (cached && r->direct && fall_back(r) < 0)
 		return 1;
 	if (cached && read_range(r, 0, len) < 0)   /* into the page cache */
 		return 1;
 	int n = 0;
 	while (n < BENCH_MAX_SAMPLES && (n == 0 || bench_fits(until, last))) {
-		last = cached ? read_range(r, 0, len) : uncached_sample(r);
+		last = cached ? read_range(r, 0, len) : uncached_sample(r, len);
 		if (last < 0)
 			return 1;
-		rate[n++] = (double)len / last;
+		rate_s[n++] = (double)len / last;
 		total += last;
 	}
 	const char *method = cached ? "page cache" : r->direct ? "O_DIRECT" : "posix_fadvise";
 	struct bench_figure f = { .name = cached ? "read_cached_bytes_per_s" : "read_uncached_bytes_per_s",
-				  .samples = rate, .n = n, .best = true, .seconds = total,
+				  .samples = rate_s, .n = n, .best = true, .seconds = total,
 				  .bytes = (int64_t)len };
 	return bench_emit_figure(c, &f, json_pack("{s:s,s:s}", "file", r->path, "method", method));
 }
@@ -171,8 +211,9 @@ int bench_storage(struct bench_ctx *c)
 	}
 	c->figures_left = 2;
 	int rc = 0;
+	double rate = 0;
 	for (int cached = 0; cached < 2 && rc == 0; cached++) {
-		rc = figure(c, &r, cached);
+		rc = figure(c, &r, cached, &rate);
 		if (rc > 0) {
 			bench_warn(c, "storage: %s: read: %s", path, strerror(errno));
 			c->failed = 1;

@@ -7,11 +7,18 @@
  * through the engine), network (round trips to running stages) and gpu.
  *
  * Time: bench_run() shares opts->duration out among the suites it runs and
- * each suite among its figures; a figure repeats its sample while the next
- * one is predicted to fit, so the whole run ends within about a second of
- * the duration.  Working sets follow STREAM's rule (4x the last-level
- * cache) where the time allows and are bounded by it otherwise, so a short
- * run still gets every figure; each record says the size it used.  Every figure is repeated and carries min / median / max.
+ * each suite among its figures (what one overruns is shared again among
+ * those after it).  Every memory, compute and storage figure is measured
+ * at least once: a timed calibration sizes its working set (4x the
+ * last-level cache, STREAM's rule, where the time allows) so that its
+ * samples fit its share, never below a floor that still measures what it
+ * names, and a figure that starts after the end takes one sample at that
+ * floor.  A figure repeats while the next sample is predicted to fit.
+ * Inference and network figures cannot shrink: they are skipped when the
+ * time is up.  So the run ends after the duration by at most what is in
+ * progress and one floor sample of each machine figure left (exo-bench(1),
+ * Time); each record says the size it used, and every figure is repeated
+ * where it fits and carries min / median / max.
  * Names carry the unit: "triad_bytes_per_s", "sgemm_flop_per_s",
  * "pp512_tokens_per_s", "rtt_seconds".
  *

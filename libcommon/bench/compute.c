@@ -96,18 +96,20 @@ static void gemv_threaded(const struct kern_ops *k, int t, const void *w, size_t
 	}
 }
 
-/* Rows of type t in `bytes` of weights: whole groups of 16. */
-static size_t gemv_rows(int t, size_t bytes)
+/* Rows of type t covering `bytes` of weights (so a matrix is never under
+ * the floor), in whole groups of 16, within the `mapped` bytes there are. */
+static size_t gemv_rows(int t, size_t bytes, size_t mapped)
 {
-	return bytes / kern_row_bytes(t, GEMV_COLS) / 16 * 16;
+	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = ((bytes + rb - 1) / rb + 15) / 16 * 16;
+	return rows * rb <= mapped ? rows : mapped / rb / 16 * 16;
 }
 
 /* Weights of type t filling the first `bytes` of buf: 16 rows quantised
  * from a pattern, copied over the rest (a real-looking matrix without
  * converting all of it).  Rows filled, 0 when out of memory. */
-static size_t gemv_fill(int t, char *buf, size_t bytes)
+static size_t gemv_fill(int t, char *buf, size_t rows)
 {
-	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = gemv_rows(t, bytes);
+	size_t rb = kern_row_bytes(t, GEMV_COLS);
 	float *f = malloc(16 * GEMV_COLS * sizeof *f);
 	if (!f)
 		return 0;
@@ -115,7 +117,9 @@ static size_t gemv_fill(int t, char *buf, size_t bytes)
 		f[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
 	kern_ref.from_f32[t](f, buf, 16 * GEMV_COLS);
 	free(f);
-#pragma omp parallel for schedule(static)
+	/* threads only where they pay: on a busy machine each parallel region
+	 * waits tens of ms for its threads, which a floor-sized matrix does not */
+#pragma omp parallel for schedule(static) if (rows * rb > GEMV_MIN_BYTES)
 	for (size_t r = 16; r < rows; r += 16)
 		memcpy(buf + r * rb, buf, 16 * rb);
 	return rows;
@@ -145,7 +149,7 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 	snprintf(what, sizeof what, "gemv %s, %d thread%s", lower, nt, nt > 1 ? "s" : "");
 	bench_progress(c, what);
 	gemv_floor_when_late(c, z);
-	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = gemv_rows(t, z->bytes);
+	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = gemv_rows(t, z->bytes, z->mapped);
 	double w0 = bench_now();
 	gemv_threaded(k, t, w, rb, x, y, rows, nt);   /* warm-up: threads started */
 	double warm = bench_now() - w0, left = c->suite_end - bench_now();
@@ -155,7 +159,7 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 		size_t fit = (size_t)((double)z->bytes * scale);
 		z->bytes = fit > GEMV_FLOOR_BYTES ? fit : GEMV_FLOOR_BYTES;
 		z->sized_by = "time";
-		rows = gemv_rows(t, z->bytes);
+		rows = gemv_rows(t, z->bytes, z->mapped);
 	}
 	double until = bench_figure_end(c), rate[BENCH_MAX_SAMPLES], total = 0, last = 0;
 	int64_t bytes = (int64_t)(rb * rows);
@@ -176,12 +180,12 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 }
 
 /* The most rows any type has in `bytes`: the output vector's length. */
-static size_t gemv_max_rows(size_t bytes)
+static size_t gemv_max_rows(const struct bench_sizing *z)
 {
 	size_t most = 0;
 	for (int t = 0; t < KD_COUNT; t++)
-		if (!KD_IS_MLX(t) && gemv_rows(t, bytes) > most)
-			most = gemv_rows(t, bytes);
+		if (!KD_IS_MLX(t) && gemv_rows(t, z->bytes, z->mapped) > most)
+			most = gemv_rows(t, z->bytes, z->mapped);
 	return most;
 }
 
@@ -202,7 +206,7 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 		goto out;
 	}
 	char *w = buf;
-	y = malloc((gemv_max_rows(z.bytes) + 16) * sizeof *y);
+	y = malloc((gemv_max_rows(&z) + 16) * sizeof *y);
 	if (!y) {
 		bench_warn(c, "compute: gemv skipped: out of memory");
 		c->failed = 1;
@@ -217,7 +221,7 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 			continue;
 		gemv_floor_when_late(c, &z);
 		double t0 = bench_now();
-		if (!gemv_fill(t, w, z.bytes)) {
+		if (!gemv_fill(t, w, gemv_rows(t, z.bytes, z.mapped))) {
 			bench_warn(c, "compute: gemv %s skipped: out of memory", kern_dtype_name(t));
 			c->failed = 1;
 			c->figures_left -= n_counts;

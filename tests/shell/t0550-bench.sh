@@ -69,6 +69,40 @@ test_expect_success 'a 260 MiB cache: every suite reports within -d 4, memory an
 	    assert want in have, (want, sorted(have))
 	EOF
 '
+# exo-bench(1), Time: every memory, compute and storage figure is measured
+# at least once, past the end at its floor, and the run ends within two
+# seconds of the duration; the bound is the option's correctness, not a speed.
+test_expect_success '-d 0.1: every machine figure still measured, no working set under its floor, within 2 s' '
+	start=$(date +%s.%N) &&
+	exo-bench -s memory,compute,storage -d 0.1 -t 2 --llc 260M --file "$TMP/small" -o json \
+		>"$TMP/floor" 2>"$TMP/err" &&
+	end=$(date +%s.%N) &&
+	python3 -c "import sys; t = $end - $start; print(t); sys.exit(t > 2.1)" &&
+	python3 - "$TMP/floor" <<-EOF
+	import json, sys
+	recs = [json.loads(l) for l in open(sys.argv[1])]
+	have = {(r["suite"], r["name"], r.get("threads")) for r in recs}
+	want = [("memory", k + "_bytes_per_s", t) for k in ("copy", "scale", "add", "triad", "read")
+	        for t in (1, 2)]
+	want += [("compute", "gemv_" + d + "_bytes_per_s", t) for d in
+	         ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k")
+	         for t in (1, 2)]
+	want += [("compute", "sgemm_flop_per_s", 1), ("compute", "sgemm_flop_per_s", 2),
+	         ("storage", "read_uncached_bytes_per_s", None), ("storage", "read_cached_bytes_per_s", None)]
+	missing = [w for w in want if w not in have]
+	assert not missing, (missing, sorted(have))
+	for r in recs:
+	    assert r["samples"] >= 1 and r["seconds"] > 0, r
+	    if r["suite"] == "memory":
+	        assert r["array_bytes"] >= 8 << 20, r
+	    elif r["name"].startswith("gemv_"):
+	        assert r["bytes"] >= 8 << 20 and r["rows"] % 16 == 0, r
+	    elif r["name"] == "sgemm_flop_per_s":
+	        assert r["size"] >= 256 and r["size"] % 256 == 0, r
+	    else:
+	        assert r["bytes"] >= 4 << 20, r
+	EOF
+'
 test_expect_code 64 '--llc of 0 is a usage error' 'exo-bench -s memory --llc 0'
 test_expect_success 'compute: sgemm and a GEMV figure per weight type' '
 	exo-bench -s compute -d 3 -t 1 -o json >"$TMP/cpu" &&

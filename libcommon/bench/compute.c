@@ -12,7 +12,7 @@
  * (exo-bench(1), Time): sgemm's order and the GEMV matrix are scaled down
  * by a timed calibration call so that one call fits the figure's share,
  * never below SGEMM_MIN_N and GEMV_FLOOR_BYTES (still a meaningful figure:
- * BLIS at order 256 runs its full blocking, 8 MiB of weights stream past
+ * BLIS at order 256 runs its full blocking, 4 MiB of weights stream past
  * the private caches); past the run's end a figure takes one call at that
  * floor. */
 #include "bench/internal.h"
@@ -28,7 +28,7 @@
 #define SGEMM_MIN_N 256  /* 34 MFLOP: the calibration call, and the floor */
 #define GEMV_COLS 4096
 #define GEMV_MIN_BYTES (64u << 20)   /* faulted in before the clock may stop it */
-#define GEMV_FLOOR_BYTES (8u << 20)  /* the smallest matrix time may shrink it to */
+#define GEMV_FLOOR_BYTES (4u << 20)  /* the smallest matrix time may shrink it to: 2-4x a core's L2 */
 #define GEMV_TYPES (KD_COUNT - KD_MLX_COUNT)
 /* Samples a figure's share should hold when the size is chosen. */
 #define SAMPLES_WANTED 3
@@ -148,11 +148,14 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 	snprintf(name, sizeof name, "gemv_%s_bytes_per_s", lower);
 	snprintf(what, sizeof what, "gemv %s, %d thread%s", lower, nt, nt > 1 ? "s" : "");
 	bench_progress(c, what);
+	bool late = bench_now() >= c->end;
 	gemv_floor_when_late(c, z);
 	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = gemv_rows(t, z->bytes, z->mapped);
-	double w0 = bench_now();
-	gemv_threaded(k, t, w, rb, x, y, rows, nt);   /* warm-up: threads started */
-	double warm = bench_now() - w0, left = c->suite_end - bench_now();
+	double w0 = bench_now(), warm = 0;
+	if (!late)   /* late, the fill has just written the matrix and started the threads */
+		gemv_threaded(k, t, w, rb, x, y, rows, nt);   /* warm-up: threads started */
+	warm = late ? 0 : bench_now() - w0;
+	double left = c->suite_end - bench_now();
 	int figures = c->figures_left > 0 ? c->figures_left : 1;   /* this one and those after it */
 	if (warm > 0 && 2 * warm * figures > left && z->bytes > GEMV_FLOOR_BYTES) {
 		double scale = left > 0 ? left / (2 * warm * figures) : 0;
@@ -199,9 +202,11 @@ static int gemv_all(struct bench_ctx *c, const int *counts, int n_counts)
 	float *x = malloc(GEMV_COLS * sizeof *x), *y = NULL;
 	int rc = 0;
 	bench_progress(c, "gemv: faulting in the matrix");
-	if (!x || bench_working_set(c, &buf, 1, 4 * bench_llc(c), GEMV_MIN_BYTES,
+	/* late, only the floor is faulted in: it is all a figure will use */
+	size_t min = bench_now() >= c->end ? GEMV_FLOOR_BYTES : GEMV_MIN_BYTES;
+	if (!x || bench_working_set(c, &buf, 1, 4 * bench_llc(c), min,
 				    (c->suite_end - bench_now()) / 8, &z) < 0) {
-		bench_warn(c, "compute: gemv skipped: cannot allocate %u MiB", GEMV_MIN_BYTES >> 20);
+		bench_warn(c, "compute: gemv skipped: cannot allocate %zu MiB", min >> 20);
 		c->failed = 1;
 		goto out;
 	}

@@ -10,7 +10,7 @@
  *
  * Every figure is measured at least once, however little time is left
  * (exo-bench(1), Time): sgemm's order and the GEMV matrix are scaled down
- * by a timed calibration call so that one call fits the figure's share,
+ * by a timed calibration call so that their calls fit the figure's share,
  * never below SGEMM_MIN_N and GEMV_FLOOR_BYTES (still a meaningful figure:
  * BLIS at order 256 runs its full blocking, 4 MiB of weights stream past
  * the private caches); past the run's end a figure takes one call at that
@@ -104,7 +104,7 @@ static size_t gemv_rows(int t, size_t bytes, size_t mapped)
 	return rows * rb <= mapped ? rows : mapped / rb / 16 * 16;
 }
 
-/* Weights of type t filling the first `bytes` of buf: 16 rows quantised
+/* `rows` of weights of type t at the start of buf: 16 rows quantised
  * from a pattern, copied over the rest (a real-looking matrix without
  * converting all of it).  Rows filled, 0 when out of memory. */
 static size_t gemv_fill(int t, char *buf, size_t rows)
@@ -152,7 +152,7 @@ static int gemv_figure(struct bench_ctx *c, const struct kern_ops *k, int t, con
 	gemv_floor_when_late(c, z);
 	size_t rb = kern_row_bytes(t, GEMV_COLS), rows = gemv_rows(t, z->bytes, z->mapped);
 	double w0 = bench_now(), warm = 0;
-	if (!late)   /* late, the fill has just written the matrix and started the threads */
+	if (!late)   /* late, the fill or the figure before has just touched the matrix */
 		gemv_threaded(k, t, w, rb, x, y, rows, nt);   /* warm-up: threads started */
 	warm = late ? 0 : bench_now() - w0;
 	double left = c->suite_end - bench_now();

@@ -186,7 +186,8 @@ KERN_MLX_TYPES(SLOTS)
 	k->pack[KD_MLX##b##_G##g##_##s] = pack_##b##_##g##_##s;                     \
 	k->packed_row_f32[KD_MLX##b##_G##g##_##s] = row_##b##_##g##_##s;            \
 	k->gemv_packed[KD_MLX##b##_G##g##_##s] = gemv_##b##_##g##_##s;              \
-	k->gemm_packed[KD_MLX##b##_G##g##_##s] = gemm_##b##_##g##_##s;
+	k->gemm_packed[KD_MLX##b##_G##g##_##s] = gemm_##b##_##g##_##s;            \
+	k->packed_rounds_x[KD_MLX##b##_G##g##_##s] = 1;
 
 void kern_avx512_mlx_vnni_fill(struct kern_ops *k)
 {

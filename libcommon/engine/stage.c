@@ -151,6 +151,7 @@ bool eng_has_head(const struct eng_stage *s) { return s->last == s->cfg.n_layers
 int eng_context(const struct eng_stage *s) { return s->ctx; }
 size_t eng_weight_bytes(const struct eng_stage *s) { return s->weight_bytes; }
 size_t eng_expert_bytes(const struct eng_stage *s) { return s->expert_bytes; }
+bool eng_rounds_x(const struct eng_stage *s) { return s->rounds_x; }
 
 void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg)
 {

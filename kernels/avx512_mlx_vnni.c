@@ -49,16 +49,16 @@ INLINE __m512i field(__m512i x, int from, int to, int w)
  * value) from the block's chunks ch. */
 INLINE __m512i quad(int bits, const __m512i *ch, int q)
 {
-	int width[2], shift[2], np = kern_mlx_planes(bits, width, shift);
-	__m512i v = _mm512_setzero_si512();
-	int off = 0;
-	for (int k = 0; k < np; k++) {
-		int per = 8 / width[k];
-		__m512i f = field(ch[off + q / per], (q % per) * width[k], shift[k], width[k]);
-		v = k ? _mm512_or_si512(v, f) : f;
-		off += width[k];
+	/* kern_mlx_planes spelt out per width, so that every shift and mask
+	 * is a constant (a loop over its arrays was not folded) */
+	switch (bits) {
+	case 8: return ch[q];
+	case 4: return field(ch[q / 2], q % 2 * 4, 0, 4);
+	case 2: return field(ch[q / 4], q % 4 * 2, 0, 2);
+	case 3: return _mm512_or_si512(field(ch[q / 4], q % 4 * 2, 0, 2), field(ch[2], q, 2, 1));
+	case 5: return _mm512_or_si512(field(ch[q / 2], q % 2 * 4, 0, 4), field(ch[4], q, 4, 1));
+	default: return _mm512_or_si512(field(ch[q / 2], q % 2 * 4, 0, 4), field(ch[4 + q / 4], q % 4 * 2, 4, 2));
 	}
-	return v;
 }
 
 /* y[i][0..16) for T tokens through the ng groups of one 16-row group. */

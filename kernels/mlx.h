@@ -66,7 +66,15 @@ void kern_mlx_assemble_row(int t, const void *packed, const void *scales, const 
  * one byte per row made of a shift and a mask of each plane, and one
  * vpdpbusd multiplies it into 16 rows.  As many bytes as the standard
  * layout: whole 16-row groups sit where the standard layout has them. */
-int kern_mlx_planes(int bits, int width[2], int shift[2]);   /* how many planes */
+static inline int kern_mlx_planes(int bits, int width[2], int shift[2])   /* how many */
+{
+	switch (bits) {
+	case 3: width[0] = 2, shift[0] = 0, width[1] = 1, shift[1] = 2; return 2;
+	case 5: width[0] = 4, shift[0] = 0, width[1] = 1, shift[1] = 4; return 2;
+	case 6: width[0] = 4, shift[0] = 0, width[1] = 2, shift[1] = 4; return 2;
+	default: width[0] = bits, shift[0] = 0, width[1] = shift[1] = 0; return 1;
+	}
+}
 void kern_mlx_pack(int t, const void *w, void *dst, size_t rows, size_t cols);
 void kern_mlx_packed_row_f32(int t, const void *w, size_t cols, size_t r, float *out);
 /* What the packed kernels compute, scalar, on the standard layout: x

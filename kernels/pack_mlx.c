@@ -10,16 +10,6 @@
 
 #define PR KERN_PACK_ROWS
 
-int kern_mlx_planes(int bits, int width[2], int shift[2])
-{
-	switch (bits) {
-	case 3: width[0] = 2, shift[0] = 0, width[1] = 1, shift[1] = 2; return 2;
-	case 5: width[0] = 4, shift[0] = 0, width[1] = 1, shift[1] = 4; return 2;
-	case 6: width[0] = 4, shift[0] = 0, width[1] = 2, shift[1] = 4; return 2;
-	default: width[0] = bits, shift[0] = 0; return 1;
-	}
-}
-
 /* Where value v (< 32) of an activation block sits in a plane of width w:
  * chunk c, lane byte j, bit position i*w, with quad 4*(c*8/w + i) + j. */
 static void plane_place(int v, int w, int *c, int *i, int *j)

@@ -18,43 +18,68 @@ static void plane_place(int v, int w, int *c, int *i, int *j)
 	*j = v % 4, *c = quad / per, *i = quad % per;
 }
 
-static void pack_group(const struct kern_mlx *p, const uint8_t *const *blk, uint8_t *o)
+/* Where each value of an activation block goes, per plane: the byte of
+ * row 0 (from the block's first chunk) and the bit position. */
+struct places {
+	int np, width[2], shift[2];
+	uint16_t byte[2][32];
+	uint8_t bit[2][32];
+};
+
+static void make_places(int bits, struct places *pl)
 {
-	int width[2], shift[2], np = kern_mlx_planes(p->bits, width, shift);
+	pl->np = kern_mlx_planes(bits, pl->width, pl->shift);
+	int off = 0;
+	for (int k = 0; k < pl->np; k++) {
+		for (int v = 0; v < 32; v++) {
+			int c, i, j;
+			plane_place(v, pl->width[k], &c, &i, &j);
+			pl->byte[k][v] = (uint16_t)(off + c * 64 + j);
+			pl->bit[k][v] = (uint8_t)(i * pl->width[k]);
+		}
+		off += 64 * pl->width[k];
+	}
+}
+
+static void pack_group(const struct kern_mlx *p, const struct places *pl, const uint8_t *const *blk,
+		       uint8_t *o)
+{
 	for (int r = 0; r < PR; r++) {
 		memcpy(o + (size_t)r * p->scale_bytes, blk[r], p->scale_bytes);
 		memcpy(o + (size_t)(PR + r) * p->scale_bytes, blk[r] + p->scale_bytes, p->scale_bytes);
 	}
 	uint8_t *c0 = o + 2 * PR * p->scale_bytes;
 	memset(c0, 0, (size_t)PR * p->packed_bytes);
-	for (int b = 0; b < p->group / 32; b++) {
-		uint8_t *cb = c0 + (size_t)b * 64 * (size_t)p->bits;
-		for (int r = 0; r < PR; r++)
-			for (int v = 0; v < 32; v++) {
-				unsigned q = kern_mlx_value(blk[r] + 2 * p->scale_bytes, p->bits, (size_t)(32 * b + v));
-				size_t off = 0;
-				for (int k = 0; k < np; k++) {
-					int c, i, j;
-					plane_place(v, width[k], &c, &i, &j);
-					unsigned part = (q >> shift[k]) & ((1u << width[k]) - 1);
-					cb[off + (size_t)c * 64 + (size_t)r * 4 + (size_t)j] |= (uint8_t)(part << (i * width[k]));
-					off += 64 * (size_t)width[k];
-				}
+	for (int r = 0; r < PR; r++) {
+		uint8_t q[128];
+		const uint8_t *src = blk[r] + 2 * p->scale_bytes;
+		for (int v = 0; v < p->group; v++)
+			q[v] = (uint8_t)(p->bits == 8 ? src[v] : p->bits == 4 ? src[v / 2] >> (v % 2 * 4) & 15
+					 : kern_mlx_value(src, p->bits, (size_t)v));
+		for (int b = 0; b < p->group / 32; b++) {
+			uint8_t *cb = c0 + (size_t)b * 64 * (size_t)p->bits + (size_t)r * 4;
+			for (int k = 0; k < pl->np; k++) {
+				unsigned mask = (1u << pl->width[k]) - 1;
+				for (int v = 0; v < 32; v++)
+					cb[pl->byte[k][v]] |= (uint8_t)(((q[32 * b + v] >> pl->shift[k]) & mask) << pl->bit[k][v]);
 			}
+		}
 	}
 }
 
 void kern_mlx_pack(int t, const void *w, void *dst, size_t rows, size_t cols)
 {
 	struct kern_mlx p;
+	struct places pl;
 	kern_mlx_params(t, &p);
+	make_places(p.bits, &pl);
 	size_t ng = cols / (size_t)p.group, rb = ng * p.block_bytes, gb = PR * p.block_bytes;
 	for (size_t G = 0; G < rows / PR; G++)
 		for (size_t g = 0; g < ng; g++) {
 			const uint8_t *blk[PR];
 			for (size_t r = 0; r < PR; r++)
 				blk[r] = (const uint8_t *)w + (G * PR + r) * rb + g * p.block_bytes;
-			pack_group(&p, blk, (uint8_t *)dst + (G * ng + g) * gb);
+			pack_group(&p, &pl, blk, (uint8_t *)dst + (G * ng + g) * gb);
 		}
 }
 

@@ -51,6 +51,7 @@ $(BUILD)/kernels/avx2.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mavx512vnni -mfma -mf16c -mavx2
 $(BUILD)/kernels/avx2_mlx.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512_mlx.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mavx2
+$(BUILD)/kernels/avx512_mlx_vnni.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c -mavx2
 $(BUILD)/kernels/avx2_gguf.o:   XFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/avx512_gguf.o: XFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma -mf16c -mavx2
 

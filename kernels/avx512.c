@@ -788,6 +788,8 @@ static void build(void)
 		kern_gguf_avx512(&table);
 	}
 	kern_avx512_mlx_fill(&table);
+	if (has_vnni)   /* MLX's packed layout: VNNI only, the others stay in f32 */
+		kern_avx512_mlx_vnni_fill(&table);
 }
 
 const struct kern_ops *kern_avx512_ops(void)

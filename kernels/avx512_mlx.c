@@ -7,7 +7,10 @@
  * per call: MLX's own Metal kernels factor it the same way; the rounding
  * differs from the reference's w = scale*q + bias by a few f32 ulps of the
  * dot product.  Widening is bit-identical to the reference (scale*q, then
- * + bias, unfused), and the prefill gemm is BLIS on rows widened by it. */
+ * + bias, unfused), and the prefill gemm is BLIS on rows widened by it.
+ * With VNNI the engine runs matrices of whole 16-row groups through
+ * avx512_mlx_vnni.c's packed layout instead (int8 activations); these
+ * kernels take the rest, and keep MLX's f32 arithmetic. */
 #include "kernels/kern_simd.h"
 #include "kernels/mlx.h"
 #include "kernels/mlx_lanes.h"

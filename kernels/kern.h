@@ -99,6 +99,11 @@ struct kern_ops {
 	void (*gemm_packed[KD_COUNT])(const void *w, const float *x, float *y, size_t n, size_t rows,
 				      size_t cols, int threads);
 	void (*packed_row_f32[KD_COUNT])(const void *w, size_t cols, size_t r, float *out);
+	/* Nonzero where gemv_packed/gemm_packed of the type round the
+	 * activations to int8 where the reference computes with them in f32
+	 * (the MLX types: kernels/mlx.h, kern_mlx_gemv_act): their results
+	 * differ from the reference's by that rounding, not only by order. */
+	unsigned char packed_rounds_x[KD_COUNT];
 };
 /* Rows interleaved in a packed layout; row ranges handed to gemv_packed
  * start at a multiple of it (and its offset is that many rows' bytes). */

@@ -56,6 +56,36 @@ static inline float kern_mlx_scale(const struct kern_mlx *p, const uint8_t *s)
 void kern_mlx_assemble_row(int t, const void *packed, const void *scales, const void *biases,
 			   void *dst, size_t cols);
 
+/* The packed layout of the AVX-512 VNNI variant (kernels/pack_mlx.c), as
+ * kern.h's pack slot: per 16 rows and group, the 16 rows' scales, their 16
+ * biases, then per 32 values (an activation block) the values split into
+ * planes of whole bytes' worth (8 and 4 bits: one plane; 2, 3 = 2+1, 5 =
+ * 4+1, 6 = 4+2), each plane of width w in w chunks of 64 bytes whose 32-bit
+ * lane r is row r: byte j of chunk c holds, at bit i*w, that plane's bits of
+ * value 4*(c*8/w + i) + j.  So each "quad" of four activation bytes meets
+ * one byte per row made of a shift and a mask of each plane, and one
+ * vpdpbusd multiplies it into 16 rows.  As many bytes as the standard
+ * layout: whole 16-row groups sit where the standard layout has them. */
+static inline int kern_mlx_planes(int bits, int width[2], int shift[2])   /* how many */
+{
+	switch (bits) {
+	case 3: width[0] = 2, shift[0] = 0, width[1] = 1, shift[1] = 2; return 2;
+	case 5: width[0] = 4, shift[0] = 0, width[1] = 1, shift[1] = 4; return 2;
+	case 6: width[0] = 4, shift[0] = 0, width[1] = 2, shift[1] = 4; return 2;
+	default: width[0] = bits, shift[0] = 0, width[1] = shift[1] = 0; return 1;
+	}
+}
+void kern_mlx_pack(int t, const void *w, void *dst, size_t rows, size_t cols);
+void kern_mlx_packed_row_f32(int t, const void *w, size_t cols, size_t r, float *out);
+/* What the packed kernels compute, scalar, on the standard layout: x
+ * quantised to a (kern_quantize_act), then per group
+ *   scale * sum_b d_b sum_j q_j a_b.qs[j] + bias * sum_b d_b a_b.sum
+ * (b the group's activation blocks), summed in double. */
+void kern_mlx_gemv_act(int t, const void *w, const struct kern_act_q8 *a, float *y, size_t rows,
+		       size_t cols);
+/* The VNNI variant's packed slots for every MLX type (avx512_mlx_vnni.c). */
+void kern_avx512_mlx_vnni_fill(struct kern_ops *k);
+
 /* The reference's slots for every MLX type (kernels/ref_mlx.c). */
 #define KERN_MLX_REF_DECL(b, g, s)                                                              \
 	void kern_ref_gemv_mlx##b##_##g##_##s(const void *, const float *, float *, size_t, size_t); \

@@ -52,6 +52,11 @@ size_t eng_weight_bytes(const struct eng_stage *s);
 /* Of those, the bytes of the experts of sparse layers, all of them; a
  * decoded token reads only n_experts_used / n_experts of these. */
 size_t eng_expert_bytes(const struct eng_stage *s);
+/* Whether some matrix of the stage is multiplied by kernels that round the
+ * activations to int8 where the reference kernels do not (the AVX-512 VNNI
+ * path of MLX's types, kern.h's packed_rounds_x): its results then differ
+ * from the reference kernels' by more than the order of summation. */
+bool eng_rounds_x(const struct eng_stage *s);
 /* Bytes of one KV cache of ctx positions. */
 size_t eng_kv_bytes(const struct eng_stage *s, int ctx);
 

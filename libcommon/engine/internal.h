@@ -78,6 +78,7 @@ struct eng_stage {
 	size_t panel_cols;               /* ENG_PANEL_COLS unless EXO_PANEL_COLS says */
 	struct eng_arena arena;
 	struct eng_runner *runner;       /* opts.compute_thread: runs every region */
+	bool rounds_x;                   /* a matrix whose packed kernels round x (kern.h) */
 };
 
 struct eng_kv {

@@ -196,6 +196,7 @@ int eng_mat_place(struct eng_stage *s, struct eng_mat *m, int to, const char *na
 			      .row_bytes = full_rb, .panel_cols = panel, .packed = packed};
 	if (!dst || place_all(s, m, &out) < 0)
 		return exo_error(e, EXO_SOFTWARE, "out of memory for %s as %s", name, kern_dtype_name(to));
+	s->rounds_x |= packed && s->ops->packed_rounds_x[to];
 	release_mapped(m->data, m->rows * m->row_bytes);
 	*m = out;
 	return 0;

@@ -162,6 +162,7 @@ int eng_check_context(const struct eng_stage *s, int pos, size_t n, struct exo_e
 }
 size_t eng_weight_bytes(const struct eng_stage *s) { return s->weight_bytes; }
 size_t eng_expert_bytes(const struct eng_stage *s) { return s->expert_bytes; }
+bool eng_rounds_x(const struct eng_stage *s) { return s->rounds_x; }
 
 void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg)
 {

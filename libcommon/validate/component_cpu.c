@@ -2,6 +2,7 @@
  * scalar reference on random data, with the tolerances of the unit tests
  * (a dot product of n terms may differ by ~4e-7 n from summation order). */
 #include "kernels/kern.h"
+#include "kernels/mlx.h"
 #include "validate/component.h"
 
 #include <math.h>
@@ -44,6 +45,34 @@ static double check_gemv(const struct kern_ops *k, int t, const float *w32, cons
 	return worst(yr, yg, ROWS, (t == KD_Q4_0 ? 8 : 1) * 4e-7 * COLS + 1e-6, 1e-5);
 }
 
+/* The packed MLX kernels (kern.h's packed_rounds_x: int8 activations)
+ * against kern_mlx_gemv_act, the scalar form of what they compute, with
+ * the tolerance of a gemv (the order of summation is all that differs);
+ * *rel gets their RMS error against the f32 reference over its RMS, which
+ * the rounding of the activations makes: reported, not held. */
+static double check_mlx_packed(const struct kern_ops *k, int t, const float *w32, const float *x,
+			       double *rel)
+{
+	size_t bytes = kern_row_bytes(t, COLS) * ROWS;
+	void *w = malloc(bytes), *p = malloc(bytes);
+	float yr[ROWS], yq[ROWS], yg[ROWS];
+	struct kern_act_q8 a[COLS / KERN_QBLOCK];
+	kern_ref.from_f32[t](w32, w, (size_t)ROWS * COLS);
+	k->pack[t](w, p, ROWS, COLS);
+	kern_ref.gemv[t](w, x, yr, ROWS, COLS);
+	kern_quantize_act(x, a, COLS);
+	kern_mlx_gemv_act(t, w, a, yq, ROWS, COLS);
+	k->gemv_packed[t](p, x, yg, ROWS, COLS);
+	double num = 0, den = 0;
+	for (int r = 0; r < ROWS; r++) {
+		num += ((double)yg[r] - yr[r]) * ((double)yg[r] - yr[r]);
+		den += (double)yr[r] * yr[r];
+	}
+	*rel = den > 0 ? sqrt(num / den) : 0;
+	free(w), free(p);
+	return worst(yq, yg, ROWS, 8 * 4e-7 * COLS + 1e-6, 1e-5);
+}
+
 static double check_elementwise(const struct kern_ops *k, const float *x, const float *w)
 {
 	float a[COLS], b[COLS], s[COLS];
@@ -78,13 +107,23 @@ void component_cpu(struct vcheck_out *out)
 	}
 	for (const struct kern_ops *const *v = kern_variants(); *v; v++) {
 		double m = check_elementwise(*v, x, w);
-		char msg[512];
+		char msg[1024];
 		int n = snprintf(msg, sizeof msg, "kernels '%s' against the scalar reference: ", (*v)->name);
 		for (int t = 0; t < KD_COUNT; t++) {
 			if (KD_IS_MLX(t) && t != KD_MLX4_G64_BF16) /* one of the 54 stands for them */
 				continue;
 			double g = check_gemv(*v, t, w32, x);
 			n += snprintf(msg + n, sizeof msg - (size_t)n, "gemv %s %.2f, ", kern_dtype_name(t), g);
+			if (g > m) m = g;
+		}
+		static const int mlx_shown[] = {KD_MLX3_G64_BF16, KD_MLX4_G64_BF16, KD_MLX8_G64_BF16};
+		for (size_t i = 0; i < sizeof mlx_shown / sizeof *mlx_shown; i++) {
+			int t = mlx_shown[i];
+			if (!(*v)->packed_rounds_x[t])
+				continue;
+			double rel, g = check_mlx_packed(*v, t, w32, x, &rel);
+			n += snprintf(msg + n, sizeof msg - (size_t)n, "packed %s %.2f (int8 activations: %.2f%% RMS "
+				      "off the f32 reference), ", kern_dtype_name(t), g, 100 * rel);
 			if (g > m) m = g;
 		}
 		snprintf(msg + n, sizeof msg - (size_t)n, "element-wise ops and attention: worst error %.2f of the tolerance",

@@ -1,6 +1,9 @@
 /* Kernel micro-benchmark: gemv weight-streaming bandwidth (GB/s of weight
- * bytes) per type and variant on a 2048x8192 matrix at one thread, and gemm
- * GFLOP/s at n=64 (1 and 2 threads).  Usage: bench_kernels [rows cols n] */
+ * bytes) per type and variant on a 2048x8192 matrix at one thread, on the
+ * standard layout and, where a variant has one, on its packed layout (what
+ * the engine's decode runs), and gemm GFLOP/s at n=64 (1 and 2 threads).
+ * Each time is the best of a few, in wall-clock and in the thread's CPU
+ * time (less disturbed on a loaded machine).  Usage: bench_kernels [rows cols n] */
 #include "kernels/kern.h"
 
 #include <blis.h>
@@ -8,12 +11,14 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double now(void)
+static double clock_s(clockid_t c)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(c, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 /* The plain types and, of MLX's 54, the 4- and 3-bit ones of groups of 64. */
 static int shown(int t)
@@ -32,20 +37,27 @@ static void *weights(int t, size_t rows, size_t cols)
 	return w;
 }
 
-/* Best of a few timed runs of at least 0.2 s each, in seconds per call. */
-static double time_gemv(const struct kern_ops *k, int t, const void *w, const float *x, float *y,
-			size_t rows, size_t cols)
+typedef void gemv_fn(const void *w, const float *x, float *y, size_t rows, size_t cols);
+
+/* Best of a few timed runs of at least 0.2 s each, in seconds per call;
+ * *cpu the best in the thread's CPU time. */
+static double time_gemv(gemv_fn *gemv, const void *w, const float *x, float *y, size_t rows,
+			size_t cols, double *cpu)
 {
 	double best = 1e9;
-	for (int rep = 0; rep < 3; rep++) {
+	*cpu = 1e9;
+	for (int rep = 0; rep < 5; rep++) {
 		int calls = 0;
-		double t0 = now(), el;
+		double t0 = now(), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), el;
 		do {
-			k->gemv[t](w, x, y, rows, cols);
+			gemv(w, x, y, rows, cols);
 			calls++;
 		} while ((el = now() - t0) < 0.2);
+		double c = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
 		if (el / calls < best)
 			best = el / calls;
+		if (c / calls < *cpu)
+			*cpu = c / calls;
 	}
 	return best;
 }
@@ -87,10 +99,29 @@ int main(int argc, char **argv)
 		for (int t = 0; t < KD_COUNT; t++) {
 			if (!shown(t))
 				continue;
-			double s = time_gemv(*v, t, w[t], x, y, rows, cols);
+			double cpu, s = time_gemv((*v)->gemv[t], w[t], x, y, rows, cols, &cpu);
 			printf("  %6.2f (%6.2f)", kern_row_bytes(t, cols) * rows / s / 1e9, rows * cols / s / 1e9);
 		}
 		printf("\n");
+	}
+	printf("gemv on the packed layout (the engine's decode), 1 thread: GB/s of weights by the wall clock "
+	       "/ by the thread's CPU time\n");
+	for (const struct kern_ops *const *v = kern_variants(); *v; v++) {
+		int any = 0;
+		for (int t = 0; t < KD_COUNT; t++) {
+			if (!shown(t) || !(*v)->pack[t] || rows % KERN_PACK_ROWS)
+				continue;
+			size_t bytes = kern_row_bytes(t, cols) * rows;
+			void *p = malloc(bytes);
+			(*v)->pack[t](w[t], p, rows, cols);
+			double cpu, s = time_gemv((*v)->gemv_packed[t], p, x, y, rows, cols, &cpu);
+			printf("%s%s %s %.2f / %.2f", any ? "," : (*v)->name, any ? "" : ":", kern_dtype_name(t),
+			       bytes / s / 1e9, bytes / cpu / 1e9);
+			any = 1;
+			free(p);
+		}
+		if (any)
+			printf("\n");
 	}
 	printf("gemm n=%zu %zux%zu: GFLOP/s at 1 / 2 threads\n%-8s", n, rows, cols, "variant");
 	for (int t = 0; t < KD_COUNT; t++)

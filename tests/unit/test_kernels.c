@@ -178,7 +178,7 @@ static void test_packed(const struct kern_ops *k)
 {
 	static const size_t prows[] = {16, 48, 272};
 	for (int t = 0; t < KD_COUNT; t++) {
-		if (!k->pack[t])
+		if (!k->pack[t] || KD_IS_MLX(t)) /* test_mlx_packed */
 			continue;
 		int slots = k->gemv_packed[t] && k->gemm_packed[t] && k->packed_row_f32[t], good = slots;
 		const size_t *cols = is_k(t) ? KCOLS : QCOLS;
@@ -513,6 +513,99 @@ static void test_mlx(const struct kern_ops *k)
 	   (int)KD_MLX_COUNT);
 }
 
+/* The int8-activation product (kern_mlx_gemv_act) against the f32
+ * reference: x_k is off by at most d_b (1/2 + 127 * 2^-11: half a step and
+ * d rounded to f16) in activation block b, so each row by at most
+ * sum_k |w_k| that, plus f32 rounding. */
+static int check_mlx_act_bound(int t, const void *w, const float *x, size_t rows, size_t cols)
+{
+	size_t nb = cols / 32;
+	struct kern_act_q8 *a = malloc(nb * sizeof *a);
+	float *yr = malloc(rows * 4), *yq = malloc(rows * 4), *wf = malloc(cols * 4);
+	kern_quantize_act(x, a, cols);
+	kern_ref.gemv[t](w, x, yr, rows, cols);
+	kern_mlx_gemv_act(t, w, a, yq, rows, cols);
+	int good = 1;
+	for (size_t r = 0; r < rows && good; r++) {
+		kern_ref.to_f32[t]((const char *)w + r * kern_row_bytes(t, cols), wf, cols);
+		double bound = 1e-6 + 1e-5 * fabs(yr[r]);
+		for (size_t c = 0; c < cols; c++)
+			bound += fabs(wf[c]) * a[c / 32].d * (0.5 + 127.0 / 2048);
+		if (!(fabs((double)yq[r] - yr[r]) <= bound)) {
+			diag("%s act row %zu: f32 %.9g int8 %.9g, bound %.3g", kern_dtype_name(t), r, yr[r], yq[r], bound);
+			good = 0;
+		}
+	}
+	free(a), free(yr), free(yq), free(wf);
+	return good;
+}
+
+/* A variant's packed MLX layout: gemv_packed and gemm_packed against
+ * kern_mlx_gemv_act per token (only the float summation order differs),
+ * every packed row widened exactly as the reference widens the standard
+ * one, and kern_mlx_gemv_act within its bound of the f32 reference. */
+static int check_mlx_packed(const struct kern_ops *k, int t, size_t rows, size_t cols)
+{
+	static const size_t ns[] = {1, 4, 7};
+	void *w = mlx_weights(t, rows, cols), *p = malloc(kern_row_bytes(t, cols) * rows);
+	k->pack[t](w, p, rows, cols);
+	char what[128];
+	int good = 1;
+	struct kern_act_q8 *a = malloc(cols / 32 * sizeof *a);
+	for (size_t i = 0; i < LEN(ns); i++) {
+		size_t n = ns[i];
+		float *x = rand_vec(n * cols, 1.0f), *yr = calloc(n * rows, 4), *yg = calloc(n * rows, 4);
+		for (size_t j = 0; j < n; j++) {
+			kern_quantize_act(x + j * cols, a, cols);
+			kern_mlx_gemv_act(t, w, a, yr + j * rows, rows, cols);
+		}
+		if (n == 1) {
+			k->gemv_packed[t](p, x, yg, rows, cols);
+			good &= check_mlx_act_bound(t, w, x, rows, cols);
+		} else {
+			k->gemm_packed[t](p, x, yg, n, rows, cols, 2);
+		}
+		snprintf(what, sizeof what, "%s packed %s n=%zu %zux%zu", k->name, kern_dtype_name(t), n, rows, cols);
+		good &= close_enough(what, yr, yg, n * rows, 8 * 4e-7 * (double)cols + 1e-6, 1e-5);
+		free(x), free(yr), free(yg);
+	}
+	float *fa = malloc(cols * 4), *fb = malloc(cols * 4);
+	for (size_t r = 0; r < rows; r++) {
+		kern_ref.to_f32[t]((const char *)w + r * kern_row_bytes(t, cols), fa, cols);
+		k->packed_row_f32[t](p, cols, r, fb);
+		if (memcmp(fa, fb, cols * 4) != 0) {
+			diag("%s packed %s row %zu of %zux%zu widens differently", k->name, kern_dtype_name(t), r, rows, cols);
+			good = 0;
+			break;
+		}
+	}
+	free(a), free(fa), free(fb), free(w), free(p);
+	return good;
+}
+
+static void test_mlx_packed(const struct kern_ops *k)
+{
+	static const size_t rows[] = {16, 48}, groups[] = {1, 3};
+	int good = 1, any = 0;
+	for (int t = KD_MLX_FIRST; t <= KD_MLX_LAST; t++) {
+		if (!k->pack[t])
+			continue;
+		struct kern_mlx p;
+		kern_mlx_params(t, &p);
+		int good_t = k->gemv_packed[t] && k->gemm_packed[t] && k->packed_row_f32[t];
+		for (size_t r = 0; good_t && r < LEN(rows); r++)
+			for (size_t g = 0; g < LEN(groups); g++)
+				good_t &= check_mlx_packed(k, t, rows[r], groups[g] * (size_t)p.group);
+		if (!good_t)
+			diag("%s packed %s differs", k->name, kern_dtype_name(t));
+		good &= good_t;
+		any++;
+	}
+	if (any)
+		ok(good && any == KD_MLX_COUNT, "%s packed MLX types (%d) match the int8-activation reference, "
+		   "which is within its bound of the f32 one", k->name, any);
+}
+
 /* The bit stream by hand, as mlx/backend/cpu/quantized.cpp's extract_bits
  * reads it: 3-bit values straddle bytes (8 values in 3 bytes), 5-bit ones
  * (8 in 5), 6-bit ones (4 in 3); 4-bit value 0 is a word's low nibble. */
@@ -586,6 +679,7 @@ int main(void)
 		ok(full, "%s fills every slot", k->name);
 		test_products(k);
 		test_mlx(k);
+		test_mlx_packed(k);
 		test_packed(k);
 		test_quantize_act(k);
 		test_conversions(k);

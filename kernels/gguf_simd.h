@@ -357,6 +357,7 @@ INLINE __m256i bcast4(const int8_t *p)
 	return _mm256_set1_epi32(v);
 }
 
+#ifndef GGUF_VNNI
 /* y[i][0..16) for T <= 2 tokens through one group of 16 rows (nb blocks). */
 INLINE void q4_1_group(const uint8_t *grp, size_t nb, const struct kern_act_q8 *const *a, int T,
 		       float *const *y)
@@ -419,16 +420,7 @@ static void chunk_q4_1(const void *wv, size_t g0, size_t g1, size_t nb, const st
 	}
 }
 
-static void gemv_q4_1_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
-{
-	kern_packed_gemv(quantize, chunk_q4_1, w, x, y, rows, cols);
-}
-
-static void gemm_q4_1_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
-			     int threads)
-{
-	kern_packed_gemm(quantize, chunk_q4_1, w, x, y, n, rows, cols, threads);
-}
+#endif
 
 /* --- Q4_K packed (kernels/pack_gguf.c): 16 rows side by side, a
  * superblock at a time: the rows' scales and mins decoded (scalar, once per
@@ -742,14 +734,52 @@ static void q6_k_offsets(const struct kern_act_q8 *a, size_t nb, int32_t *off)
 	}
 }
 
+/* Q4_1 (kernels/pack_gguf.c's layout), as the Q4_0 kernel of avx512.c:
+ * per block of 32 the 16 rows' dots in one zmm, the unsigned nibbles needing
+ * no offset, each row's m times the block's activation sum added. */
+INLINE void q4_1_group512(const uint8_t *grp, size_t nb, const struct kern_act_q8 *const *a,
+			  const int32_t *const *off, int T, float *const *y)
+{
+	(void)off;
+	const size_t gb = PR * sizeof(struct kern_block_q4_1);
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	__m512 acc[4];
+	for (int i = 0; i < T; i++)
+		acc[i] = _mm512_setzero_ps();
+	for (size_t b = 0; b < nb; b++) {
+		const uint8_t *o = grp + b * gb;
+		__m512i s0[4], s1[4];
+		for (int i = 0; i < T; i++)
+			s0[i] = s1[i] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+			__m512i v = _mm512_loadu_si512(o + 64 + 64 * k);
+			__m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+			_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
+				s0[i] = _mm512_dpbusd_epi32(s0[i], lo, bc4(a[i][b].qs + 4 * k));
+				s1[i] = _mm512_dpbusd_epi32(s1[i], hi, bc4(a[i][b].qs + 16 + 4 * k));
+			}
+		}
+		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+		__m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32)));
+		_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
+			float dx = a[i][b].d;
+			acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0[i], s1[i])),
+						 _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[i]);
+			acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(dx * (float)a[i][b].sum), acc[i]);
+		}
+	}
+	for (int i = 0; i < T; i++)
+		_mm512_storeu_ps(y[i], acc[i]);
+}
+
 /* Tokens [0, n) through groups [g0, g1), T at a time (4, then what is
  * left); OFFSETS: Q6_K's per-token sums, made once per chunk. */
-#define GGUF_CHUNK512(NAME, BLOCK, OFFSETS)                                                          \
+#define GGUF_CHUNK512(NAME, BLOCK, OFFSETS, STEPS)                                                          \
 	static void chunk_##NAME##_512(const void *wv, size_t g0, size_t g1, size_t ng,               \
 				       const struct kern_act_q8 *a, float *y, size_t n, size_t rows)   \
 	{                                                                                          \
 		const uint8_t *w = wv;                                                             \
-		size_t nsb = ng / 8, gb = PR * sizeof(BLOCK), i = 0;                               \
+		size_t nsb = STEPS, gb = PR * sizeof(BLOCK), i = 0;                                \
 		int32_t offs[4][OFFSETS ? 2 * ng : 1];                                             \
 		const int32_t *op[4] = {offs[0], offs[1], offs[2], offs[3]};                       \
 		while (i < n) {                                                                    \
@@ -775,16 +805,31 @@ static void q6_k_offsets(const struct kern_act_q8 *a, size_t nb, int32_t *off)
 			i += (size_t)T;                                                            \
 		}                                                                                  \
 	}
-GGUF_CHUNK512(q4_k, struct kern_block_q4_k, 0)
-GGUF_CHUNK512(q6_k, struct kern_block_q6_k, 1)
+GGUF_CHUNK512(q4_1, struct kern_block_q4_1, 0, ng)
+GGUF_CHUNK512(q4_k, struct kern_block_q4_k, 0, ng / 8)
+GGUF_CHUNK512(q6_k, struct kern_block_q6_k, 1, ng / 8)
 #define CHUNK_Q4_K chunk_q4_k_512
 #define CHUNK_Q6_K chunk_q6_k_512
 #define QUANTIZE_K quantize_k_512
+#define CHUNK_Q4_1 chunk_q4_1_512
 #else
+#define CHUNK_Q4_1 chunk_q4_1
 #define QUANTIZE_K kern_quantize_act_k
 #define CHUNK_Q4_K chunk_q4_k
 #define CHUNK_Q6_K chunk_q6_k
 #endif
+
+static void gemv_q4_1_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(quantize, CHUNK_Q4_1, w, x, y, rows, cols);
+}
+
+static void gemm_q4_1_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
+			     int threads)
+{
+	kern_packed_gemm(quantize, CHUNK_Q4_1, w, x, y, n, rows, cols, threads);
+}
+
 
 static void gemv_q4_k_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {

@@ -958,6 +958,9 @@ void GGUF_FILL(struct kern_ops *t)
 	t->gemm_packed[KD_Q4_1] = gemm_q4_1_packed;
 	t->packed_row_f32[KD_Q4_1] = kern_packed_row_q4_1;
 	quantize = t->quantize_act;
+#ifdef GGUF_VNNI
+	t->quantize_act_k = quantize_k_512;
+#endif
 	t->gemv[KD_Q4_1] = gemv_q4_1, t->gemm[KD_Q4_1] = gemm_q4_1;
 	t->gemv[KD_Q5_0] = gemv_q5_0, t->gemm[KD_Q5_0] = gemm_q5_0;
 	t->gemv[KD_Q5_1] = gemv_q5_1, t->gemm[KD_Q5_1] = gemm_q5_1;

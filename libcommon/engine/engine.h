@@ -46,6 +46,11 @@ size_t eng_weight_bytes(const struct eng_stage *s);
 /* Of those, the bytes of the experts of sparse layers, all of them; a
  * decoded token reads only n_experts_used / n_experts of these. */
 size_t eng_expert_bytes(const struct eng_stage *s);
+/* Weight bytes a decoded token reads, as the stage holds them (the GGUF
+ * file's own types when kept as stored): every matrix once, of an
+ * embedding that is not also the head one row, of the experts the used
+ * share. */
+size_t eng_token_weight_bytes(const struct eng_stage *s);
 /* Bytes of one KV cache of ctx positions. */
 size_t eng_kv_bytes(const struct eng_stage *s, int ctx);
 

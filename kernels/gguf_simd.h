@@ -537,6 +537,14 @@ static void chunk_q4_k(const void *wv, size_t g0, size_t g1, size_t ng, const st
  * with vpmulld, and a superblock's sum goes to float once, as
  * vec_dot_q4_K_q8_K / vec_dot_q6_K_q8_K.  Up to 4 tokens share each weight
  * load (prefill). --- */
+/* Software prefetch this many bytes ahead of the weight stream, one line
+ * per line read (measured on Zen 4, a 75 MB Q4_K matrix at one thread:
+ * 12-16 GB/s without, 23-31 with 2-8 KB, a plain read pass 30). */
+#ifndef GGUF_PF_DIST
+#define GGUF_PF_DIST 4096
+#endif
+#define PREFETCH(p) do { if (GGUF_PF_DIST) _mm_prefetch((const char *)(p) + GGUF_PF_DIST, _MM_HINT_T0); } while (0)
+
 INLINE __m512i bc4(const int8_t *p)
 {
 	int32_t v;
@@ -629,6 +637,7 @@ INLINE void q4_k_group512(const uint8_t *grp, size_t nsb, const struct kern_act_
 				dl[i] = dh[i] = _mm512_setzero_si512();
 			const uint8_t *q = o + 256 + p * 8 * 64;
 			_Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+				PREFETCH(q + 64 * k);
 				__m512i v = _mm512_loadu_si512(q + 64 * k);
 				__m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
 				_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
@@ -683,6 +692,9 @@ INLINE void q6_k_group512(const uint8_t *grp, size_t nsb, const struct kern_act_
 				for (int i = 0; i < T; i++)
 					d[i][0] = d[i][1] = d[i][2] = d[i][3] = _mm512_setzero_si512();
 				_Pragma("GCC unroll 4") for (int k = 4 * hh; k < 4 * hh + 4; k++) {
+					PREFETCH(o + 288 + (n * 16 + k) * 64);
+					PREFETCH(o + 288 + (n * 16 + 8 + k) * 64);
+					PREFETCH(o + 2336 + (n * 8 + k) * 64);
 					__m512i vh = _mm512_loadu_si512(o + 2336 + (n * 8 + k) * 64);
 					__m512i v0 = _mm512_loadu_si512(o + 288 + (n * 16 + k) * 64);
 					__m512i v1 = _mm512_loadu_si512(o + 288 + (n * 16 + 8 + k) * 64);
@@ -752,6 +764,7 @@ INLINE void q4_1_group512(const uint8_t *grp, size_t nb, const struct kern_act_q
 		for (int i = 0; i < T; i++)
 			s0[i] = s1[i] = _mm512_setzero_si512();
 		_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+			PREFETCH(o + 64 + 64 * k);
 			__m512i v = _mm512_loadu_si512(o + 64 + 64 * k);
 			__m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
 			_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {

@@ -357,6 +357,7 @@ INLINE __m256i bcast4(const int8_t *p)
 	return _mm256_set1_epi32(v);
 }
 
+#ifndef GGUF_VNNI
 /* y[i][0..16) for T <= 2 tokens through one group of 16 rows (nb blocks). */
 INLINE void q4_1_group(const uint8_t *grp, size_t nb, const struct kern_act_q8 *const *a, int T,
 		       float *const *y)
@@ -419,16 +420,7 @@ static void chunk_q4_1(const void *wv, size_t g0, size_t g1, size_t nb, const st
 	}
 }
 
-static void gemv_q4_1_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
-{
-	kern_packed_gemv(quantize, chunk_q4_1, w, x, y, rows, cols);
-}
-
-static void gemm_q4_1_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
-			     int threads)
-{
-	kern_packed_gemm(quantize, chunk_q4_1, w, x, y, n, rows, cols, threads);
-}
+#endif
 
 /* --- Q4_K packed (kernels/pack_gguf.c): 16 rows side by side, a
  * superblock at a time: the rows' scales and mins decoded (scalar, once per
@@ -453,6 +445,7 @@ INLINE __m256i madd_acc(__m256i acc, __m256i p16, __m256i w16)
 #endif
 }
 
+#ifndef GGUF_VNNI
 INLINE void q4_k_group(const uint8_t *grp, size_t nsb, const struct kern_act_q8 *const *a, int T,
 		       float *const *y)
 {
@@ -466,8 +459,11 @@ INLINE void q4_k_group(const uint8_t *grp, size_t nsb, const struct kern_act_q8 
 		uint32_t sc[8][PR], mn[4][PR];
 		for (int r = 0; r < PR; r++) {
 			uint8_t s8[8], m8[8];
+			uint8_t q[12];
+			for (int i = 0; i < 12; i++)
+				q[i] = o[64 + 16 * i + r];
 			for (int j = 0; j < 8; j++)
-				scale_min_k4(j, o + 64 + 12 * r, &s8[j], &m8[j]);
+				scale_min_k4(j, q, &s8[j], &m8[j]);
 			for (int j = 0; j < 8; j++)
 				sc[j][r] = s8[j] * 0x10001u;
 			for (int p = 0; p < 4; p++)
@@ -531,17 +527,335 @@ static void chunk_q4_k(const void *wv, size_t g0, size_t g1, size_t ng, const st
 	}
 }
 
+#endif
+
+#ifdef GGUF_VNNI
+/* --- AVX-512 VNNI versions of the packed K kernels: each 64-byte chunk
+ * holds 4 bytes of all 16 rows, one zmm lane a row, so one vpdpbusd per
+ * chunk and nibble half with the activation's 4 bytes broadcast; the
+ * sub-block dots (int32, exact) are weighted by the rows' integer scales
+ * with vpmulld, and a superblock's sum goes to float once, as
+ * vec_dot_q4_K_q8_K / vec_dot_q6_K_q8_K.  Up to 4 tokens share each weight
+ * load (prefill). --- */
+/* Software prefetch this many bytes ahead of the weight stream, one line
+ * per line read (measured on Zen 4, a 75 MB Q4_K matrix at one thread:
+ * 12-16 GB/s without, 23-31 with 2-8 KB, a plain read pass 30). */
+#ifndef GGUF_PF_DIST
+#define GGUF_PF_DIST 4096
+#endif
+#define PREFETCH(p) do { if (GGUF_PF_DIST) _mm_prefetch((const char *)(p) + GGUF_PF_DIST, _MM_HINT_T0); } while (0)
+
+INLINE __m512i bc4(const int8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm512_set1_epi32(v);
+}
+
+/* kern_quantize_act_k, the same bytes, 16 values at a time: the scale is
+ * -127 over the value of largest magnitude (the first such, as the
+ * reference scans), the codes rounded to nearest even as lrintf rounds. */
+static void quantize_k_512(const float *x, struct kern_act_q8 *out, size_t n)
+{
+	for (size_t sb = 0; sb < n / KERN_QK_K; sb++) {
+		const float *v = x + sb * KERN_QK_K;
+		__m512 amaxv = _mm512_setzero_ps();
+		__mmask16 bad = 0;
+		for (int j = 0; j < KERN_QK_K; j += 16) {
+			__m512 a = _mm512_abs_ps(_mm512_loadu_ps(v + j));
+			bad |= _mm512_cmp_ps_mask(a, _mm512_set1_ps(INFINITY), _CMP_NLT_UQ);   /* inf or NaN */
+			amaxv = _mm512_max_ps(amaxv, a);
+		}
+		float amax = _mm512_reduce_max_ps(amaxv), max = 0;
+		for (int j = 0; j < KERN_QK_K && amax > 0 && !bad; j += 16) {
+			__mmask16 at = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(v + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+			if (at) {
+				max = v[j + __builtin_ctz(at)];
+				break;
+			}
+		}
+		float iscale = !bad && amax > 0 ? -127.f / max : 0;
+		__m512 is = _mm512_set1_ps(iscale);
+		for (int g = 0; g < 8; g++) {
+			struct kern_act_q8 *o = &out[sb * 8 + g];
+			if (!iscale) {   /* zeros, or a NaN or infinity: codes 0 (0 x inf would be NaN) */
+				memset(o->qs, 0, sizeof o->qs);
+				o->sum = 0;
+				o->d = bad ? NAN : 0;
+				continue;
+			}
+			__m512i q0 = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(is, _mm512_loadu_ps(v + 32 * g))),
+						      _mm512_set1_epi32(127));
+			__m512i q1 = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(is, _mm512_loadu_ps(v + 32 * g + 16))),
+						      _mm512_set1_epi32(127));
+			_mm_storeu_si128((__m128i *)o->qs, _mm512_cvtsepi32_epi8(q0));
+			_mm_storeu_si128((__m128i *)(o->qs + 16), _mm512_cvtsepi32_epi8(q1));
+			o->sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+			o->d = 1 / iscale;
+		}
+	}
+}
+
+/* Q4_K's 6-bit scales and mins of sub-blocks 0..7 for the 16 rows, one
+ * byte a row (ggml's get_scale_min_k4 on 16 rows at once), from the
+ * index-major 12 scale bytes of kernels/pack_gguf.c. */
+INLINE void q4_k_scales16(const uint8_t *o, __m128i sc[8], __m128i mn[8])
+{
+	__m128i b[12];
+	const __m128i m6 = _mm_set1_epi8(63), m4 = _mm_set1_epi8(0x0f), m30 = _mm_set1_epi8(0x30);
+	for (int i = 0; i < 12; i++)
+		b[i] = _mm_loadu_si128((const __m128i *)(o + 16 * i));
+	for (int j = 0; j < 4; j++) {
+		sc[j] = _mm_and_si128(b[j], m6);
+		mn[j] = _mm_and_si128(b[j + 4], m6);
+		/* (x >> 6) << 4 is (x >> 2) & 0x30 */
+		sc[j + 4] = _mm_or_si128(_mm_and_si128(b[j + 8], m4), _mm_and_si128(_mm_srli_epi16(b[j], 2), m30));
+		mn[j + 4] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(b[j + 8], 4), m4),
+					 _mm_and_si128(_mm_srli_epi16(b[j + 4], 2), m30));
+	}
+}
+
+INLINE void q4_k_group512(const uint8_t *grp, size_t nsb, const struct kern_act_q8 *const *a,
+			  const int32_t *const *off, int T, float *const *y)
+{
+	(void)off;
+	const size_t gb = PR * sizeof(struct kern_block_q4_k);
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	__m512 acc[4];
+	for (int i = 0; i < T; i++)
+		acc[i] = _mm512_setzero_ps();
+	for (size_t s = 0; s < nsb; s++) {
+		const uint8_t *o = grp + s * gb;
+		__m128i sc[8], mn[8];
+		q4_k_scales16(o + 64, sc, mn);
+		__m512i isum[4], msum[4];
+		for (int i = 0; i < T; i++)
+			isum[i] = msum[i] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 1") for (int p = 0; p < 4; p++) {
+			__m512i dl[4], dh[4];
+			for (int i = 0; i < T; i++)
+				dl[i] = dh[i] = _mm512_setzero_si512();
+			const uint8_t *q = o + 256 + p * 8 * 64;
+			_Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+				PREFETCH(q + 64 * k);
+				__m512i v = _mm512_loadu_si512(q + 64 * k);
+				__m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+				_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
+					const struct kern_act_q8 *as = a[i] + 8 * s + 2 * p;
+					dl[i] = _mm512_dpbusd_epi32(dl[i], lo, bc4(as[0].qs + 4 * k));
+					dh[i] = _mm512_dpbusd_epi32(dh[i], hi, bc4(as[1].qs + 4 * k));
+				}
+			}
+			__m512i sl = _mm512_cvtepu8_epi32(sc[2 * p]), sh = _mm512_cvtepu8_epi32(sc[2 * p + 1]);
+			__m512i ml = _mm512_cvtepu8_epi32(mn[2 * p]), mh = _mm512_cvtepu8_epi32(mn[2 * p + 1]);
+			_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
+				const struct kern_act_q8 *as = a[i] + 8 * s + 2 * p;
+				isum[i] = _mm512_add_epi32(isum[i], _mm512_add_epi32(_mm512_mullo_epi32(dl[i], sl),
+										   _mm512_mullo_epi32(dh[i], sh)));
+				msum[i] = _mm512_add_epi32(msum[i], _mm512_add_epi32(
+					_mm512_mullo_epi32(ml, _mm512_set1_epi32(as[0].sum)),
+					_mm512_mullo_epi32(mh, _mm512_set1_epi32(as[1].sum))));
+			}
+		}
+		__m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+		__m512 dmv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32)));
+		_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
+			__m512 dx = _mm512_set1_ps(a[i][8 * s].d);
+			acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]), _mm512_mul_ps(dv, dx), acc[i]);
+			acc[i] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[i]), _mm512_mul_ps(dmv, dx), acc[i]);
+		}
+	}
+	for (int i = 0; i < T; i++)
+		_mm512_storeu_ps(y[i], acc[i]);
+}
+
+/* Q6_K: the codes made whole from a ql nibble and a qh pair moved to bits
+ * 4-5; the offset of 32 comes off each sub-block's dot as 32 x the sum of
+ * its 16 activation codes (off, per token: -32 sum for sub-block 16 sb + i). */
+INLINE void q6_k_group512(const uint8_t *grp, size_t nsb, const struct kern_act_q8 *const *a,
+			  const int32_t *const *off, int T, float *const *y)
+{
+	const size_t gb = PR * sizeof(struct kern_block_q6_k);
+	const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+	__m512 acc[4];
+	for (int i = 0; i < T; i++)
+		acc[i] = _mm512_setzero_ps();
+	for (size_t s = 0; s < nsb; s++) {
+		const uint8_t *o = grp + s * gb;
+		__m512i isum[4];
+		for (int i = 0; i < T; i++)
+			isum[i] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 1") for (int n = 0; n < 2; n++)
+			_Pragma("GCC unroll 1") for (int hh = 0; hh < 2; hh++) {
+				/* groups 4n + 0..3, values 16 hh .. 16 hh + 15 of each */
+				__m512i d[4][4];
+				for (int i = 0; i < T; i++)
+					d[i][0] = d[i][1] = d[i][2] = d[i][3] = _mm512_setzero_si512();
+				_Pragma("GCC unroll 4") for (int k = 4 * hh; k < 4 * hh + 4; k++) {
+					PREFETCH(o + 288 + (n * 16 + k) * 64);
+					PREFETCH(o + 288 + (n * 16 + 8 + k) * 64);
+					PREFETCH(o + 2336 + (n * 8 + k) * 64);
+					__m512i vh = _mm512_loadu_si512(o + 2336 + (n * 8 + k) * 64);
+					__m512i v0 = _mm512_loadu_si512(o + 288 + (n * 16 + k) * 64);
+					__m512i v1 = _mm512_loadu_si512(o + 288 + (n * 16 + 8 + k) * 64);
+					__m512i u0 = _mm512_or_si512(_mm512_and_si512(v0, m4),
+								     _mm512_and_si512(_mm512_slli_epi16(vh, 4), m30));
+					__m512i u1 = _mm512_or_si512(_mm512_and_si512(v1, m4),
+								     _mm512_and_si512(_mm512_slli_epi16(vh, 2), m30));
+					__m512i u2 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v0, 4), m4),
+								     _mm512_and_si512(vh, m30));
+					__m512i u3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v1, 4), m4),
+								     _mm512_and_si512(_mm512_srli_epi16(vh, 2), m30));
+					_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
+						const struct kern_act_q8 *as = a[i] + 8 * s + 4 * n;
+						d[i][0] = _mm512_dpbusd_epi32(d[i][0], u0, bc4(as[0].qs + 4 * k));
+						d[i][1] = _mm512_dpbusd_epi32(d[i][1], u1, bc4(as[1].qs + 4 * k));
+						d[i][2] = _mm512_dpbusd_epi32(d[i][2], u2, bc4(as[2].qs + 4 * k));
+						d[i][3] = _mm512_dpbusd_epi32(d[i][3], u3, bc4(as[3].qs + 4 * k));
+					}
+				}
+				_Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) {
+					int idx = 2 * (4 * n + g) + hh;    /* sub-block of 16 */
+					__m512i scv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * idx)));
+					_Pragma("GCC unroll 4") for (int i = 0; i < T; i++)
+						isum[i] = _mm512_add_epi32(isum[i], _mm512_mullo_epi32(scv,
+							_mm512_add_epi32(d[i][g], _mm512_set1_epi32(off[i][16 * s + idx]))));
+				}
+			}
+		__m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+		_Pragma("GCC unroll 4") for (int i = 0; i < T; i++)
+			acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]),
+						 _mm512_mul_ps(dv, _mm512_set1_ps(a[i][8 * s].d)), acc[i]);
+	}
+	for (int i = 0; i < T; i++)
+		_mm512_storeu_ps(y[i], acc[i]);
+}
+
+/* -32 x the sum of each 16 activation codes of one token's nb blocks. */
+static void q6_k_offsets(const struct kern_act_q8 *a, size_t nb, int32_t *off)
+{
+	for (size_t b = 0; b < nb; b++) {
+		__m128i x0 = _mm_loadu_si128((const __m128i *)a[b].qs), x1 = _mm_loadu_si128((const __m128i *)(a[b].qs + 16));
+		/* signed byte sums through sad on x ^ 0x80 (x + 128), less 16 x 128 */
+		const __m128i flip = _mm_set1_epi8((char)0x80), z = _mm_setzero_si128();
+		__m128i s0 = _mm_sad_epu8(_mm_xor_si128(x0, flip), z), s1 = _mm_sad_epu8(_mm_xor_si128(x1, flip), z);
+		int32_t t0 = _mm_cvtsi128_si32(s0) + _mm_extract_epi16(s0, 4) - 2048;
+		int32_t t1 = _mm_cvtsi128_si32(s1) + _mm_extract_epi16(s1, 4) - 2048;
+		off[2 * b] = -32 * t0;
+		off[2 * b + 1] = -32 * t1;
+	}
+}
+
+/* Q4_1 (kernels/pack_gguf.c's layout), as the Q4_0 kernel of avx512.c:
+ * per block of 32 the 16 rows' dots in one zmm, the unsigned nibbles needing
+ * no offset, each row's m times the block's activation sum added. */
+INLINE void q4_1_group512(const uint8_t *grp, size_t nb, const struct kern_act_q8 *const *a,
+			  const int32_t *const *off, int T, float *const *y)
+{
+	(void)off;
+	const size_t gb = PR * sizeof(struct kern_block_q4_1);
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	__m512 acc[4];
+	for (int i = 0; i < T; i++)
+		acc[i] = _mm512_setzero_ps();
+	for (size_t b = 0; b < nb; b++) {
+		const uint8_t *o = grp + b * gb;
+		__m512i s0[4], s1[4];
+		for (int i = 0; i < T; i++)
+			s0[i] = s1[i] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+			PREFETCH(o + 64 + 64 * k);
+			__m512i v = _mm512_loadu_si512(o + 64 + 64 * k);
+			__m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+			_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
+				s0[i] = _mm512_dpbusd_epi32(s0[i], lo, bc4(a[i][b].qs + 4 * k));
+				s1[i] = _mm512_dpbusd_epi32(s1[i], hi, bc4(a[i][b].qs + 16 + 4 * k));
+			}
+		}
+		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+		__m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32)));
+		_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
+			float dx = a[i][b].d;
+			acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0[i], s1[i])),
+						 _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[i]);
+			acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(dx * (float)a[i][b].sum), acc[i]);
+		}
+	}
+	for (int i = 0; i < T; i++)
+		_mm512_storeu_ps(y[i], acc[i]);
+}
+
+/* Tokens [0, n) through groups [g0, g1), T at a time (4, then what is
+ * left); OFFSETS: Q6_K's per-token sums, made once per chunk. */
+#define GGUF_CHUNK512(NAME, BLOCK, OFFSETS, STEPS)                                                          \
+	static void chunk_##NAME##_512(const void *wv, size_t g0, size_t g1, size_t ng,               \
+				       const struct kern_act_q8 *a, float *y, size_t n, size_t rows)   \
+	{                                                                                          \
+		const uint8_t *w = wv;                                                             \
+		size_t nsb = STEPS, gb = PR * sizeof(BLOCK), i = 0;                                \
+		int32_t offs[4][OFFSETS ? 2 * ng : 1];                                             \
+		const int32_t *op[4] = {offs[0], offs[1], offs[2], offs[3]};                       \
+		while (i < n) {                                                                    \
+			int T = n - i >= 4 ? 4 : (int)(n - i);                                     \
+			const struct kern_act_q8 *ap[4];                                           \
+			float tmp[4][PR], *yp[4] = {tmp[0], tmp[1], tmp[2], tmp[3]};               \
+			for (int k = 0; k < T; k++) {                                              \
+				ap[k] = a + (i + (size_t)k) * ng;                                  \
+				if (OFFSETS)                                                       \
+					q6_k_offsets(ap[k], ng, offs[k]);                          \
+			}                                                                          \
+			for (size_t g = g0; g < g1; g++) {                                         \
+				const uint8_t *grp = w + g * nsb * gb;                             \
+				switch (T) {                                                       \
+				case 4: NAME##_group512(grp, nsb, ap, op, 4, yp); break;           \
+				case 3: NAME##_group512(grp, nsb, ap, op, 3, yp); break;           \
+				case 2: NAME##_group512(grp, nsb, ap, op, 2, yp); break;           \
+				default: NAME##_group512(grp, nsb, ap, op, 1, yp); break;          \
+				}                                                                  \
+				for (int k = 0; k < T; k++)                                        \
+					memcpy(y + (i + (size_t)k) * rows + g * PR, tmp[k], sizeof tmp[k]); \
+			}                                                                          \
+			i += (size_t)T;                                                            \
+		}                                                                                  \
+	}
+GGUF_CHUNK512(q4_1, struct kern_block_q4_1, 0, ng)
+GGUF_CHUNK512(q4_k, struct kern_block_q4_k, 0, ng / 8)
+GGUF_CHUNK512(q6_k, struct kern_block_q6_k, 1, ng / 8)
+#define CHUNK_Q4_K chunk_q4_k_512
+#define CHUNK_Q6_K chunk_q6_k_512
+#define QUANTIZE_K quantize_k_512
+#define CHUNK_Q4_1 chunk_q4_1_512
+#else
+#define CHUNK_Q4_1 chunk_q4_1
+#define QUANTIZE_K kern_quantize_act_k
+#define CHUNK_Q4_K chunk_q4_k
+#define CHUNK_Q6_K chunk_q6_k
+#endif
+
+static void gemv_q4_1_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
+{
+	kern_packed_gemv(quantize, CHUNK_Q4_1, w, x, y, rows, cols);
+}
+
+static void gemm_q4_1_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
+			     int threads)
+{
+	kern_packed_gemm(quantize, CHUNK_Q4_1, w, x, y, n, rows, cols, threads);
+}
+
+
 static void gemv_q4_k_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
-	kern_packed_gemv(kern_quantize_act_k, chunk_q4_k, w, x, y, rows, cols);
+	kern_packed_gemv(QUANTIZE_K, CHUNK_Q4_K, w, x, y, rows, cols);
 }
 
 static void gemm_q4_k_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
 			     int threads)
 {
-	kern_packed_gemm(kern_quantize_act_k, chunk_q4_k, w, x, y, n, rows, cols, threads);
+	kern_packed_gemm(QUANTIZE_K, CHUNK_Q4_K, w, x, y, n, rows, cols, threads);
 }
 
+#ifndef GGUF_VNNI
 /* Q6_K packed (kernels/pack_gguf.c): as Q4_K's, the codes made whole from
  * their ql nibble and qh pair, the offset of 32 as 32 x the scale-weighted
  * sums of the activations' halves. */
@@ -629,15 +943,17 @@ static void chunk_q6_k(const void *wv, size_t g0, size_t g1, size_t ng, const st
 	}
 }
 
+#endif
+
 static void gemv_q6_k_packed(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
-	kern_packed_gemv(kern_quantize_act_k, chunk_q6_k, w, x, y, rows, cols);
+	kern_packed_gemv(QUANTIZE_K, CHUNK_Q6_K, w, x, y, rows, cols);
 }
 
 static void gemm_q6_k_packed(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
 			     int threads)
 {
-	kern_packed_gemm(kern_quantize_act_k, chunk_q6_k, w, x, y, n, rows, cols, threads);
+	kern_packed_gemm(QUANTIZE_K, CHUNK_Q6_K, w, x, y, n, rows, cols, threads);
 }
 
 void GGUF_FILL(struct kern_ops *t)
@@ -655,6 +971,9 @@ void GGUF_FILL(struct kern_ops *t)
 	t->gemm_packed[KD_Q4_1] = gemm_q4_1_packed;
 	t->packed_row_f32[KD_Q4_1] = kern_packed_row_q4_1;
 	quantize = t->quantize_act;
+#ifdef GGUF_VNNI
+	t->quantize_act_k = quantize_k_512;
+#endif
 	t->gemv[KD_Q4_1] = gemv_q4_1, t->gemm[KD_Q4_1] = gemm_q4_1;
 	t->gemv[KD_Q5_0] = gemv_q5_0, t->gemm[KD_Q5_0] = gemm_q5_0;
 	t->gemv[KD_Q5_1] = gemv_q5_1, t->gemm[KD_Q5_1] = gemm_q5_1;

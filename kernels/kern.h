@@ -89,6 +89,9 @@ struct kern_ops {
 			  size_t head_dim, size_t kv_stride, float scale, float *scratch);
 	/* kern_quantize_act, the same bytes (the reference's is that function). */
 	void (*quantize_act)(const float *x, struct kern_act_q8 *out, size_t n);
+	/* kern_quantize_act_k (kernels/kern_gguf.h: the K types' activations,
+	 * n a multiple of 256), the same bytes. */
+	void (*quantize_act_k)(const float *x, struct kern_act_q8 *out, size_t n);
 	/* Optional (NULL: none): a layout of the variant's own for Q8_0/Q4_0
 	 * weights, made once at load, in which gemv_packed/gemm_packed compute
 	 * what gemv/gemm compute from the standard layout.  pack takes rows a

@@ -45,8 +45,9 @@ void kern_packed_row_q4_1(const void *w, size_t cols, size_t r, float *out)
 }
 
 /* Q4_K: per group of 16 rows and superblock of 256 columns, 16 * 144 bytes:
- * the 16 rows' f16 d, their 16 f16 dmin, their 12-byte scales one after
- * another, then for each pair p of sub-blocks (the 32 bytes qs[32p ..] whose
+ * the 16 rows' f16 d, their 16 f16 dmin, their 12-byte scales index-major
+ * (byte i of row r at 64 + 16 i + r, so one 16-byte load holds byte i of
+ * every row and the 6-bit scales and mins decode for 16 rows at once), then for each pair p of sub-blocks (the 32 bytes qs[32p ..] whose
  * low nibbles are sub-block 2p and high nibbles 2p+1) 8 chunks of 64 bytes,
  * chunk k's 32-bit lane r holding qs[32p + 4k .. +3] of row r. */
 #define KB sizeof(struct kern_block_q4_k)
@@ -62,7 +63,8 @@ void kern_pack_q4_k(const void *w, void *dst, size_t rows, size_t cols)
 					(const struct kern_block_q4_k *)((const uint8_t *)w + (g * PR + r) * rb) + s;
 				memcpy(o + 2 * r, &b->d, 2);
 				memcpy(o + 32 + 2 * r, &b->dmin, 2);
-				memcpy(o + 64 + 12 * r, b->scales, 12);
+				for (size_t i = 0; i < 12; i++)
+					o[64 + 16 * i + r] = b->scales[i];
 				for (size_t p = 0; p < 4; p++)
 					for (size_t k = 0; k < 8; k++)
 						memcpy(o + 256 + (p * 8 + k) * 64 + 4 * r, b->qs + 32 * p + 4 * k, 4);
@@ -79,7 +81,8 @@ void kern_packed_row_q4_k(const void *w, size_t cols, size_t r, float *out)
 		const uint8_t *o = grp + s * gb;
 		memcpy(&b.d, o + 2 * l, 2);
 		memcpy(&b.dmin, o + 32 + 2 * l, 2);
-		memcpy(b.scales, o + 64 + 12 * l, 12);
+		for (size_t i = 0; i < 12; i++)
+			b.scales[i] = o[64 + 16 * i + l];
 		for (size_t p = 0; p < 4; p++)
 			for (size_t k = 0; k < 8; k++)
 				memcpy(b.qs + 32 * p + 4 * k, o + 256 + (p * 8 + k) * 64 + 4 * l, 4);

@@ -390,4 +390,5 @@ const struct kern_ops kern_ref = {
 	.add = add,
 	.attention = attention,
 	.quantize_act = kern_quantize_act,
+	.quantize_act_k = kern_quantize_act_k,
 };

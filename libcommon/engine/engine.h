@@ -57,6 +57,11 @@ size_t eng_expert_bytes(const struct eng_stage *s);
  * path of MLX's types, kern.h's packed_rounds_x): its results then differ
  * from the reference kernels' by more than the order of summation. */
 bool eng_rounds_x(const struct eng_stage *s);
+/* Weight bytes a decoded token reads, as the stage holds them (the GGUF
+ * file's own types when kept as stored): every matrix once, of an
+ * embedding that is not also the head one row, of the experts the used
+ * share. */
+size_t eng_token_weight_bytes(const struct eng_stage *s);
 /* Bytes of one KV cache of ctx positions. */
 size_t eng_kv_bytes(const struct eng_stage *s, int ctx);
 

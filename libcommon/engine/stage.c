@@ -164,6 +164,18 @@ size_t eng_weight_bytes(const struct eng_stage *s) { return s->weight_bytes; }
 size_t eng_expert_bytes(const struct eng_stage *s) { return s->expert_bytes; }
 bool eng_rounds_x(const struct eng_stage *s) { return s->rounds_x; }
 
+size_t eng_token_weight_bytes(const struct eng_stage *s)
+{
+	size_t w = s->weight_bytes;
+	const struct model_config *c = &s->cfg;
+	if (c->n_experts)
+		w -= (size_t)((double)s->expert_bytes * (c->n_experts - c->n_experts_used) / c->n_experts);
+	/* an embedding that is not also the head: a lookup reads one row */
+	if (s->embed.data && !(eng_has_head(s) && c->tied_embeddings))
+		w -= (s->embed.rows - 1) * s->embed.row_bytes;
+	return w;
+}
+
 void eng_set_layer_hook(struct eng_stage *s, eng_layer_hook hook, void *arg)
 {
 	s->hook = hook;

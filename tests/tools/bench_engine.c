@@ -192,27 +192,13 @@ static double time_tg(struct eng_stage *s, struct eng_kv *kv, const int32_t *tok
 	return now() - t0;
 }
 
-/* Bytes a decoded token reads: the weights, less an untied embedding (one
- * row of it is read) and the experts the router does not pick (all but
- * n_experts_used of each sparse layer's), plus K and V at the mean context
- * of the tg run. */
-static size_t bytes_per_token(const struct eng_stage *s, int dtype, int tg)
+/* Bytes a decoded token reads: the weights as the stage holds them (a
+ * GGUF file's tensors in their own types, each matrix as kept), less an
+ * untied embedding but one row and the experts the router does not pick
+ * (eng_token_weight_bytes), plus K and V at the mean context of the tg run. */
+static size_t bytes_per_token(const struct eng_stage *s, int tg)
 {
-	const struct model_config *c = eng_config(s);
-	size_t w = eng_weight_bytes(s);
-	if (c->n_experts)
-		w -= (size_t)((double)eng_expert_bytes(s) * (c->n_experts - c->n_experts_used) / c->n_experts);
-	if (eng_first_layer(s) == 0 && !(eng_has_head(s) && c->tied_embeddings)) {
-		int stored = strcmp(c->torch_dtype, "float32") == 0 ? KD_F32
-			     : strcmp(c->torch_dtype, "float16") == 0 ? KD_F16 : KD_BF16;
-		size_t rb = dtype >= 0 ? kern_row_bytes(dtype, (size_t)c->hidden) : 0;
-		if (!rb)
-			rb = kern_row_bytes(stored, (size_t)c->hidden);
-		size_t emb = size_mul(rb, (size_t)c->vocab);
-		if (w > emb)
-			w -= emb - rb;
-	}
-	return w + eng_kv_bytes(s, TG_PROMPT + (tg + 1) / 2);
+	return eng_token_weight_bytes(s) + eng_kv_bytes(s, TG_PROMPT + (tg + 1) / 2);
 }
 
 struct result {
@@ -287,7 +273,7 @@ static void bench_one(const struct opts *o, int dtype, int threads, double bw, s
 	r->tg_ts = median(t, o->reps);
 	r->dtype = dtype < 0 ? -1 : dtype;
 	r->weights = eng_weight_bytes(s);
-	r->bytes = bytes_per_token(s, dtype, o->tg);
+	r->bytes = bytes_per_token(s, o->tg);
 	r->limit = bw / (double)r->bytes;
 	progress(NULL, 0, 0);
 	free(t), free(out), free(tok);

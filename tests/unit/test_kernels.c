@@ -190,32 +190,46 @@ static void test_packed(const struct kern_ops *k)
 	}
 }
 
-/* The variant's activation quantiser gives the reference's bytes: random
+/* The variant's activation quantisers give the reference's bytes: random
  * blocks, exact halves after scaling (amax 127 makes id 1), zeros, and a
- * block holding an infinity. */
+ * block holding an infinity; for the K types' (superblocks of 256) also a
+ * superblock whose largest magnitude comes as -v before v (the first one
+ * gives the sign), one of zeros, and one holding a NaN. */
+static int same_acts(const char *what, const struct kern_act_q8 *a, const struct kern_act_q8 *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(a[i].qs, b[i].qs, 32) || a[i].sum != b[i].sum ||
+		    (memcmp(&a[i].d, &b[i].d, 4) && !(isnan(a[i].d) && isnan(b[i].d)))) {
+			diag("%s block %zu: sum %d vs %d, d %g vs %g", what, i, a[i].sum, b[i].sum, a[i].d, b[i].d);
+			return 0;
+		}
+	return 1;
+}
+
 static void test_quantize_act(const struct kern_ops *k)
 {
-	enum { N = 32 * 67 };
+	enum { N = 256 * 9 };
 	float *x = rand_vec(N, 3.0f);
 	static const float halves[] = {127, 2.5f, -2.5f, 0.5f, -0.5f, 126.5f, -126.5f, 1.5f, -1.5f, 0};
 	for (size_t j = 0; j < LEN(halves); j++)
 		x[j] = halves[j];
 	for (size_t j = 32; j < 64; j++)
 		x[j] = 0;
-	x[70] = INFINITY;
+	x[300] = INFINITY;
+	for (size_t j = 512; j < 768; j++)
+		x[j] = 0;
+	x[800] = -9.0f, x[1000] = 9.0f;     /* superblock 3: -9 first */
+	x[1100] = NAN;
+	for (size_t j = 1280; j < 1536; j++)   /* superblock 5: many halves */
+		x[j] = (float)((int)(j % 255) - 127) * 0.5f;
 	struct kern_act_q8 *a = calloc(N / 32, sizeof *a), *b = calloc(N / 32, sizeof *b);
 	kern_quantize_act(x, a, N);
 	k->quantize_act(x, b, N);
-	int same = 1;
-	for (size_t i = 0; i < N / 32; i++)
-		if (memcmp(a[i].qs, b[i].qs, 32) || a[i].sum != b[i].sum ||
-		    (memcmp(&a[i].d, &b[i].d, 4) && !(isnan(a[i].d) && isnan(b[i].d)))) {
-			diag("%s quantize_act block %zu: sum %d vs %d, d %g vs %g", k->name, i, a[i].sum,
-			     b[i].sum, a[i].d, b[i].d);
-			same = 0;
-			break;
-		}
-	ok(same, "%s quantize_act gives the reference's bytes", k->name);
+	ok(same_acts(k->name, a, b, N / 32), "%s quantize_act gives the reference's bytes", k->name);
+	memset(b, 0, N / 32 * sizeof *b);
+	kern_quantize_act_k(x, a, N);
+	k->quantize_act_k(x, b, N);
+	ok(same_acts(k->name, a, b, N / 32), "%s quantize_act_k gives the reference's bytes", k->name);
 	free(x), free(a), free(b);
 }
 
@@ -675,7 +689,8 @@ int main(void)
 		int full = 1;
 		for (int t = 0; t < KD_COUNT; t++)
 			full &= k->gemv[t] && k->gemm[t] && k->to_f32[t] && k->from_f32[t];
-		full &= k->rmsnorm && k->rope && k->softmax && k->silu_mul && k->add && k->attention;
+		full &= k->rmsnorm && k->rope && k->softmax && k->silu_mul && k->add && k->attention &&
+			k->quantize_act && k->quantize_act_k;
 		ok(full, "%s fills every slot", k->name);
 		test_products(k);
 		test_mlx(k);

@@ -119,9 +119,53 @@ static void gemv_f32(const void *w, const float *x, float *y, size_t rows, size_
 	float_gemv(KD_F32, w, x, y, rows, cols);
 }
 
+/* Decode's matrix streams are software-prefetched this many bytes ahead.
+ * Measured on AMD Zen 4, per CPU-second against bench_engine's read pass
+ * over 256 MiB: row-by-row BF16 0.81-0.88 on the hardware prefetcher
+ * alone, 0.88-0.96 prefetched 2-4 KB ahead; packed Q4_0 0.80-0.88 alone,
+ * 0.93-1.0 at 3-4 KB; Q8_0 about 1.0 either way.  Past a matrix's end it
+ * fetches the next one's first lines in the arena; a prefetch never faults. */
+#define STREAM_AHEAD 3072
+
+INLINE void prefetch_ahead(const void *p)
+{
+	_mm_prefetch((const char *)p + STREAM_AHEAD, _MM_HINT_T0);
+}
+
+/* One F16 row, 32 values per step, each half widened straight from memory. */
+INLINE float f16_row(const uint16_t *w, const float *x, size_t cols)
+{
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	size_t c = 0;
+	for (; c + 64 <= cols; c += 64) {
+		prefetch_ahead(w + c);
+		prefetch_ahead(w + c + 32);
+		a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + c))),
+				     _mm512_loadu_ps(x + c), a0);
+		a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + c + 16))),
+				     _mm512_loadu_ps(x + c + 16), a1);
+		a2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + c + 32))),
+				     _mm512_loadu_ps(x + c + 32), a2);
+		a3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + c + 48))),
+				     _mm512_loadu_ps(x + c + 48), a3);
+	}
+	for (; c < cols; c += 16) {
+		__mmask16 m = tail(cols, c);
+		a0 = _mm512_fmadd_ps(load16(KD_F16, w, c, m), _mm512_maskz_loadu_ps(m, x + c), a0);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+/* Rows one after another, prefetched, as gemv_bf16 (below) and for the
+ * same reasons: four rows side by side ran at 0.58 of a read pass. */
 static void gemv_f16(const void *w, const float *x, float *y, size_t rows, size_t cols)
 {
-	float_gemv(KD_F16, w, x, y, rows, cols);
+	if (cols > 8192) {
+		float_gemv(KD_F16, w, x, y, rows, cols);
+		return;
+	}
+	for (size_t r = 0; r < rows; r++)
+		y[r] = f16_row((const uint16_t *)w + r * cols, x, cols);
 }
 
 /* x's values in the order bf16_row() reads weights: per 32 columns the 16
@@ -153,6 +197,8 @@ INLINE float bf16_row(const uint16_t *w, const float *xp, const float *x, size_t
 	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 	size_t c = 0;
 	for (; c + 64 <= n32; c += 64) {
+		prefetch_ahead(w + c);
+		prefetch_ahead(w + c + 32);
 		__m512i v0 = _mm512_loadu_si512(w + c), v1 = _mm512_loadu_si512(w + c + 32);
 		a0 = _mm512_fmadd_ps(bf16_even(v0), _mm512_load_ps(xp + c), a0);
 		a1 = _mm512_fmadd_ps(bf16_odd(v0), _mm512_load_ps(xp + c + 16), a1);
@@ -466,6 +512,9 @@ INLINE void group_rows(enum kern_dtype t, const uint8_t *grp, size_t nb, const s
 		acc[i] = _mm512_setzero_ps();
 	for (size_t b = 0; b < nb; b++) {
 		const uint8_t *o = grp + b * gb;
+		if (T == 1)   /* decode: the stream from memory; prefill's sits in L2 */
+			for (size_t l = 0; l < gb; l += 64)
+				prefetch_ahead(o + l);
 		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
 		__m512i isum[4];
 		group_block_dots(t, o, a, b, T, isum);

@@ -121,11 +121,12 @@ static void gemv_f32(const void *w, const float *x, float *y, size_t rows, size_
 }
 
 /* Decode's matrix streams are software-prefetched this many bytes ahead.
- * Measured on AMD Zen 4, per CPU-second against bench_engine's read pass
- * over 256 MiB: row-by-row BF16 0.81-0.88 on the hardware prefetcher
- * alone, 0.88-0.96 prefetched 2-4 KB ahead; packed Q4_0 0.80-0.88 alone,
- * 0.93-1.0 at 3-4 KB; Q8_0 about 1.0 either way.  Past a matrix's end it
- * fetches the next one's first lines in the arena; a prefetch never faults. */
+ * Measured on AMD Zen 5 (family 1Ah), per CPU-second against bench_engine's
+ * read pass over 256 MiB: row-by-row BF16 0.81-0.88 on the hardware
+ * prefetcher alone, 0.88-0.96 prefetched 2-4 KB ahead; packed Q4_0
+ * 0.80-0.88 alone, 0.93-1.0 at 3-4 KB; Q8_0 about 1.0 either way.  Past a
+ * matrix's end it fetches the next one's first lines in the arena; a
+ * prefetch never faults. */
 #define STREAM_AHEAD 3072
 
 INLINE void prefetch_ahead(const void *p)
@@ -772,9 +773,9 @@ static void attention(float *out, const float *q, const float *k, const float *v
  * lo, a product within 2^-16 of f32) 140-150, with bf16-rounded
  * activations (llama.cpp's choice, error 2^-9) 200-250. */
 
-enum { DP_CHUNK_ROWS = 64,  /* rows a thread takes at a time: 256 KB of a 2048-column
+enum { TILE_CHUNK_ROWS = 64,  /* rows a thread takes at a time: 256 KB of a 2048-column
 			     * panel, in L2 while every token group passes */
-       DP_K_BLOCKS = 32     /* blocks of 32 columns a tile sums at a time (dp_rows) */
+       TILE_K_BLOCKS = 32     /* blocks of 32 columns a tile sums at a time (bf16_rows) */
 };
 
 /* x [cols] in bf16_even/odd order (even_odd), zeros past cols. */
@@ -855,7 +856,7 @@ INLINE void bf16_tile(const uint16_t *const *w, const float *const *xs, size_t k
 
 INLINE size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Rows [r0, r1) for every token, DP_K_BLOCKS blocks of columns at a time:
+/* Rows [r0, r1) for every token, TILE_K_BLOCKS blocks of columns at a time:
  * 4 tokens' activations (16 KB) stay in L1 while 4 rows at a time pass
  * (8 KB); at a whole 2048-column panel the two overflowed a 48 KB L1 and
  * the loop ran at two thirds of the speed.  A short last group repeats its
@@ -865,8 +866,8 @@ INLINE void bf16_rows(const uint16_t *w, const float *xs, float *y, size_t n, si
 {
 	size_t nk = (cols + 31) / 32, xstride = nk * 32;
 	__mmask32 last = cols % 32 ? (__mmask32)((1u << (cols % 32)) - 1) : ~(__mmask32)0;
-	for (size_t k0 = 0; k0 < nk; k0 += DP_K_BLOCKS) {
-		size_t k1 = min_size(nk, k0 + DP_K_BLOCKS);
+	for (size_t k0 = 0; k0 < nk; k0 += TILE_K_BLOCKS) {
+		size_t k1 = min_size(nk, k0 + TILE_K_BLOCKS);
 		for (size_t i = 0; i < n; i += 4) {
 			const float *xp[4];
 			for (size_t t = 0; t < 4; t++)
@@ -895,7 +896,7 @@ static int gemm_bf16_tiles(const void *w, const float *x, float *y, size_t n, si
 	float *xs = aligned_alloc(64, size_mul(n, xstride * sizeof *xs));
 	if (!xs)
 		return -1;
-	long chunks = (long)((rows + DP_CHUNK_ROWS - 1) / DP_CHUNK_ROWS);
+	long chunks = (long)((rows + TILE_CHUNK_ROWS - 1) / TILE_CHUNK_ROWS);
 #pragma omp parallel num_threads(threads > 0 ? threads : 1)
 	{
 #pragma omp for schedule(static)
@@ -903,8 +904,8 @@ static int gemm_bf16_tiles(const void *w, const float *x, float *y, size_t n, si
 			even_odd_row(x + i * cols, xs + i * xstride, cols);
 #pragma omp for schedule(static)
 		for (long c = 0; c < chunks; c++) {
-			size_t r0 = (size_t)c * DP_CHUNK_ROWS;
-			bf16_rows(w, xs, y, n, rows, cols, r0, min_size(rows, r0 + DP_CHUNK_ROWS));
+			size_t r0 = (size_t)c * TILE_CHUNK_ROWS;
+			bf16_rows(w, xs, y, n, rows, cols, r0, min_size(rows, r0 + TILE_CHUNK_ROWS));
 		}
 	}
 	free(xs);

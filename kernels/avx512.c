@@ -761,13 +761,14 @@ static void attention(float *out, const float *q, const float *k, const float *v
 	}
 }
 
-/* --- BF16 prefill: 4x4 tiles of f32 FMAs on weights widened in registers ---
+/* --- BF16 and F16 prefill: 4x4 tiles of f32 FMAs on weights widened in
+ * registers ---
  * BLIS needed the weights widened to f32 in memory, then copied and packed
  * again (and where its build has no kernels for the CPU, as Debian's BLIS
  * 0.9 on Zen 5, it runs its generic C).  Here a tile widens each 64-byte
- * load of 4 rows' weights in two instructions (bf16_even/bf16_odd) and
- * uses it for 4 tokens: 32 FMAs per 8 widening instructions, products
- * exact in f32 as the reference's.  Measured on Zen 5 per CPU-second,
+ * load of 4 rows' weights in registers (BF16 two integer instructions, F16
+ * two vcvtph2ps) and uses it for 4 tokens: 32 FMAs per 8 widening
+ * instructions, products exact in f32 as the reference's.  Measured on Zen 5 per CPU-second,
  * 2048x2048 at 64 tokens: BLIS (generic) 30 GFLOP/s, this 150-170; the
  * same tiles on vdpbf16ps with each activation split in two bf16s (hi +
  * lo, a product within 2^-16 of f32) 140-150, with bf16-rounded
@@ -775,12 +776,21 @@ static void attention(float *out, const float *q, const float *k, const float *v
 
 enum { TILE_CHUNK_ROWS = 64,  /* rows a thread takes at a time: 256 KB of a 2048-column
 			     * panel, in L2 while every token group passes */
-       TILE_K_BLOCKS = 32     /* blocks of 32 columns a tile sums at a time (bf16_rows) */
+       TILE_K_BLOCKS = 32     /* blocks of 32 columns a tile sums at a time (half_rows) */
 };
 
-/* x [cols] in bf16_even/odd order (even_odd), zeros past cols. */
-INLINE void even_odd_row(const float *x, float *xp, size_t cols)
+/* x [cols] in the order widen32 gives type t's weights, zeros past cols:
+ * for BF16 even_odd's, for F16 as it is. */
+INLINE void tile_row(enum kern_dtype t, const float *x, float *xp, size_t cols)
 {
+	if (t == KD_F16) {
+		for (size_t c = 0; c < cols; c += 32) {
+			_mm512_store_ps(xp + c, _mm512_maskz_loadu_ps(tail(cols, c), x + c));
+			_mm512_store_ps(xp + c + 16, c + 16 < cols ? _mm512_maskz_loadu_ps(tail(cols, c + 16), x + c + 16)
+							     : _mm512_setzero_ps());
+		}
+		return;
+	}
 	const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
 	const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
 	for (size_t c = 0; c < cols; c += 32) {
@@ -819,13 +829,30 @@ INLINE __m512 hsum16(const __m512 *v)
 		a##t##2 = _mm512_fmadd_ps(o2, xo, a##t##2), a##t##3 = _mm512_fmadd_ps(o3, xo, a##t##3); \
 	} while (0)
 
-/* out[t * 4 + r] = W row r . X token t for 4 rows of bf16 weights and 4
- * permuted tokens over blocks [k0, k1) of 32 columns, block nk - 1's
- * weights masked to last: 16 accumulators.  Named variables, not an
+/* out[t * 4 + r] = W row r . X token t for 4 rows of BF16 or F16 weights
+ * and 4 tokens (in widen32's order) over blocks [k0, k1) of 32 columns,
+ * block nk - 1's weights masked to last: 16 accumulators.  Named variables, not an
  * array: GCC kept an array's copy in memory, a store per accumulator per
  * step. */
-INLINE void bf16_tile(const uint16_t *const *w, const float *const *xs, size_t k0, size_t k1, size_t nk,
-		      __mmask32 last, float *out)
+/* 32 weights of type t (BF16 or F16) at p as two f32 vectors, in the
+ * order the tile's activations are in: BF16 the even then the odd ones
+ * (bf16_even/odd, two instructions), F16 the first 16 then the next 16
+ * (vcvtph2ps from memory); masked, the lanes of m only. */
+INLINE void widen32(enum kern_dtype t, const uint16_t *p, int masked, __mmask32 m, __m512 *a, __m512 *b)
+{
+	if (t == KD_BF16) {
+		__m512i v = masked ? _mm512_maskz_loadu_epi16(m, p) : _mm512_loadu_si512(p);
+		*a = bf16_even(v), *b = bf16_odd(v);
+		return;
+	}
+	__m256i lo = masked ? _mm256_maskz_loadu_epi16((__mmask16)m, p) : _mm256_loadu_si256((const __m256i *)p);
+	__m256i hi = masked ? _mm256_maskz_loadu_epi16((__mmask16)(m >> 16), p + 16)
+			    : _mm256_loadu_si256((const __m256i *)(p + 16));
+	*a = _mm512_cvtph_ps(lo), *b = _mm512_cvtph_ps(hi);
+}
+
+INLINE void half_tile(enum kern_dtype t, const uint16_t *const *w, const float *const *xs, size_t k0,
+		      size_t k1, size_t nk, __mmask32 last, float *out)
 {
 	__m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00,
 	       a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00,
@@ -833,17 +860,12 @@ INLINE void bf16_tile(const uint16_t *const *w, const float *const *xs, size_t k
 	/* whole blocks unmasked, a partial last block masked */
 	size_t kf = k1 == nk && last != ~(__mmask32)0 ? k1 - 1 : k1;
 	for (size_t k = k0; k < k1; k++) {
-		__mmask32 m = k < kf ? ~(__mmask32)0 : last;
-		__m512i v0, v1, v2, v3;
-		if (k < kf) {
-			v0 = _mm512_loadu_si512(w[0] + k * 32), v1 = _mm512_loadu_si512(w[1] + k * 32);
-			v2 = _mm512_loadu_si512(w[2] + k * 32), v3 = _mm512_loadu_si512(w[3] + k * 32);
-		} else {
-			v0 = _mm512_maskz_loadu_epi16(m, w[0] + k * 32), v1 = _mm512_maskz_loadu_epi16(m, w[1] + k * 32);
-			v2 = _mm512_maskz_loadu_epi16(m, w[2] + k * 32), v3 = _mm512_maskz_loadu_epi16(m, w[3] + k * 32);
-		}
-		__m512 e0 = bf16_even(v0), e1 = bf16_even(v1), e2 = bf16_even(v2), e3 = bf16_even(v3);
-		__m512 o0 = bf16_odd(v0), o1 = bf16_odd(v1), o2 = bf16_odd(v2), o3 = bf16_odd(v3);
+		int masked = k >= kf;
+		__m512 e0, e1, e2, e3, o0, o1, o2, o3;
+		widen32(t, w[0] + k * 32, masked, last, &e0, &o0);
+		widen32(t, w[1] + k * 32, masked, last, &e1, &o1);
+		widen32(t, w[2] + k * 32, masked, last, &e2, &o2);
+		widen32(t, w[3] + k * 32, masked, last, &e3, &o3);
 		TILE_TOKEN(0);
 		TILE_TOKEN(1);
 		TILE_TOKEN(2);
@@ -861,8 +883,8 @@ INLINE size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
  * (8 KB); at a whole 2048-column panel the two overflowed a 48 KB L1 and
  * the loop ran at two thirds of the speed.  A short last group repeats its
  * last row or token and drops the copies. */
-INLINE void bf16_rows(const uint16_t *w, const float *xs, float *y, size_t n, size_t rows,
-		      size_t cols, size_t r0, size_t r1)
+INLINE void half_rows(enum kern_dtype dt, const uint16_t *w, const float *xs, float *y, size_t n,
+		      size_t rows, size_t cols, size_t r0, size_t r1)
 {
 	size_t nk = (cols + 31) / 32, xstride = nk * 32;
 	__mmask32 last = cols % 32 ? (__mmask32)((1u << (cols % 32)) - 1) : ~(__mmask32)0;
@@ -877,7 +899,7 @@ INLINE void bf16_rows(const uint16_t *w, const float *xs, float *y, size_t n, si
 				for (size_t q = 0; q < 4; q++)
 					wp[q] = w + min_size(r + q, r1 - 1) * cols;
 				float out[16];
-				bf16_tile(wp, xp, k0, k1, nk, last, out);
+				half_tile(dt, wp, xp, k0, k1, nk, last, out);
 				for (size_t t = 0; t < min_size(4, n - i); t++) {
 					float *yt = y + (i + t) * rows + r;
 					for (size_t q = 0; q < min_size(4, r1 - r); q++)
@@ -888,9 +910,10 @@ INLINE void bf16_rows(const uint16_t *w, const float *xs, float *y, size_t n, si
 	}
 }
 
-/* Y [n, rows] = X . W^T for BF16 W; -1 without memory for the permuted X. */
-static int gemm_bf16_tiles(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols,
-			   int threads)
+/* Y [n, rows] = X . W^T for BF16 or F16 W; -1 without memory for the
+ * reordered X. */
+INLINE int half_gemm(enum kern_dtype t, const void *w, const float *x, float *y, size_t n, size_t rows,
+		     size_t cols, int threads)
 {
 	size_t xstride = (cols + 31) / 32 * 32;
 	float *xs = aligned_alloc(64, size_mul(n, xstride * sizeof *xs));
@@ -901,11 +924,11 @@ static int gemm_bf16_tiles(const void *w, const float *x, float *y, size_t n, si
 	{
 #pragma omp for schedule(static)
 		for (size_t i = 0; i < n; i++)
-			even_odd_row(x + i * cols, xs + i * xstride, cols);
+			tile_row(t, x + i * cols, xs + i * xstride, cols);
 #pragma omp for schedule(static)
 		for (long c = 0; c < chunks; c++) {
 			size_t r0 = (size_t)c * TILE_CHUNK_ROWS;
-			bf16_rows(w, xs, y, n, rows, cols, r0, min_size(rows, r0 + TILE_CHUNK_ROWS));
+			half_rows(t, w, xs, y, n, rows, cols, r0, min_size(rows, r0 + TILE_CHUNK_ROWS));
 		}
 	}
 	free(xs);
@@ -921,12 +944,14 @@ static void gemm_f32(const void *w, const float *x, float *y, size_t n, size_t r
 
 static void gemm_f16(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
+	if (n && rows && cols && half_gemm(KD_F16, w, x, y, n, rows, cols, threads) == 0)
+		return;
 	kern_blis_gemm(KD_F16, f16_to_f32, w, x, y, n, rows, cols, threads);
 }
 
 static void gemm_bf16(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	if (n && rows && cols && gemm_bf16_tiles(w, x, y, n, rows, cols, threads) == 0)
+	if (n && rows && cols && half_gemm(KD_BF16, w, x, y, n, rows, cols, threads) == 0)
 		return;
 	kern_blis_gemm(KD_BF16, bf16_to_f32, w, x, y, n, rows, cols, threads);
 }

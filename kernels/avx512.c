@@ -124,8 +124,8 @@ static void gemv_f32(const void *w, const float *x, float *y, size_t rows, size_
  * Measured on AMD Zen 5 (family 1Ah), per CPU-second against bench_engine's
  * read pass over 256 MiB: row-by-row BF16 0.81-0.88 on the hardware
  * prefetcher alone, 0.88-0.96 prefetched 2-4 KB ahead; packed Q4_0
- * 0.80-0.88 alone, 0.93-1.0 at 3-4 KB; Q8_0 about 1.0 either way (not
- * prefetched: at 2 threads it measured 0.72 prefetched, 0.89 not).  Past a
+ * 0.80-0.88 alone, 0.93-1.0 at 3-4 KB; Q8_0 about 1.0 either way, so left
+ * to the hardware as it was.  Past a
  * matrix's end it fetches the next one's first lines in the arena; a
  * prefetch never faults. */
 #define STREAM_AHEAD 3072
@@ -516,7 +516,7 @@ INLINE void group_rows(enum kern_dtype t, const uint8_t *grp, size_t nb, const s
 	for (size_t b = 0; b < nb; b++) {
 		const uint8_t *o = grp + b * gb;
 		if (t == KD_Q4_0 && T == 1)   /* decode: the stream from memory (prefill's sits
-						 * in L2; Q8_0's gained nothing, STREAM_AHEAD) */
+						 * in L2; Q8_0: STREAM_AHEAD) */
 			for (size_t l = 0; l < gb; l += 64)
 				prefetch_ahead(o + l);
 		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));

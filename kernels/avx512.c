@@ -125,9 +125,8 @@ static void gemv_f32(const void *w, const float *x, float *y, size_t rows, size_
  * read pass over 256 MiB: row-by-row BF16 0.81-0.88 on the hardware
  * prefetcher alone, 0.88-0.96 prefetched 2-4 KB ahead; packed Q4_0
  * 0.80-0.88 alone, 0.93-1.0 at 3-4 KB; Q8_0 about 1.0 either way, so left
- * to the hardware as it was.  Past a
- * matrix's end it fetches the next one's first lines in the arena; a
- * prefetch never faults. */
+ * to the hardware as it was.  Past a matrix's end it fetches the next
+ * one's first lines in the arena; a prefetch never faults. */
 #define STREAM_AHEAD 3072
 
 INLINE void prefetch_ahead(const void *p)

@@ -44,6 +44,12 @@ test_expect_success 'bench_engine -o jsonl prints one object per row' '
 	test "$(wc -l <"$TMP/jsonl")" -eq 1 && grep -q "\"dtype\":\"Q4_0\"" "$TMP/jsonl" &&
 	grep -q "\"tg_limit_ratio\":" "$TMP/jsonl"
 '
+test_expect_success 'bench_engine --cpu-clock says which clock, in the table and in jsonl' '
+	"$tools/bench_engine" --cpu-clock -r 1 -n 2 -p 8 -B 8 -d q4_0 -t 1 "$TMP/model" >"$TMP/cpu.md" &&
+	grep -q "; CPU time / threads, not wall time" "$TMP/cpu.md" &&
+	"$tools/bench_engine" --cpu-clock -r 1 -n 2 -p 8 -B 8 -d q4_0 -t 1 -o jsonl "$TMP/model" >"$TMP/cpu.jsonl" &&
+	grep -q "\"clock\":\"cpu\"" "$TMP/cpu.jsonl" && grep -q "\"clock\":\"wall\"" "$TMP/jsonl"
+'
 test_expect_success 'bench_engine --rss reports a stage of layers 1:2' '
 	"$tools/bench_engine" --rss --layers 1:2 -n 3 "$TMP/model" >"$TMP/rss" &&
 	grep -q "^rss: layers 1:2 of 2, BF16, 3 positions fed: VmRSS .*RssFile .*RssAnon " "$TMP/rss"

@@ -34,12 +34,12 @@ test_expect_success "--live: both stages answer with the plan's ranges and one r
 	{ exo-validate plan $TMP/plan.json --live --key $TMP/key -o json >$TMP/live.out; test \$? -eq 1; } &&
 	! grep -q '\"fail\"' $TMP/live.out &&
 	test \$(grep -c '\"plan.live\".*\"ok\"' $TMP/live.out) -eq 2 &&
-	grep -q 'stage 1 ($A1): protocol 1, layers 2..3 of llama3-tiny@[0-9a-f]*, round trip [0-9]* us' $TMP/live.out
+	grep -q 'stage 1 ($A1): protocol 2, layers 2..3 of llama3-tiny@[0-9a-f]*, round trip [0-9]* us' $TMP/live.out
 "
 test_expect_code 2 "--live: a range the stage does not serve is a failure naming both" "
 	plan 0:3 3:4 >$TMP/bad.json &&
 	exo-validate plan $TMP/bad.json --live --key $TMP/key -o json >$TMP/bad.out; rc=\$?;
-	grep -q 'stage 0 ($A0): protocol 1, layers 0..1 .*; the plan says layers 0..2' $TMP/bad.out && exit \$rc
+	grep -q 'stage 0 ($A0): protocol 2, layers 0..1 .*; the plan says layers 0..2' $TMP/bad.out && exit \$rc
 "
 test_expect_code 2 "--live: another cluster key is refused, naming the stage" "
 	exo-validate plan $TMP/plan.json --live --key $TMP/other -o json >$TMP/key.out; rc=\$?;

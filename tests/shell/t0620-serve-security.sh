@@ -39,7 +39,7 @@ s = socket.create_connection(("127.0.0.1", port))
 print("connected", flush=True)
 def frame(b): return struct.pack(">I", len(b)) + b
 def mp_str(x): return bytes([0xa0 | len(x)]) + x.encode()
-hello = (b"\x87" + mp_str("op") + mp_str("hello") + mp_str("version") + b"\x01" + mp_str("model") +
+hello = (b"\x87" + mp_str("op") + mp_str("hello") + mp_str("version") + b"\x02" + mp_str("model") +
          mp_str("llama3-tiny") + mp_str("revision") + mp_str(sys.argv[3] if len(sys.argv) > 3 else "x") +
          mp_str("layer_start") + b"\x00" + mp_str("layer_end") + b"\x00" + mp_str("role") + mp_str("head"))
 if mode == "garbage":

@@ -37,6 +37,7 @@ stop_all() {
 # attack PORT SECONDS MODE ADDR...: 70 clients spread over the source
 # addresses for SECONDS; MODE silent: connect and send nothing, again when
 # cut off; MODE hello REVISION: send a hello, read the answer, then nothing.
+# (the hello speaks protocol version 2, net/proto.h PROTO_VERSION)
 # Prints how many connections the stage closed.
 cat >$TMP/attack.py <<'PY'
 import selectors, socket, struct, sys, time
@@ -44,7 +45,7 @@ port, seconds, mode = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 rev = sys.argv[4] if mode == "hello" else None
 addrs = sys.argv[5:] if mode == "hello" else sys.argv[4:]
 def mp_str(x): return bytes([0xa0 | len(x)]) + x.encode()
-hello = (b"\x87" + mp_str("op") + mp_str("hello") + mp_str("version") + b"\x01" + mp_str("model") +
+hello = (b"\x87" + mp_str("op") + mp_str("hello") + mp_str("version") + b"\x02" + mp_str("model") +
          mp_str("llama3-tiny") + mp_str("revision") + mp_str(rev or "x") +
          mp_str("layer_start") + b"\x00" + mp_str("layer_end") + b"\x00" + mp_str("role") + mp_str("head"))
 sel = selectors.DefaultSelector()

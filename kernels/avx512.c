@@ -722,13 +722,12 @@ static void gemm_f16(const void *w, const float *x, float *y, size_t n, size_t r
 	kern_blis_gemm(KD_F16, f16_to_f32, w, x, y, n, rows, cols, threads);
 }
 
-/* BF16 products without BLIS: widening the matrix to f32 and BLIS packing
- * it again cost more than the product when an expert of a MoE prefill gets
- * a few tokens (a 512-token prompt, 8 of 128 experts: 32 on average), and
- * the BLIS of Debian (0.9.0) runs its generic kernels on Zen 4 (about 10
- * GFLOP/s).  Measured at one thread: 768x2048 at 4-16 tokens 75-104
- * GFLOP/s (BLIS 11-22), 4096x2048 at 64 and 512 tokens 34 (BLIS 10). */
-#define BF16_TILE 64   /* tokens whose permuted x (512 KB at 2048 columns) stay in L2 */
+/* Below this many tokens a BF16 product skips BLIS: widening the matrix to
+ * f32 and BLIS packing it again cost more than the product (measured at
+ * 768x2048, one thread: 11 GFLOP/s at 4 tokens, 22 at 16), and a MoE
+ * prefill gives each expert a few tokens (a 512-token prompt, 8 of 128
+ * experts: 32 on average). */
+#define BF16_FEW_TOKENS 48
 
 /* Two rows against T <= 4 tokens (xp permuted as even_odd, stride cols):
  * each 64-byte load of weights widened once in registers and used by every
@@ -754,41 +753,34 @@ INLINE void bf16_rows_tokens(const uint16_t *w, size_t cols, const float *xp, in
 			out[i * ldo + r] = _mm512_reduce_add_ps(a[r][i]);
 }
 
-/* y[n, rows] = x[n, cols] . w^T, cols a multiple of 32, BF16_TILE tokens
- * at a time (xp: their permuted x): threads share out pairs of rows, each
- * pair read once per tile. */
-static void gemm_bf16_tiles(const uint16_t *w, const float *x, float *xp, float *y, size_t n, size_t rows,
-			    size_t cols, int threads)
+/* y[n, rows] = x[n, cols] . w^T for a few tokens, cols a multiple of 32:
+ * threads share out pairs of rows, each pair read once for all tokens. */
+static void gemm_bf16_few(const uint16_t *w, const float *xp, float *y, size_t n, size_t rows,
+			  size_t cols, int threads)
 {
 	long pairs = (long)((rows + 1) / 2);
-#pragma omp parallel num_threads(threads > 0 ? threads : 1) if (threads > 1)
-	for (size_t i0 = 0; i0 < n; i0 += BF16_TILE) {
-		long nt = (long)(n - i0 < BF16_TILE ? n - i0 : BF16_TILE);
-#pragma omp for schedule(static)
-		for (long i = 0; i < nt; i++)
-			even_odd(x + (i0 + (size_t)i) * cols, xp + (size_t)i * cols, cols);
-#pragma omp for schedule(static)
-		for (long p = 0; p < pairs; p++) {
-			size_t r = (size_t)p * 2;
-			int R = r + 1 < rows ? 2 : 1;
-			for (long i = 0; i < nt; i += 4) {
-				int T = nt - i < 4 ? (int)(nt - i) : 4;
-				bf16_rows_tokens(w + r * cols, cols, xp + (size_t)i * cols, T, R,
-						 y + (i0 + (size_t)i) * rows + r, rows);
-			}
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static) if (threads > 1)
+	for (long p = 0; p < pairs; p++) {
+		size_t r = (size_t)p * 2;
+		int R = r + 1 < rows ? 2 : 1;
+		for (size_t i = 0; i < n; i += 4) {
+			int T = n - i < 4 ? (int)(n - i) : 4;
+			bf16_rows_tokens(w + r * cols, cols, xp + i * cols, T, R, y + i * rows + r, rows);
 		}
 	}
 }
 
 static void gemm_bf16(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	size_t tile = n < BF16_TILE ? n : BF16_TILE;
-	float *xp = cols % 32 == 0 ? aligned_alloc(64, tile * cols * sizeof *xp) : NULL;
+	float *xp = n < BF16_FEW_TOKENS && cols % 32 == 0 && cols <= 16384
+		    ? aligned_alloc(64, n * cols * sizeof *xp) : NULL;
 	if (!xp) {
 		kern_blis_gemm(KD_BF16, bf16_to_f32, w, x, y, n, rows, cols, threads);
 		return;
 	}
-	gemm_bf16_tiles(w, x, xp, y, n, rows, cols, threads);
+	for (size_t i = 0; i < n; i++)
+		even_odd(x + i * cols, xp + i * cols, cols);
+	gemm_bf16_few(w, xp, y, n, rows, cols, threads);
 	free(xp);
 }
 

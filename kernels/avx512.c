@@ -722,66 +722,9 @@ static void gemm_f16(const void *w, const float *x, float *y, size_t n, size_t r
 	kern_blis_gemm(KD_F16, f16_to_f32, w, x, y, n, rows, cols, threads);
 }
 
-/* Below this many tokens a BF16 product skips BLIS: widening the matrix to
- * f32 and BLIS packing it again cost more than the product (measured at
- * 768x2048, one thread: 11 GFLOP/s at 4 tokens, 22 at 16), and a MoE
- * prefill gives each expert a few tokens (a 512-token prompt, 8 of 128
- * experts: 32 on average). */
-#define BF16_FEW_TOKENS 48
-
-/* Two rows against T <= 4 tokens (xp permuted as even_odd, stride cols):
- * each 64-byte load of weights widened once in registers and used by every
- * token. */
-INLINE void bf16_rows_tokens(const uint16_t *w, size_t cols, const float *xp, int T, int R, float *out,
-			     size_t ldo)
-{
-	__m512 a[2][4];
-	for (int r = 0; r < 2; r++)
-		for (int i = 0; i < 4; i++)
-			a[r][i] = _mm512_setzero_ps();
-	for (size_t c = 0; c < cols; c += 32) {
-		__m512i v0 = _mm512_loadu_si512(w + c), v1 = _mm512_loadu_si512(w + (R > 1 ? cols : 0) + c);
-		__m512 e0 = bf16_even(v0), o0 = bf16_odd(v0), e1 = bf16_even(v1), o1 = bf16_odd(v1);
-		_Pragma("GCC unroll 4") for (int i = 0; i < T; i++) {
-			__m512 xe = _mm512_load_ps(xp + i * cols + c), xo = _mm512_load_ps(xp + i * cols + c + 16);
-			a[0][i] = _mm512_fmadd_ps(o0, xo, _mm512_fmadd_ps(e0, xe, a[0][i]));
-			a[1][i] = _mm512_fmadd_ps(o1, xo, _mm512_fmadd_ps(e1, xe, a[1][i]));
-		}
-	}
-	for (int i = 0; i < T; i++)
-		for (int r = 0; r < R; r++)
-			out[i * ldo + r] = _mm512_reduce_add_ps(a[r][i]);
-}
-
-/* y[n, rows] = x[n, cols] . w^T for a few tokens, cols a multiple of 32:
- * threads share out pairs of rows, each pair read once for all tokens. */
-static void gemm_bf16_few(const uint16_t *w, const float *xp, float *y, size_t n, size_t rows,
-			  size_t cols, int threads)
-{
-	long pairs = (long)((rows + 1) / 2);
-#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static) if (threads > 1)
-	for (long p = 0; p < pairs; p++) {
-		size_t r = (size_t)p * 2;
-		int R = r + 1 < rows ? 2 : 1;
-		for (size_t i = 0; i < n; i += 4) {
-			int T = n - i < 4 ? (int)(n - i) : 4;
-			bf16_rows_tokens(w + r * cols, cols, xp + i * cols, T, R, y + i * rows + r, rows);
-		}
-	}
-}
-
 static void gemm_bf16(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)
 {
-	float *xp = n < BF16_FEW_TOKENS && cols % 32 == 0 && cols <= 16384
-		    ? aligned_alloc(64, n * cols * sizeof *xp) : NULL;
-	if (!xp) {
-		kern_blis_gemm(KD_BF16, bf16_to_f32, w, x, y, n, rows, cols, threads);
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		even_odd(x + i * cols, xp + i * cols, cols);
-	gemm_bf16_few(w, xp, y, n, rows, cols, threads);
-	free(xp);
+	kern_blis_gemm(KD_BF16, bf16_to_f32, w, x, y, n, rows, cols, threads);
 }
 
 static void gemm_q8_0(const void *w, const float *x, float *y, size_t n, size_t rows, size_t cols, int threads)

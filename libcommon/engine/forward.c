@@ -16,6 +16,12 @@
  * whole matrix for a GEMM costs more than it saves. */
 #define GEMM_MIN_TOKENS 4
 
+/* A MoE prefill runs its experts over at most this many positions at a
+ * time: the outputs kept per (position, choice) are k x hidden floats a
+ * position (64 KB for Qwen3-30B-A3B), so a long prompt must not hold them
+ * all; each expert's weights are read once a chunk. */
+#define MOE_CHUNK 512
+
 typedef void gemv_fn(const void *w, const float *x, float *y, size_t rows, size_t cols);
 
 /* Rows [r0, r1) of y = W x, panel by panel: the first panel writes y, the
@@ -102,13 +108,18 @@ static int grow_moe_scratch(struct eng_stage *s, size_t n, struct exo_err *e)
 	void **bufs[] = {(void **)&sc->router, (void **)&sc->moe_x, (void **)&sc->moe_y,
 			 (void **)&sc->moe_sum, (void **)&sc->choice, (void **)&sc->choice_w,
 			 (void **)&sc->routed, (void **)&sc->routed_w, (void **)&sc->expert_g,
-			 (void **)&sc->expert_u, (void **)&sc->expert_y};
+			 (void **)&sc->expert_u, (void **)&sc->expert_y, (void **)&sc->moe_out,
+			 (void **)&sc->expert_start};
 	size_t bytes[] = {(size_t)c->n_experts * 4, H * 4, H * 4, H * 4, k * 4, k * 4, k * 4, k * 4,
-			  k * F * 4, k * F * 4, k * H * 4};
-	size_t per_token = 8;  /* the first eight grow with n, the decode buffers do not */
+			  k * F * 4, k * F * 4, k * H * 4, k * H * 4,
+			  2 * ((size_t)c->n_experts + 1) * sizeof *sc->expert_start};
+	/* the first eight grow with n, moe_out with n up to MOE_CHUNK, the
+	 * decode buffers and expert_start do not */
+	size_t per_token = 8, moe_out = 11, chunk = n < MOE_CHUNK ? n : MOE_CHUNK;
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
 		free(*bufs[i]);
-		if (!(*bufs[i] = malloc(i < per_token ? size_mul(n, bytes[i]) : bytes[i]))) {
+		size_t rows = i < per_token ? n : i == moe_out ? chunk : 1;
+		if (!(*bufs[i] = malloc(size_mul(rows, bytes[i])))) {
 			sc->cap_tokens = 0;
 			return exo_error(e, EXO_SOFTWARE, "out of memory for %zu tokens of scratch", n);
 		}
@@ -323,6 +334,159 @@ static void moe_decode(struct eng_stage *s, const struct eng_layer *l, const int
 	}
 }
 
+/* y[n, rows] = W x on the calling thread alone: a gemv per position below
+ * GEMM_MIN_TOKENS, as eng_matmul does; W is one panel. */
+static void matmul_here(struct eng_stage *s, const struct eng_mat *w, const float *in, float *out,
+			size_t n)
+{
+	if (n < GEMM_MIN_TOKENS) {
+		gemv_fn *gemv = w->packed ? s->ops->gemv_packed[w->dtype] : s->ops->gemv[w->dtype];
+		for (size_t i = 0; i < n; i++)
+			gemv(w->data, in + i * w->cols, out + i * w->rows, w->rows, w->cols);
+	} else if (w->packed) {
+		s->ops->gemm_packed[w->dtype](w->data, in, out, n, w->rows, w->cols, 1);
+	} else {
+		s->ops->gemm[w->dtype](w->data, in, out, n, w->rows, w->cols, 1);
+	}
+}
+
+/* Each thread's buffers for the positions of one expert: grown to the
+ * largest group seen (a prompt of n positions gives an expert about
+ * n k / experts of them), never shrunk. */
+static int grow_expert_rows(struct eng_stage *s, size_t rows)
+{
+	struct eng_scratch *sc = &s->sc;
+	if (rows <= sc->moe_rows)
+		return 0;
+	size_t H = (size_t)s->cfg.hidden, F = (size_t)s->cfg.moe_ffn, nt = (size_t)s->threads;
+	float **bufs[] = {&sc->moe_tx, &sc->moe_tg, &sc->moe_tu, &sc->moe_ty};
+	size_t widths[] = {H, F, F, H};
+	sc->moe_rows = 0;
+	for (size_t i = 0; i < 4; i++) {
+		free(*bufs[i]);
+		if (!(*bufs[i] = malloc(size_mul(size_mul(nt, rows), widths[i] * sizeof(float)))))
+			return -1;
+	}
+	sc->moe_rows = rows;
+	return 0;
+}
+
+/* One expert's SwiGLU over its m routed positions (routed: indices into
+ * choice, grouped by expert) on the calling thread, thread t's buffers;
+ * each output row goes to its (position, choice) row of moe_out. */
+static void expert_here(struct eng_stage *s, const struct eng_expert *ex, const float *xb,
+			const int32_t *routed, size_t m, int t)
+{
+	struct eng_scratch *sc = &s->sc;
+	size_t H = (size_t)s->cfg.hidden, F = (size_t)s->cfg.moe_ffn, k = (size_t)s->cfg.n_experts_used;
+	size_t rows = sc->moe_rows;
+	float *x = sc->moe_tx + (size_t)t * rows * H, *y = sc->moe_ty + (size_t)t * rows * H;
+	float *g = sc->moe_tg + (size_t)t * rows * F, *u = sc->moe_tu + (size_t)t * rows * F;
+	for (size_t r = 0; r < m; r++)
+		memcpy(x + r * H, xb + (size_t)routed[r] / k * H, H * sizeof *x);
+	matmul_here(s, &ex->gate, x, g, m);
+	matmul_here(s, &ex->up, x, u, m);
+	s->ops->silu_mul(g, u, m * F);
+	matmul_here(s, &ex->down, g, y, m);
+	for (size_t r = 0; r < m; r++)
+		memcpy(sc->moe_out + (size_t)routed[r] * H, y + r * H, H * sizeof *y);
+}
+
+/* Position i's k expert outputs (moe_out) summed into xb, weighted, in
+ * expert order, as the serial loop of moe_block sums them (choice and
+ * weight: the chunk's). */
+static void moe_sum_position(struct eng_stage *s, float *xb, const int32_t *chosen, const float *weight,
+			     size_t i)
+{
+	struct eng_scratch *sc = &s->sc;
+	size_t H = (size_t)s->cfg.hidden, k = (size_t)s->cfg.n_experts_used;
+	const int32_t *choice = chosen + i * k;
+	size_t order[64];
+	for (size_t j = 0; j < k; j++) {
+		size_t at = j;
+		while (at > 0 && choice[order[at - 1]] > choice[j]) {
+			order[at] = order[at - 1];
+			at--;
+		}
+		order[at] = j;
+	}
+	float *dst = xb + i * H;
+	memset(dst, 0, H * sizeof *dst);
+	for (size_t j = 0; j < k; j++) {
+		const float *src = sc->moe_out + (i * k + order[j]) * H;
+		float w = weight[i * k + order[j]];
+		for (size_t d = 0; d < H; d++)
+			dst[d] += w * src[d];
+	}
+}
+
+/* Where each expert's positions of choice [n, k] start (start[E + 1], a
+ * counting sort's offsets); returns the most any expert got. */
+static size_t expert_offsets(const int32_t *choice, size_t n, size_t k, size_t E, size_t *start)
+{
+	size_t most = 0;
+	memset(start, 0, (E + 1) * sizeof *start);
+	for (size_t j = 0; j < n * k; j++)
+		start[choice[j] + 1]++;
+	for (size_t x = 0; x < E; x++) {
+		most = start[x + 1] > most ? start[x + 1] : most;
+		start[x + 1] += start[x];
+	}
+	return most;
+}
+
+/* Prefill of positions [p0, p0 + n), n <= MOE_CHUNK: the positions grouped
+ * by expert (positions in order within an expert), the experts shared out
+ * among the threads in one parallel region, each expert on one thread over
+ * all its positions (one product of its weights, read once), then each
+ * position's outputs summed.  One region a chunk, not three per expert:
+ * 128 experts of a few positions each made 384 fork-joins a layer, each too
+ * small to share. */
+static void moe_prefill_chunk(struct eng_stage *s, const struct eng_layer *l, size_t p0, size_t n)
+{
+	const struct model_config *c = &s->cfg;
+	struct eng_scratch *sc = &s->sc;
+	size_t k = (size_t)c->n_experts_used, E = (size_t)c->n_experts;
+	const int32_t *choice = sc->choice + p0 * k;
+	const float *weight = sc->choice_w + p0 * k;
+	float *xb = sc->xb + p0 * (size_t)c->hidden;
+	size_t *start = sc->expert_start, *fill = start + E + 1;
+	int32_t *routed = sc->routed;
+	expert_offsets(choice, n, k, E, start);
+	memcpy(fill, start, E * sizeof *fill);
+	for (size_t j = 0; j < n * k; j++)
+		routed[fill[choice[j]]++] = (int32_t)j;
+#pragma omp parallel num_threads(s->threads)
+	{
+		int t = omp_get_thread_num();
+#pragma omp for schedule(dynamic)
+		for (size_t x = 0; x < E; x++)
+			if (start[x + 1] > start[x])
+				expert_here(s, &l->experts[x], xb, routed + start[x], start[x + 1] - start[x], t);
+#pragma omp for schedule(static)
+		for (size_t i = 0; i < n; i++)
+			moe_sum_position(s, xb, choice, weight, i);
+	}
+}
+
+/* The prefill a chunk at a time, each thread's buffers first grown to the
+ * largest group of any chunk; -1 (no memory for them, nothing computed):
+ * the caller's serial loop runs instead. */
+static int moe_prefill(struct eng_stage *s, const struct eng_layer *l, size_t n)
+{
+	size_t k = (size_t)s->cfg.n_experts_used, E = (size_t)s->cfg.n_experts, most = 0;
+	for (size_t p0 = 0; p0 < n; p0 += MOE_CHUNK) {
+		size_t m = expert_offsets(s->sc.choice + p0 * k, n - p0 < MOE_CHUNK ? n - p0 : MOE_CHUNK, k, E,
+					  s->sc.expert_start);
+		most = m > most ? m : most;
+	}
+	if (grow_expert_rows(s, most) < 0)
+		return -1;
+	for (size_t p0 = 0; p0 < n; p0 += MOE_CHUNK)
+		moe_prefill_chunk(s, l, p0, n - p0 < MOE_CHUNK ? n - p0 : MOE_CHUNK);
+	return 0;
+}
+
 /* Mixture of experts over sc->xb [n, hidden] into sc->xb: the router picks
  * k experts per position; the positions are grouped by expert and each
  * expert runs once over its group (a GEMM in prefill, a gemv of only the k
@@ -342,6 +506,9 @@ static void moe_block(struct eng_stage *s, int li, size_t n)
 		moe_decode(s, l, sc->choice, sc->choice_w);
 		return;
 	}
+	if (k <= 64 && eng_mat_panels(&l->experts[0].gate) == 1 &&
+	    eng_mat_panels(&l->experts[0].down) == 1 && moe_prefill(s, l, n) == 0)
+		return;
 	memset(sc->moe_sum, 0, n * H * sizeof *sc->moe_sum);
 	for (size_t x = 0; x < E; x++) {
 		size_t m = 0;

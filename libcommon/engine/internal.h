@@ -54,6 +54,14 @@ struct eng_scratch {
 	float *routed_w;
 	/* decode: the k chosen experts' SwiGLU at once, [k, moe_ffn] and [k, hidden] */
 	float *expert_g, *expert_u, *expert_y;
+	/* prefill, experts shared out among threads: where each expert's
+	 * positions start in routed [experts + 1], its outputs per (position,
+	 * choice) [n * k, hidden], and each thread's gathered input, SwiGLU and
+	 * output for up to moe_rows positions */
+	size_t *expert_start;
+	float *moe_out;
+	float *moe_tx, *moe_tg, *moe_tu, *moe_ty;
+	size_t moe_rows;
 };
 
 struct eng_stage {

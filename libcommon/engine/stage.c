@@ -139,6 +139,8 @@ void eng_stage_close(struct eng_stage *s)
 	free(sc->router), free(sc->moe_x), free(sc->moe_y), free(sc->moe_sum);
 	free(sc->choice), free(sc->choice_w), free(sc->routed), free(sc->routed_w);
 	free(sc->expert_g), free(sc->expert_u), free(sc->expert_y);
+	free(sc->expert_start), free(sc->moe_out);
+	free(sc->moe_tx), free(sc->moe_tg), free(sc->moe_tu), free(sc->moe_ty);
 	free(s->rope_cos), free(s->rope_sin);
 	ckpt_close(s->ckpt);
 	free(s);

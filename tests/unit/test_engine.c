@@ -160,6 +160,38 @@ static void test_truncate(void)
 	eng_stage_close(s);
 }
 
+/* A MoE prompt longer than the engine's chunk of prefill positions (512)
+ * gives every position the hidden state that shorter prompts give it: the
+ * chunks each route, run and sum their own positions. */
+static void test_moe_long_prefill(void)
+{
+	enum { N = 1100, PIECE = 300 };
+	struct exo_err e = {0};
+	struct eng_opts o = {.dtype = -1, .threads = 2, .ctx = N};
+	struct eng_stage *s = eng_stage_open(fixture("qwen3-moe-tiny"), 0, 2, &o, &e);
+	struct eng_kv *kv = s ? eng_kv_new(s, &e) : NULL;
+	if (!ok(s && kv, "qwen3-moe-tiny layers 0:2 open with a context of %d: %s", N, e.msg))
+		return;
+	size_t H = (size_t)eng_config(s)->hidden;
+	int32_t *toks = malloc(N * sizeof *toks);
+	float *whole = malloc(N * H * sizeof *whole), *pieces = malloc(N * H * sizeof *pieces);
+	for (int i = 0; i < N; i++)
+		toks[i] = (i * 7919 + 13) % 512;
+	int rc = eng_forward(s, kv, toks, NULL, N, ENG_OUT_HIDDEN, whole, &e);
+	eng_kv_truncate(kv, 0);
+	for (int i = 0; i < N && rc == 0; i += PIECE)
+		rc = eng_forward(s, kv, toks + i, NULL, N - i < PIECE ? N - i : PIECE, ENG_OUT_HIDDEN,
+				 pieces + (size_t)i * H, &e);
+	float worst = 0;
+	for (size_t i = 0; i < N * H; i++)
+		worst = fmaxf(worst, fabsf(whole[i] - pieces[i]) / (1e-3f + fabsf(pieces[i])));
+	ok(rc == 0 && worst < 1e-3f, "%d positions at once as in pieces of %d (worst relative %g): %s", N,
+	   PIECE, worst, e.msg);
+	free(toks), free(whole), free(pieces);
+	eng_kv_free(kv);
+	eng_stage_close(s);
+}
+
 /* A stage that computes on its own thread (what a server opens) gives the
  * same bits as one that computes on the caller's, whichever thread calls,
  * and its errors come back to the caller. */
@@ -328,6 +360,7 @@ int main(void)
 	test_forward_errors();
 	test_truncate();
 	test_compute_thread();
+	test_moe_long_prefill();
 	test_sampling();
 	test_sampling_large_vocab();
 	return done_testing();

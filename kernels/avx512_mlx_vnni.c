@@ -61,6 +61,11 @@ INLINE __m512i quad(int bits, const __m512i *ch, int q)
 	}
 }
 
+/* Decode prefetches the group stream this far ahead: the hardware prefetcher
+ * alone left a 4-bit 1B-shaped model at 0.70 of the read pass, against 0.91
+ * for packed Q4_0 prefetched 3 KB ahead (avx512.c's STREAM_AHEAD). */
+#define MLX_STREAM_AHEAD 3072
+
 /* y[i][0..16) for T tokens through the ng groups of one 16-row group. */
 INLINE void rows_group(int bits, int st, int group, const uint8_t *grp, size_t ng,
 		       const struct kern_act_q8 *const *a, int T, float *const *y)
@@ -72,6 +77,9 @@ INLINE void rows_group(int bits, int st, int group, const uint8_t *grp, size_t n
 		acc[i] = _mm512_setzero_ps();
 	for (size_t g = 0; g < ng; g++) {
 		const uint8_t *o = grp + g * gbytes, *c = o + 2 * PR * sb;
+		if (T == 1)   /* decode: the stream comes from memory (as packed Q4_0 in avx512.c) */
+			for (size_t l = 0; l < gbytes; l += 64)
+				_mm_prefetch((const char *)o + l + MLX_STREAM_AHEAD, _MM_HINT_T0);
 		__m512 fs[4];
 		float xs[4];
 		for (int i = 0; i < T; i++)

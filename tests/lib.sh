@@ -58,3 +58,14 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# stop_all: kill the servers a test started (their pids, first field of
+# each line of $TMP/pids) and wait until each is gone.
+stop_all() {
+	[ -f "$TMP/pids" ] || return 0
+	for p in $(cut -d' ' -f1 "$TMP/pids"); do kill $p 2>/dev/null; done
+	for p in $(cut -d' ' -f1 "$TMP/pids"); do
+		while kill -0 $p 2>/dev/null; do sleep 0.05; done
+	done
+	rm -f "$TMP/pids"
+}

@@ -23,14 +23,6 @@ start() {
 	echo $! >>"$TMP/pids"
 	wait_for "$TMP/$name.log" " on 127.0.0.1:"
 }
-stop_all() {
-	[ -f "$TMP/pids" ] || return 0
-	for p in $(cat "$TMP/pids"); do kill $p 2>/dev/null; done
-	for p in $(cat "$TMP/pids"); do
-		while kill -0 $p 2>/dev/null; do sleep 0.05; done
-	done
-	rm -f "$TMP/pids"
-}
 # serve MODEL OFFSET RANGES...: a chain of stages on ports base+OFFSET...
 serve() {
 	model=$1 off=$2 n=0

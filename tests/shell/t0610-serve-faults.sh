@@ -23,14 +23,6 @@ start() { # NAME ARGS...: a stage in the background, logging to $TMP/NAME.log
 
 pid_of() { awk -v n="$1" '$2 == n { p = $1 } END { print p }' "$TMP/pids"; }
 
-stop_all() {
-	[ -f "$TMP/pids" ] || return 0
-	for p in $(cut -d' ' -f1 "$TMP/pids"); do kill $p 2>/dev/null; done
-	for p in $(cut -d' ' -f1 "$TMP/pids"); do
-		while kill -0 $p 2>/dev/null; do sleep 0.05; done
-	done
-	rm -f "$TMP/pids"
-}
 
 L=$M/llama3-tiny
 chain3() {

@@ -22,14 +22,6 @@ start() { # NAME ARGS...
 	wait_for "$TMP/$name.log" " on 127.0.0.1:"
 }
 
-stop_all() {
-	[ -f "$TMP/pids" ] || return 0
-	for p in $(cat "$TMP/pids"); do kill $p 2>/dev/null; done
-	for p in $(cat "$TMP/pids"); do
-		while kill -0 $p 2>/dev/null; do sleep 0.05; done
-	done
-	rm -f "$TMP/pids"
-}
 
 # raw PORT MODE: a hostile peer (python): garbage, oversized, slow, hold, badforward.
 cat >$TMP/raw.py <<'EOF'

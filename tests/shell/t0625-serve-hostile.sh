@@ -25,14 +25,6 @@ start() { # NAME ARGS...
 	wait_for "$TMP/$name.log" " on 127.0.0.1:"
 }
 
-stop_all() {
-	[ -f "$TMP/pids" ] || return 0
-	for p in $(cat "$TMP/pids"); do kill $p 2>/dev/null; done
-	for p in $(cat "$TMP/pids"); do
-		while kill -0 $p 2>/dev/null; do sleep 0.05; done
-	done
-	rm -f "$TMP/pids"
-}
 
 # attack PORT SECONDS MODE ADDR...: 70 clients spread over the source
 # addresses for SECONDS; MODE silent: connect and send nothing, again when

@@ -29,12 +29,6 @@ test_expect_success "qwen3-moe-tiny.gguf loads as Qwen3-MoE (layer 1, without a 
 "
 
 base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))
-stop_all() {
-	[ -f "$TMP/pids" ] || return 0
-	for p in $(cat "$TMP/pids"); do kill $p 2>/dev/null; done
-	for p in $(cat "$TMP/pids"); do while kill -0 $p 2>/dev/null; do sleep 0.05; done; done
-	rm -f "$TMP/pids"
-}
 for model in llama3-tiny:4 qwen3-moe-tiny:3; do
 	layers=${model#*:} model=${model%:*} base=$((base + 2))
 	test_expect_success "$model.gguf over 2 stages on loopback matches transformers through the wire" "

@@ -24,12 +24,6 @@ for q in Q4_K_M Q5_K_M; do
 done
 
 base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))
-stop_all() {
-	[ -f "$TMP/pids" ] || return 0
-	for p in $(cat "$TMP/pids"); do kill $p 2>/dev/null; done
-	for p in $(cat "$TMP/pids"); do while kill -0 $p 2>/dev/null; do sleep 0.05; done; done
-	rm -f "$TMP/pids"
-}
 test_expect_success "random-k-Q5_K_M.gguf over 2 stages on loopback: the same tokens" "
 	exo-shard-serve --model $G/random-k-Q5_K_M.gguf --layers 1:2 --stage 1 --listen 127.0.0.1:$((base + 1)) \
 		--threads 1 2>$TMP/s1.log & echo \$! >>$TMP/pids

@@ -36,12 +36,6 @@ done
 # over TCP: two exo-shard-serve stages (reference kernels, --dtype f32) on
 # loopback; the logits of the prompt and of every decode step come back
 base=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % 22000))
-stop_all() {
-	[ -f "$TMP/pids" ] || return 0
-	for p in $(cat "$TMP/pids"); do kill $p 2>/dev/null; done
-	for p in $(cat "$TMP/pids"); do while kill -0 $p 2>/dev/null; do sleep 0.05; done; done
-	rm -f "$TMP/pids"
-}
 for f in random-q-Q5_1:3 random-k-Q4_K_M:2; do
 	layers=${f#*:} f=${f%:*} base=$((base + 2))
 	test_expect_success "$f.gguf over 2 stages on loopback, reference kernels: transformers' logits and tokens through the wire" "
